@@ -1,0 +1,1 @@
+"""Diffusion parts shared by all pipelines: patchifiers, schedules, guiders, steps, noise."""

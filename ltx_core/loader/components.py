@@ -1,0 +1,66 @@
+"""Build each model component from a checkpoint's own config and load its weights."""
+
+from __future__ import annotations
+
+import os
+
+import mlx.core as mx
+
+from ltx_core.errors import CheckpointError
+from ltx_core.loader.checkpoint import TRANSFORMER_PREFIX, LTXCheckpoint
+from ltx_core.loader.weights import TensorSource, load_module_weights
+from ltx_core.model.transformer.config import TransformerConfig
+from ltx_core.model.transformer.model import LTXModel
+from ltx_core.model.transformer.weights import param_name
+
+SUPPORTED_DTYPES = {"float32": mx.float32, "bfloat16": mx.bfloat16, "float16": mx.float16}
+
+
+def resolve_dtype(dtype: mx.Dtype | str) -> mx.Dtype:
+    if isinstance(dtype, str):
+        try:
+            return SUPPORTED_DTYPES[dtype]
+        except KeyError:
+            raise ValueError(f"dtype {dtype!r} is not supported; choose one of {', '.join(SUPPORTED_DTYPES)}") from None
+    if dtype not in SUPPORTED_DTYPES.values():
+        raise ValueError(f"dtype {dtype} is not supported; choose float32, bfloat16 or float16")
+    return dtype
+
+
+def open_checkpoint(checkpoint: LTXCheckpoint | str | os.PathLike) -> LTXCheckpoint:
+    return checkpoint if isinstance(checkpoint, LTXCheckpoint) else LTXCheckpoint(checkpoint)
+
+
+def transformer_config(checkpoint: LTXCheckpoint, with_audio: bool = True) -> TransformerConfig:
+    where = f"{checkpoint.name} config"
+    config = TransformerConfig.from_dict(checkpoint.section("transformer"), source=where)
+    if with_audio:
+        config.require_audio_video(f"{where}, section 'transformer'")
+    return config
+
+
+def load_transformer(
+    checkpoint: LTXCheckpoint | str | os.PathLike,
+    dtype: mx.Dtype | str = mx.float32,
+    with_audio: bool = True,
+) -> LTXModel:
+    """The audio-video transformer (or the video-only one), weights loaded strictly."""
+    checkpoint = open_checkpoint(checkpoint)
+    dtype = resolve_dtype(dtype)
+    config = transformer_config(checkpoint, with_audio)
+    keys = checkpoint.keys_under(TRANSFORMER_PREFIX)
+    if not keys:
+        raise CheckpointError(
+            f"{checkpoint.name} has no transformer weights (no keys under '{TRANSFORMER_PREFIX}'). "
+            "Use a full LTX-2 checkpoint such as ltx-2-19b-distilled.safetensors."
+        )
+    mapping = {}
+    for short, full in keys.items():
+        name = param_name(short, with_audio)
+        if name is not None:
+            mapping[name] = TensorSource(full)
+    model = LTXModel(config, with_audio=with_audio)
+    component = "audio-video transformer" if with_audio else "video-only transformer"
+    load_module_weights(model, checkpoint.file, mapping, dtype, component)
+    model.eval()
+    return model
