@@ -200,3 +200,20 @@ def test_copy_of_fixture_loads_from_another_folder(reference: Reference, tmp_pat
     copy = tmp_path / "renamed.safetensors"
     shutil.copy(reference.checkpoint, copy)
     assert LTXCheckpoint(copy).identity() != "" and load_transformer(copy) is not None
+
+
+def test_building_the_19b_transformer_allocates_nothing():
+    """Modules are built with lazy parameters: a 48-block model at the released widths costs no
+    memory until weights are loaded into it (which replaces the lazy initial values)."""
+    from ltx_core.model.transformer import LTXModel
+
+    released_widths = dict(
+        caption_channels=3840, use_audio_video_cross_attention=True, av_ca_timestep_scale_multiplier=1000,
+        rope_type="split", frequencies_precision="float64",
+    )  # every other width is the official default (32 x 128 video, 32 x 64 audio, 48 blocks)
+    mx.clear_cache()
+    before = mx.get_active_memory()
+    model = LTXModel(TransformerConfig.from_dict(released_widths))
+    parameters = sum(v.size for _, v in tree_flatten(model.parameters()))
+    assert 18.8e9 < parameters < 19.0e9
+    assert mx.get_active_memory() - before < 64 * 1024 * 1024

@@ -143,3 +143,15 @@ def debug_values(model, video: Modality, audio: Modality | None, blocks: dict) -
         tokens = values[f"{stream}_x_in"].shape[1]
         values[key] = mx.broadcast_to(value, (value.shape[0], tokens, value.shape[-1]))
     return values
+
+
+def test_audio_only_forward_equals_av_forward_without_v2a(reference: Reference):
+    """With video absent the audio stream sees no video; that equals skipping V2A everywhere."""
+    case = "transformer_av"
+    video, audio = modality(reference, case, "video"), modality(reference, case, "audio")
+    model = model_for(str(reference.checkpoint), True)
+    none_video, audio_only = model(None, audio)
+    assert none_video is None
+    skip_v2a = BatchedPerturbations.same(1, Perturbation(PerturbationType.SKIP_V2A_CROSS_ATTN))
+    _, audio_with_video = model(video, audio, skip_v2a)
+    check_parity(f"{case}/audio_only_vs_skip_v2a", audio_only, audio_with_video, 1e-6)

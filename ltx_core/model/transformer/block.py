@@ -119,27 +119,17 @@ class TransformerBlock(nn.Module):
             vx_norm = rms(vx, self.norm_eps)
             ax_norm = rms(ax, self.norm_eps)
             if run_a2v and not perturbations.all(PerturbationType.SKIP_A2V_CROSS_ATTN, self.index):
-                v_scale, v_shift, v_gate = self._av_values(self.scale_shift_table_a2v_ca_video, video, 0)
-                a_scale, a_shift, _ = self._av_values(self.scale_shift_table_a2v_ca_audio, audio, 0)
-                keep = perturbations.keep_mask(PerturbationType.SKIP_A2V_CROSS_ATTN, self.index, vx.dtype)
-                attended = self.audio_to_video_attn(
-                    vx_norm * (1 + v_scale) + v_shift,
-                    context=ax_norm * (1 + a_scale) + a_shift,
-                    rope=video.cross_rope,
-                    k_rope=audio.cross_rope,
-                )
-                vx = vx + attended * v_gate * keep
+                vx = vx + self._cross_modal(
+                    self.audio_to_video_attn, (vx_norm, self.scale_shift_table_a2v_ca_video, video),
+                    (ax_norm, self.scale_shift_table_a2v_ca_audio, audio), 0,
+                    perturbations.keep_mask(PerturbationType.SKIP_A2V_CROSS_ATTN, self.index, vx.dtype),
+                )  # fmt: skip
             if run_v2a and not perturbations.all(PerturbationType.SKIP_V2A_CROSS_ATTN, self.index):
-                a_scale, a_shift, a_gate = self._av_values(self.scale_shift_table_a2v_ca_audio, audio, 2)
-                v_scale, v_shift, _ = self._av_values(self.scale_shift_table_a2v_ca_video, video, 2)
-                keep = perturbations.keep_mask(PerturbationType.SKIP_V2A_CROSS_ATTN, self.index, ax.dtype)
-                attended = self.video_to_audio_attn(
-                    ax_norm * (1 + a_scale) + a_shift,
-                    context=vx_norm * (1 + v_scale) + v_shift,
-                    rope=audio.cross_rope,
-                    k_rope=video.cross_rope,
-                )
-                ax = ax + attended * a_gate * keep
+                ax = ax + self._cross_modal(
+                    self.video_to_audio_attn, (ax_norm, self.scale_shift_table_a2v_ca_audio, audio),
+                    (vx_norm, self.scale_shift_table_a2v_ca_video, video), 2,
+                    perturbations.keep_mask(PerturbationType.SKIP_V2A_CROSS_ATTN, self.index, ax.dtype),
+                )  # fmt: skip
 
         if run_video:
             vx = self._feed_forward(vx, video, self.ff, self.scale_shift_table)
@@ -190,6 +180,29 @@ class TransformerBlock(nn.Module):
     def _feed_forward(self, x: mx.array, stream: StreamState, ff: FeedForward, table: mx.array) -> mx.array:
         shift, scale, gate = self._ada(table, stream, range(3, 6))
         return x + ff(rms(x, self.norm_eps) * (1 + scale) + shift) * gate
+
+    def _cross_modal(
+        self,
+        attention: Attention,
+        query: tuple[mx.array, mx.array, StreamState],
+        key: tuple[mx.array, mx.array, StreamState],
+        first: int,
+        keep: mx.array,
+    ) -> mx.array:
+        """Gated AV cross-attention update for the query stream. Both inputs are the streams'
+        normalised states from before either AV update, modulated by AdaLN rows ``first`` and
+        ``first + 1`` of their tables (0: audio-to-video, 2: video-to-audio)."""
+        q_norm, q_table, q_stream = query
+        k_norm, k_table, k_stream = key
+        q_scale, q_shift, q_gate = self._av_values(q_table, q_stream, first)
+        k_scale, k_shift, _ = self._av_values(k_table, k_stream, first)
+        attended = attention(
+            q_norm * (1 + q_scale) + q_shift,
+            context=k_norm * (1 + k_scale) + k_shift,
+            rope=q_stream.cross_rope,
+            k_rope=k_stream.cross_rope,
+        )
+        return attended * q_gate * keep
 
     @staticmethod
     def _av_values(table: mx.array, stream: StreamState, first: int) -> tuple[mx.array, mx.array, mx.array]:

@@ -170,11 +170,9 @@ class LTXModel(nn.Module):
             raise ValueError("the transformer needs a video or an audio input")
         if audio is not None and not self.with_audio:
             raise ValueError("this is a video-only transformer: it cannot take audio")
-        if video is None:
-            raise ValueError("audio-only generation is not supported by LTX-2 checkpoints")
-        v_state = self.prepare(video, audio, "video")
+        v_state = self.prepare(video, audio, "video") if video is not None else None
         a_state = self.prepare(audio, video, "audio") if audio is not None else None
-        batch = v_state.x.shape[0]
+        batch = (v_state or a_state).x.shape[0]
         perturbations = perturbations or BatchedPerturbations.none(batch)
         for block in self.transformer_blocks:
             v_state, a_state = block(v_state, a_state, perturbations)
@@ -182,7 +180,7 @@ class LTXModel(nn.Module):
                 mx.eval([s.x for s in (v_state, a_state) if s is not None])
             if on_block_end is not None:
                 on_block_end(block.index, v_state, a_state)
-        video_out = self._output(self.video, v_state)
+        video_out = self._output(self.video, v_state) if v_state is not None else None
         audio_out = self._output(self.audio, a_state) if a_state is not None else None
         return video_out, audio_out
 
