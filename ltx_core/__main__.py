@@ -15,12 +15,33 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     info = commands.add_parser("info", help="describe a checkpoint without loading its weights")
     info.add_argument("checkpoint", help="path to an LTX-2 .safetensors checkpoint")
+    convert = commands.add_parser(
+        "convert", help="write a copy of a checkpoint with the transformer stored quantized (loads directly)"
+    )
+    convert.add_argument("checkpoint", help="bf16 (or fp8) LTX-2 checkpoint")
+    convert.add_argument("output", help="the .safetensors file to write")
+    convert.add_argument("--bits", type=int, default=8, help="4 or 8 (default 8; 4-bit may show artifacts)")
+    convert.add_argument("--group-size", type=int, default=64)
+    convert.add_argument("--dtype", default="bfloat16", help="dtype of scales/biases and dequantized fp8 tensors")
     args = parser.parse_args(argv)
     try:
         if args.command == "info":
             from ltx_core.info import describe_checkpoint
 
             print(json.dumps(describe_checkpoint(args.checkpoint), indent=2))
+        elif args.command == "convert":
+            from ltx_core.loader.components import resolve_dtype
+            from ltx_core.loader.convert import convert_checkpoint
+            from ltx_core.loader.quantization import QuantizationSpec
+
+            spec = QuantizationSpec(bits=args.bits, group_size=args.group_size)
+
+            def report(done: int, total: int) -> None:
+                print(f"\r{done}/{total} tensors", end="", file=sys.stderr, flush=True)
+
+            summary = convert_checkpoint(args.checkpoint, args.output, spec, resolve_dtype(args.dtype), report)
+            print(file=sys.stderr)
+            print(json.dumps(summary, indent=2))
     except LTXError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -173,22 +173,25 @@ def test_wrong_shape_is_reported(reference: Reference, tmp_path: Path):
         load_transformer(path)
 
 
-def test_reader_converts_bfloat16_and_rejects_fp8(tmp_path: Path):
+def test_reader_converts_bfloat16_and_fp8(tmp_path: Path):
     values = np.array([1.0, -2.5, 3.0], np.float32)
     bf16_bits = (values.view(np.uint32) >> 16).astype(np.uint16)
+    e4m3 = bytes([0x38, 0xC4])  # 1.0, -3.0
+    e5m2 = bytes([0x3C, 0xC2])  # 1.0, -3.0 (the high byte of float16)
     header = {
         "w": {"dtype": "BF16", "shape": [3], "data_offsets": [0, 6]},
         "q": {"dtype": "F8_E4M3", "shape": [2], "data_offsets": [6, 8]},
+        "r": {"dtype": "F8_E5M2", "shape": [2], "data_offsets": [8, 10]},
     }
     raw = json.dumps(header).encode()
     raw += b" " * (-len(raw) % 8)
     path = tmp_path / "mixed.safetensors"
-    path.write_bytes(len(raw).to_bytes(8, "little") + raw + bf16_bits.tobytes() + b"\x01\x02")
+    path.write_bytes(len(raw).to_bytes(8, "little") + raw + bf16_bits.tobytes() + e4m3 + e5m2)
     with SafetensorsFile(path) as file:
         np.testing.assert_array_equal(np.array(file.load("w", mx.float32)), values)
         assert file.load("w").dtype == mx.bfloat16
-        with pytest.raises(CheckpointError, match="fp8"):
-            file.load("q")
+        np.testing.assert_array_equal(np.array(file.load("q", mx.float32)), [1.0, -3.0])
+        np.testing.assert_array_equal(np.array(file.load("r", mx.float32)), [1.0, -3.0])
 
 
 def test_every_loader_error_is_an_ltx_error():

@@ -8,6 +8,7 @@ import mlx.core as mx
 
 from ltx_core.errors import CheckpointError
 from ltx_core.loader.checkpoint import TRANSFORMER_PREFIX, LTXCheckpoint
+from ltx_core.loader.quantization import QuantizationSpec, fp8_scale_key, is_fp8_scale_key, quantize_layout
 from ltx_core.loader.weights import TensorSource, load_module_weights
 from ltx_core.model.transformer.config import TransformerConfig
 from ltx_core.model.transformer.model import LTXModel
@@ -43,8 +44,14 @@ def load_transformer(
     checkpoint: LTXCheckpoint | str | os.PathLike,
     dtype: mx.Dtype | str = mx.float32,
     with_audio: bool = True,
+    quantization: QuantizationSpec | None = None,
 ) -> LTXModel:
-    """The audio-video transformer (or the video-only one), weights loaded strictly."""
+    """The audio-video transformer (or the video-only one), weights loaded strictly.
+
+    ``quantization`` quantizes the blocks' linear layers while loading, one tensor at a time, so
+    the full-precision weights are never all in memory. Checkpoints written by ``convert`` are
+    already quantized and load as stored; fp8 checkpoints are dequantized with their scales.
+    """
     checkpoint = open_checkpoint(checkpoint)
     dtype = resolve_dtype(dtype)
     config = transformer_config(checkpoint, with_audio)
@@ -54,12 +61,28 @@ def load_transformer(
             f"{checkpoint.name} has no transformer weights (no keys under '{TRANSFORMER_PREFIX}'). "
             "Use a full LTX-2 checkpoint such as ltx-2-19b-distilled.safetensors."
         )
+    model = LTXModel(config, with_audio=with_audio)
+    stored = QuantizationSpec.from_metadata(checkpoint.file)
+    if stored is not None and quantization is not None and stored != quantization:
+        raise CheckpointError(
+            f"{checkpoint.name} is already quantized ({stored.bits}-bit, group {stored.group_size}); "
+            f"it cannot be re-quantized to {quantization.bits}-bit. Use the bf16 checkpoint for that."
+        )
+    quantized_layers = set(quantize_layout(model, stored or quantization)) if (stored or quantization) else set()
+
     mapping = {}
     for short, full in keys.items():
+        if is_fp8_scale_key(short):
+            continue
         name = param_name(short, with_audio)
-        if name is not None:
+        if name is None:
+            continue
+        layer = name.rsplit(".", 1)[0]
+        if stored is not None and layer in quantized_layers and name.endswith((".scales", ".biases")):
             mapping[name] = TensorSource(full)
-    model = LTXModel(config, with_audio=with_audio)
+            continue
+        to_quantize = quantization if (stored is None and layer in quantized_layers and name.endswith(".weight")) else None
+        mapping[name] = TensorSource(full, fp8_scale_key=fp8_scale_key(checkpoint.file, full), quantize=to_quantize)
     component = "audio-video transformer" if with_audio else "video-only transformer"
     load_module_weights(model, checkpoint.file, mapping, dtype, component)
     model.eval()

@@ -28,13 +28,15 @@ _STORAGE = {
     "F16": (np.float16, mx.float16),
     "BF16": (np.uint16, mx.bfloat16),
     "I64": (np.int64, mx.int64),
+    "U32": (np.uint32, mx.uint32),
+    "U16": (np.uint16, mx.uint16),
     "I32": (np.int32, mx.int32),
     "I16": (np.int16, mx.int16),
     "I8": (np.int8, mx.int8),
     "U8": (np.uint8, mx.uint8),
     "BOOL": (np.bool_, mx.bool_),
-    "F8_E4M3": (np.uint8, None),
-    "F8_E5M2": (np.uint8, None),
+    "F8_E4M3": (np.uint8, mx.uint8),
+    "F8_E5M2": (np.uint8, mx.uint8),
 }
 FP8_DTYPES = ("F8_E4M3", "F8_E5M2")
 
@@ -92,18 +94,20 @@ class SafetensorsFile:
         )
 
     def load(self, key: str, dtype: mx.Dtype | None = None) -> mx.array:
-        """Read one tensor into MLX memory, converted to ``dtype`` (evaluated, no lazy file reference)."""
+        """Read one tensor into MLX memory; floating tensors are converted to ``dtype`` (integer ones,
+        such as packed quantized weights, keep theirs). Evaluated: no lazy reference to the file.
+
+        fp8 tensors (e4m3, e5m2) are upcast without their scale; callers apply the scale."""
         info = self.info(key)
-        if info.dtype in FP8_DTYPES:
-            raise CheckpointError(
-                f"{self.name}: tensor '{key}' is stored as {info.dtype} (an fp8 checkpoint); "
-                "loading fp8 checkpoints is not supported yet - use the bf16 checkpoint."
-            )
         array = mx.array(self.read_numpy(key))
-        mlx_dtype = _STORAGE[info.dtype][1]
-        if array.dtype != mlx_dtype:
-            array = array.view(mlx_dtype)
-        if dtype is not None and array.dtype != dtype:
+        if info.dtype == "F8_E4M3":
+            array = mx.from_fp8(array, dtype=mx.float32 if dtype is None else dtype)
+        elif info.dtype == "F8_E5M2":
+            # e5m2 is the high byte of an IEEE float16
+            array = (array.astype(mx.uint16) << 8).view(mx.float16)
+        elif array.dtype != _STORAGE[info.dtype][1]:
+            array = array.view(_STORAGE[info.dtype][1])
+        if dtype is not None and array.dtype != dtype and mx.issubdtype(array.dtype, mx.floating):
             array = array.astype(dtype)
         mx.eval(array)
         self._release_pages(info)

@@ -10,17 +10,26 @@ import mlx.nn as nn
 from mlx.utils import tree_flatten
 
 from ltx_core.errors import WeightsMismatchError
+from ltx_core.loader.quantization import QuantizationSpec, dequantize_fp8, quantize_weight
 from ltx_core.loader.safetensors_file import SafetensorsFile
 
 _SHOWN = 12
+_QUANTIZED_PARTS = ("weight", "scales", "biases")
 
 
 @dataclass(frozen=True)
 class TensorSource:
-    """Where one module parameter comes from: a file key and an optional layout change."""
+    """Where one module parameter comes from.
+
+    key: the file tensor; transform: a layout change (e.g. conv weights to channels-last);
+    fp8_scale_key: the scale that dequantizes an fp8 tensor; quantize: quantize the loaded
+    weight into this parameter's layer (``<layer>.weight``, ``.scales`` and ``.biases``).
+    """
 
     key: str
     transform: Callable[[mx.array], mx.array] | None = None
+    fp8_scale_key: str | None = None
+    quantize: QuantizationSpec | None = None
 
 
 def load_module_weights(
@@ -34,38 +43,62 @@ def load_module_weights(
 
     Missing or unexpected keys, and shape mismatches, raise one error listing them and
     naming the file. Tensors are read, converted and evaluated one at a time; the module's
-    initial (lazy, never evaluated) parameters are replaced without being materialised.
+    initial (lazy, never evaluated) parameters are replaced without being materialised, so
+    the peak stays near the component's own size.
     """
     expected = dict(tree_flatten(module.parameters()))
-    missing = sorted(set(expected) - set(mapping))
-    unexpected = sorted(mapping[name].key for name in set(mapping) - set(expected))
+    provided: dict[str, str] = {}
+    for name, tensor in mapping.items():
+        if tensor.quantize is not None:
+            layer = name.rsplit(".", 1)[0]
+            provided.update({f"{layer}.{part}": tensor.key for part in _QUANTIZED_PARTS})
+        else:
+            provided[name] = tensor.key
+    missing = sorted(set(expected) - set(provided))
+    unexpected = sorted({provided[name] for name in set(provided) - set(expected)})
     wrong_shape = [
-        f"{mapping[name].key}: file {source.info(mapping[name].key).shape}, model {tuple(expected[name].shape)}"
-        for name in sorted(set(mapping) & set(expected))
-        if mapping[name].transform is None and source.info(mapping[name].key).shape != tuple(expected[name].shape)
+        f"{tensor.key}: file {source.info(tensor.key).shape}, model {tuple(expected[name].shape)}"
+        for name, tensor in sorted(mapping.items())
+        if name in expected
+        and tensor.transform is None
+        and tensor.quantize is None
+        and source.info(tensor.key).shape != tuple(expected[name].shape)
     ]
     if missing or unexpected or wrong_shape:
         raise WeightsMismatchError(_mismatch_message(source.name, component, missing, unexpected, wrong_shape))
 
     loaded: list[tuple[str, mx.array]] = []
     for name, tensor in mapping.items():
-        array = source.load(tensor.key, dtype)
-        if tensor.transform is not None:
-            array = tensor.transform(array)
-            if tuple(array.shape) != tuple(expected[name].shape):
-                raise WeightsMismatchError(
-                    _mismatch_message(
-                        source.name, component, [], [], [f"{tensor.key}: file {array.shape}, model {expected[name].shape}"]
-                    )
-                )
-            mx.eval(array)
-        loaded.append((name, array))
+        loaded.extend(_load_one(source, name, tensor, dtype, expected))
     module.load_weights(loaded, strict=True)
     return module
 
 
+def _load_one(
+    source: SafetensorsFile, name: str, tensor: TensorSource, dtype: mx.Dtype, expected: dict[str, mx.array]
+) -> list[tuple[str, mx.array]]:
+    if tensor.fp8_scale_key is not None:
+        array = dequantize_fp8(source.load(tensor.key, mx.float32), source.load(tensor.fp8_scale_key)).astype(dtype)
+    else:
+        array = source.load(tensor.key, dtype)
+    if tensor.transform is not None:
+        array = tensor.transform(array)
+    if tensor.quantize is not None:
+        layer = name.rsplit(".", 1)[0]
+        parts = quantize_weight(array, tensor.quantize)
+        mx.eval(parts)
+        return [(f"{layer}.{part}", value) for part, value in zip(_QUANTIZED_PARTS, parts)]
+    if tuple(array.shape) != tuple(expected[name].shape):
+        raise WeightsMismatchError(
+            _mismatch_message(source.name, "", [], [], [f"{tensor.key}: file {array.shape}, model {expected[name].shape}"])
+        )
+    mx.eval(array)
+    return [(name, array)]
+
+
 def _mismatch_message(file: str, component: str, missing: list, unexpected: list, wrong_shape: list) -> str:
-    parts = [f"{file}: the {component} weights do not match the model built from the file's config."]
+    what = f"the {component} weights" if component else "the weights"
+    parts = [f"{file}: {what} do not match the model built from the file's config."]
     for title, items in (
         ("missing from the file", missing),
         ("unexpected in the file", unexpected),
