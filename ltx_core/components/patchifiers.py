@@ -52,6 +52,16 @@ class VideoLatentPatchifier:
         bounds = np.stack([starts, ends], axis=-1)
         return np.broadcast_to(bounds[None], (shape.batch, *bounds.shape)).astype(np.int64)
 
+    def pixel_bounds(
+        self, shape: VideoLatentShape, scale: SpatioTemporalScale = SpatioTemporalScale(), causal_fix: bool = True
+    ) -> np.ndarray:
+        """(B, 3, T, 2) integer ``[start, end)`` in pixel frames and pixels."""
+        pixel = self.latent_bounds(shape) * np.array(scale, dtype=np.int64).reshape(1, 3, 1, 1)
+        if causal_fix:
+            # The causal VAE encodes frame 0 alone: shift time so the first latent frame starts at 0.
+            pixel[:, 0] = np.maximum(pixel[:, 0] + 1 - scale.time, 0)
+        return pixel
+
     def positions(
         self,
         shape: VideoLatentShape,
@@ -60,11 +70,7 @@ class VideoLatentPatchifier:
         causal_fix: bool = True,
     ) -> mx.array:
         """(B, 3, T, 2) float32 positions: (seconds, y pixels, x pixels)."""
-        pixel = self.latent_bounds(shape) * np.array(scale, dtype=np.int64).reshape(1, 3, 1, 1)
-        if causal_fix:
-            # The causal VAE encodes frame 0 alone: shift time so the first latent frame starts at 0.
-            pixel[:, 0] = np.maximum(pixel[:, 0] + 1 - scale.time, 0)
-        positions = pixel.astype(np.float32)
+        positions = self.pixel_bounds(shape, scale, causal_fix).astype(np.float32)
         positions[:, 0] = positions[:, 0] / np.float32(fps)
         return mx.array(positions)
 

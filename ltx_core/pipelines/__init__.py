@@ -1,0 +1,1 @@
+"""Pipelines: short compositions of shared blocks (latent states, denoising loop, guidance)."""

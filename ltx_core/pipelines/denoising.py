@@ -1,0 +1,178 @@
+"""The denoising loop and the denoisers that turn the transformer into X0 predictions.
+
+``SimpleDenoiser`` runs one conditional pass (distilled model). ``GuidedDenoiser`` runs the
+official multi-modal guidance: conditional, unconditional (negative prompt), perturbed (STG:
+self-attention skipped in some blocks) and isolated-modality (AV cross-attention skipped)
+passes, combined by ``MultiModalGuider``; the passes are batched into one forward when
+``batch_passes`` is set, or run one after another to save memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+import mlx.core as mx
+
+from ltx_core.components.diffusion_steps import EulerDiffusionStep, blend_with_clean
+from ltx_core.components.guiders import MultiModalGuider
+from ltx_core.model.transformer import BatchedPerturbations, Modality, Perturbation, PerturbationType, X0Model
+from ltx_core.pipelines.progress import ProgressReporter
+from ltx_core.types import LatentState
+
+
+class Denoiser(Protocol):
+    def __call__(
+        self, video: LatentState, audio: LatentState | None, sigmas: mx.array, step: int
+    ) -> tuple[mx.array, mx.array | None]: ...
+
+
+def modality(state: LatentState, context: mx.array, sigma: mx.array, enabled: bool = True) -> Modality:
+    return Modality(
+        latent=state.latent,
+        sigma=sigma,
+        timesteps=state.denoise_mask * sigma,
+        positions=state.positions,
+        context=context,
+        enabled=enabled,
+        attention_mask=state.attention_mask,
+    )
+
+
+@dataclass
+class SimpleDenoiser:
+    model: X0Model
+    video_context: mx.array
+    audio_context: mx.array | None
+
+    def __call__(self, video, audio, sigmas, step):
+        sigma = sigmas[step]
+        a = modality(audio, self.audio_context, sigma) if audio is not None else None
+        return self.model(modality(video, self.video_context, sigma), a)
+
+
+@dataclass
+class GuidedDenoiser:
+    model: X0Model
+    video_context: mx.array
+    audio_context: mx.array | None
+    video_guider: MultiModalGuider
+    audio_guider: MultiModalGuider
+    negative_video_context: mx.array | None = None
+    negative_audio_context: mx.array | None = None
+    batch_passes: bool = True
+
+    def __post_init__(self) -> None:
+        wants_negative = self.video_guider.do_unconditional_generation() or self.audio_guider.do_unconditional_generation()
+        if wants_negative and self.negative_video_context is None:
+            raise ValueError("CFG needs the negative prompt's contexts")
+
+    def _passes(self) -> list[tuple[str, bool, BatchedPerturbations | None]]:
+        """(name, uses negative context, perturbations) for each forward pass needed."""
+        vg, ag = self.video_guider, self.audio_guider
+        passes = [("cond", False, None)]
+        if vg.do_unconditional_generation() or ag.do_unconditional_generation():
+            passes.append(("uncond", True, None))
+        if vg.do_perturbed_generation() or ag.do_perturbed_generation():
+            skips = []
+            if vg.do_perturbed_generation():
+                skips.append(Perturbation(PerturbationType.SKIP_VIDEO_SELF_ATTN, _blocks(vg.params.stg_blocks)))
+            if ag.do_perturbed_generation():
+                skips.append(Perturbation(PerturbationType.SKIP_AUDIO_SELF_ATTN, _blocks(ag.params.stg_blocks)))
+            passes.append(("perturbed", False, BatchedPerturbations.same(1, *skips)))
+        if vg.do_isolated_modality_generation() or ag.do_isolated_modality_generation():
+            passes.append(
+                (
+                    "modality",
+                    False,
+                    BatchedPerturbations.same(
+                        1,
+                        Perturbation(PerturbationType.SKIP_A2V_CROSS_ATTN),
+                        Perturbation(PerturbationType.SKIP_V2A_CROSS_ATTN),
+                    ),
+                )
+            )
+        return passes
+
+    def __call__(self, video, audio, sigmas, step):
+        sigma = sigmas[step]
+        passes = self._passes()
+        results = self._run_batched(video, audio, sigma, passes) if self.batch_passes else {
+            name: self._run(video, audio, sigma, negative, perturbations) for name, negative, perturbations in passes
+        }
+        zero = (0.0, 0.0)
+        cond = results["cond"]
+        uncond, perturbed, isolated = (results.get(n, zero) for n in ("uncond", "perturbed", "modality"))
+        video_x0 = self.video_guider.calculate(cond[0], uncond[0], perturbed[0], isolated[0])
+        audio_x0 = None
+        if audio is not None:
+            audio_x0 = self.audio_guider.calculate(cond[1], uncond[1], perturbed[1], isolated[1])
+        return video_x0, audio_x0
+
+    def _contexts(self, negative: bool) -> tuple[mx.array, mx.array | None]:
+        if negative:
+            return self.negative_video_context, self.negative_audio_context
+        return self.video_context, self.audio_context
+
+    def _run(self, video, audio, sigma, negative, perturbations):
+        v_ctx, a_ctx = self._contexts(negative)
+        a = modality(audio, a_ctx, sigma) if audio is not None else None
+        return self.model(modality(video, v_ctx, sigma), a, perturbations)
+
+    def _run_batched(self, video, audio, sigma, passes):
+        """All passes as one batch: the same latent repeated, one context and perturbation set per sample."""
+        count = len(passes)
+        v_ctx = mx.concatenate([self._contexts(neg)[0] for _, neg, _ in passes], axis=0)
+        v_state = _repeat_state(video, count)
+        a = None
+        if audio is not None:
+            a_ctx = mx.concatenate([self._contexts(neg)[1] for _, neg, _ in passes], axis=0)
+            a = modality(_repeat_state(audio, count), a_ctx, sigma)
+        per_sample = tuple(p.per_sample[0] if p is not None else () for _, _, p in passes)
+        v_out, a_out = self.model(modality(v_state, v_ctx, sigma), a, BatchedPerturbations(per_sample))
+        return {
+            name: (v_out[i : i + 1], a_out[i : i + 1] if a_out is not None else None)
+            for i, (name, _, _) in enumerate(passes)
+        }
+
+
+def _blocks(blocks) -> tuple[int, ...] | None:
+    return None if blocks is None else tuple(blocks)
+
+
+def _repeat_state(state: LatentState, count: int) -> LatentState:
+    def rep(x):
+        return None if x is None else mx.concatenate([x] * count, axis=0)
+
+    return LatentState(
+        latent=rep(state.latent),
+        denoise_mask=rep(state.denoise_mask),
+        positions=rep(state.positions),
+        clean_latent=rep(state.clean_latent),
+        attention_mask=rep(state.attention_mask),
+    )
+
+
+def euler_loop(
+    sigmas: mx.array,
+    video: LatentState,
+    audio: LatentState | None,
+    denoiser: Denoiser,
+    stage: str = "denoise",
+    reporter: ProgressReporter | None = None,
+) -> tuple[LatentState, LatentState | None]:
+    """Denoise from ``sigmas[0]`` to ``sigmas[-1]``; conditioning tokens stay clean. The state is
+    evaluated after every step, and cancellation is checked between steps."""
+    stepper = EulerDiffusionStep()
+    total = sigmas.shape[0] - 1
+    for step in range(total):
+        video_x0, audio_x0 = denoiser(video, audio, sigmas, step)
+        video_x0 = blend_with_clean(video_x0, video.denoise_mask, video.clean_latent)
+        video = replace(video, latent=stepper.step(video.latent, video_x0, sigmas, step))
+        if audio is not None:
+            audio_x0 = blend_with_clean(audio_x0, audio.denoise_mask, audio.clean_latent)
+            audio = replace(audio, latent=stepper.step(audio.latent, audio_x0, sigmas, step))
+        mx.eval(video.latent, *([audio.latent] if audio is not None else []))
+        if reporter is not None:
+            reporter.report(stage, step + 1, total)
+    return video, audio

@@ -1,0 +1,148 @@
+"""Latent states for a generation: initial tokens and positions, conditioning items, noise.
+
+Conditioning follows the official semantics: an item at latent frame 0 replaces latent tokens
+(and keeps them clean with weight ``strength``); a keyframe at another frame index is appended
+as extra tokens with its own positions, removed again after denoising.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import mlx.core as mx
+import numpy as np
+
+from ltx_core.components.noisers import GaussianNoiser
+from ltx_core.components.patchifiers import AudioPatchifier, VideoLatentPatchifier
+from ltx_core.errors import LTXError
+from ltx_core.types import AudioLatentShape, LatentState, SpatioTemporalScale, VideoLatentShape
+
+
+class ConditioningError(LTXError):
+    """A conditioning input does not fit the video being generated."""
+
+
+@dataclass(frozen=True)
+class VideoLatentSpace:
+    """Token layout of one video latent: shape, frame rate and the patchifier."""
+
+    shape: VideoLatentShape
+    fps: float
+    patchifier: VideoLatentPatchifier = VideoLatentPatchifier(1)
+    scale: SpatioTemporalScale = SpatioTemporalScale()
+
+    @property
+    def token_count(self) -> int:
+        return self.shape.token_count()
+
+    def initial_state(self, dtype: mx.Dtype = mx.float32, latent: mx.array | None = None) -> LatentState:
+        """Zeros (or ``latent``, (B, C, F, H, W)) with a full denoise mask and the official positions."""
+        expected = tuple(self.shape)
+        if latent is None:
+            latent = mx.zeros(expected, dtype)
+        elif tuple(latent.shape) != expected:
+            raise ConditioningError(f"initial video latent has shape {tuple(latent.shape)}, expected {expected}")
+        tokens = self.patchifier.patchify(latent.astype(dtype))
+        return LatentState(
+            latent=tokens,
+            denoise_mask=mx.ones((*tokens.shape[:2], 1), mx.float32),
+            positions=self.patchifier.positions(self.shape, self.fps, self.scale),
+            clean_latent=tokens,
+        )
+
+    def finish(self, state: LatentState) -> mx.array:
+        """Drop appended conditioning tokens and return the (B, C, F, H, W) latent."""
+        return self.patchifier.unpatchify(state.latent[:, : self.token_count], self.shape)
+
+
+@dataclass(frozen=True)
+class AudioLatentSpace:
+    shape: AudioLatentShape
+    patchifier: AudioPatchifier = AudioPatchifier()
+
+    def initial_state(self, dtype: mx.Dtype = mx.float32, latent: mx.array | None = None) -> LatentState:
+        expected = tuple(self.shape)
+        if latent is None:
+            latent = mx.zeros(expected, dtype)
+        elif tuple(latent.shape) != expected:
+            raise ConditioningError(f"initial audio latent has shape {tuple(latent.shape)}, expected {expected}")
+        tokens = self.patchifier.patchify(latent.astype(dtype))
+        return LatentState(
+            latent=tokens,
+            denoise_mask=mx.ones((*tokens.shape[:2], 1), mx.float32),
+            positions=self.patchifier.positions(self.shape),
+            clean_latent=tokens,
+        )
+
+    def finish(self, state: LatentState) -> mx.array:
+        return self.patchifier.unpatchify(state.latent[:, : self.shape.frames], self.shape)
+
+
+@dataclass(frozen=True)
+class LatentIndexConditioning:
+    """Replace the tokens of latent frames starting at ``latent_index`` by ``latent`` (B, C, F, H, W)."""
+
+    latent: mx.array
+    strength: float
+    latent_index: int = 0
+
+    def apply(self, state: LatentState, space: VideoLatentSpace) -> LatentState:
+        b, c, f, h, w = self.latent.shape
+        target = space.shape
+        if (b, c, h, w) != (target.batch, target.channels, target.height, target.width):
+            raise ConditioningError(
+                f"conditioning latent {tuple(self.latent.shape)} does not fit the video latent {tuple(target)}: "
+                "the image must have the video's width and height"
+            )
+        if not 0 <= self.latent_index or self.latent_index + f > target.frames:
+            raise ConditioningError(
+                f"conditioning at latent frame {self.latent_index} with {f} frames is outside the video's "
+                f"{target.frames} latent frames"
+            )
+        tokens = space.patchifier.patchify(self.latent.astype(state.latent.dtype))
+        start = self.latent_index * target.height * target.width
+        stop = start + tokens.shape[1]
+
+        def put(values: mx.array, new: mx.array) -> mx.array:
+            return mx.concatenate([values[:, :start], new, values[:, stop:]], axis=1)
+
+        mask = mx.full((b, tokens.shape[1], 1), 1.0 - self.strength, state.denoise_mask.dtype)
+        return replace(
+            state,
+            latent=put(state.latent, tokens),
+            clean_latent=put(state.clean_latent, tokens),
+            denoise_mask=put(state.denoise_mask, mask),
+        )
+
+
+@dataclass(frozen=True)
+class KeyframeConditioning:
+    """Append ``keyframes`` (B, C, F, H, W) as extra tokens placed at pixel frame ``frame_index``."""
+
+    keyframes: mx.array
+    frame_index: int
+    strength: float
+
+    def apply(self, state: LatentState, space: VideoLatentSpace) -> LatentState:
+        tokens = space.patchifier.patchify(self.keyframes.astype(state.latent.dtype))
+        shape = VideoLatentShape(*self.keyframes.shape)
+        positions = space.patchifier.pixel_bounds(shape, space.scale, causal_fix=self.frame_index == 0)
+        positions[:, 0] += self.frame_index
+        positions = positions.astype(np.float32)
+        positions[:, 0] /= np.float32(space.fps)
+        mask = mx.full((*tokens.shape[:2], 1), 1.0 - self.strength, state.denoise_mask.dtype)
+        if state.attention_mask is not None:
+            raise ConditioningError("keyframes cannot be combined with an attention-masked conditioning yet")
+        return LatentState(
+            latent=mx.concatenate([state.latent, tokens], axis=1),
+            denoise_mask=mx.concatenate([state.denoise_mask, mask], axis=1),
+            positions=mx.concatenate([state.positions, mx.array(positions)], axis=2),
+            clean_latent=mx.concatenate([state.clean_latent, tokens], axis=1),
+        )
+
+
+def noised_state(
+    state: LatentState, noiser: GaussianNoiser, noise_scale: float = 1.0, noise: mx.array | None = None
+) -> LatentState:
+    """Mix noise into the state where its denoise mask allows (``noise`` may be injected)."""
+    return noiser(state, noise_scale, noise)
