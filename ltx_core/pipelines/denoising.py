@@ -122,18 +122,26 @@ class GuidedDenoiser:
     def _run_batched(self, video, audio, sigma, passes):
         """All passes as one batch: the same latent repeated, one context and perturbation set per sample."""
         count = len(passes)
-        v_ctx = mx.concatenate([self._contexts(neg)[0] for _, neg, _ in passes], axis=0)
+        v_ctx, a_ctx = self._batched_contexts(tuple(neg for _, neg, _ in passes), audio is not None)
         v_state = _repeat_state(video, count)
-        a = None
-        if audio is not None:
-            a_ctx = mx.concatenate([self._contexts(neg)[1] for _, neg, _ in passes], axis=0)
-            a = modality(_repeat_state(audio, count), a_ctx, sigma)
+        a = modality(_repeat_state(audio, count), a_ctx, sigma) if audio is not None else None
         per_sample = tuple(p.per_sample[0] if p is not None else () for _, _, p in passes)
         v_out, a_out = self.model(modality(v_state, v_ctx, sigma), a, BatchedPerturbations(per_sample))
         return {
             name: (v_out[i : i + 1], a_out[i : i + 1] if a_out is not None else None)
             for i, (name, _, _) in enumerate(passes)
         }
+
+
+    def _batched_contexts(self, negatives: tuple[bool, ...], with_audio: bool) -> tuple[mx.array, mx.array | None]:
+        """Built once per pass layout, so the transformer sees the same arrays every step (and
+        reuses what it cached for them)."""
+        cache = self.__dict__.setdefault("_context_batches", {})
+        if negatives not in cache:
+            video = mx.concatenate([self._contexts(n)[0] for n in negatives], axis=0)
+            audio = mx.concatenate([self._contexts(n)[1] for n in negatives], axis=0) if with_audio else None
+            cache[negatives] = (video, audio)
+        return cache[negatives]
 
 
 def _blocks(blocks) -> tuple[int, ...] | None:

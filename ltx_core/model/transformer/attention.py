@@ -42,18 +42,24 @@ class Attention(nn.Module):
         k_rope: RotaryTables | None = None,
         keep: mx.array | None = None,
         skip_attention: bool = False,
+        kv: tuple[mx.array, mx.array] | None = None,
     ) -> mx.array:
         """``keep`` is a ``(B, 1, 1)`` 0/1 mask: 0 replaces the attention output by the value
         projection for that sample (STG); ``skip_attention`` does so for the whole batch and
         skips the query/key path."""
         context = x if context is None else context
-        v = self.to_v(context)
+        if kv is not None:  # precomputed from ``context_kv`` (no RoPE on keys)
+            k, vh = kv
+            v = None
+        else:
+            v = self.to_v(context)
         if skip_attention:
             out = v
         else:
             q = self._heads(self.q_norm(self.to_q(x)), rope)
-            k = self._heads(self.k_norm(self.to_k(context)), rope if k_rope is None else k_rope)
-            vh = self._heads(v, None)
+            if kv is None:
+                k = self._heads(self.k_norm(self.to_k(context)), rope if k_rope is None else k_rope)
+                vh = self._heads(v, None)
             out = mx.fast.scaled_dot_product_attention(q, k, vh, scale=self.scale, mask=mask)
             out = out.transpose(0, 2, 1, 3).reshape(x.shape[0], -1, self.heads * self.dim_head)
             if keep is not None:
@@ -63,6 +69,10 @@ class Attention(nn.Module):
             batch, tokens, _ = out.shape
             out = (out.reshape(batch, tokens, self.heads, self.dim_head) * gates[..., None]).reshape(batch, tokens, -1)
         return self.to_out(out)
+
+    def context_kv(self, context: mx.array) -> tuple[mx.array, mx.array]:
+        """Keys and values of a context that is attended without RoPE, in attention layout."""
+        return self._heads(self.k_norm(self.to_k(context)), None), self._heads(self.to_v(context), None)
 
     def _heads(self, t: mx.array, rope: RotaryTables | None) -> mx.array:
         """(B, T, H*D) -> (B, H, T, D), rotated by ``rope`` if given."""

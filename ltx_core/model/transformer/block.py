@@ -11,6 +11,7 @@ from ltx_core.model.transformer.attention import Attention
 from ltx_core.model.transformer.embeddings import TokenTimesteps
 from ltx_core.model.transformer.perturbations import BatchedPerturbations, PerturbationType
 from ltx_core.model.transformer.rope import RotaryTables
+from ltx_core.model.transformer.run_cache import IdentityCache
 
 AV_SCALE_SHIFT_VALUES = 4  # scale/shift for a2v and for v2a; row 4 of the AV tables is the gate
 
@@ -96,7 +97,10 @@ class TransformerBlock(nn.Module):
         video: StreamState | None,
         audio: StreamState | None,
         perturbations: BatchedPerturbations,
+        text_kv_cache: IdentityCache | None = None,
     ) -> tuple[StreamState | None, StreamState | None]:
+        """``text_kv_cache`` keeps each block's text keys/values across steps (the context is the
+        same array every step)."""
         vx = video.x if video is not None else None
         ax = audio.x if audio is not None else None
         run_video = video is not None and video.enabled and vx.size > 0
@@ -108,11 +112,13 @@ class TransformerBlock(nn.Module):
             vx = self._self_and_text_attention(
                 vx, video, self.attn1, self.attn2, self.scale_shift_table,
                 self.get("prompt_scale_shift_table"), perturbations, PerturbationType.SKIP_VIDEO_SELF_ATTN,
+                text_kv_cache,
             )  # fmt: skip
         if run_audio:
             ax = self._self_and_text_attention(
                 ax, audio, self.audio_attn1, self.audio_attn2, self.audio_scale_shift_table,
                 self.get("audio_prompt_scale_shift_table"), perturbations, PerturbationType.SKIP_AUDIO_SELF_ATTN,
+                text_kv_cache,
             )  # fmt: skip
 
         if run_a2v or run_v2a:
@@ -156,6 +162,7 @@ class TransformerBlock(nn.Module):
         prompt_table: mx.array | None,
         perturbations: BatchedPerturbations,
         skip_kind: PerturbationType,
+        text_kv_cache: IdentityCache | None,
     ) -> mx.array:
         shift, scale, gate = self._ada(table, stream, range(0, 3))
         normed = rms(x, self.norm_eps) * (1 + scale) + shift
@@ -168,7 +175,11 @@ class TransformerBlock(nn.Module):
         ) * gate
 
         if not self.cross_attention_adaln:
-            return x + text_attn(rms(x, self.norm_eps), context=stream.context, mask=stream.context_mask)
+            kv = None
+            if text_kv_cache is not None:
+                key = (stream.context, self.index, id(text_attn))
+                kv = text_kv_cache.get(key, lambda: text_attn.context_kv(stream.context))
+            return x + text_attn(rms(x, self.norm_eps), context=stream.context, mask=stream.context_mask, kv=kv)
         q_shift, q_scale, q_gate = self._ada(table, stream, range(6, 9))
         batch = x.shape[0]
         kv = prompt_table.astype(x.dtype)[None, None] + stream.prompt_modulation.reshape(batch, -1, 2, x.shape[-1])
