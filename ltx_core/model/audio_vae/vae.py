@@ -39,10 +39,14 @@ def _attn_blocks(count: int, channels: int, resolution: int, config: AudioVAECon
     return [AttnBlock(channels, config.norm_type) for _ in range(count)]
 
 
-def _check_shape(what: str, x: mx.array, expected: tuple, layout: str) -> None:
-    shown = "(" + ", ".join("any" if e is None else str(e) for e in expected) + ")"
-    if x.ndim != len(expected) or any(e is not None and e != s for e, s in zip(expected, x.shape)):
-        raise InputShapeError(f"{what} must have shape {shown} {layout}, got {tuple(x.shape)}.")
+def _check_shape(what: str, x: mx.array, expected: tuple[int | str, ...]) -> None:
+    """``expected`` holds sizes, or names for free axes; free axes must be non-empty."""
+    ok = x.ndim == len(expected) and all(
+        (size == e) if isinstance(e, int) else size >= 1 for e, size in zip(expected, x.shape)
+    )
+    if not ok:
+        shown = "(" + ", ".join(str(e) for e in expected) + ")"
+        raise InputShapeError(f"{what} must have shape {shown}, got {tuple(x.shape)}.")
 
 
 class AudioEncoder(nn.Module):
@@ -74,10 +78,13 @@ class AudioEncoder(nn.Module):
     def __call__(self, mel: mx.array) -> mx.array:
         """Log-mel (B, in_channels, frames, mel_bins) -> normalised latent means (B, z, frames', bins')."""
         cfg = self.config
-        _check_shape("the audio VAE encoder input (log-mel)", mel, (None, cfg.in_channels, None, cfg.mel_bins),
-                     "(batch, channels, frames, mel_bins)")
+        _check_shape("the audio VAE encoder input (log-mel)", mel, ("batch", cfg.in_channels, "frames", cfg.mel_bins))
         if cfg.latent_frames(mel.shape[2]) < 1:
-            raise InputShapeError(f"the log-mel input has {mel.shape[2]} frames; too short to encode.")
+            shortest = next(t for t in range(1, 2**cfg.num_resolutions + 2) if cfg.latent_frames(t) >= 1)
+            raise InputShapeError(
+                f"the audio VAE encoder input must have shape (batch, {cfg.in_channels}, frames, {cfg.mel_bins}) "
+                f"with at least {shortest} frames, got {tuple(mel.shape)}."
+            )
         dtype = self.conv_in.conv.weight.dtype
         h = self.conv_in(mel.astype(dtype).transpose(0, 2, 3, 1))
         for stage in self.down:
@@ -118,18 +125,10 @@ class AudioDecoder(nn.Module):
         self.norm_out = make_norm(block_in, norm)
         self.conv_out = CausalConv2d(block_in, config.out_ch, 3, axis)
 
-    @property
-    def latent_shape_text(self) -> str:
-        return f"(batch, {self.config.z_channels}, frames, {self.config.latent_mel_bins})"
-
     def __call__(self, latent: mx.array) -> mx.array:
         """Normalised latent (B, z, T, bins) -> log-mel (B, out_ch, decoded_frames(T), mel_bins)."""
         cfg = self.config
-        _check_shape("the audio latent", latent, (None, cfg.z_channels, None, cfg.latent_mel_bins),
-                     "(batch, z_channels, frames, latent_mel_bins)")
-        if latent.shape[0] < 1 or latent.shape[2] < 1:
-            raise InputShapeError(f"the audio latent must have shape {self.latent_shape_text} with at least one frame, "
-                                  f"got {tuple(latent.shape)}.")
+        _check_shape("the audio latent", latent, ("batch", cfg.z_channels, "frames", cfg.latent_mel_bins))
         dtype = self.conv_in.conv.weight.dtype
         frames = latent.shape[2]
         h = self.per_channel_statistics.un_normalize(latent.astype(dtype)).transpose(0, 2, 3, 1)
