@@ -197,3 +197,18 @@ def test_write_wav(tmp_path: Path):
     assert np.array_equal(data, waveform_to_pcm16(waveform))
     with pytest.raises(InputShapeError):
         write_wav(path, Audio(mx.zeros((1, 2, 10)), 24000))
+
+
+def test_attn_type_none_only_affects_the_encoder(reference: Reference):
+    """As officially: the encoder reads ``attn_type``; the decoder always builds vanilla attention."""
+    from mlx.utils import tree_flatten
+
+    from ltx_core.model.audio_vae import AudioDecoder, AudioEncoder
+
+    section, _ = fixture_sections(reference)
+    section["model"]["params"]["ddconfig"].update(attn_type="none", mid_block_add_attention=True, attn_resolutions=[256])
+    cfg = AudioVAEConfig.from_section(section)
+    encoder_names = [name for name, _ in tree_flatten(AudioEncoder(cfg).parameters())]
+    decoder_names = [name for name, _ in tree_flatten(AudioDecoder(cfg).parameters())]
+    assert not any("attn" in name for name in encoder_names)
+    assert "mid.attn_1.q.weight" in decoder_names and "up.0.attn.0.proj_out.weight" in decoder_names

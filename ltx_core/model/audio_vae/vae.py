@@ -33,8 +33,8 @@ class PerChannelStatistics(nn.Module):
         return latent * self._grid(self.std_of_means, latent) + self._grid(self.mean_of_means, latent)
 
 
-def _attn_blocks(count: int, channels: int, resolution: int, config: AudioVAEConfig) -> list[AttnBlock]:
-    if config.attn_type == "none" or resolution not in config.attn_resolutions:
+def _attn_blocks(count: int, channels: int, resolution: int, config: AudioVAEConfig, enabled: bool) -> list[AttnBlock]:
+    if not enabled or resolution not in config.attn_resolutions:
         return []
     return [AttnBlock(channels, config.norm_type) for _ in range(count)]
 
@@ -66,14 +66,18 @@ class AudioEncoder(nn.Module):
             for _ in range(config.num_res_blocks):
                 blocks.append(ResnetBlock(block_in, block_out, norm, axis))
                 block_in = block_out
-            stage = Stage(blocks, _attn_blocks(config.num_res_blocks, block_in, resolution, config))
+            stage = Stage(blocks, _attn_blocks(config.num_res_blocks, block_in, resolution, config, self.attention))
             if level != config.num_resolutions - 1:
                 stage.downsample = Downsample(block_in, config.downsample_padding)
                 resolution //= 2
             self.down.append(stage)
-        self.mid = MidBlock(block_in, norm, axis, config.mid_block_add_attention and config.attn_type != "none")
+        self.mid = MidBlock(block_in, norm, axis, config.mid_block_add_attention and self.attention)
         self.norm_out = make_norm(block_in, norm)
         self.conv_out = CausalConv2d(block_in, 2 * config.z_channels, 3, axis)
+
+    @property
+    def attention(self) -> bool:
+        return self.config.attn_type != "none"
 
     def __call__(self, mel: mx.array) -> mx.array:
         """Log-mel (B, in_channels, frames, mel_bins) -> normalised latent means (B, z, frames', bins')."""
@@ -107,7 +111,8 @@ class AudioDecoder(nn.Module):
         resolution = config.resolution // (2 ** (config.num_resolutions - 1))
         self.per_channel_statistics = PerChannelStatistics(config.ch)
         self.conv_in = CausalConv2d(config.z_channels, block_in, 3, axis)
-        self.mid = MidBlock(block_in, norm, axis, config.mid_block_add_attention and config.attn_type != "none")
+        # The official decoder always uses vanilla attention: ``attn_type`` only applies to the encoder.
+        self.mid = MidBlock(block_in, norm, axis, config.mid_block_add_attention)
         stages: list[Stage] = []
         for level in reversed(range(config.num_resolutions)):
             block_out = ch * mult[level]
@@ -115,7 +120,7 @@ class AudioDecoder(nn.Module):
             for _ in range(config.num_res_blocks + 1):
                 blocks.append(ResnetBlock(block_in, block_out, norm, axis))
                 block_in = block_out
-                attn += _attn_blocks(1, block_in, resolution, config)
+                attn += _attn_blocks(1, block_in, resolution, config, True)
             stage = Stage(blocks, attn)
             if level != 0:
                 stage.upsample = Upsample(block_in, axis)
