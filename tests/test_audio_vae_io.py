@@ -45,7 +45,8 @@ def test_decoder_rejects_a_wrong_latent_naming_the_expected_shape(reference: Ref
 def test_encoder_and_vocoder_reject_wrong_mel_bins(reference: Reference):
     encoder = component(str(reference.checkpoint), "encoder")
     cfg = encoder.config
-    with pytest.raises(InputShapeError, match=rf"\(batch, {cfg.in_channels}, frames, {cfg.mel_bins}\), got \(1, 2, 8, 80\)"):
+    expected = rf"\(batch, {cfg.in_channels}, frames, {cfg.mel_bins}\), got \(1, 2, 8, 80\)"
+    with pytest.raises(InputShapeError, match=expected):
         encoder(mx.zeros((1, cfg.in_channels, 8, 80)))
     with pytest.raises(InputShapeError, match=r"got \(1, 2, 0, 64\)"):
         encoder(mx.zeros((1, cfg.in_channels, 0, cfg.mel_bins)))
@@ -117,7 +118,8 @@ def test_vocoder_config_rejects_unsupported_values(reference: Reference, edit, m
 
 def rewritten(reference: Reference, tmp_path: Path, name: str, edit) -> Path:
     checkpoint = LTXCheckpoint(reference.checkpoint)
-    tensors = {k: v for k, v in load_file(str(reference.checkpoint)).items() if k.startswith(("audio_vae.", "vocoder."))}
+    tensors = load_file(str(reference.checkpoint))
+    tensors = {k: v for k, v in tensors.items() if k.startswith(("audio_vae.", "vocoder."))}
     edit(tensors)
     path = tmp_path / name
     save_file(tensors, str(path), metadata={"config": json.dumps(checkpoint.config)})
@@ -139,7 +141,8 @@ def test_missing_and_unexpected_keys_are_listed(reference: Reference, tmp_path: 
     assert "edited.safetensors" in message and "audio VAE decoder" in message
     assert "2 missing from the file: conv_in.conv.weight, per_channel_statistics.std_of_means" in message
     assert "1 unexpected in the file: audio_vae.decoder.extra.weight" in message
-    with pytest.raises(WeightsMismatchError, match=r"1 missing from the file: ups.0.weight\. 1 unexpected .*vocoder.extra.bias"):
+    vocoder_message = r"1 missing from the file: ups.0.weight\. 1 unexpected .*vocoder.extra.bias"
+    with pytest.raises(WeightsMismatchError, match=vocoder_message):
         load_vocoder(path)
     with pytest.raises(WeightsMismatchError, match=r"missing from the file: per_channel_statistics.std_of_means"):
         load_audio_encoder(path)
@@ -206,7 +209,8 @@ def test_attn_type_none_only_affects_the_encoder(reference: Reference):
     from ltx_core.model.audio_vae import AudioDecoder, AudioEncoder
 
     section, _ = fixture_sections(reference)
-    section["model"]["params"]["ddconfig"].update(attn_type="none", mid_block_add_attention=True, attn_resolutions=[256])
+    ddconfig = section["model"]["params"]["ddconfig"]
+    ddconfig.update(attn_type="none", mid_block_add_attention=True, attn_resolutions=[256])
     cfg = AudioVAEConfig.from_section(section)
     encoder_names = [name for name, _ in tree_flatten(AudioEncoder(cfg).parameters())]
     decoder_names = [name for name, _ in tree_flatten(AudioDecoder(cfg).parameters())]

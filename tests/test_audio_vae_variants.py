@@ -51,3 +51,25 @@ def test_variant_configs_are_built_as_recorded():
     # Time is padded after (not causally before) here, so 3 stride-2 levels need 8 mel frames.
     with pytest.raises(InputShapeError, match=r"\(batch, 2, frames, 64\) with at least 8 frames, got \(1, 2, 1, 64\)"):
         encoder(mx.zeros((1, 2, 1, 64)))
+
+
+@pytest.mark.parametrize("kernel, dilation, length", [(3, 1, 10), (3, 3, 17), (7, 5, 40), (2, 3, 9), (11, 5, 51)])
+def test_dilated_conv_equals_mlx_conv1d(kernel: int, dilation: int, length: int):
+    from ltx_core.model.audio_vae.vocoder import dilated_conv1d
+
+    rng = np.random.default_rng(kernel * 100 + dilation)
+    x = mx.array(rng.standard_normal((2, length + dilation * (kernel - 1), 5)).astype(np.float32))
+    w = mx.array(rng.standard_normal((4, kernel, 5)).astype(np.float32))
+    expected = mx.conv1d(x, w, dilation=dilation)
+    check_parity(f"dilated_conv k{kernel} d{dilation}", dilated_conv1d(x, w, dilation), expected, 1e-5)
+
+
+@pytest.mark.parametrize("kernel, stride, length", [(16, 6, 5), (15, 5, 7), (4, 2, 9), (7, 4, 3), (7, 3, 1), (5, 5, 4)])
+def test_polyphase_upsample_equals_mlx_conv_transpose1d(kernel: int, stride: int, length: int):
+    from ltx_core.model.audio_vae.vocoder import Upsample1d
+
+    padding = (kernel - stride) // 2
+    up = Upsample1d(6, 3, kernel, stride, padding)
+    x = mx.array(np.random.default_rng(kernel + stride).standard_normal((2, length, 6)).astype(np.float32))
+    expected = mx.conv_transpose1d(x, up.weight, stride=stride, padding=padding) + up.bias
+    check_parity(f"upsample k{kernel} s{stride}", up(x), expected, 1e-5)

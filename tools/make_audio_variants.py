@@ -21,7 +21,11 @@ import torch
 
 # ltx_core imports torchaudio only for waveform -> mel (AudioProcessor), which is not run here.
 sys.modules.setdefault("torchaudio", types.ModuleType("torchaudio"))
-from ltx_core.model.audio_vae import AudioDecoderConfigurator, AudioEncoderConfigurator, VocoderConfigurator  # noqa: E402
+from ltx_core.model.audio_vae import (  # noqa: E402
+    AudioDecoderConfigurator,
+    AudioEncoderConfigurator,
+    VocoderConfigurator,
+)
 from safetensors.torch import save_file  # noqa: E402
 
 

@@ -50,7 +50,9 @@ def _load_vae_part(checkpoint: LTXCheckpoint, module: nn.Module, prefix: str, co
     module.eval()
 
 
-def load_audio_decoder(checkpoint: LTXCheckpoint | str | os.PathLike, dtype: mx.Dtype | str = mx.float32) -> AudioDecoder:
+def load_audio_decoder(
+    checkpoint: LTXCheckpoint | str | os.PathLike, dtype: mx.Dtype | str = mx.float32
+) -> AudioDecoder:
     """Normalised audio latent -> log-mel spectrogram, weights loaded strictly."""
     checkpoint = open_checkpoint(checkpoint)
     decoder = AudioDecoder(audio_vae_config(checkpoint))
@@ -58,7 +60,9 @@ def load_audio_decoder(checkpoint: LTXCheckpoint | str | os.PathLike, dtype: mx.
     return decoder
 
 
-def load_audio_encoder(checkpoint: LTXCheckpoint | str | os.PathLike, dtype: mx.Dtype | str = mx.float32) -> AudioEncoder:
+def load_audio_encoder(
+    checkpoint: LTXCheckpoint | str | os.PathLike, dtype: mx.Dtype | str = mx.float32
+) -> AudioEncoder:
     """Log-mel spectrogram -> normalised audio latent, weights loaded strictly."""
     checkpoint = open_checkpoint(checkpoint)
     encoder = AudioEncoder(audio_vae_config(checkpoint))

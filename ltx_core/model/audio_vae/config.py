@@ -202,7 +202,9 @@ class VocoderConfig(ConfigBase):
             )
         for rate, kernel in zip(self.upsample_rates, self.upsample_kernel_sizes):
             if not isinstance(rate, int) or not isinstance(kernel, int) or rate <= 0 or kernel < rate:
-                raise ConfigError(f"{where}: upsample kernel {kernel!r} with rate {rate!r} is invalid (need kernel >= rate > 0).")
+                raise ConfigError(
+                    f"{where}: upsample kernel {kernel!r} with rate {rate!r} is invalid (need kernel >= rate > 0)."
+                )
         if len(self.resblock_kernel_sizes) != len(self.resblock_dilation_sizes) or not self.resblock_kernel_sizes:
             raise ConfigError(
                 f"{where}: resblock_kernel_sizes {self.resblock_kernel_sizes!r} and resblock_dilation_sizes "
@@ -211,7 +213,8 @@ class VocoderConfig(ConfigBase):
         for dilations in self.resblock_dilation_sizes:
             if len(dilations) != 3:
                 raise ConfigError(f"{where}: resblock '1' uses 3 dilations per block, got {dilations!r}.")
-        if self.channels(len(self.upsample_rates)) < 1 or self.upsample_initial_channel % (2 ** len(self.upsample_rates)):
+        halvings = len(self.upsample_rates)
+        if self.channels(halvings) < 1 or self.upsample_initial_channel % (2**halvings):
             raise ConfigError(
                 f"{where}: upsample_initial_channel = {self.upsample_initial_channel} cannot be halved "
                 f"{len(self.upsample_rates)} times."

@@ -11,7 +11,16 @@ import mlx.nn as nn
 
 from ltx_core.errors import InputShapeError
 from ltx_core.model.audio_vae.config import AudioVAEConfig
-from ltx_core.model.audio_vae.layers import AttnBlock, CausalConv2d, Downsample, MidBlock, ResnetBlock, Stage, Upsample, make_norm
+from ltx_core.model.audio_vae.layers import (
+    AttnBlock,
+    CausalConv2d,
+    Downsample,
+    MidBlock,
+    ResnetBlock,
+    Stage,
+    Upsample,
+    make_norm,
+)
 
 
 class PerChannelStatistics(nn.Module):
