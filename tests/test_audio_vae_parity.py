@@ -1,0 +1,92 @@
+"""The MLX audio VAE and vocoder against every ``audio_vae*`` and ``vocoder*`` fixture case.
+
+Models are built from the fixture checkpoint's own config; the component a case runs is read
+from its name and every ``out/`` array of a case must be compared. ``decode_audio`` is also
+checked against the end-to-end case's waveform when the fixtures have one.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import mlx.core as mx
+import numpy as np
+import pytest
+
+from ltx_core.loader.audio_vae import load_audio_decoder, load_audio_encoder, load_vocoder
+from ltx_core.model.audio_vae import decode_audio
+from tests.conftest import Reference, reference_cases
+from tests.parity import check_parity
+
+CASES = [case for case in reference_cases() if case.startswith(("audio_vae", "vocoder"))]
+E2E_LATENT, E2E_WAVEFORM = "e2e_distilled/out/audio_latent", "e2e_distilled/out/waveform"
+
+
+def covers(case: str) -> bool:
+    return case.startswith(("audio_vae", "vocoder"))
+
+
+@lru_cache(maxsize=6)
+def component(path: str, kind: str):
+    return {"decoder": load_audio_decoder, "encoder": load_audio_encoder, "vocoder": load_vocoder}[kind](path)
+
+
+def run_case(reference: Reference, case: str) -> dict[str, mx.array]:
+    path = str(reference.checkpoint)
+    get = lambda name: mx.array(reference[f"{case}/in/{name}"])  # noqa: E731
+    if case.startswith("audio_vae_decode"):
+        return {"mel": component(path, "decoder")(get("latent"))}
+    if case.startswith("audio_vae_encode"):
+        return {"latent": component(path, "encoder")(get("mel"))}
+    if case.startswith("vocoder"):
+        return {"waveform": component(path, "vocoder")(get("mel"))}
+    raise AssertionError(f"fixture case {case!r} has a variant this test does not know; add it")
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_audio_case(reference: Reference, case: str):
+    outputs = run_case(reference, case)
+    out_keys = reference.keys_of(case, "out")
+    assert out_keys, f"{case} has no outputs"
+    for key in out_keys:
+        name = key.rsplit("/", 1)[1]
+        assert name in outputs, f"{key}: an output this test does not compute"
+        check_parity(key, outputs[name], reference[key])
+
+
+def test_output_shapes_follow_the_config(reference: Reference):
+    path = str(reference.checkpoint)
+    decoder, encoder, vocoder = (component(path, kind) for kind in ("decoder", "encoder", "vocoder"))
+    cfg = decoder.config
+    latent = mx.zeros((1, cfg.z_channels, 5, cfg.latent_mel_bins))
+    mel = decoder(latent)
+    assert mel.shape == (1, cfg.out_ch, cfg.decoded_frames(5), cfg.mel_bins)
+    assert encoder(mel).shape == (1, cfg.z_channels, cfg.latent_frames(mel.shape[2]), cfg.latent_mel_bins)
+    assert vocoder(mel).shape == (1, 2, vocoder.output_length(mel.shape[2]))
+
+
+def test_batch_items_are_independent(reference: Reference):
+    """A batch of two (reference input and a scaled copy) equals the two single runs."""
+    case = next((c for c in CASES if c.startswith("audio_vae_decode")), None)
+    if case is None:
+        pytest.skip("no audio_vae_decode case in these fixtures")
+    path = str(reference.checkpoint)
+    latent = mx.array(reference[f"{case}/in/latent"][:1])
+    batch = mx.concatenate([latent, 0.5 * latent], axis=0)
+    decoder, vocoder = component(path, "decoder"), component(path, "vocoder")
+    audio = decode_audio(batch, decoder, vocoder)
+    assert audio.waveform.ndim == 3 and audio.waveform.shape[0] == 2
+    for index, single in enumerate((latent, 0.5 * latent)):
+        alone = decode_audio(single, decoder, vocoder).waveform
+        check_parity(f"{case}/batch_item{index}_vs_single", audio.waveform[index], alone, 1e-5)
+
+
+def test_decode_audio_matches_the_e2e_waveform(reference: Reference):
+    if E2E_LATENT not in reference or E2E_WAVEFORM not in reference:
+        pytest.skip("no end-to-end audio in these fixtures")
+    path = str(reference.checkpoint)
+    audio = decode_audio(mx.array(reference[E2E_LATENT]), component(path, "decoder"), component(path, "vocoder"))
+    assert audio.sampling_rate == component(path, "vocoder").config.output_sampling_rate
+    assert audio.waveform.dtype == mx.float32
+    check_parity(E2E_WAVEFORM, audio.waveform, reference[E2E_WAVEFORM])
+    assert np.abs(np.array(audio.waveform)).max() <= 1.0
