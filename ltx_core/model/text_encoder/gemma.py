@@ -215,8 +215,10 @@ class GemmaTextModel(nn.Module):
         last = len(self.layers) - 1
         for index, layer in enumerate(self.layers):
             h = layer(h, ropes[layer.sliding], masks[layer.sliding], cache, index)
-            if states is not None and index < last:
-                states.append(h)
+            if states is not None:
+                mx.eval(h)  # one layer per evaluation: a bounded graph (and GPU command buffer)
+                if index < last:
+                    states.append(h)
         h = self.norm(h)
         if states is not None:
             states.append(h)
