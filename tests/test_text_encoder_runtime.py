@@ -234,3 +234,66 @@ def test_config_layouts_agree(fixture_dir: Path):
     assert [i for i in range(48) if not twelve_b.is_sliding(i)] == list(range(5, 48, 6))
     assert twelve_b.global_rope.factor == 8.0 and twelve_b.local_rope.theta == 10000.0
     assert multimodal.num_states == 3
+
+
+# -- memory arithmetic -------------------------------------------------------------------------
+def test_memory_estimate(fixture_dir: Path):
+    from ltx_core.model.text_encoder.memory import estimate_encode_memory, gemma_12b_config, parameter_counts
+
+    big = gemma_12b_config()
+    matrices, embedding, _ = parameter_counts(big)
+    assert 11.7e9 < matrices + embedding < 11.8e9  # Gemma 3 12B without the vision tower
+    peaks = {mode: estimate_encode_memory(big, 1024, mode).peak / 1024**3 for mode in ("bfloat16", "8bit", "4bit")}
+    assert 22 < peaks["bfloat16"] < 25 and 12 < peaks["8bit"] < 15 and 7 < peaks["4bit"] < 9
+
+    config = gemma_config(fixture_dir / "gemma")
+    ids = mx.ones((1, TOKENS), dtype=mx.int32)
+    mx.eval(ids)
+    mx.clear_cache()
+    before = mx.get_active_memory()
+    mx.reset_peak_memory()
+    model = load_gemma(fixture_dir / "gemma")
+    mx.eval(mx.stack(model.hidden_states(ids, mx.ones((1, TOKENS), dtype=mx.int32)), axis=-1))
+    measured = mx.get_peak_memory() - before
+    estimate = estimate_encode_memory(config, TOKENS, "float32").peak
+    print(f"MEMORY tiny Gemma encode: measured {measured / 2**20:.2f} MiB, estimated {estimate / 2**20:.2f} MiB")
+    assert 0.5 * estimate < measured < 2.0 * estimate
+
+
+def test_text_only_layout_loads_the_same_model(fixture_dir: Path, tmp_path: Path, reference):
+    """A ``Gemma3ForCausalLM`` folder (keys under ``model.``, flat config, one file) gives the
+    same hidden states as the multimodal fixture folder."""
+    from ltx_core.loader.text_encoder import ShardedSafetensors, gemma_shards
+    from ltx_core.loader.safetensors_file import SafetensorsFile
+
+    source = ShardedSafetensors([SafetensorsFile(p) for p in gemma_shards(fixture_dir / "gemma")], "fixture")
+    arrays = {
+        "model." + key[len("language_model.model."):]: source.load(key)
+        for key in source.keys()
+        if key.startswith("language_model.model.")
+    }
+    source.close()
+    mx.save_safetensors(str(tmp_path / "model.safetensors"), arrays)
+    data = json.loads((fixture_dir / "gemma" / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**data["text_config"], "architectures": ["Gemma3ForCausalLM"]}))
+    ids = mx.array(reference["text/in/input_ids"])
+    mask = mx.array(reference["text/in/attention_mask"])
+    ours = load_gemma(tmp_path).hidden_states(ids, mask)
+    multimodal = load_gemma(fixture_dir / "gemma").hidden_states(ids, mask)
+    for a, b in zip(ours, multimodal, strict=True):
+        assert np.array_equal(np.asarray(a), np.asarray(b))
+    arrays["model.layers.0.self_attn.extra.weight"] = mx.zeros((2,))
+    mx.save_safetensors(str(tmp_path / "model.safetensors"), arrays)
+    with pytest.raises(CheckpointError, match="unexpected tensors"):
+        load_gemma(tmp_path)
+
+
+def test_release_returns_the_memory(gemma_dir: Path, checkpoint: Path):
+    encoder = PromptEncoder(gemma_dir, checkpoint, dtype="float32", max_length=TOKENS)
+    mx.clear_cache()
+    before = mx.get_active_memory()
+    encoder.encode("a cat walks slowly")
+    loaded = mx.get_active_memory() - before
+    encoder.release()
+    assert loaded > 500_000  # Gemma + connectors of the tiny model
+    assert mx.get_active_memory() - before < 0.2 * loaded
