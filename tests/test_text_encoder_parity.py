@@ -7,6 +7,7 @@ feature extractor, whose output feeds our connectors. Every ``out/`` array must 
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 import mlx.core as mx
 import numpy as np
@@ -93,3 +94,22 @@ def test_all_padding_prompt_is_finite(reference: Reference):
     contexts = processor(states, mask)
     for value in (*states, contexts.video, contexts.audio):
         assert np.isfinite(np.asarray(value)).all()
+
+
+VARIANT = Path(__file__).parent / "data" / "gemma_variant"
+
+
+def test_gemma_variant_against_transformers():
+    """tests/data/gemma_variant (tools/make_gemma_variant.py, transformers 4.57.6): text-only
+    layout, derived layer pattern, projection width != hidden, query scale != head_dim,
+    several sliding windows, batch 2 with different padding, final-logit soft-capping."""
+    data = np.load(VARIANT / "reference.npz")
+    model = load_gemma(VARIANT)
+    assert [model.config.is_sliding(i) for i in range(7)] == [True] * 5 + [False, True]
+    ids, mask = mx.array(data["input_ids"]), mx.array(data["attention_mask"])
+    states = model.hidden_states(ids, mask)
+    real = data["attention_mask"] > 0
+    for index, state in enumerate(states):
+        check_parity(f"gemma_variant/hidden_states[{index}]", np.asarray(state)[real], data["hidden_states"][index][real])
+    logits = model.logits(ids, mask, None)
+    check_parity("gemma_variant/last_logits", logits, data["last_logits"])

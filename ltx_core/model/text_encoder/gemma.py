@@ -3,8 +3,12 @@
 Matches Hugging Face ``Gemma3TextModel``: scaled embeddings, pre/post RMSNorms with the
 ``1 + w`` weight, q/k RMSNorm per head, grouped-query attention, GELU-tanh gated MLP,
 sliding-window layers with the local RoPE base and global layers with the global base
-(with linear RoPE scaling), optional logit soft-capping. Positions are ``0..T-1`` over the
-padded sequence, exactly as the reference (which passes no position ids).
+(with linear RoPE scaling), optional final-logit soft-capping. Positions are ``0..T-1`` over
+the padded sequence, exactly as the reference (which passes no position ids).
+
+``attn_logit_softcapping`` is deliberately not applied: transformers' Gemma 3 (4.57 used
+by the reference, and 5.x) stores it but never passes it to its attention functions, so the
+reference hidden states are computed without it (Gemma 3 configs set it to null anyway).
 """
 
 from __future__ import annotations
@@ -72,7 +76,6 @@ class GemmaAttention(nn.Module):
         self.kv_heads = config.num_key_value_heads
         self.head_dim = config.head_dim
         self.scale = config.query_pre_attn_scalar**-0.5
-        self.softcap = config.attn_logit_softcapping
         hidden, inner = config.hidden_size, self.heads * self.head_dim
         self.q_proj = nn.Linear(hidden, inner, bias=False)
         self.k_proj = nn.Linear(hidden, self.kv_heads * self.head_dim, bias=False)
@@ -99,20 +102,8 @@ class GemmaAttention(nn.Module):
         v = split(self.v_proj(x), self.kv_heads)
         if cache is not None:
             k, v = cache.update(layer, k, v)
-        if self.softcap is None:
-            out = mx.fast.scaled_dot_product_attention(q, k, v, scale=self.scale, mask=mask)
-        else:
-            out = self._softcapped(q, k, v, mask)
+        out = mx.fast.scaled_dot_product_attention(q, k, v, scale=self.scale, mask=mask)
         return self.o_proj(out.transpose(0, 2, 1, 3).reshape(batch, tokens, -1))
-
-    def _softcapped(self, q: mx.array, k: mx.array, v: mx.array, mask: mx.array) -> mx.array:
-        repeats = self.heads // self.kv_heads
-        if repeats > 1:
-            k, v = mx.repeat(k, repeats, axis=1), mx.repeat(v, repeats, axis=1)
-        scores = (q * self.scale) @ k.transpose(0, 1, 3, 2)
-        scores = mx.tanh(scores / self.softcap) * self.softcap + mask
-        weights = mx.softmax(scores.astype(mx.float32), axis=-1).astype(q.dtype)
-        return weights @ v
 
 
 class GemmaMLP(nn.Module):

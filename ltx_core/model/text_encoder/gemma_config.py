@@ -57,7 +57,7 @@ class GemmaConfig:
     layer_types: tuple[str, ...] = ()
     global_rope: RopeSpec = field(default_factory=lambda: RopeSpec(1_000_000.0))
     local_rope: RopeSpec = field(default_factory=lambda: RopeSpec(10_000.0))
-    attn_logit_softcapping: float | None = None
+    attn_logit_softcapping: float | None = None  # read but not applied (see gemma.py)
     final_logit_softcapping: float | None = None
     tie_word_embeddings: bool = True
     bos_token_id: int = 2
