@@ -32,12 +32,15 @@ def models(fixture_dir: str):
     return gemma, processor
 
 
+@pytest.mark.parametrize("skip_padding", [False, True], ids=["full", "skip_padding"])
 @pytest.mark.parametrize("case", CASES)
-def test_text_case(reference: Reference, case: str):
+def test_text_case(reference: Reference, case: str, skip_padding: bool):
+    """``full`` runs Gemma over every padded position as the reference does; ``skip_padding``
+    (what PromptEncoder uses) runs the real tokens only and must give the same outputs."""
     gemma, processor = models(str(reference.directory))
     ids = mx.array(reference[f"{case}/in/input_ids"])
     mask = mx.array(reference[f"{case}/in/attention_mask"])
-    states = gemma.hidden_states(ids, mask)
+    states = gemma.hidden_states(ids, mask, skip_padding=skip_padding)
     features = processor.feature_extractor(states, mask)
     contexts = processor.connect(features, mask)
     real = np.asarray(reference[f"{case}/in/attention_mask"]) > 0
@@ -107,9 +110,11 @@ def test_gemma_variant_against_transformers():
     model = load_gemma(VARIANT)
     assert [model.config.is_sliding(i) for i in range(7)] == [True] * 5 + [False, True]
     ids, mask = mx.array(data["input_ids"]), mx.array(data["attention_mask"])
-    states = model.hidden_states(ids, mask)
     real = data["attention_mask"] > 0
-    for index, state in enumerate(states):
-        check_parity(f"gemma_variant/hidden_states[{index}]", np.asarray(state)[real], data["hidden_states"][index][real])
+    for skip in (False, True):
+        states = model.hidden_states(ids, mask, skip_padding=skip)
+        for index, state in enumerate(states):
+            key = f"gemma_variant/hidden_states[{index}]{' (skip_padding)' if skip else ''}"
+            check_parity(key, np.asarray(state)[real], data["hidden_states"][index][real])
     logits = model.logits(ids, mask, None)
     check_parity("gemma_variant/last_logits", logits, data["last_logits"])

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import mlx.core as mx
 import mlx.nn as nn
+import numpy as np
 
 from ltx_core.model.text_encoder.gemma_config import GemmaConfig
 
@@ -156,13 +157,35 @@ class GemmaTextModel(nn.Module):
     def dtype(self) -> mx.Dtype:
         return self.norm.weight.dtype
 
-    def hidden_states(self, input_ids: mx.array, attention_mask: mx.array | None = None) -> list[mx.array]:
+    def hidden_states(
+        self, input_ids: mx.array, attention_mask: mx.array | None = None, skip_padding: bool = False
+    ) -> list[mx.array]:
         """Every hidden state, as ``output_hidden_states=True`` returns them: the scaled
         embeddings, the output of each layer but the last, and the last layer's output after
-        the final norm (``num_hidden_layers + 1`` arrays of shape (B, T, hidden))."""
-        states: list[mx.array] = []
-        self._forward(input_ids, attention_mask, None, states)
-        return states
+        the final norm (``num_hidden_layers + 1`` arrays of shape (B, T, hidden)).
+
+        ``skip_padding`` runs each left-padded row on its real tokens only (at their original
+        positions) and returns zeros at the padded positions. Real tokens never attend to
+        padding and nothing downstream reads padded states, so the real positions get the same
+        values while a typical prompt costs a fraction of the 1024-token pass.
+        """
+        if not skip_padding or attention_mask is None:
+            states: list[mx.array] = []
+            self._forward(input_ids, attention_mask, None, states)
+            return states
+        mask = np.asarray(attention_mask).astype(bool)
+        tokens = mask.shape[1]
+        rows: list[list[mx.array]] = []
+        for row in range(mask.shape[0]):
+            count = int(mask[row].sum())
+            if not mask[row, tokens - count :].all():  # not left padding: the full pass
+                return self.hidden_states(input_ids, attention_mask, skip_padding=False)
+            row_states: list[mx.array] = []
+            if count:
+                self._forward(input_ids[row : row + 1, tokens - count :], None, None, row_states, tokens - count)
+            pad = mx.zeros((1, tokens - count, self.config.hidden_size), dtype=self.dtype)
+            rows.append([mx.concatenate([pad, s], axis=1) for s in row_states] or [pad] * self.config.num_states)
+        return [mx.concatenate([r[i] for r in rows], axis=0) for i in range(self.config.num_states)]
 
     def logits(self, input_ids: mx.array, attention_mask: mx.array | None, cache: KVCache | None) -> mx.array:
         """Next-token logits of the last position (generation; ``cache`` is extended in place)."""
@@ -183,6 +206,7 @@ class GemmaTextModel(nn.Module):
         attention_mask: mx.array | None,
         cache: KVCache | None,
         states: list[mx.array] | None,
+        first_position: int = 0,
     ) -> mx.array:
         config = self.config
         batch, tokens = input_ids.shape
@@ -195,7 +219,7 @@ class GemmaTextModel(nn.Module):
             raise ValueError(f"attention_mask covers {attention_mask.shape[-1]} positions, expected {total}")
         h = self.embed_tokens(input_ids)
         h = h * mx.array(config.embed_scale, dtype=mx.float32).astype(h.dtype)
-        positions = mx.broadcast_to(mx.arange(offset, total)[None], (batch, tokens))
+        positions = mx.broadcast_to(mx.arange(first_position + offset, first_position + total)[None], (batch, tokens))
         ropes = {s: rope_table(positions, f, dtype) for s, f in self._inverse_frequencies.items()}
         masks = {
             s: attention_bias(attention_mask, offset, tokens, config.sliding_window if s else None, dtype)

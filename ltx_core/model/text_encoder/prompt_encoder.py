@@ -97,7 +97,7 @@ class PromptEncoder:
         return embeddings
 
     def encode_tokens(self, tokens: PromptTokens) -> TextContexts:
-        states = self.gemma.hidden_states(tokens.input_ids, tokens.attention_mask)
+        states = self.gemma.hidden_states(tokens.input_ids, tokens.attention_mask, skip_padding=True)
         contexts = self.processor(states, tokens.attention_mask)
         mx.eval(contexts.video, contexts.audio if contexts.audio is not None else contexts.video, contexts.mask)
         return contexts
