@@ -154,8 +154,10 @@ def test_quantized_gemma_stays_close(reference, fixture_dir: Path, bits: int, to
 # -- prompt enhancement ------------------------------------------------------------------------
 def test_kv_cache_generation_matches_full_recompute(fixture_dir: Path):
     model = load_gemma(fixture_dir / "gemma")
-    prompt = [2, 17, 300, 45, 9, 800, 33, 21, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]  # > sliding window 16
-    out = generate(model, prompt, 6, stop_ids=set(), temperature=0.0)
+    # Longer than the sliding window (16) and crossing the cache's 256-position growth step.
+    prompt = [2] + np.random.default_rng(0).integers(3, model.config.vocab_size, 250).tolist()
+    out = generate(model, prompt, 9, stop_ids=set(), temperature=0.0)
+    assert len(out) == 9
     sequence = list(prompt)
     for token in out:  # each greedy token equals the argmax of a cache-free forward pass
         logits = model.logits(mx.array([sequence]), None, None)

@@ -7,6 +7,7 @@ loading peaks near the final model size plus one layer in the source precision.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -47,6 +48,7 @@ IGNORED_PREFIXES = (
     "model.multi_modal_projector.",
 )
 QUANTIZE_BITS = (4, 8)
+GROUP_SIZES = (32, 64, 128)
 # Checkpoint config keys that select the 22B "V2" feature extractor.
 _V2_KEYS = (
     "caption_proj_before_connector",
@@ -140,8 +142,6 @@ def gemma_config(folder: str | os.PathLike) -> GemmaConfig:
 
 def gemma_identity(folder: str | os.PathLike) -> str:
     """A fingerprint of the Gemma weights (config, shard names, sizes and headers' tensor list)."""
-    import hashlib
-
     folder = gemma_folder(folder)
     digest = hashlib.sha256((folder / "config.json").read_bytes())
     for shard in gemma_shards(folder):
@@ -162,6 +162,8 @@ def load_gemma(
     dtype = resolve_dtype(dtype)
     if quantize_bits is not None and quantize_bits not in QUANTIZE_BITS:
         raise ValueError(f"quantize_bits must be one of {QUANTIZE_BITS} or None, got {quantize_bits}")
+    if quantize_bits is not None and group_size not in GROUP_SIZES:
+        raise ValueError(f"group_size must be one of {GROUP_SIZES}, got {group_size}")
     config = GemmaConfig.from_file(folder / "config.json")
     source = ShardedSafetensors([SafetensorsFile(p) for p in gemma_shards(folder)], f"Gemma folder {folder}")
     try:
@@ -237,6 +239,8 @@ def quantize_model(model: nn.Module, bits: int, group_size: int = 64) -> nn.Modu
     width is a multiple of ``group_size``; the others stay in full precision)."""
     if bits not in QUANTIZE_BITS:
         raise ValueError(f"bits must be one of {QUANTIZE_BITS}, got {bits}")
+    if group_size not in GROUP_SIZES:
+        raise ValueError(f"group_size must be one of {GROUP_SIZES}, got {group_size}")
 
     def eligible(_path: str, layer: nn.Module) -> bool:
         return isinstance(layer, (nn.Linear, nn.Embedding)) and layer.weight.shape[-1] % group_size == 0

@@ -101,9 +101,10 @@ def generate(
     stop_ids: set[int],
     temperature: float = 0.0,
     seed: int = 0,
-    top_k: int | None = 64,
+    top_k: int | None = 50,
 ) -> list[int]:
-    """Continue ``prompt_ids``; greedy when ``temperature`` is 0, else seeded sampling."""
+    """Continue ``prompt_ids``; greedy when ``temperature`` is 0, else seeded sampling from the
+    ``top_k`` most likely tokens (50, the transformers default the official enhancer runs with)."""
     if not prompt_ids:
         raise ValueError("generation needs at least one prompt token")
     cache = KVCache(len(model.layers))

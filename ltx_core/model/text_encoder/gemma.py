@@ -55,19 +55,29 @@ def apply_rope(x: mx.array, table: RopeTable) -> mx.array:
 
 
 class KVCache:
-    """Keys and values of every layer, grown one chunk at a time (prompt enhancement)."""
+    """Keys and values of every layer for generation, in buffers grown ``STEP`` positions at a
+    time (appending a token writes into the buffer instead of copying the whole cache)."""
+
+    STEP = 256
 
     def __init__(self, layers: int):
         self.keys: list[mx.array | None] = [None] * layers
         self.values: list[mx.array | None] = [None] * layers
-        self.length = 0
+        self.length = 0  # positions stored (updated by the model after all layers ran)
 
     def update(self, layer: int, k: mx.array, v: mx.array) -> tuple[mx.array, mx.array]:
-        if self.keys[layer] is not None:
-            k = mx.concatenate([self.keys[layer], k], axis=2)
-            v = mx.concatenate([self.values[layer], v], axis=2)
-        self.keys[layer], self.values[layer] = k, v
-        return k, v
+        start, end = self.length, self.length + k.shape[2]
+        keys, values = self.keys[layer], self.values[layer]
+        if keys is None or keys.shape[2] < end:
+            grow = ((end - (0 if keys is None else keys.shape[2]) + self.STEP - 1) // self.STEP) * self.STEP
+            shape = (k.shape[0], k.shape[1], grow, k.shape[3])
+            extra_k, extra_v = mx.zeros(shape, k.dtype), mx.zeros(shape, v.dtype)
+            keys = extra_k if keys is None else mx.concatenate([keys[:, :, :start], extra_k], axis=2)
+            values = extra_v if values is None else mx.concatenate([values[:, :, :start], extra_v], axis=2)
+        keys[:, :, start:end] = k
+        values[:, :, start:end] = v
+        self.keys[layer], self.values[layer] = keys, values
+        return keys[:, :, :end], values[:, :, :end]
 
 
 class GemmaAttention(nn.Module):

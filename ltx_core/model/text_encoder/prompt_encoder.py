@@ -123,7 +123,8 @@ class PromptEncoder:
         if not prompt or not prompt.strip():
             raise PromptError("The prompt is empty: write a short idea to enhance.")
         ids = self.tokenizer.chat_ids(enhancement_messages(prompt, image_to_video, system_prompt))
-        out = generate(self.gemma, ids, max_new_tokens, self.tokenizer.stop_ids(), temperature, seed)
+        stop = self.tokenizer.stop_ids() | set(self.gemma.config.eos_token_ids)
+        out = generate(self.gemma, ids, max_new_tokens, stop, temperature, seed)
         return clean_response(self.tokenizer.decode(out))
 
     # -- memory ----------------------------------------------------------------------------
