@@ -183,10 +183,28 @@ def test_enhance_returns_clean_text(gemma_dir: Path, checkpoint: Path):
 
 
 # -- error messages ----------------------------------------------------------------------------
-def test_missing_gemma_folder_names_the_repository(tmp_path: Path, checkpoint: Path):
+def test_missing_gemma_folder_names_the_repository(tmp_path: Path, checkpoint: Path, gemma_dir: Path, monkeypatch):
+    monkeypatch.delenv("LTX_GEMMA_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)  # no models/gemma-3-12b-it here
     for folder in (None, tmp_path / "nowhere"):
-        with pytest.raises(CheckpointError, match="google/gemma-3-12b-it"):
+        with pytest.raises(CheckpointError, match="google/gemma-3-12b-it.*models/gemma-3-12b-it.*LTX_GEMMA_DIR"):
             PromptEncoder(folder, checkpoint)
+    monkeypatch.setenv("LTX_GEMMA_DIR", str(gemma_dir))
+    assert PromptEncoder(None, checkpoint).gemma_folder == gemma_dir
+
+
+def test_bfloat16_text_path_stays_close(gemma_dir: Path, checkpoint: Path, reference):
+    """The GPU default dtype: Gemma, features and connectors in bfloat16."""
+    ids = mx.array(reference["text/in/input_ids"])
+    mask = mx.array(reference["text/in/attention_mask"])
+    model = load_gemma(gemma_dir, dtype="bfloat16")
+    processor = load_embeddings_processor(checkpoint, dtype="bfloat16")
+    contexts = processor(model.hidden_states(ids, mask, skip_padding=True), mask)
+    assert contexts.video.dtype == mx.bfloat16
+    for name, ours in (("video_context", contexts.video), ("audio_context", contexts.audio)):
+        error = relative_max_error(ours, reference[f"text/out/{name}"])
+        print(f"BFLOAT16 text/out/{name} relative error {error:.2e}")
+        assert error < 5e-2
 
 
 def test_gemma_folder_missing_files(tmp_path: Path, fixture_dir: Path):

@@ -36,6 +36,8 @@ from ltx_core.model.text_encoder.gemma import GemmaTextModel
 from ltx_core.model.text_encoder.gemma_config import GemmaConfig
 
 GEMMA_REPO = "google/gemma-3-12b-it"
+GEMMA_DIR_ENV = "LTX_GEMMA_DIR"
+DEFAULT_GEMMA_DIR = Path("models") / "gemma-3-12b-it"  # relative to the working directory
 INDEX_FILE = "model.safetensors.index.json"
 # Where the text model's tensors live, per Hugging Face layout (multimodal 4.x, multimodal
 # 5.x, text-only); the first prefix that has the embeddings wins.
@@ -93,15 +95,20 @@ def missing_gemma_message(where: str) -> str:
     return (
         f"{where}. LTX-2 encodes prompts with Gemma 3 12B: download the Hugging Face repository "
         f"{GEMMA_REPO} (accept its licence on huggingface.co first), e.g. "
-        f"`huggingface-cli download {GEMMA_REPO} --local-dir models/gemma-3-12b-it`, and pass that folder "
-        "as the Gemma folder (it must hold config.json, the model-*.safetensors shards with "
-        f"{INDEX_FILE}, and tokenizer.json / tokenizer.model)."
+        f"`huggingface-cli download {GEMMA_REPO} --local-dir {DEFAULT_GEMMA_DIR}`, into {DEFAULT_GEMMA_DIR} "
+        f"(the default) or any folder you name with the environment variable {GEMMA_DIR_ENV} or pass as the "
+        f"Gemma folder. It must hold config.json, the model-*.safetensors shards with {INDEX_FILE}, and "
+        "tokenizer.json / tokenizer.model."
     )
 
 
 def gemma_folder(path: str | os.PathLike | None) -> Path:
-    """Validate a Gemma folder: it exists and has config.json and the weight files."""
+    """Validate a Gemma folder: it exists and has config.json and the weight files.
+
+    Without ``path``: ``$LTX_GEMMA_DIR``, else ``models/gemma-3-12b-it`` if that folder exists."""
     if path is None or str(path) == "":
+        path = os.environ.get(GEMMA_DIR_ENV) or (DEFAULT_GEMMA_DIR if DEFAULT_GEMMA_DIR.is_dir() else None)
+    if path is None:
         raise CheckpointError(missing_gemma_message("No Gemma text-encoder folder is configured"))
     folder = Path(path).expanduser()
     if not folder.is_dir():
