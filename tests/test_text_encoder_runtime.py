@@ -98,7 +98,7 @@ def test_cached_rerun_loads_no_model_and_corruption_is_recomputed(
         patch.setattr(text_loader, "load_embeddings_processor", refuse)
         second = PromptEncoder(gemma_dir, checkpoint, dtype="float32", max_length=TOKENS, cache_dir=cache_dir)
         cached = second.encode("a cat runs in rain", negative_prompt="red ball")
-        assert not second.loaded
+        assert not second.loaded and second._tokenizer is None  # not even the tokenizer
     assert np.array_equal(np.asarray(cached.positive.video), np.asarray(fresh.positive.video))
     assert np.array_equal(np.asarray(cached.negative.audio), np.asarray(fresh.negative.audio))
 
@@ -149,6 +149,8 @@ def test_quantized_gemma_stays_close(reference, fixture_dir: Path, bits: int, to
     errors = [relative_max_error(np.asarray(s)[0][real], ref[i, 0][real]) for i, s in enumerate(states)]
     print(f"QUANTIZED {bits}-bit Gemma hidden-state relative errors: {[f'{e:.2e}' for e in errors]}")
     assert max(errors) < tolerance and max(errors) > 1e-6  # really quantized, still close
+    logits = model.logits(ids[:, -19:], None, None)  # generation uses the quantized embeddings as head
+    assert logits.shape == (1, model.config.vocab_size) and np.isfinite(np.asarray(logits)).all()
 
 
 # -- prompt enhancement ------------------------------------------------------------------------
