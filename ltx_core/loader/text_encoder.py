@@ -1,0 +1,325 @@
+"""Load the text side: the Gemma 3 folder -> ``GemmaTextModel``; the LTX checkpoint ->
+feature extractor + video/audio embeddings connectors.
+
+Gemma is read decoder layer by decoder layer (and quantized layer by layer when asked), so
+loading peaks near the final model size plus one layer in the source precision.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import mlx.core as mx
+import mlx.nn as nn
+from mlx.utils import tree_flatten
+
+from ltx_core.errors import CheckpointError, ConfigError, WeightsMismatchError
+from ltx_core.loader.checkpoint import (
+    AUDIO_CONNECTOR_PREFIX,
+    TEXT_PROJECTION_PREFIX,
+    VIDEO_CONNECTOR_PREFIX,
+    LTXCheckpoint,
+)
+from ltx_core.loader.components import open_checkpoint, resolve_dtype
+from ltx_core.loader.safetensors_file import SafetensorsFile, TensorInfo
+from ltx_core.loader.weights import TensorSource, load_module_weights
+from ltx_core.model.text_encoder.connector import (
+    ConnectorConfig,
+    EmbeddingsConnector,
+    EmbeddingsProcessor,
+)
+from ltx_core.model.text_encoder.features import FeatureExtractorV1
+from ltx_core.model.text_encoder.gemma import GemmaTextModel
+from ltx_core.model.text_encoder.gemma_config import GemmaConfig
+
+GEMMA_REPO = "google/gemma-3-12b-it"
+GEMMA_DIR_ENV = "LTX_GEMMA_DIR"
+DEFAULT_GEMMA_DIR = Path("models") / "gemma-3-12b-it"  # relative to the working directory
+INDEX_FILE = "model.safetensors.index.json"
+# Where the text model's tensors live, per Hugging Face layout (multimodal 4.x, multimodal
+# 5.x, text-only); the first prefix that has the embeddings wins.
+TEXT_PREFIXES = ("language_model.model.", "model.language_model.", "model.", "")
+LM_HEAD_KEYS = ("language_model.lm_head.weight", "lm_head.weight")
+IGNORED_PREFIXES = (
+    "vision_tower.",
+    "multi_modal_projector.",
+    "model.vision_tower.",
+    "model.multi_modal_projector.",
+)
+QUANTIZE_BITS = (4, 8)
+GROUP_SIZES = (32, 64, 128)
+# Checkpoint config keys that select the 22B "V2" feature extractor.
+_V2_KEYS = (
+    "caption_proj_before_connector",
+    "caption_projection_first_linear",
+    "caption_proj_input_norm",
+    "caption_projection_second_linear",
+)
+
+
+class ShardedSafetensors:
+    """Several safetensors shards seen as one source (``info``/``load``/``keys`` by key)."""
+
+    def __init__(self, files: list[SafetensorsFile], name: str):
+        self.files = files
+        self.name = name
+        self._owner: dict[str, SafetensorsFile] = {}
+        for file in files:
+            for key in file.keys():
+                self._owner[key] = file
+
+    def keys(self) -> list[str]:
+        return list(self._owner)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._owner
+
+    def info(self, key: str) -> TensorInfo:
+        try:
+            return self._owner[key].info(key)
+        except KeyError:
+            raise CheckpointError(f"{self.name} has no tensor '{key}'.") from None
+
+    def load(self, key: str, dtype: mx.Dtype | None = None) -> mx.array:
+        return self._owner[key].load(key, dtype)
+
+    def close(self) -> None:
+        for file in self.files:
+            file.close()
+
+
+def missing_gemma_message(where: str) -> str:
+    return (
+        f"{where}. LTX-2 encodes prompts with Gemma 3 12B: download the Hugging Face repository "
+        f"{GEMMA_REPO} (accept its licence on huggingface.co first), e.g. "
+        f"`huggingface-cli download {GEMMA_REPO} --local-dir {DEFAULT_GEMMA_DIR}`, into {DEFAULT_GEMMA_DIR} "
+        f"(the default) or any folder you name with the environment variable {GEMMA_DIR_ENV} or pass as the "
+        f"Gemma folder. It must hold config.json, the model-*.safetensors shards with {INDEX_FILE}, and "
+        "tokenizer.json / tokenizer.model."
+    )
+
+
+def gemma_folder(path: str | os.PathLike | None) -> Path:
+    """Validate a Gemma folder: it exists and has config.json and the weight files.
+
+    Without ``path``: ``$LTX_GEMMA_DIR``, else ``models/gemma-3-12b-it`` if that folder exists."""
+    if path is None or str(path) == "":
+        path = os.environ.get(GEMMA_DIR_ENV) or (DEFAULT_GEMMA_DIR if DEFAULT_GEMMA_DIR.is_dir() else None)
+    if path is None:
+        raise CheckpointError(missing_gemma_message("No Gemma text-encoder folder is configured"))
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        raise CheckpointError(missing_gemma_message(f"The Gemma folder {folder} does not exist or is not a folder"))
+    if not (folder / "config.json").is_file():
+        raise CheckpointError(missing_gemma_message(f"The Gemma folder {folder} has no config.json"))
+    gemma_shards(folder)
+    return folder
+
+
+def gemma_shards(folder: Path) -> list[Path]:
+    index = folder / INDEX_FILE
+    if index.is_file():
+        try:
+            weight_map = json.loads(index.read_text())["weight_map"]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise CheckpointError(f"{index} is not a valid safetensors index (no 'weight_map').") from None
+        names = sorted(set(weight_map.values()))
+        missing = [name for name in names if not (folder / name).is_file()]
+        if missing:
+            raise CheckpointError(
+                f"The Gemma folder {folder} is incomplete: {len(missing)} of {len(names)} weight shards are "
+                f"missing ({', '.join(missing[:4])}{', ...' if len(missing) > 4 else ''}). "
+                f"Download {GEMMA_REPO} again."
+            )
+        return [folder / name for name in names]
+    single = folder / "model.safetensors"
+    if single.is_file():
+        return [single]
+    raise CheckpointError(
+        missing_gemma_message(f"The Gemma folder {folder} has neither {INDEX_FILE} nor model.safetensors")
+    )
+
+
+def gemma_config(folder: str | os.PathLike) -> GemmaConfig:
+    return GemmaConfig.from_file(gemma_folder(folder) / "config.json")
+
+
+def gemma_identity(folder: str | os.PathLike) -> str:
+    """A fingerprint of the Gemma weights (config, shard names, sizes and headers' tensor list)."""
+    folder = gemma_folder(folder)
+    digest = hashlib.sha256((folder / "config.json").read_bytes())
+    for shard in gemma_shards(folder):
+        digest.update(f"{shard.name}:{shard.stat().st_size}".encode())
+        with open(shard, "rb") as handle:
+            digest.update(handle.read(min(shard.stat().st_size, 1 << 16)))
+    return digest.hexdigest()[:16]
+
+
+def load_gemma(
+    folder: str | os.PathLike | None,
+    dtype: mx.Dtype | str = mx.float32,
+    quantize_bits: int | None = None,
+    group_size: int = 64,
+) -> GemmaTextModel:
+    """Gemma 3 text model from a Hugging Face folder; optionally quantized at load (4/8 bits)."""
+    folder = gemma_folder(folder)
+    dtype = resolve_dtype(dtype)
+    if quantize_bits is not None and quantize_bits not in QUANTIZE_BITS:
+        raise ValueError(f"quantize_bits must be one of {QUANTIZE_BITS} or None, got {quantize_bits}")
+    if quantize_bits is not None and group_size not in GROUP_SIZES:
+        raise ValueError(f"group_size must be one of {GROUP_SIZES}, got {group_size}")
+    config = GemmaConfig.from_file(folder / "config.json")
+    source = ShardedSafetensors([SafetensorsFile(p) for p in gemma_shards(folder)], f"Gemma folder {folder}")
+    try:
+        model = GemmaTextModel(config)
+        _load_gemma_weights(model, config, source, dtype, quantize_bits, group_size)
+    finally:
+        source.close()
+    model.eval()
+    return model
+
+
+def _load_gemma_weights(
+    model: GemmaTextModel,
+    config: GemmaConfig,
+    source: ShardedSafetensors,
+    dtype: mx.Dtype,
+    bits: int | None,
+    group_size: int,
+) -> None:
+    keys = source.keys()
+    prefix = next((p for p in TEXT_PREFIXES if f"{p}embed_tokens.weight" in source), None)
+    if prefix is None:
+        raise WeightsMismatchError(
+            f"{source.name}: no Gemma text embeddings (embed_tokens.weight) found; this is not a Gemma 3 folder."
+        )
+    text_keys = {k[len(prefix) :]: k for k in keys if k.startswith(prefix) and not k.startswith(IGNORED_PREFIXES)}
+    head = next((k for k in LM_HEAD_KEYS if k in source), None)
+    if head is not None:
+        text_keys.pop(head[len(prefix) :] if head.startswith(prefix) else "", None)
+        if not config.tie_word_embeddings:
+            text_keys["lm_head.weight"] = head
+    leftovers = sorted(
+        k for k in keys if not k.startswith(prefix) and not k.startswith(IGNORED_PREFIXES) and k != head
+    )
+    if leftovers:
+        raise WeightsMismatchError(
+            f"{source.name}: {len(leftovers)} tensors belong to no known Gemma 3 part: {', '.join(leftovers[:8])}."
+        )
+    expected = {name for name, _ in tree_flatten(model.parameters())}
+    extra = sorted(text_keys[name] for name in set(text_keys) - expected)
+    if extra:
+        raise WeightsMismatchError(
+            f"{source.name}: the Gemma weights do not match config.json: {len(extra)} unexpected tensors "
+            f"({', '.join(extra[:8])}). Check that config.json belongs to these weights."
+        )
+    expected_embed = (config.vocab_size, config.hidden_size)
+    found_embed = source.info(text_keys["embed_tokens.weight"]).shape
+    if found_embed != expected_embed:
+        raise WeightsMismatchError(
+            f"{source.name}: embed_tokens is {found_embed} but config.json says {expected_embed}; "
+            "config.json and the weights belong to different models."
+        )
+    # One part at a time: the embeddings, each layer, the final norm (and an untied head).
+    parts: list[tuple[str, nn.Module]] = [("embed_tokens", model.embed_tokens)]
+    parts += [(f"layers.{i}", layer) for i, layer in enumerate(model.layers)]
+    parts.append(("norm", model.norm))
+    if "lm_head" in model:
+        parts.append(("lm_head", model.lm_head))
+    for name, module in parts:
+        sub = {k[len(name) + 1 :]: TensorSource(v) for k, v in text_keys.items() if k.startswith(name + ".")}
+        load_module_weights(module, source, sub, dtype, f"Gemma {name}")  # type: ignore[arg-type]
+        if bits is not None:
+            if isinstance(module, (nn.Linear, nn.Embedding)):  # a leaf: swap it on the parent
+                module = module.to_quantized(group_size=group_size, bits=bits)
+                setattr(model, name, module)
+            else:
+                quantize_model(module, bits, group_size)
+        mx.eval(module.parameters())
+
+
+def quantize_model(model: nn.Module, bits: int, group_size: int = 64) -> nn.Module:
+    """Quantize the Linear layers and embeddings of ``model`` in place (those whose input
+    width is a multiple of ``group_size``; the others stay in full precision)."""
+    if bits not in QUANTIZE_BITS:
+        raise ValueError(f"bits must be one of {QUANTIZE_BITS}, got {bits}")
+    if group_size not in GROUP_SIZES:
+        raise ValueError(f"group_size must be one of {GROUP_SIZES}, got {group_size}")
+
+    def eligible(_path: str, layer: nn.Module) -> bool:
+        return isinstance(layer, (nn.Linear, nn.Embedding)) and layer.weight.shape[-1] % group_size == 0
+
+    nn.quantize(model, group_size=group_size, bits=bits, class_predicate=eligible)
+    mx.eval(model.parameters())
+    return model
+
+
+def _connector_param(key: str) -> str:
+    return key.replace(".to_out.0.", ".to_out.").replace(".ff.net.0.proj.", ".ff.proj_in.").replace(
+        ".ff.net.2.", ".ff.proj_out."
+    )
+
+
+def load_embeddings_processor(
+    checkpoint: LTXCheckpoint | str | os.PathLike,
+    dtype: mx.Dtype | str = mx.float32,
+    gemma: GemmaConfig | None = None,
+) -> EmbeddingsProcessor:
+    """The feature extractor and both connectors from an LTX-2 checkpoint, loaded strictly.
+
+    With ``gemma`` given, the feature projection's input is checked against that Gemma's
+    width and layer count (a Gemma of another size is reported before anything runs).
+    """
+    checkpoint = open_checkpoint(checkpoint)
+    dtype = resolve_dtype(dtype)
+    section = checkpoint.section("transformer")
+    where = f"{checkpoint.name} config, section 'transformer'"
+    if any(key in section for key in _V2_KEYS):
+        raise ConfigError(
+            f"{where}: this checkpoint uses the per-token-RMS feature extractor with separate video/audio "
+            "projections (the 22B 'V2' text path), which this port does not implement yet."
+        )
+    projection_key = f"{TEXT_PROJECTION_PREFIX}aggregate_embed.weight"
+    if projection_key not in checkpoint.file:
+        raise CheckpointError(
+            f"{checkpoint.name} has no Gemma feature projection ({projection_key}). "
+            "Use a full LTX-2 checkpoint such as ltx-2-19b-distilled.safetensors."
+        )
+    out_dim, in_dim = checkpoint.file.info(projection_key).shape
+    if in_dim % out_dim:
+        raise WeightsMismatchError(f"{checkpoint.name}: {projection_key} has shape {(out_dim, in_dim)}, not (D, D*k).")
+    num_states = in_dim // out_dim
+    if gemma is not None and (gemma.hidden_size, gemma.num_states) != (out_dim, num_states):
+        raise ConfigError(
+            f"The Gemma model has width {gemma.hidden_size} and {gemma.num_hidden_layers} layers, but "
+            f"{checkpoint.name}'s feature projection expects width {out_dim} and {num_states - 1} layers "
+            f"({GEMMA_REPO} for LTX-2). Use the Gemma the checkpoint was trained with."
+        )
+    video_config = ConnectorConfig.from_transformer_section(section, False, where)
+    audio_config = ConnectorConfig.from_transformer_section(section, True, where)
+    audio_keys = checkpoint.keys_under(AUDIO_CONNECTOR_PREFIX)
+    for label, config in (("video", video_config), ("audio", audio_config if audio_keys else None)):
+        if config is not None and config.inner_dim != out_dim:
+            raise ConfigError(
+                f"{where}: the {label} connector width ({config.heads} heads x {config.head_dim}) differs from the "
+                f"text feature width {out_dim}."
+            )
+    processor = EmbeddingsProcessor(
+        FeatureExtractorV1(out_dim, num_states),
+        EmbeddingsConnector(video_config),
+        EmbeddingsConnector(audio_config) if audio_keys else None,
+    )
+    mapping = {"feature_extractor.aggregate_embed.weight": TensorSource(projection_key)}
+    extra = checkpoint.keys_under(TEXT_PROJECTION_PREFIX)
+    extra.pop("aggregate_embed.weight")
+    for short, full in extra.items():
+        mapping[f"feature_extractor.{short}"] = TensorSource(full)  # reported as unexpected
+    for name, prefix in (("video_connector", VIDEO_CONNECTOR_PREFIX), ("audio_connector", AUDIO_CONNECTOR_PREFIX)):
+        for short, full in checkpoint.keys_under(prefix).items():
+            mapping[f"{name}.{_connector_param('.' + short)[1:]}"] = TensorSource(full)
+    load_module_weights(processor, checkpoint.file, mapping, dtype, "text embeddings processor")
+    processor.eval()
+    return processor

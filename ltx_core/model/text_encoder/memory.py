@@ -1,0 +1,95 @@
+"""Peak-memory arithmetic of one prompt encode, from a Gemma config alone.
+
+Used by the memory presets and ``bench/text_encoder_memory.py``. The estimate counts the
+weights (with quantization scales and biases), the hidden states kept for the feature
+extractor, the largest per-layer temporaries and the feature extractor's copies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ltx_core.model.text_encoder.gemma_config import GemmaConfig
+
+MODES = ("float32", "bfloat16", "8bit", "4bit")
+_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
+
+
+@dataclass(frozen=True)
+class EncodeMemory:
+    mode: str
+    weights: int
+    hidden_states: int
+    layer_temporaries: int
+    features: int
+
+    @property
+    def peak(self) -> int:
+        return self.weights + self.hidden_states + max(self.layer_temporaries, self.features)
+
+
+def parameter_counts(config: GemmaConfig) -> tuple[int, int, int]:
+    """(quantizable matrix parameters, embedding parameters, norm parameters)."""
+    h, heads, kv, d, i = (
+        config.hidden_size,
+        config.num_attention_heads,
+        config.num_key_value_heads,
+        config.head_dim,
+        config.intermediate_size,
+    )
+    per_layer = h * heads * d * 2 + h * kv * d * 2 + 3 * h * i
+    matrices = per_layer * config.num_hidden_layers
+    if not config.tie_word_embeddings:
+        matrices += config.vocab_size * h
+    norms = config.num_hidden_layers * (4 * h + 2 * d) + h
+    return matrices, config.vocab_size * h, norms
+
+
+def weight_bytes(config: GemmaConfig, mode: str, group_size: int = 64, compute_dtype: str = "bfloat16") -> int:
+    matrices, embedding, norms = parameter_counts(config)
+    scalar = _BYTES[compute_dtype]
+    if mode in _BYTES:
+        return (matrices + embedding + norms) * _BYTES[mode]
+    bits = {"8bit": 8, "4bit": 4}[mode]
+    # MLX affine quantization: packed weights plus one scale and one bias per group.
+    per_param = bits / 8 + 2 * scalar / group_size
+    return int((matrices + embedding) * per_param) + norms * scalar
+
+
+def estimate_encode_memory(
+    config: GemmaConfig, tokens: int = 1024, mode: str = "bfloat16", group_size: int = 64, compute_dtype: str | None = None
+) -> EncodeMemory:
+    """Estimated peak bytes of encoding one prompt of ``tokens`` tokens in ``mode``."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    dtype = compute_dtype or (mode if mode in _BYTES else "bfloat16")
+    act = _BYTES[dtype]
+    h, t = config.hidden_size, tokens
+    states = config.num_states * t * h * act
+    attention = (
+        2 * config.num_attention_heads * t * t * 4  # attention scores and probabilities (float32)
+        + (config.num_attention_heads + 2 * config.num_key_value_heads) * config.head_dim * t * act
+        + 2 * t * t * act  # the two additive masks (sliding, global)
+    )
+    mlp = 3 * t * config.intermediate_size * act
+    temporaries = max(attention, mlp) + 3 * t * h * act
+    features = 2 * states + t * h * act  # stacked copy + normalised copy + projection output
+    return EncodeMemory(mode, weight_bytes(config, mode, group_size, dtype), states, temporaries, features)
+
+
+def gemma_12b_config() -> GemmaConfig:
+    """The text settings of google/gemma-3-12b-it (3840 wide, 48 layers)."""
+    return GemmaConfig.from_dict(
+        {
+            "text_config": {
+                "hidden_size": 3840,
+                "num_hidden_layers": 48,
+                "num_attention_heads": 16,
+                "num_key_value_heads": 8,
+                "intermediate_size": 15360,
+                "sliding_window": 1024,
+                "rope_scaling": {"factor": 8.0, "rope_type": "linear"},
+            }
+        },
+        source="gemma-3-12b-it text settings",
+    )

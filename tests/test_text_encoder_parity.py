@@ -1,0 +1,120 @@
+"""The MLX text path (Gemma 3 -> features -> connectors) against every ``text*`` fixture case.
+
+Everything runs end to end from the case's token ids: our own Gemma hidden states feed our
+feature extractor, whose output feeds our connectors. Every ``out/`` array must be compared.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import mlx.core as mx
+import numpy as np
+import pytest
+
+from ltx_core.loader.text_encoder import gemma_config, load_embeddings_processor, load_gemma
+from ltx_core.model.text_encoder import additive_mask
+from tests.conftest import Reference, reference_cases
+from tests.parity import DOWNSTREAM_OF_ROPE, check_parity
+
+CASES = [case for case in reference_cases() if case == "text" or case.startswith("text_")]
+
+
+def covers(case: str) -> bool:
+    return case == "text" or case.startswith("text_")
+
+
+@lru_cache(maxsize=2)
+def models(fixture_dir: str):
+    gemma = load_gemma(f"{fixture_dir}/gemma")
+    processor = load_embeddings_processor(f"{fixture_dir}/ltx2-tiny.safetensors", gemma=gemma_config(f"{fixture_dir}/gemma"))
+    return gemma, processor
+
+
+@pytest.mark.parametrize("skip_padding", [False, True], ids=["full", "skip_padding"])
+@pytest.mark.parametrize("case", CASES)
+def test_text_case(reference: Reference, case: str, skip_padding: bool):
+    """``full`` runs Gemma over every padded position as the reference does; ``skip_padding``
+    (what PromptEncoder uses) runs the real tokens only and must give the same outputs."""
+    gemma, processor = models(str(reference.directory))
+    ids = mx.array(reference[f"{case}/in/input_ids"])
+    mask = mx.array(reference[f"{case}/in/attention_mask"])
+    states = gemma.hidden_states(ids, mask, skip_padding=skip_padding)
+    features = processor.feature_extractor(states, mask)
+    contexts = processor.connect(features, mask)
+    real = np.asarray(reference[f"{case}/in/attention_mask"]) > 0
+
+    compared = set()
+    for key in reference.keys_of(case, "out"):
+        name = key.rsplit("/", 1)[1]
+        ref = reference[key]
+        if name == "gemma_hidden_states":
+            assert ref.shape[0] == gemma.config.num_states == len(states)
+            # Padded positions are never used downstream: compare real tokens only, per layer.
+            for index, state in enumerate(states):
+                check_parity(f"{key}[{index}]", np.asarray(state)[real], ref[index][real])
+            assert all(np.isfinite(np.asarray(s)).all() for s in states), "NaN/inf at padded positions"
+        elif name == "features":
+            check_parity(key, features, ref)
+        elif name == "additive_mask":
+            check_parity(key, additive_mask(mask, mx.float32), ref)
+        elif name == "video_context":
+            check_parity(key, contexts.video, ref, DOWNSTREAM_OF_ROPE)
+        elif name == "audio_context":
+            assert contexts.audio is not None
+            check_parity(key, contexts.audio, ref, DOWNSTREAM_OF_ROPE)
+        elif name == "connector_mask":
+            ours = np.asarray(contexts.mask)
+            assert ours.dtype == ref.dtype and np.array_equal(ours, ref), f"{key}: masks differ"
+            print(f"PARITY {key} 0.000e+00 (exact)")
+        else:
+            pytest.fail(f"{key}: output not computed by this test; add it")
+        compared.add(name)
+    assert compared, f"case {case} has no out/ arrays"
+
+
+def test_features_from_reference_states(reference: Reference):
+    """The feature extractor and connectors alone, fed the reference Gemma states."""
+    if "text/out/gemma_hidden_states" not in reference:
+        pytest.skip("no text case")
+    _, processor = models(str(reference.directory))
+    mask = mx.array(reference["text/in/attention_mask"])
+    states = [mx.array(s) for s in reference["text/out/gemma_hidden_states"]]
+    features = processor.feature_extractor(states, mask)
+    check_parity("text/out/features (from reference states)", features, reference["text/out/features"])
+    contexts = processor.connect(mx.array(reference["text/out/features"]), mask)
+    check_parity("text/out/video_context (from reference features)", contexts.video, reference["text/out/video_context"])
+
+
+def test_all_padding_prompt_is_finite(reference: Reference):
+    """A row without any real token (an empty negative prompt, say) gives no NaN anywhere."""
+    gemma, processor = models(str(reference.directory))
+    tokens = reference["text/in/input_ids"].shape[1]
+    ids = mx.zeros((1, tokens), dtype=mx.int64)
+    mask = mx.zeros((1, tokens), dtype=mx.int64)
+    states = gemma.hidden_states(ids, mask)
+    contexts = processor(states, mask)
+    for value in (*states, contexts.video, contexts.audio):
+        assert np.isfinite(np.asarray(value)).all()
+
+
+VARIANT = Path(__file__).parent / "data" / "gemma_variant"
+
+
+def test_gemma_variant_against_transformers():
+    """tests/data/gemma_variant (tools/make_gemma_variant.py, transformers 4.57.6): text-only
+    layout, derived layer pattern, projection width != hidden, query scale != head_dim,
+    several sliding windows, batch 2 with different padding, final-logit soft-capping."""
+    data = np.load(VARIANT / "reference.npz")
+    model = load_gemma(VARIANT)
+    assert [model.config.is_sliding(i) for i in range(7)] == [True] * 5 + [False, True]
+    ids, mask = mx.array(data["input_ids"]), mx.array(data["attention_mask"])
+    real = data["attention_mask"] > 0
+    for skip in (False, True):
+        states = model.hidden_states(ids, mask, skip_padding=skip)
+        for index, state in enumerate(states):
+            key = f"gemma_variant/hidden_states[{index}]{' (skip_padding)' if skip else ''}"
+            check_parity(key, np.asarray(state)[real], data["hidden_states"][index][real])
+    logits = model.logits(ids, mask, None)
+    check_parity("gemma_variant/last_logits", logits, data["last_logits"])
