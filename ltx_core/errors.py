@@ -15,3 +15,7 @@ class WeightsMismatchError(CheckpointError):
 
 class ConfigError(LTXError):
     """A config value is missing, malformed or not supported by this port."""
+
+
+class InputShapeError(LTXError, ValueError):
+    """A tensor given to a model has the wrong rank, channel count or size."""

@@ -26,7 +26,7 @@ COMPONENT_OF = (
     ("text", "ltx_core.model.text_encoder"),
     ("e2e_distilled", "ltx_core.pipelines.distilled"),
 )
-COVERING_TESTS = (test_transformer_parity, test_components_parity)
+COVERING_TESTS = (test_transformer_parity, test_components_parity, importlib.import_module("tests.test_vae_parity"))
 
 
 def component_of(case: str) -> str | None:
