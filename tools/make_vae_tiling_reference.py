@@ -54,8 +54,10 @@ def load(model, file, part):
         for key in f.keys():
             if key.startswith(f"vae.{part}."):
                 state[key[len(f"vae.{part}.") :]] = f.get_tensor(key)
-            elif key.startswith("vae.per_channel_statistics.") and key.rsplit(".", 1)[1] in ("mean-of-means", "std-of-means"):
-                state["per_channel_statistics." + key.rsplit(".", 1)[1]] = f.get_tensor(key)
+            elif key.startswith("vae.per_channel_statistics."):
+                short = key.rsplit(".", 1)[1]
+                if short in ("mean-of-means", "std-of-means"):  # ltx-core ignores the others
+                    state["per_channel_statistics." + short] = f.get_tensor(key)
     missing, unexpected = model.load_state_dict(state, strict=False)
     assert not missing and not unexpected, (missing, unexpected)
     return model.eval()

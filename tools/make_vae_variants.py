@@ -112,7 +112,10 @@ def randomise(model: torch.nn.Module, seed: int) -> None:
 
 
 def half(state: dict) -> dict:
-    return {k: (v.half() if v.is_floating_point() and not k.endswith("kernel") else v).contiguous() for k, v in state.items()}
+    return {
+        k: (v.half() if v.is_floating_point() and not k.endswith("kernel") else v).contiguous()
+        for k, v in state.items()
+    }
 
 
 @torch.no_grad()
@@ -144,7 +147,9 @@ def main(out_dir: str) -> None:
         arrays[f"{name}/in/latent"] = latent
         generator = torch.Generator().manual_seed(5)
         if decoder.timestep_conditioning:
-            arrays[f"{name}/in/decode_noise"] = torch.randn(latent.shape, generator=torch.Generator().manual_seed(5)).numpy()
+            # The decoder's first draw from the generator: the same noise, reproduced.
+            noise = torch.randn(latent.shape, generator=torch.Generator().manual_seed(5))
+            arrays[f"{name}/in/decode_noise"] = noise.numpy()
             arrays[f"{name}/in/timestep"] = np.array([0.2], np.float32)
             pixels_out = decoder(torch.from_numpy(latent), torch.tensor([0.2]), generator)
         else:
