@@ -31,6 +31,7 @@ COVERING_TESTS = (
     test_components_parity,
     importlib.import_module("tests.test_audio_vae_parity"),
     importlib.import_module("tests.test_text_encoder_parity"),
+    importlib.import_module("tests.test_vae_parity"),
 )
 
 
