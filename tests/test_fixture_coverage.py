@@ -32,6 +32,7 @@ COVERING_TESTS = (
     importlib.import_module("tests.test_audio_vae_parity"),
     importlib.import_module("tests.test_text_encoder_parity"),
     importlib.import_module("tests.test_vae_parity"),
+    importlib.import_module("tests.test_pipeline_distilled"),
 )
 
 

@@ -1,0 +1,161 @@
+"""The model ledger: each model is loaded when a stage needs it and released as soon as it is
+not, so peak memory is one big model at a time. Every load, release and stage is recorded with
+its peak memory, for progress events and the output's sidecar."""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlx.core as mx
+
+from ltx_core.errors import LTXError
+from ltx_core.loader.checkpoint import LTXCheckpoint
+from ltx_core.loader.quantization import QuantizationSpec
+
+KEEP_LOADED = "keep_loaded"
+
+
+class MissingModelError(LTXError):
+    """A pipeline needs a model file that is not configured."""
+
+
+@dataclass(frozen=True)
+class ModelPaths:
+    checkpoint: Path
+    gemma: Path | None = None
+    spatial_upsampler: Path | None = None
+    temporal_upsampler: Path | None = None
+    embeddings_cache: Path | None = None
+
+
+@dataclass(frozen=True)
+class StageRecord:
+    stage: str
+    seconds: float
+    peak_bytes: int
+    loaded: tuple[str, ...]
+
+
+@dataclass
+class ModelLedger:
+    paths: ModelPaths
+    dtype: mx.Dtype = mx.float32
+    transformer_quantization: QuantizationSpec | None = None
+    text_encoder_quantization: QuantizationSpec | None = None
+    unload_policy: str = "release_each_stage"
+    events: list[str] = field(default_factory=list)
+    stages: list[StageRecord] = field(default_factory=list)
+    _models: dict[str, Any] = field(default_factory=dict)
+    _checkpoint: LTXCheckpoint | None = None
+    _stage_loads: list[str] = field(default_factory=list)
+
+    @property
+    def checkpoint(self) -> LTXCheckpoint:
+        if self._checkpoint is None:
+            self._checkpoint = LTXCheckpoint(self.paths.checkpoint)
+        return self._checkpoint
+
+    def get(self, name: str) -> Any:
+        """The model ``name``, loaded now if it is not in memory."""
+        if name not in self._models:
+            loader = self._loaders().get(name)
+            if loader is None:
+                raise ValueError(f"unknown model {name!r}")
+            self._models[name] = loader()
+            self.events.append(f"load {name}")
+            self._stage_loads.append(name)
+        return self._models[name]
+
+    def loaded(self) -> list[str]:
+        return list(self._models)
+
+    def release(self, *names: str, force: bool = False) -> None:
+        """Free models (no-op under the keep-loaded policy unless ``force``)."""
+        if self.unload_policy == KEEP_LOADED and not force:
+            return
+        for name in names:
+            model = self._models.pop(name, None)
+            if model is None:
+                continue
+            if hasattr(model, "release"):
+                model.release()
+            del model
+            self.events.append(f"release {name}")
+        gc.collect()
+        mx.clear_cache()
+
+    def release_all(self, force: bool = True) -> None:
+        self.release(*list(self._models), force=force)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Record the stage's duration, peak memory and the models it loaded."""
+        mx.reset_peak_memory()
+        self._stage_loads = []
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            record = StageRecord(name, time.monotonic() - started, mx.get_peak_memory(), tuple(self._stage_loads))
+            self.stages.append(record)
+            self.events.append(f"stage {name}: {record.peak_bytes / 2**20:.1f} MiB peak")
+
+    # -- loaders ---------------------------------------------------------------------------
+    def _loaders(self) -> dict[str, Callable[[], Any]]:
+        return {
+            "prompt_encoder": self._prompt_encoder,
+            "transformer": self._transformer,
+            "video_encoder": lambda: _video_vae("load_video_encoder", self.checkpoint, self.dtype),
+            "video_decoder": lambda: _video_vae("load_video_decoder", self.checkpoint, self.dtype),
+            "video_statistics": lambda: _video_vae("load_video_statistics", self.checkpoint),
+            "audio_decoder": lambda: _audio("load_audio_decoder", self.checkpoint, self.dtype),
+            "vocoder": lambda: _audio("load_vocoder", self.checkpoint, self.dtype),
+            "spatial_upsampler": lambda: self._upsampler(self.paths.spatial_upsampler, "spatial"),
+            "temporal_upsampler": lambda: self._upsampler(self.paths.temporal_upsampler, "temporal"),
+        }
+
+    def _prompt_encoder(self):
+        from ltx_core.model.text_encoder.prompt_encoder import PromptEncoder
+
+        bits = self.text_encoder_quantization.bits if self.text_encoder_quantization else None
+        group = self.text_encoder_quantization.group_size if self.text_encoder_quantization else 64
+        return PromptEncoder(
+            self.paths.gemma, self.checkpoint, dtype=self.dtype, quantize_bits=bits, group_size=group,
+            cache_dir=self.paths.embeddings_cache,
+        )  # fmt: skip
+
+    def _transformer(self):
+        from ltx_core.loader.components import load_transformer
+        from ltx_core.model.transformer import X0Model
+
+        self.release("prompt_encoder", "video_encoder")  # the text encoder never shares memory with it
+        return X0Model(load_transformer(self.checkpoint, self.dtype, quantization=self.transformer_quantization))
+
+    def _upsampler(self, path: Path | None, kind: str):
+        from ltx_core.loader.upsampler import load_upsampler
+
+        if path is None:
+            raise MissingModelError(
+                f"this pipeline needs the {kind} latent upsampler: download ltx-2-{kind}-upscaler-x2-1.0.safetensors "
+                "from the Hugging Face repository Lightricks/LTX-2 and pass it with "
+                f"--{kind}-upscaler-weights (or set it in Models & Settings)."
+            )
+        return load_upsampler(path, self.dtype)
+
+
+def _video_vae(function: str, *args):
+    from ltx_core.loader import video_vae
+
+    return getattr(video_vae, function)(*args)
+
+
+def _audio(function: str, *args):
+    from ltx_core.loader import audio_vae
+
+    return getattr(audio_vae, function)(*args)

@@ -1,0 +1,91 @@
+"""What a user asks for: one dataclass shared by every pipeline, the CLI and the studio."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlx.core as mx
+
+from ltx_core.components.guiders import MultiModalGuiderParams
+from ltx_core.errors import LTXError
+
+# The official dev-model defaults (ltx-pipelines 1.0.0).
+DEV_STEPS = 40
+DEV_VIDEO_GUIDANCE = MultiModalGuiderParams(
+    cfg_scale=3.0, stg_scale=1.0, stg_blocks=(29,), rescale_scale=0.7, modality_scale=3.0
+)
+DEV_AUDIO_GUIDANCE = MultiModalGuiderParams(
+    cfg_scale=7.0, stg_scale=1.0, stg_blocks=(29,), rescale_scale=0.7, modality_scale=3.0
+)
+DEFAULT_IMAGE_CRF = 33
+
+
+class RequestError(LTXError):
+    """A generation setting is invalid; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class ImageCondition:
+    """An image (file path, or pixels (1, 3, 1, H, W) in [-1, 1]) placed at ``frame_index``."""
+
+    image: str | Path | mx.array
+    frame_index: int = 0
+    strength: float = 1.0
+    crf: int = DEFAULT_IMAGE_CRF
+
+
+@dataclass(frozen=True)
+class LoraChoice:
+    path: str | Path
+    strength: float = 1.0
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    prompt: str = ""
+    negative_prompt: str = ""
+    seed: int = 0
+    height: int = 512
+    width: int = 768
+    frames: int = 121
+    fps: float = 24.0
+    steps: int = DEV_STEPS
+    video_guidance: MultiModalGuiderParams = DEV_VIDEO_GUIDANCE
+    audio_guidance: MultiModalGuiderParams = DEV_AUDIO_GUIDANCE
+    images: tuple[ImageCondition, ...] = ()
+    loras: tuple[LoraChoice, ...] = ()
+    generate_audio: bool = True
+    enhance_prompt: bool = False
+    embeddings: str | Path | None = None  # pre-computed prompt embeddings instead of Gemma
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self, size_multiple: int) -> None:
+        """Reject impossible settings before any model loads."""
+        if (self.frames - 1) % 8 != 0 or self.frames < 1:
+            lower = max(1, (self.frames - 1) // 8 * 8 + 1)
+            raise RequestError(f"frames must be 8k+1 (e.g. {lower} or {lower + 8}), got {self.frames}.")
+        for name, value in (("height", self.height), ("width", self.width)):
+            if value <= 0 or value % size_multiple != 0:
+                near = max(size_multiple, round(value / size_multiple) * size_multiple)
+                raise RequestError(
+                    f"{name} must be a positive multiple of {size_multiple} for this pipeline (e.g. {near}), got {value}."
+                )
+        if self.fps <= 0:
+            raise RequestError(f"fps must be positive, got {self.fps}.")
+        if self.steps < 1:
+            raise RequestError(f"steps must be at least 1, got {self.steps}.")
+        if not self.prompt.strip() and self.embeddings is None:
+            raise RequestError("the prompt is empty: describe the video to generate.")
+        seen: set[int] = set()
+        for image in self.images:
+            if not 0 <= image.frame_index < self.frames:
+                raise RequestError(
+                    f"an image is placed at frame {image.frame_index}, outside the video's frames 0..{self.frames - 1}."
+                )
+            if image.frame_index in seen:
+                raise RequestError(f"two images are placed at frame {image.frame_index}; use one image per frame.")
+            seen.add(image.frame_index)
+            if not 0.0 <= image.strength <= 1.0:
+                raise RequestError(f"image strength must be between 0 and 1, got {image.strength}.")
