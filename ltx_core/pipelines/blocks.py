@@ -78,9 +78,15 @@ def load_pixels(image: ImageCondition, height: int, width: int) -> mx.array:
 
 
 def image_conditionings(
-    ledger: ModelLedger, images: tuple[ImageCondition, ...], space: VideoLatentSpace, height: int, width: int
+    ledger: ModelLedger,
+    images: tuple[ImageCondition, ...],
+    space: VideoLatentSpace,
+    height: int,
+    width: int,
+    all_keyframes: bool = False,
 ) -> list:
-    """Frame-0 images replace latent tokens; images at other frames are appended as keyframes."""
+    """Frame-0 images replace latent tokens; images at other frames (every image with
+    ``all_keyframes``) are appended as keyframe tokens with their own positions."""
     if not images:
         return []
     encoder = ledger.get("video_encoder")
@@ -88,7 +94,7 @@ def image_conditionings(
     for image in images:
         latent = encoder(load_pixels(image, height, width).astype(ledger.dtype))
         mx.eval(latent)
-        if image.frame_index == 0:
+        if image.frame_index == 0 and not all_keyframes:
             items.append(LatentIndexConditioning(latent, image.strength, 0))
         else:
             items.append(KeyframeConditioning(latent, image.frame_index, image.strength))

@@ -31,6 +31,7 @@ class ModelPaths:
     gemma: Path | None = None
     spatial_upsampler: Path | None = None
     temporal_upsampler: Path | None = None
+    distilled_lora: Path | None = None
     embeddings_cache: Path | None = None
 
 
@@ -54,6 +55,8 @@ class ModelLedger:
     _models: dict[str, Any] = field(default_factory=dict)
     _checkpoint: LTXCheckpoint | None = None
     _stage_loads: list[str] = field(default_factory=list)
+    _applied_loras: Any = None
+    _lora_key: tuple = ()
 
     @property
     def checkpoint(self) -> LTXCheckpoint:
@@ -72,6 +75,39 @@ class ModelLedger:
             self._stage_loads.append(name)
         return self._models[name]
 
+    def transformer(self, loras: tuple = ()) -> Any:
+        """The X0 transformer with exactly ``loras`` (LoraChoice) applied."""
+        model = self.get("transformer")
+        key = tuple((str(l.path), float(l.strength)) for l in loras)
+        if key != self._lora_key:
+            from ltx_core.loader.lora import LoraSpec, apply_loras
+
+            if self._applied_loras is not None:
+                self._applied_loras.remove()
+                self._applied_loras = None
+            if key:
+                self._applied_loras = apply_loras(model.velocity_model, [LoraSpec(path, strength) for path, strength in key])
+            model.velocity_model.clear_run_cache()
+            self._lora_key = key
+            self.events.append(f"loras {[Path(p).name for p, _ in key]}")
+        return model
+
+    def require(self, name: str) -> None:
+        """Raise MissingModelError now if the file a later stage needs is not configured."""
+        advice = {
+            "spatial_upsampler": ("ltx-2-spatial-upscaler-x2-1.0.safetensors", "--spatial-upscaler-weights"),
+            "temporal_upsampler": ("ltx-2-temporal-upscaler-x2-1.0.safetensors", "--temporal-upscaler-weights"),
+            "distilled_lora": ("ltx-2-19b-distilled-lora-384.safetensors", "--distilled-lora"),
+        }
+        path = getattr(self.paths, name)
+        file, flag = advice[name]
+        if path is None or not Path(path).exists():
+            state = "is not configured" if path is None else f"was not found at {path}"
+            raise MissingModelError(
+                f"this pipeline needs {file} (the {name.replace('_', ' ')}), which {state}: download it from the "
+                f"Hugging Face repository Lightricks/LTX-2 and pass it with {flag} (or set it in Models & Settings)."
+            )
+
     def loaded(self) -> list[str]:
         return list(self._models)
 
@@ -83,6 +119,8 @@ class ModelLedger:
             model = self._models.pop(name, None)
             if model is None:
                 continue
+            if name == "transformer":
+                self._applied_loras, self._lora_key = None, ()
             if hasattr(model, "release"):
                 model.release()
             del model
@@ -140,12 +178,7 @@ class ModelLedger:
     def _upsampler(self, path: Path | None, kind: str):
         from ltx_core.loader.upsampler import load_upsampler
 
-        if path is None:
-            raise MissingModelError(
-                f"this pipeline needs the {kind} latent upsampler: download ltx-2-{kind}-upscaler-x2-1.0.safetensors "
-                "from the Hugging Face repository Lightricks/LTX-2 and pass it with "
-                f"--{kind}-upscaler-weights (or set it in Models & Settings)."
-            )
+        self.require(f"{kind}_upsampler")
         return load_upsampler(path, self.dtype)
 
 
