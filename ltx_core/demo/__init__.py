@@ -1,0 +1,146 @@
+"""The built-in demo model set: tiny random-weight models in the exact official formats.
+
+Generated deterministically on first use from ``layout.json`` (tensor names, shapes and
+configs of a tiny LTX-2 model set) - a checkpoint, both latent upsamplers, a distilled LoRA and
+a Gemma folder with a byte-level tokenizer - so the studio and the CLI run end to end without
+the real 27-43 GB weights. Outputs are not meaningful.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from ltx_core.demo.tokenizer import write_byte_tokenizer
+
+LAYOUT_PATH = Path(__file__).with_name("layout.json")
+CHECKPOINT = "ltx2-demo.safetensors"
+SPATIAL_UPSAMPLER = "ltx2-demo-spatial-upsampler.safetensors"
+TEMPORAL_UPSAMPLER = "ltx2-demo-temporal-upsampler.safetensors"
+DISTILLED_LORA = "ltx2-demo-distilled-lora.safetensors"
+GEMMA = "gemma-demo"
+SEED = 2026
+LORA_RANK = 4
+# Linear layers of the transformer blocks that the demo distilled LoRA adapts.
+LORA_TARGETS = ("attn1.to_q", "attn1.to_k", "attn1.to_v", "attn1.to_out.0", "ff.net.0.proj", "ff.net.2")
+
+
+def default_demo_dir() -> Path:
+    base = os.environ.get("LTX_DEMO_DIR")
+    return Path(base) if base else Path.home() / ".cache" / "ltx-studio-mlx" / "demo"
+
+
+def demo_paths(root: Path | None = None):
+    """``ModelPaths`` of the demo set, generating it first if it is missing or outdated."""
+    from ltx_core.pipelines.ledger import ModelPaths
+
+    root = ensure_demo_models(root or default_demo_dir())
+    return ModelPaths(
+        checkpoint=root / CHECKPOINT,
+        gemma=root / GEMMA,
+        spatial_upsampler=root / SPATIAL_UPSAMPLER,
+        temporal_upsampler=root / TEMPORAL_UPSAMPLER,
+        distilled_lora=root / DISTILLED_LORA,
+    )
+
+
+def ensure_demo_models(root: Path) -> Path:
+    """Write the demo set into ``root`` unless an up-to-date copy is there. Written to a
+    temporary folder and moved into place, so an interrupted run never leaves half a set."""
+    root = Path(root)
+    version = _layout_version()
+    stamp = root / "VERSION"
+    if stamp.exists() and stamp.read_text().strip() == version:
+        return root
+    root.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".demo-", dir=root.parent))
+    try:
+        _write_demo(staging)
+        (staging / "VERSION").write_text(version)
+        if root.exists():
+            shutil.rmtree(root)
+        os.replace(staging, root)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return root
+
+
+def _layout_version() -> str:
+    digest = hashlib.sha256(LAYOUT_PATH.read_bytes())
+    digest.update(f"{SEED}:{LORA_RANK}:{LORA_TARGETS}".encode())
+    return digest.hexdigest()[:16]
+
+
+def _write_demo(folder: Path) -> None:
+    from safetensors.numpy import save_file
+
+    layout = json.loads(LAYOUT_PATH.read_text())
+    for name, part in ((CHECKPOINT, "checkpoint"), (SPATIAL_UPSAMPLER, "spatial_upsampler"), (TEMPORAL_UPSAMPLER, "temporal_upsampler")):
+        entry = layout[part]
+        save_file(_random_tensors(entry["tensors"], gemma=False), str(folder / name), metadata=entry["metadata"])
+    gemma = folder / GEMMA
+    gemma.mkdir()
+    (gemma / "config.json").write_text(json.dumps(layout["gemma"]["config"], indent=1))
+    weight_map = {}
+    for shard, entry in layout["gemma"]["shards"].items():
+        save_file(_random_tensors(entry["tensors"], gemma=True), str(gemma / shard), metadata=entry["metadata"] or None)
+        weight_map.update({key: shard for key in entry["tensors"]})
+    (gemma / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}, indent=1))
+    config = layout["gemma"]["config"]
+    write_byte_tokenizer(gemma, int(config.get("text_config", config).get("vocab_size", 1024)))
+    save_file(_distilled_lora(layout["checkpoint"]["tensors"]), str(folder / DISTILLED_LORA))
+
+
+def _rng(key: str) -> np.random.Generator:
+    return np.random.default_rng([SEED, zlib.crc32(key.encode())])
+
+
+def _random_tensors(tensors: dict, gemma: bool) -> dict[str, np.ndarray]:
+    """Weights in the spirit of the fixtures: N(0, 1/fan_in) matrices, small biases, norms
+    near 1 (Gemma stores norms as offsets from 1), positive statistics."""
+    out = {}
+    for key, (_dtype, shape) in sorted(tensors.items()):
+        rng = _rng(key)
+        shape = tuple(shape)
+        if not shape:
+            value = np.array(1000.0 if key.endswith("timestep_scale_multiplier") else 1.0)
+        elif key.endswith("std-of-means"):
+            value = rng.uniform(0.5, 1.5, shape)
+        elif key.endswith(("mean-of-means", "mean-of-stds", "channel")):
+            value = rng.normal(0, 0.1, shape)
+        elif "registers" in key:
+            value = rng.uniform(-1, 1, shape)
+        elif "scale_shift_table" in key:
+            value = rng.normal(0, 0.2, shape)
+        elif key.endswith(".bias"):
+            value = rng.normal(0, 0.05, shape)
+        elif len(shape) == 1:
+            value = rng.normal(0, 0.1, shape) + (0.0 if gemma else 1.0)
+        else:
+            value = rng.normal(0, 1.0 / np.sqrt(max(1, int(np.prod(shape[1:])))), shape)
+        out[key] = np.ascontiguousarray(value, dtype=np.float32)
+    return out
+
+
+def _distilled_lora(checkpoint_tensors: dict) -> dict[str, np.ndarray]:
+    """A small LoRA in the official layout on the blocks' main linear layers."""
+    out = {}
+    prefix = "model.diffusion_model."
+    for key, (_dtype, shape) in sorted(checkpoint_tensors.items()):
+        if not key.startswith(prefix + "transformer_blocks.") or not key.endswith(".weight") or len(shape) != 2:
+            continue
+        module = key[len(prefix) : -len(".weight")]
+        if not module.split(".", 2)[2].startswith(LORA_TARGETS):
+            continue
+        out_features, in_features = shape
+        rng = _rng("lora:" + module)
+        out[f"diffusion_model.{module}.lora_A.weight"] = rng.normal(0, 1 / np.sqrt(in_features), (LORA_RANK, in_features)).astype(np.float32)
+        out[f"diffusion_model.{module}.lora_B.weight"] = rng.normal(0, 0.02, (out_features, LORA_RANK)).astype(np.float32)
+    return out
