@@ -23,8 +23,13 @@ def main(argv: list[str] | None = None) -> int:
     convert.add_argument("--bits", type=int, default=8, help="4 or 8 (default 8; 4-bit may show artifacts)")
     convert.add_argument("--group-size", type=int, default=64)
     convert.add_argument("--dtype", default="bfloat16", help="dtype of scales/biases and dequantized fp8 tensors")
+    from ltx_core.cli_generate import add_generate_parser, run_generate
+
+    add_generate_parser(commands)
     args = parser.parse_args(argv)
     try:
+        if args.command == "generate":
+            return run_generate(args)
         if args.command == "info":
             from ltx_core.info import describe_checkpoint
 

@@ -72,9 +72,9 @@ def load_pixels(image: ImageCondition, height: int, width: int) -> mx.array:
                 f"conditioning pixels must have shape (1, 3, 1, {height}, {width}), got {tuple(pixels.shape)}"
             )
         return pixels
-    from ltx_core.media.images import load_image
+    from ltx_core.media.image import load_image_conditioning
 
-    return load_image(image.image, width=width, height=height, crf=image.crf)
+    return load_image_conditioning(image.image, height, width, crf=image.crf)
 
 
 def image_conditionings(
