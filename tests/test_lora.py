@@ -205,6 +205,13 @@ def test_partial_match_is_an_error(reference: Reference, tmp_path: Path):
         apply_loras(load_transformer(reference.checkpoint), [path])
 
 
+def test_strength_must_be_a_finite_number(reference: Reference):
+    model = load_transformer(reference.checkpoint)
+    for strength in (float("nan"), float("inf"), "strong"):
+        with pytest.raises(LoraError, match="lora_a.safetensors: LoRA strength .* is not a finite number"):
+            apply_loras(model, [(LORA_A, strength)])
+
+
 def test_files_that_are_not_loras_are_rejected(reference: Reference, tmp_path: Path):
     with pytest.raises(LoraError, match=r"ltx2-tiny.safetensors is not an LTX-2 LoRA: .*It is a model checkpoint"):
         LoraFile(reference.checkpoint)

@@ -7,7 +7,8 @@ Semantics follow ltx-core 1.0.0 (``loader/fuse_loras.py``, ``loader/sd_ops.py``)
   official loader strips ``diffusion_model.``; this port also accepts ``model.diffusion_model.``,
   ``transformer.`` or no prefix.
 - ``delta W = strength * B @ A``, summed over LoRAs. The official fuse ignores ``alpha``
-  tensors (no ``alpha / rank`` factor), so this port reads them only to skip them.
+  tensors (no ``alpha / rank`` factor; ltx-trainer saves only the PEFT A/B matrices), so this
+  port reads them only to skip them.
 - LoRAs touch only the transformer: keys of the text embeddings connectors (stored under
   ``diffusion_model.`` like the transformer) are fused into a state dict the transformer does
   not load, i.e. ignored; this port skips them with a notice. On the video-only model, keys of
@@ -25,10 +26,12 @@ bfloat16 ones may differ by one bf16 step on touched elements; reload for bit-ex
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import count
+from pathlib import Path
 
 import mlx.core as mx
 import mlx.nn as nn
@@ -238,7 +241,7 @@ def plan_lora(file: LoraFile, strength: float, model: LTXModel) -> LoraPlan:
     if problems:
         raise LoraError(
             f"{file.name} does not fit this LTX-2 transformer: " + "; ".join(problems) + ". Use a LoRA trained for "
-            "LTX-2 19B (the model this checkpoint holds)."
+            "the LTX-2 model this checkpoint holds."
         )
     if connectors:
         plan.notices.append(
@@ -341,11 +344,16 @@ def apply_loras(
 
 
 def _spec(lora: LoraSpec | tuple[str | os.PathLike, float] | str | os.PathLike) -> LoraSpec:
-    if isinstance(lora, LoraSpec):
-        return lora
     if isinstance(lora, tuple):
-        path, strength = lora
-        return LoraSpec(path, float(strength))
-    if isinstance(lora, (str, os.PathLike)):
-        return LoraSpec(lora)
-    raise TypeError(f"expected a LoraSpec, a (path, strength) pair or a path; got {type(lora).__name__}")
+        lora = LoraSpec(*lora)
+    elif isinstance(lora, (str, os.PathLike)):
+        lora = LoraSpec(lora)
+    elif not isinstance(lora, LoraSpec):
+        raise TypeError(f"expected a LoraSpec, a (path, strength) pair or a path; got {type(lora).__name__}")
+    try:
+        strength = float(lora.strength)
+    except (TypeError, ValueError):
+        strength = math.nan
+    if not math.isfinite(strength):
+        raise LoraError(f"{Path(lora.path).name}: LoRA strength {lora.strength!r} is not a finite number.")
+    return LoraSpec(lora.path, strength)
