@@ -19,3 +19,7 @@ class ConfigError(LTXError):
 
 class InputShapeError(LTXError, ValueError):
     """A tensor given to a model has the wrong rank, channel count or size."""
+
+
+class LoraError(LTXError):
+    """A LoRA file is not a LoRA, or does not fit the transformer it is applied to."""
