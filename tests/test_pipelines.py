@@ -69,3 +69,48 @@ def test_missing_upsampler_is_reported_before_loading(reference: Reference, tmp_
     with pytest.raises(MissingModelError, match="ltx-2-spatial-upscaler-x2-1.0.safetensors.*--spatial-upscaler-weights"):
         DistilledPipeline(ledger).generate(small_request(height=128, width=128))
     assert ledger.events == []
+
+
+def demo_lora(tmp_path: Path) -> Path:
+    from ltx_core.demo import demo_paths
+
+    return demo_paths(tmp_path / "demo").distilled_lora
+
+
+def test_two_stage_rounds_sizes_and_applies_the_distilled_lora(reference: Reference, tmp_path: Path):
+    ledger = tiny_ledger(reference, tmp_path, distilled_lora=demo_lora(tmp_path))
+    from ltx_core.pipelines.two_stage import TwoStagePipeline
+
+    latents = TwoStagePipeline(ledger).generate(small_request(height=120, width=136, generate_audio=False))
+    assert latents.notices and "136x120 was rounded to 128x128" in latents.notices[0]
+    assert latents.video.shape[3:] == (4, 4)
+    assert [s.stage for s in ledger.stages] == ["text encoder", "stage 1", "upsample", "stage 2"]
+    lora_events = [e for e in ledger.events if e.startswith("loras")]
+    assert lora_events == ["loras ['ltx2-demo-distilled-lora.safetensors']"]  # stage 1 runs without it
+
+
+def test_keyframes_append_tokens_and_are_removed_after(reference: Reference, tmp_path: Path):
+    from ltx_core.pipelines.keyframes import KeyframePipeline
+
+    ledger = tiny_ledger(reference, tmp_path, distilled_lora=demo_lora(tmp_path))
+    first = mx.array(np.full((1, 3, 1, 64, 64), -0.5, np.float32))
+    last = mx.array(np.full((1, 3, 1, 64, 64), 0.5, np.float32))
+    request = small_request(
+        height=128, width=128, frames=17, generate_audio=False,
+        images=(ImageCondition(first, 0, 1.0), ImageCondition(last, 16, 0.8)),
+    )  # fmt: skip
+    with pytest.raises(Exception, match="shape"):
+        KeyframePipeline(ledger).generate(request)  # pixels must match each stage's size
+    images = tuple(ImageCondition(str(_png(tmp_path, value, i)), frame, 1.0) for i, (frame, value) in enumerate(((0, 40), (16, 220))))
+    latents = KeyframePipeline(tiny_ledger(reference, tmp_path, distilled_lora=demo_lora(tmp_path))).generate(
+        replace(request, images=images)
+    )
+    assert latents.video.shape[2] == 3  # keyframe tokens were appended and removed again
+
+
+def _png(folder: Path, value: int, index: int) -> Path:
+    from PIL import Image
+
+    path = folder / f"key{index}.png"
+    Image.fromarray(np.full((48, 80, 3), value, np.uint8)).save(path)
+    return path

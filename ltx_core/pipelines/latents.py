@@ -115,6 +115,65 @@ class LatentIndexConditioning:
         )
 
 
+def extend_attention_mask(
+    state: LatentState, noisy_tokens: int, new_tokens: int, cross: float | None
+) -> mx.array | None:
+    """The (B, N+M, N+M) self-attention weights after appending M conditioning tokens.
+
+    As the official conditioning does: existing weights are kept, the new tokens attend fully
+    to each other, noisy tokens and new tokens attend to each other with weight ``cross``, and
+    tokens of different conditioning groups do not attend to each other. No mask (None) while
+    every weight would be 1.
+    """
+    if cross is None and state.attention_mask is None:
+        return None
+    batch, existing = state.latent.shape[0], state.latent.shape[1]
+    total = existing + new_tokens
+    weight = 1.0 if cross is None else float(cross)
+    old = state.attention_mask if state.attention_mask is not None else mx.ones((batch, existing, existing))
+    index = mx.arange(total)
+    is_new = index >= existing
+    is_noisy = index < noisy_tokens
+    grown = mx.zeros((batch, total, total))
+    grown = mx.where((~is_new)[:, None] & (~is_new)[None, :], mx.pad(old, [(0, 0), (0, new_tokens), (0, new_tokens)]), grown)
+    grown = mx.where(is_new[:, None] & is_new[None, :], 1.0, grown)
+    cross_block = (is_noisy[:, None] & is_new[None, :]) | (is_new[:, None] & is_noisy[None, :])
+    return mx.where(cross_block, weight, grown)
+
+
+@dataclass(frozen=True)
+class ReferenceVideoConditioning:
+    """IC-LoRA control: the reference video's latent (B, C, F, H, W) appended as clean tokens.
+
+    IC-LoRAs trained on references downscaled by ``downscale_factor`` get their spatial positions
+    multiplied back, so they line up with the target grid. ``attention`` below 1 weakens how much
+    the generated tokens and the reference attend to each other.
+    """
+
+    latent: mx.array
+    downscale_factor: int = 1
+    strength: float = 1.0
+    attention: float = 1.0
+
+    def apply(self, state: LatentState, space: VideoLatentSpace) -> LatentState:
+        tokens = space.patchifier.patchify(self.latent.astype(state.latent.dtype))
+        shape = VideoLatentShape(*self.latent.shape)
+        positions = space.patchifier.pixel_bounds(shape, space.scale, causal_fix=True).astype(np.float32)
+        positions[:, 0] /= np.float32(space.fps)
+        if self.downscale_factor != 1:
+            positions[:, 1:] *= np.float32(self.downscale_factor)
+        mask = mx.full((*tokens.shape[:2], 1), 1.0 - self.strength, state.denoise_mask.dtype)
+        cross = self.attention if self.attention < 1.0 else None
+        attention = extend_attention_mask(state, space.token_count, tokens.shape[1], cross)
+        return LatentState(
+            latent=mx.concatenate([state.latent, tokens], axis=1),
+            denoise_mask=mx.concatenate([state.denoise_mask, mask], axis=1),
+            positions=mx.concatenate([state.positions, mx.array(positions)], axis=2),
+            clean_latent=mx.concatenate([state.clean_latent, tokens], axis=1),
+            attention_mask=attention,
+        )
+
+
 @dataclass(frozen=True)
 class KeyframeConditioning:
     """Append ``keyframes`` (B, C, F, H, W) as extra tokens placed at pixel frame ``frame_index``."""
@@ -131,13 +190,12 @@ class KeyframeConditioning:
         positions = positions.astype(np.float32)
         positions[:, 0] /= np.float32(space.fps)
         mask = mx.full((*tokens.shape[:2], 1), 1.0 - self.strength, state.denoise_mask.dtype)
-        if state.attention_mask is not None:
-            raise ConditioningError("keyframes cannot be combined with an attention-masked conditioning yet")
         return LatentState(
             latent=mx.concatenate([state.latent, tokens], axis=1),
             denoise_mask=mx.concatenate([state.denoise_mask, mask], axis=1),
             positions=mx.concatenate([state.positions, mx.array(positions)], axis=2),
             clean_latent=mx.concatenate([state.clean_latent, tokens], axis=1),
+            attention_mask=extend_attention_mask(state, space.token_count, tokens.shape[1], None),
         )
 
 
