@@ -1,0 +1,60 @@
+"""Write tests/data/media_resize_reference.npz with the official resize-and-crop of ltx-pipelines 1.0.0.
+
+Records ``resize_and_center_crop`` + ``normalize_latent`` (the pixel path of
+``load_image_conditioning`` / ``load_video_conditioning`` after decoding) for seeded random
+uint8 images, upscaled and downscaled, to several target sizes. Run it in the scratch
+environment of tools/make_guider_reference.py (torch + einops; PyAV and Pillow are not needed:
+the module is loaded from the unpacked wheel with those imports stubbed):
+
+    cd /tmp && /tmp/refenv/bin/python /path/to/tools/make_media_reference.py /tmp/ref/src /path/to/tests/data/media_resize_reference.npz
+"""
+
+import importlib.util
+import sys
+import types
+from unittest import mock
+
+import numpy as np
+import torch
+
+CASES = {  # name: (source height, width, channels-last frames or None, target height, width)
+    "up_wide": (37, 53, None, 64, 96),
+    "down_tall": (203, 91, None, 64, 32),
+    "down_square_to_wide": (120, 120, None, 32, 96),
+    "same_size": (48, 64, None, 48, 64),
+    "odd_target": (50, 70, None, 33, 47),
+    "video_3_frames": (45, 81, 3, 32, 64),
+}
+
+
+def load_media_io(src: str) -> types.ModuleType:
+    for name in ("av", "PIL"):
+        sys.modules[name] = mock.MagicMock()  # only named in annotations of the functions used here
+    for name in ("ltx_pipelines", "ltx_pipelines.utils"):
+        sys.modules.setdefault(name, types.ModuleType(name))
+    constants = types.ModuleType("ltx_pipelines.utils.constants")
+    constants.DEFAULT_IMAGE_CRF = 33
+    sys.modules["ltx_pipelines.utils.constants"] = constants
+    spec = importlib.util.spec_from_file_location("media_io", f"{src}/ltx_pipelines/utils/media_io.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def main(src: str, out: str) -> None:
+    media_io = load_media_io(src)
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for name, (h, w, frames, th, tw) in CASES.items():
+        shape = (h, w, 3) if frames is None else (frames, h, w, 3)
+        image = rng.integers(0, 256, size=shape, dtype=np.uint8)
+        tensor = media_io.resize_and_center_crop(torch.tensor(image, dtype=torch.float32), th, tw)
+        result = media_io.normalize_latent(tensor, torch.device("cpu"), torch.float32)
+        arrays[f"{name}/input"] = image
+        arrays[f"{name}/output"] = result.numpy()
+    np.savez_compressed(out, **arrays)
+    print(f"wrote {len(CASES)} cases to {out}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
