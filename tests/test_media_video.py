@@ -24,7 +24,7 @@ from ltx_core.media import (
     thumbnail_png,
     write_mp4,
 )
-from ltx_core.model.audio_vae.audio import Audio, waveform_to_pcm16
+from ltx_core.model.audio_vae.audio import Audio, waveform_to_pcm16, write_wav
 
 FRAMES, HEIGHT, WIDTH, FPS = 17, 64, 96, 24
 RATE = 24000
@@ -127,6 +127,10 @@ def test_corrupt_and_non_video_files(tmp_path, written):
         assert isinstance(error.value, LTXError)
         with pytest.raises(MediaReadError, match=path.name):
             next(iter_video_frames(path))
+    sound = tmp_path / "sound.wav"
+    write_wav(sound, Audio(waveform=mx.array(tone(0.1)), sampling_rate=RATE))
+    with pytest.raises(MediaReadError, match="sound.wav as a video: it has no video stream"):
+        probe_video(sound)
     with pytest.raises(VideoTooShortError):  # a still image is a one-frame video
         load_video_conditioning(image, 32, 32, 9)
 

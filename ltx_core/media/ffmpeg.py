@@ -90,6 +90,8 @@ def _run(args: list[str], what: str, path: PathLike) -> subprocess.CompletedProc
 
 def _tail(stderr: bytes | str, lines: int = 6) -> str:
     text = stderr.decode(errors="replace") if isinstance(stderr, bytes) else stderr
+    if "matches no streams" in text:
+        return "it has no video stream" if "'0:v:0'" in text else "it has no audio stream"
     return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:])
 
 
