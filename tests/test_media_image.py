@@ -19,7 +19,7 @@ DATA = Path(__file__).parent / "data" / "media_resize_reference.npz"
 def test_resize_and_crop_matches_official():
     # Recorded with ltx-pipelines 1.0.0 (tools/make_media_reference.py): resize_and_center_crop + normalize_latent.
     reference = np.load(DATA)
-    for case in sorted({key.split("/")[0] for key in reference.files}):
+    for case in sorted(key.split("/")[0] for key in reference.files if key.endswith("/output")):
         source, expected = reference[f"{case}/input"], reference[f"{case}/output"]
         height, width = expected.shape[-2:]
         frames = source if source.ndim == 4 else source[None]
@@ -28,6 +28,19 @@ def test_resize_and_crop_matches_official():
         print(f"PARITY media_resize/{case} {error:.2e}")
         assert ours.shape == expected.shape
         assert error < 5e-5
+
+
+def test_crf_reencode_matches_official():
+    # The official preprocess (PyAV's libx264, crf 33, veryfast) recorded by tools/make_media_reference.py.
+    # Bit-identical with imageio-ffmpeg's ffmpeg on Linux; other x264 builds may round differently.
+    reference = np.load(DATA)
+    for case in ("crf_ramp", "crf_blocks"):
+        expected = reference[f"{case}/crf33"].astype(int)
+        ours = h264_roundtrip(reference[f"{case}/input"], crf=33).astype(int)
+        assert ours.shape == expected.shape
+        error = np.abs(ours - expected)
+        print(f"PARITY media_crf33/{case} max {error.max()} mean {error.mean():.3f} levels")
+        assert error.mean() < 1.0 and error.max() <= 40
 
 
 def test_bilinear_matches_hand_computed_torch_values():

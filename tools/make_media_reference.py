@@ -2,9 +2,10 @@
 
 Records ``resize_and_center_crop`` + ``normalize_latent`` (the pixel path of
 ``load_image_conditioning`` / ``load_video_conditioning`` after decoding) for seeded random
-uint8 images, upscaled and downscaled, to several target sizes. Run it in the scratch
-environment of tools/make_guider_reference.py (torch + einops; PyAV and Pillow are not needed:
-the module is loaded from the unpacked wheel with those imports stubbed):
+uint8 images, upscaled and downscaled, to several target sizes, and the official ``preprocess``
+(the crf 33 H.264 re-encode of a still image, through PyAV). Run it in the scratch environment
+of tools/make_guider_reference.py plus ``pip install av`` (the module is loaded from the unpacked
+wheel; Pillow is not needed and is stubbed):
 
     cd /tmp && /tmp/refenv/bin/python /path/to/tools/make_media_reference.py /tmp/ref/src /path/to/tests/data/media_resize_reference.npz
 """
@@ -28,8 +29,7 @@ CASES = {  # name: (source height, width, channels-last frames or None, target h
 
 
 def load_media_io(src: str) -> types.ModuleType:
-    for name in ("av", "PIL"):
-        sys.modules[name] = mock.MagicMock()  # only named in annotations of the functions used here
+    sys.modules["PIL"] = mock.MagicMock()  # only decode_image uses it, and that is not called here
     for name in ("ltx_pipelines", "ltx_pipelines.utils"):
         sys.modules.setdefault(name, types.ModuleType(name))
     constants = types.ModuleType("ltx_pipelines.utils.constants")
@@ -52,8 +52,14 @@ def main(src: str, out: str) -> None:
         result = media_io.normalize_latent(tensor, torch.device("cpu"), torch.float32)
         arrays[f"{name}/input"] = image
         arrays[f"{name}/output"] = result.numpy()
+    y, x = np.mgrid[0:63, 0:81]  # odd size: the official crops to even before encoding
+    ramp = np.dstack([x * 3, y * 4, (x + y) * 2]).clip(0, 255).astype(np.uint8)
+    blocks = np.kron(rng.integers(0, 256, (6, 8, 3)), np.ones((16, 16, 1))).astype(np.uint8)
+    for name, image in (("crf_ramp", ramp), ("crf_blocks", blocks)):
+        arrays[f"{name}/input"] = image
+        arrays[f"{name}/crf33"] = media_io.preprocess(image, 33)
     np.savez_compressed(out, **arrays)
-    print(f"wrote {len(CASES)} cases to {out}")
+    print(f"wrote {len(CASES)} resize cases and 2 crf cases to {out}")
 
 
 if __name__ == "__main__":
