@@ -103,6 +103,17 @@ def test_video_round_trip_values(written):
     assert first.shape == (HEIGHT, WIDTH, 3) and first.dtype == np.uint8
 
 
+def test_video_read_matches_official():
+    # The official load_video_conditioning (PyAV decoding) of a clip written by write_mp4,
+    # recorded by tools/make_media_reference.py.
+    data = Path(__file__).parent / "data"
+    expected = np.load(data / "media_resize_reference.npz")["clip/48x80x9"]
+    ours = np.array(load_video_conditioning(data / "media_clip.mp4", 48, 80, 9))
+    error = np.abs(ours - expected).max()
+    print(f"PARITY media_video_read/clip {error:.2e}")
+    assert ours.shape == expected.shape and error < 1e-3  # 1e-3 = 0.13 levels: decoders agree bit for bit
+
+
 def test_read_prefix_resized_and_too_short(written):
     path = written[0] / "clip.mp4"
     frames, info = read_video_frames(path, 32, 32, 9)
@@ -138,6 +149,10 @@ def test_corrupt_and_non_video_files(tmp_path, written):
 def test_sidecar_and_no_temporary_files(written):
     folder, _, _, result = written
     assert leftovers(folder, {"clip.mp4", "clip.json"}) == []
+    (folder / "plain").touch()  # outputs get the mode any new file gets (umask), not a temp file's 0600
+    mode = (folder / "plain").stat().st_mode & 0o777
+    (folder / "plain").unlink()
+    assert (folder / "clip.mp4").stat().st_mode & 0o777 == mode == (folder / "clip.json").stat().st_mode & 0o777
     data = json.loads((folder / "clip.json").read_text())
     assert data["settings"] == {"prompt": "a red fox", "seed": 42, "frames": FRAMES, "cfg": 3.0, "lora": "a.safetensors"}
     assert set(data["versions"]) >= {"ltx_core", "mlx", "numpy"}

@@ -7,7 +7,11 @@ uint8 images, upscaled and downscaled, to several target sizes, and the official
 of tools/make_guider_reference.py plus ``pip install av`` (the module is loaded from the unpacked
 wheel; Pillow is not needed and is stubbed):
 
-    cd /tmp && /tmp/refenv/bin/python /path/to/tools/make_media_reference.py /tmp/ref/src /path/to/tests/data/media_resize_reference.npz
+    cd /tmp && /tmp/refenv/bin/python /path/to/tools/make_media_reference.py /tmp/ref/src \
+        /path/to/tests/data/media_resize_reference.npz /path/to/tests/data/media_clip.mp4
+
+The clip (written by our ``write_mp4``) is read with the official ``load_video_conditioning``
+(PyAV decoding) at 48x80, 9 frames.
 """
 
 import importlib.util
@@ -41,7 +45,7 @@ def load_media_io(src: str) -> types.ModuleType:
     return module
 
 
-def main(src: str, out: str) -> None:
+def main(src: str, out: str, clip: str) -> None:
     media_io = load_media_io(src)
     rng = np.random.default_rng(0)
     arrays = {}
@@ -58,9 +62,11 @@ def main(src: str, out: str) -> None:
     for name, image in (("crf_ramp", ramp), ("crf_blocks", blocks)):
         arrays[f"{name}/input"] = image
         arrays[f"{name}/crf33"] = media_io.preprocess(image, 33)
+    video = media_io.load_video_conditioning(clip, 48, 80, 9, torch.float32, torch.device("cpu"))
+    arrays["clip/48x80x9"] = video.numpy()
     np.savez_compressed(out, **arrays)
-    print(f"wrote {len(CASES)} resize cases and 2 crf cases to {out}")
+    print(f"wrote {len(CASES)} resize cases 2 crf cases and a video to {out}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(sys.argv[1], sys.argv[2], sys.argv[3])

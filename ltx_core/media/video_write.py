@@ -18,6 +18,7 @@ import platform
 import subprocess
 import tempfile
 import time
+import uuid
 import wave
 from collections.abc import Iterable, Iterator, Mapping
 from fractions import Fraction
@@ -118,9 +119,8 @@ def versions() -> dict[str, str]:
 
 
 def _temp_path(folder: Path, stem: str, suffix: str) -> Path:
-    handle, name = tempfile.mkstemp(dir=folder, prefix=f".{stem}.", suffix=suffix)
-    os.close(handle)
-    return Path(name)
+    # A fresh name, not a file: mkstemp would create it 0600 and the output would keep that mode.
+    return folder / f".{stem}.{uuid.uuid4().hex[:12]}{suffix}"
 
 
 def _write_wav(path: Path, pcm: np.ndarray, sample_rate: int) -> None:
@@ -142,7 +142,7 @@ def write_json_atomic(path: PathLike, data: Mapping[str, Any]) -> Path:
     text = json.dumps(data, indent=2, default=_json_value, allow_nan=False)
     temp = _temp_path(path.parent, path.stem, ".part.json")
     try:
-        with open(temp, "w", encoding="utf-8") as handle:
+        with open(temp, "x", encoding="utf-8") as handle:
             handle.write(text + "\n")
             handle.flush()
             os.fsync(handle.fileno())
