@@ -14,6 +14,7 @@ from PIL import Image
 from ltx_core.errors import InputShapeError, LTXError
 from ltx_core.media import (
     MediaReadError,
+    MediaWriteError,
     VideoTooShortError,
     iter_video_frames,
     load_video_conditioning,
@@ -177,6 +178,10 @@ def test_failure_midway_leaves_nothing(tmp_path):
             write_mp4(target, broken(), FPS, tone(1.0), RATE, settings={"seed": 1})
     assert leftovers(tmp_path, set()) == ["old.mp4"]
     assert old.read_bytes() == before  # the previous file is untouched
+
+    with pytest.raises(MediaWriteError, match="ffmpeg failed writing .*new.mp4"):  # the encoder refuses
+        write_mp4(tmp_path / "new.mp4", chunks(video), FPS, tone(1.0), RATE, preset="no-such-preset")
+    assert leftovers(tmp_path, set()) == ["old.mp4"]
 
     def mismatched():
         yield video[:4]
