@@ -23,13 +23,19 @@ def main(argv: list[str] | None = None) -> int:
     convert.add_argument("--bits", type=int, default=8, help="4 or 8 (default 8; 4-bit may show artifacts)")
     convert.add_argument("--group-size", type=int, default=64)
     convert.add_argument("--dtype", default="bfloat16", help="dtype of scales/biases and dequantized fp8 tensors")
-    from ltx_core.cli_generate import add_generate_parser, run_generate
+    from ltx_core import cli_generate as cli
 
-    add_generate_parser(commands)
+    cli.add_generate_parser(commands)
+    cli.add_upscale_parser(commands)
+    cli.add_encode_prompt_parser(commands)
     args = parser.parse_args(argv)
     try:
         if args.command == "generate":
-            return run_generate(args)
+            return cli.run_generate(args)
+        if args.command == "upscale":
+            return cli.run_upscale_command(args)
+        if args.command == "encode-prompt":
+            return cli.run_encode_prompt(args)
         if args.command == "info":
             from ltx_core.info import describe_checkpoint
 

@@ -124,16 +124,11 @@ def request_from_args(args: argparse.Namespace):
 def run_generate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ltx_core.model.video_vae.tiling import SpatialTilingConfig, TemporalTilingConfig, TilingConfig
     from ltx_core.pipelines.runner import run_generation
 
     ledger, preset = build_ledger(args)
     request = request_from_args(args)
-    tiles = preset.vae_tiling
-    tiling = TilingConfig(
-        SpatialTilingConfig(tiles.spatial_tile, tiles.spatial_overlap),
-        TemporalTilingConfig(tiles.temporal_tile, tiles.temporal_overlap),
-    )
+    tiling = preset_tiling(preset)
     bars: dict[str, tqdm] = {}
 
     def progress(event) -> None:
@@ -155,4 +150,51 @@ def run_generate(args: argparse.Namespace) -> int:
     print(f"wrote {record.video} ({record.seconds:.1f} s, peak {record.peak_memory / 2**30:.2f} GiB)")
     for stage in record.stages:
         print(f"  {stage.stage:14s} {stage.seconds:7.1f} s  peak {stage.peak_bytes / 2**20:9.1f} MiB")
+    return 0
+
+
+def add_upscale_parser(commands) -> None:
+    parser = commands.add_parser("upscale", help="spatial and/or temporal x2 of an existing video")
+    parser.add_argument("--input", required=True, help="video to upscale (a generated one keeps its prompt)")
+    parser.add_argument("--output", required=True)
+    parser.add_argument("--spatial", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--temporal", action=argparse.BooleanOptionalAction, default=False)
+    parser.add_argument("--prompt", help="prompt for the refinement (default: from the input's sidecar)")
+    parser.add_argument("--seed", type=int, default=0)
+    add_model_arguments(parser)
+
+
+def add_encode_prompt_parser(commands) -> None:
+    parser = commands.add_parser("encode-prompt", help="save prompt embeddings to reuse with --embedding")
+    parser.add_argument("--prompt", required=True)
+    parser.add_argument("--negative-prompt", default=None)
+    parser.add_argument("--output", required=True, help=".safetensors or .npz")
+    add_model_arguments(parser)
+
+
+def preset_tiling(preset):
+    return preset.vae_tiling.config()
+
+
+def run_upscale_command(args: argparse.Namespace) -> int:
+    from ltx_core.pipelines.upscale import UpscaleRequest, run_upscale
+
+    ledger, preset = build_ledger(args)
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    request = UpscaleRequest(args.input, spatial=args.spatial, temporal=args.temporal, prompt=args.prompt, seed=args.seed)
+    record = run_upscale(ledger, request, output, preset_tiling(preset))
+    for notice in record.notices:
+        print(f"notice: {notice}", file=sys.stderr)
+    print(f"wrote {record.video} ({record.seconds:.1f} s)")
+    return 0
+
+
+def run_encode_prompt(args: argparse.Namespace) -> int:
+    from ltx_core.model.text_encoder.cache import save_embeddings
+
+    ledger, _ = build_ledger(args)
+    embeddings = ledger.get("prompt_encoder").encode(args.prompt, args.negative_prompt)
+    save_embeddings(args.output, embeddings)
+    print(f"wrote {args.output}")
     return 0

@@ -37,6 +37,16 @@ class VaeTiling:
     temporal_overlap: int
 
 
+    def config(self):
+        """The video VAE's TilingConfig (validates the sizes the VAE accepts)."""
+        from ltx_core.model.video_vae.tiling import SpatialTilingConfig, TemporalTilingConfig, TilingConfig
+
+        return TilingConfig(
+            SpatialTilingConfig(self.spatial_tile, self.spatial_overlap),
+            TemporalTilingConfig(self.temporal_tile, self.temporal_overlap),
+        )
+
+
 @dataclass(frozen=True)
 class MemoryPreset:
     name: str
@@ -92,6 +102,11 @@ class MemoryPreset:
             raise fail("vae_tiling", f"must be an object with non-negative integers {', '.join(_TILING_FIELDS)}")
         if tiling["spatial_overlap"] >= tiling["spatial_tile"] or tiling["temporal_overlap"] >= tiling["temporal_tile"]:
             raise fail("vae_tiling", "needs overlaps smaller than the tiles")
+        vae_tiling = VaeTiling(**{f: tiling[f] for f in _TILING_FIELDS})
+        try:
+            vae_tiling.config()
+        except ConfigError as exc:
+            raise ConfigError(f"memory preset {source}: field 'vae_tiling': {exc}") from None
         return MemoryPreset(
             name=data["name"],
             description=str(data["description"]),
@@ -99,7 +114,7 @@ class MemoryPreset:
             compute_dtype=data["compute_dtype"],
             transformer_quantization=_quantization(data, "transformer_quantization", source),
             text_encoder_quantization=_quantization(data, "text_encoder_quantization", source),
-            vae_tiling=VaeTiling(**{f: tiling[f] for f in _TILING_FIELDS}),
+            vae_tiling=vae_tiling,
             block_streaming=data["block_streaming"],
             unload_policy=data["unload_policy"],
         )

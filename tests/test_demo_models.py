@@ -39,3 +39,13 @@ def test_demo_set_is_regenerated_only_when_outdated(tmp_path: Path):
     ensure_demo_models(root)
     assert (root / "VERSION").read_text() != "old"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".demo-")]
+
+
+def test_demo_checkpoint_has_the_layout_shapes(tmp_path: Path):
+    import json
+
+    from ltx_core.demo import LAYOUT_PATH
+
+    layout = json.loads(LAYOUT_PATH.read_text())["checkpoint"]["tensors"]
+    file = LTXCheckpoint(demo_paths(tmp_path).checkpoint).file
+    assert {k: list(file.info(k).shape) for k in file.keys()} == {k: v[1] for k, v in layout.items()}

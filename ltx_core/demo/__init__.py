@@ -125,7 +125,7 @@ def _random_tensors(tensors: dict, gemma: bool) -> dict[str, np.ndarray]:
             value = rng.normal(0, 0.1, shape) + (0.0 if gemma else 1.0)
         else:
             value = rng.normal(0, 1.0 / np.sqrt(max(1, int(np.prod(shape[1:])))), shape)
-        out[key] = np.ascontiguousarray(value, dtype=np.float32)
+        out[key] = np.array(value, dtype=np.float32)  # keeps 0-d tensors 0-d
     return out
 
 

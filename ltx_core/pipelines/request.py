@@ -59,6 +59,9 @@ class GenerationRequest:
     generate_audio: bool = True
     enhance_prompt: bool = False
     embeddings: str | Path | None = None  # pre-computed prompt embeddings instead of Gemma
+    control_video: str | Path | None = None  # IC-LoRA control (depth, pose or edges)
+    control_strength: float = 1.0
+    control_attention: float = 1.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self, size_multiple: int) -> None:
@@ -78,6 +81,9 @@ class GenerationRequest:
             raise RequestError(f"steps must be at least 1, got {self.steps}.")
         if not self.prompt.strip() and self.embeddings is None:
             raise RequestError("the prompt is empty: describe the video to generate.")
+        for name in ("control_strength", "control_attention"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise RequestError(f"{name} must be between 0 and 1, got {getattr(self, name)}.")
         seen: set[int] = set()
         for image in self.images:
             if not 0 <= image.frame_index < self.frames:

@@ -15,6 +15,7 @@ import mlx.core as mx
 
 from ltx_core.pipelines.blocks import decode_audio, decode_frames
 from ltx_core.pipelines.distilled import DistilledPipeline
+from ltx_core.pipelines.ic_lora import ICLoraPipeline
 from ltx_core.pipelines.keyframes import KeyframePipeline
 from ltx_core.pipelines.ledger import ModelLedger, StageRecord
 from ltx_core.pipelines.one_stage import OneStagePipeline
@@ -23,7 +24,7 @@ from ltx_core.pipelines.request import GenerationRequest
 from ltx_core.pipelines.two_stage import TwoStagePipeline
 
 PIPELINES = {
-    cls.name: cls for cls in (DistilledPipeline, OneStagePipeline, TwoStagePipeline, KeyframePipeline)
+    cls.name: cls for cls in (DistilledPipeline, OneStagePipeline, TwoStagePipeline, KeyframePipeline, ICLoraPipeline)
 }
 
 
