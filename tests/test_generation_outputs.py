@@ -37,6 +37,9 @@ def test_distilled_run_writes_a_playable_mp4_with_audio_and_sidecar(reference: R
     stages = [s.stage for s in record.stages]
     assert stages == ["text encoder", "stage 1", "upsample", "stage 2", "audio decode", "video decode"]
     assert events[-1].stage == "done" and {e.stage for e in events} >= {"stage 1", "stage 2"}
+    previews = [e.preview for e in events if e.stage == "stage 2"]
+    assert previews and all(p is not None and p.dtype == np.uint8 and p.shape == (32, 32, 3) for p in previews)
+    assert all(e.peak_memory > 0 for e in events if e.stage.startswith("stage"))
     assert sorted(p.name for p in output.parent.iterdir()) == ["clip.json", "clip.mp4"]
     assert ledger.loaded() == []
 

@@ -124,7 +124,7 @@ def denoise_stage(
     audio = None
     if audio_space is not None:
         audio = noiser(audio_space.initial_state(ledger.dtype, initial_audio), noise_scale)
-    video, audio = euler_loop(sigmas, video, audio, denoiser, stage, reporter)
+    video, audio = euler_loop(sigmas, video, audio, denoiser, stage, reporter, video_space.preview)
     return video_space.finish(video), audio_space.finish(audio) if audio is not None else None
 
 

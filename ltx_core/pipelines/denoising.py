@@ -9,10 +9,12 @@ passes, combined by ``MultiModalGuider``; the passes are batched into one forwar
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
 import mlx.core as mx
+import numpy as np
 
 from ltx_core.components.diffusion_steps import EulerDiffusionStep, blend_with_clean
 from ltx_core.components.guiders import MultiModalGuider
@@ -168,6 +170,7 @@ def euler_loop(
     denoiser: Denoiser,
     stage: str = "denoise",
     reporter: ProgressReporter | None = None,
+    preview: Callable[[mx.array], np.ndarray] | None = None,
 ) -> tuple[LatentState, LatentState | None]:
     """Denoise from ``sigmas[0]`` to ``sigmas[-1]``; conditioning tokens stay clean. The state is
     evaluated after every step, and cancellation is checked between steps."""
@@ -182,5 +185,6 @@ def euler_loop(
             audio = replace(audio, latent=stepper.step(audio.latent, audio_x0, sigmas, step))
         mx.eval(video.latent, *([audio.latent] if audio is not None else []))
         if reporter is not None:
-            reporter.report(stage, step + 1, total)
+            image = preview(video_x0) if preview is not None and reporter.callback is not None else None
+            reporter.report(stage, step + 1, total, image)
     return video, audio

@@ -54,6 +54,17 @@ class VideoLatentSpace:
         """Drop appended conditioning tokens and return the (B, C, F, H, W) latent."""
         return self.patchifier.unpatchify(state.latent[:, : self.token_count], self.shape)
 
+    def preview(self, tokens: mx.array, scale: int = 8) -> np.ndarray:
+        """A cheap (H*scale, W*scale, 3) uint8 look at the middle latent frame of a prediction:
+        its first three channels, each stretched to 0-255. Not a decode: enough to watch the
+        composition settle while denoising."""
+        latent = self.patchifier.unpatchify(tokens[:1, : self.token_count], self.shape)
+        frame = np.array(latent[0, :3, self.shape.frames // 2].astype(mx.float32))  # (3, H, W)
+        low = frame.min(axis=(1, 2), keepdims=True)
+        high = frame.max(axis=(1, 2), keepdims=True)
+        image = ((frame - low) / np.maximum(high - low, 1e-6) * 255).astype(np.uint8).transpose(1, 2, 0)
+        return np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
+
 
 @dataclass(frozen=True)
 class AudioLatentSpace:
