@@ -22,6 +22,21 @@ class ConditioningError(LTXError):
     """A conditioning input does not fit the video being generated."""
 
 
+def _initial_state(kind: str, expected: tuple, patchify, positions: mx.array, dtype: mx.Dtype, latent) -> LatentState:
+    """Zeros (or ``latent``) as tokens with a full denoise mask."""
+    if latent is None:
+        latent = mx.zeros(expected, dtype)
+    elif tuple(latent.shape) != expected:
+        raise ConditioningError(f"initial {kind} latent has shape {tuple(latent.shape)}, expected {expected}")
+    tokens = patchify(latent.astype(dtype))
+    return LatentState(
+        latent=tokens,
+        denoise_mask=mx.ones((*tokens.shape[:2], 1), mx.float32),
+        positions=positions,
+        clean_latent=tokens,
+    )
+
+
 @dataclass(frozen=True)
 class VideoLatentSpace:
     """Token layout of one video latent: shape, frame rate and the patchifier."""
@@ -37,18 +52,10 @@ class VideoLatentSpace:
 
     def initial_state(self, dtype: mx.Dtype = mx.float32, latent: mx.array | None = None) -> LatentState:
         """Zeros (or ``latent``, (B, C, F, H, W)) with a full denoise mask and the official positions."""
-        expected = tuple(self.shape)
-        if latent is None:
-            latent = mx.zeros(expected, dtype)
-        elif tuple(latent.shape) != expected:
-            raise ConditioningError(f"initial video latent has shape {tuple(latent.shape)}, expected {expected}")
-        tokens = self.patchifier.patchify(latent.astype(dtype))
-        return LatentState(
-            latent=tokens,
-            denoise_mask=mx.ones((*tokens.shape[:2], 1), mx.float32),
-            positions=self.patchifier.positions(self.shape, self.fps, self.scale),
-            clean_latent=tokens,
-        )
+        return _initial_state(
+            "video", tuple(self.shape), self.patchifier.patchify, self.patchifier.positions(self.shape, self.fps, self.scale),
+            dtype, latent,
+        )  # fmt: skip
 
     def finish(self, state: LatentState) -> mx.array:
         """Drop appended conditioning tokens and return the (B, C, F, H, W) latent."""
@@ -72,17 +79,8 @@ class AudioLatentSpace:
     patchifier: AudioPatchifier = AudioPatchifier()
 
     def initial_state(self, dtype: mx.Dtype = mx.float32, latent: mx.array | None = None) -> LatentState:
-        expected = tuple(self.shape)
-        if latent is None:
-            latent = mx.zeros(expected, dtype)
-        elif tuple(latent.shape) != expected:
-            raise ConditioningError(f"initial audio latent has shape {tuple(latent.shape)}, expected {expected}")
-        tokens = self.patchifier.patchify(latent.astype(dtype))
-        return LatentState(
-            latent=tokens,
-            denoise_mask=mx.ones((*tokens.shape[:2], 1), mx.float32),
-            positions=self.patchifier.positions(self.shape),
-            clean_latent=tokens,
+        return _initial_state(
+            "audio", tuple(self.shape), self.patchifier.patchify, self.patchifier.positions(self.shape), dtype, latent
         )
 
     def finish(self, state: LatentState) -> mx.array:
