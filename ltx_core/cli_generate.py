@@ -38,6 +38,7 @@ def add_generate_parser(commands) -> None:
     parser.add_argument("--fps", type=float, default=24.0)
     parser.add_argument("--steps", type=int, default=40, help="denoising steps of the guided (dev) stage")
     parser.add_argument("--steps-stage1", type=int, help="same as --steps")
+    parser.add_argument("--steps-stage2", type=int, help="refinement steps of two-stage pipelines (1-3, default 3)")
     parser.add_argument("--cfg", type=float, default=3.0, help="video CFG scale (audio uses --audio-cfg)")
     parser.add_argument("--audio-cfg", type=float, default=7.0)
     parser.add_argument("--stg", type=float, default=1.0, help="STG scale")
@@ -115,6 +116,7 @@ def request_from_args(args: argparse.Namespace):
     return GenerationRequest(
         prompt=args.prompt, negative_prompt=args.negative_prompt, seed=args.seed, height=args.height,
         width=args.width, frames=args.frames, fps=args.fps, steps=args.steps_stage1 or args.steps,
+        refine_steps=args.steps_stage2,
         video_guidance=video, audio_guidance=replace(video, cfg_scale=args.audio_cfg),
         images=tuple(images), loras=tuple(loras), generate_audio=args.generate_audio,
         enhance_prompt=args.enhance_prompt, embeddings=args.embedding,

@@ -105,7 +105,7 @@ def test_keyframes_append_tokens_and_are_removed_after(reference: Reference, tmp
     latents = KeyframePipeline(tiny_ledger(reference, tmp_path, distilled_lora=demo_lora(tmp_path))).generate(
         replace(request, images=images)
     )
-    assert latents.video.shape[2] == 3  # keyframe tokens were appended and removed again
+    assert latents.video.shape[2] == 3  # the frame-16 keyframe tokens were appended and removed again
 
 
 def _png(folder: Path, value: int, index: int) -> Path:
@@ -114,3 +114,12 @@ def _png(folder: Path, value: int, index: int) -> Path:
     path = folder / f"key{index}.png"
     Image.fromarray(np.full((48, 80, 3), value, np.uint8)).save(path)
     return path
+
+
+def test_refinement_steps_choose_the_last_stage_two_sigmas():
+    from ltx_core.components.schedulers import STAGE_2_DISTILLED_SIGMAS, refinement_sigmas
+
+    assert np.array(refinement_sigmas()).tolist() == pytest.approx(list(STAGE_2_DISTILLED_SIGMAS))
+    assert np.array(refinement_sigmas(1)).tolist() == pytest.approx([0.421875, 0.0])
+    with pytest.raises(ValueError, match="1 to 3"):
+        refinement_sigmas(4)

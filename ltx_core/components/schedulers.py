@@ -50,6 +50,17 @@ def distilled_sigmas(stage: int = 1) -> mx.array:
     return mx.array(DISTILLED_SIGMAS if stage == 1 else STAGE_2_DISTILLED_SIGMAS, dtype=mx.float32)
 
 
+def refinement_sigmas(steps: int | None = None) -> mx.array:
+    """The stage-2 refinement: its 3 distilled sigmas, or only the last ``steps`` of them (a
+    lighter refinement that starts from less noise)."""
+    full = len(STAGE_2_DISTILLED_SIGMAS) - 1
+    if steps is None or steps == full:
+        return distilled_sigmas(2)
+    if not 1 <= steps <= full:
+        raise ValueError(f"the refinement stage has 1 to {full} steps, got {steps}")
+    return mx.array(STAGE_2_DISTILLED_SIGMAS[-(steps + 1) :], dtype=mx.float32)
+
+
 def _linspace_float32(start: float, end: float, count: int) -> np.ndarray:
     """float32 linspace computed like torch's: from the start for the first half, from the end
     for the second, so both ends are exact."""

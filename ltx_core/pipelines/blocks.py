@@ -83,10 +83,9 @@ def image_conditionings(
     space: VideoLatentSpace,
     height: int,
     width: int,
-    all_keyframes: bool = False,
 ) -> list:
-    """Frame-0 images replace latent tokens; images at other frames (every image with
-    ``all_keyframes``) are appended as keyframe tokens with their own positions."""
+    """Frame-0 images replace latent tokens; images at other frames are appended as keyframe
+    tokens with their own positions."""
     if not images:
         return []
     encoder = ledger.get("video_encoder")
@@ -94,7 +93,7 @@ def image_conditionings(
     for image in images:
         latent = encoder(load_pixels(image, height, width).astype(ledger.dtype))
         mx.eval(latent)
-        if image.frame_index == 0 and not all_keyframes:
+        if image.frame_index == 0:
             items.append(LatentIndexConditioning(latent, image.strength, 0))
         else:
             items.append(KeyframeConditioning(latent, image.frame_index, image.strength))

@@ -52,6 +52,7 @@ class GenerationRequest:
     frames: int = 121
     fps: float = 24.0
     steps: int = DEV_STEPS
+    refine_steps: int | None = None  # stage-2 steps (1-3; default all 3 distilled refinement sigmas)
     video_guidance: MultiModalGuiderParams = DEV_VIDEO_GUIDANCE
     audio_guidance: MultiModalGuiderParams = DEV_AUDIO_GUIDANCE
     images: tuple[ImageCondition, ...] = ()
@@ -79,6 +80,8 @@ class GenerationRequest:
             raise RequestError(f"fps must be positive, got {self.fps}.")
         if self.steps < 1:
             raise RequestError(f"steps must be at least 1, got {self.steps}.")
+        if self.refine_steps is not None and not 1 <= self.refine_steps <= 3:
+            raise RequestError(f"the refinement stage has 1 to 3 steps, got {self.refine_steps}.")
         if not self.prompt.strip() and self.embeddings is None:
             raise RequestError("the prompt is empty: describe the video to generate.")
         for name in ("control_strength", "control_attention"):

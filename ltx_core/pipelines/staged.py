@@ -9,7 +9,7 @@ import mlx.core as mx
 
 from ltx_core.components.guiders import MultiModalGuider
 from ltx_core.components.noisers import GaussianNoiser
-from ltx_core.components.schedulers import distilled_sigmas, ltx2_sigmas
+from ltx_core.components.schedulers import distilled_sigmas, ltx2_sigmas, refinement_sigmas
 from ltx_core.pipelines.blocks import (
     Prompts,
     denoise_stage,
@@ -29,7 +29,6 @@ from ltx_core.pipelines.request import GenerationRequest, LoraChoice
 class StagePlan:
     sigmas: str  # "distilled", "distilled_stage2" or "scheduler" (LTX2Scheduler with request.steps)
     guided: bool = False  # multi-modal guidance with the negative prompt (dev model)
-    images_as_keyframes: bool = False  # append every image as a keyframe (keyframe interpolation)
     request_loras: bool = True  # apply the user's LoRAs in this stage
     distilled_lora: bool = False  # apply the distilled LoRA in this stage (dev model, stage 2)
 
@@ -107,7 +106,7 @@ class StagedPipeline:
         return Latents(video, audio, prompts.prompt, notices)
 
     def conditionings(self, plan: StagePlan, request: GenerationRequest, space: VideoLatentSpace, height: int, width: int) -> list:
-        return image_conditionings(self.ledger, request.images, space, height, width, plan.images_as_keyframes)
+        return image_conditionings(self.ledger, request.images, space, height, width)
 
     def _stage(self, plan, request, prompts, noiser, reporter, name, height, width, initial=None):
         ledger = self.ledger
@@ -122,8 +121,10 @@ class StagedPipeline:
         denoiser = self._denoiser(plan, request, prompts, model, audio_space is not None)
         if plan.sigmas == "scheduler":
             sigmas = ltx2_sigmas(request.steps)
+        elif plan.sigmas == "distilled":
+            sigmas = distilled_sigmas(1)
         else:
-            sigmas = distilled_sigmas(1 if plan.sigmas == "distilled" else 2)
+            sigmas = refinement_sigmas(request.refine_steps)
         noise_scale = float(sigmas[0].item()) if initial is not None else 1.0
         video_init, audio_init = initial if initial is not None else (None, None)
         result = denoise_stage(
