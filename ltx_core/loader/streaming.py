@@ -72,6 +72,11 @@ class BlockStreamer:
         for name, tensor in self.blocks[block.index].items():
             loaded.extend(read_tensor(self.source, name, tensor, self.dtype, expected))
         block.load_weights(loaded, strict=True)
+        # Start reading the next block's pages from disk while this one computes.
+        following = self.blocks.get(block.index + 1, self.blocks.get(0, {}))
+        self.source.prefetch(
+            [k for t in following.values() for k in (t.key, t.fp8_scale_key) if k is not None]
+        )
         self.stats.blocks += 1
         self.stats.bytes += sum(array.nbytes for _, array in loaded)
         self.stats.seconds += time.perf_counter() - started
