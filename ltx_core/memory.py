@@ -181,7 +181,9 @@ def text_encoder_stage(
     )
 
 
-def prompt_embedding_bytes(transformer: dict, guidance: Guidance, audio: bool, dtype: str, text_tokens: int = TEXT_TOKENS) -> int:
+def prompt_embedding_bytes(
+    transformer: dict, guidance: Guidance, audio: bool, dtype: str, text_tokens: int = TEXT_TOKENS
+) -> int:
     """The encoded prompts (video and audio contexts) kept through the denoising stages, plus the
     batched copies of batched guidance."""
     sets = guidance.contexts + (guidance.batch if guidance.batched else 0)
@@ -217,7 +219,8 @@ def denoise_stage(
     tv = f * h * w
     ta = audio_latent_frames(frames, fps) if audio else 0
     heads, head_dim = transformer.get("num_attention_heads", 32), transformer.get("attention_head_dim", 128)
-    a_heads, a_head_dim = transformer.get("audio_num_attention_heads", 32), transformer.get("audio_attention_head_dim", 64)
+    a_heads = transformer.get("audio_num_attention_heads", 32)
+    a_head_dim = transformer.get("audio_attention_head_dim", 64)
     dv, da = heads * head_dim, (a_heads * a_head_dim if audio else 0)
     width_tokens = tv * dv + ta * da
     batch = guidance.batch
@@ -230,7 +233,8 @@ def denoise_stage(
     text_kv = kv_sets * (blocks * 2 + CONTEXT_PROJECTION_COPIES) * text_tokens * (dv + da) * b
     embeddings = prompt_embedding_bytes(transformer, guidance, audio, dtype, text_tokens)
     rope = 3 * width_tokens * b
-    latents = (guidance.passes + 4) * (tv * transformer.get("in_channels", 128) + ta * transformer.get("audio_in_channels", 128)) * 4
+    channels = tv * transformer.get("in_channels", 128) + ta * transformer.get("audio_in_channels", 128)
+    latents = (guidance.passes + 4) * channels * 4  # float32 latents, noise, guidance outputs
     notes = f"{tv} video + {ta} audio tokens, batch {batch}" + (", streamed" if streaming else "")
     return StageEstimate(name, weights, int(forward + scores + text_kv + embeddings + rope + latents), notes)
 
@@ -243,7 +247,9 @@ def upsample_stage(
     from ltx_core.model.upsampler.config import UpsamplerConfig
     from ltx_core.model.upsampler.model import LatentUpsampler
 
-    config = upsampler if isinstance(upsampler, UpsamplerConfig) else UpsamplerConfig.from_dict(upsampler or {}, source="upsampler config")
+    config = upsampler
+    if not isinstance(config, UpsamplerConfig):
+        config = UpsamplerConfig.from_dict(upsampler or {}, source="upsampler config")
     b = _BYTES[dtype]
     weights = _parameter_bytes(LatentUpsampler(config), b)
     f, h, w = _latent_fhw(frames, height, width)
@@ -252,7 +258,9 @@ def upsample_stage(
     return StageEstimate("upsample", weights + resident, int(working), "transformer kept loaded" if resident else "")
 
 
-def video_decode_stage(vae: dict, frames: int, height: int, width: int, dtype: str, tiling: Any | None) -> StageEstimate:
+def video_decode_stage(
+    vae: dict, frames: int, height: int, width: int, dtype: str, tiling: Any | None
+) -> StageEstimate:
     """The video decoder, tile by tile: its last level (``decoder_base_channels`` wide at 1/patch of
     the output size) dominates; tiled decoding also keeps two temporal groups of output."""
     from ltx_core.model.video_vae.config import VideoVAEConfig
@@ -283,7 +291,8 @@ def video_decode_stage(vae: dict, frames: int, height: int, width: int, dtype: s
         outputs = 2 * 4 * group_frames * height * width * b + 3 * group_frames * height * width * 4
     p = config.patch_size
     voxels = tile_out[0] * (tile_out[1] // p) * (tile_out[2] // p)
-    working = VAE_LEVEL_COPIES * last_channels * voxels * b + outputs + 2 * config.latent_channels * math.prod(latent) * b
+    latent_and_noise = 2 * config.latent_channels * math.prod(latent) * b
+    working = VAE_LEVEL_COPIES * last_channels * voxels * b + outputs + latent_and_noise
     note = "untiled" if tiling is None else f"tile {tile_out[2]}x{tile_out[1]}x{tile_out[0]}"
     return StageEstimate("video decode", weights, int(working), note)
 
@@ -366,7 +375,8 @@ def estimate_memory(
         stages.append(denoise_stage("stage 2", transformer, frames, height, width, guidance=single, **common))
     stages.append(video_decode_stage(checkpoint_config["vae"], frames, height, width, compute_dtype, tiling))
     if audio:
-        stages.append(audio_decode_stage(checkpoint_config["audio_vae"], checkpoint_config["vocoder"], frames, fps, compute_dtype))
+        sections = checkpoint_config["audio_vae"], checkpoint_config["vocoder"]
+        stages.append(audio_decode_stage(*sections, frames, fps, compute_dtype))
     if keep_loaded:
         stages = _keep_loaded(stages)
     settings = dict(
@@ -394,7 +404,9 @@ def _keep_loaded(stages: list[StageEstimate]) -> list[StageEstimate]:
     return out
 
 
-def estimate_for_preset(checkpoint_config: dict, preset: Any, backend: str | None = None, **request: Any) -> MemoryEstimate:
+def estimate_for_preset(
+    checkpoint_config: dict, preset: Any, backend: str | None = None, **request: Any
+) -> MemoryEstimate:
     """``estimate_memory`` with a ``MemoryPreset``'s dtype, quantization, tiling, streaming and
     unload policy; ``request`` gives height, width, frames, fps, audio, pipeline, guidance..."""
     from ltx_core.backend import backend_name

@@ -15,7 +15,7 @@ from mlx.utils import tree_flatten
 from ltx_core.loader import LTXCheckpoint, load_transformer
 from ltx_core.loader.convert import convert_checkpoint
 from ltx_core.loader.quantization import QuantizationSpec
-from ltx_core.loader.streaming import BlockStreamer
+from ltx_core.loader.streaming import BlockStreamer, StreamingError
 from tests.conftest import Reference
 from tests.test_transformer_parity import modality
 
@@ -47,7 +47,8 @@ def deep_checkpoint(reference: Reference, tmp_path_factory) -> Path:
             # a distinct copy per block: scaled a little so blocks differ
             deep[f"{match.group(1)}{index}.{key[match.end():]}"] = value * (1 + 0.01 * index)
     path = tmp_path_factory.mktemp("deep") / "ltx2-tiny-16-blocks.safetensors"
-    mx.save_safetensors(str(path), deep, metadata={"config": json.dumps({**config, "transformer": {**config["transformer"], "num_layers": BLOCKS}})})
+    config = {**config, "transformer": {**config["transformer"], "num_layers": BLOCKS}}
+    mx.save_safetensors(str(path), deep, metadata={"config": json.dumps(config)})
     return path
 
 
@@ -119,3 +120,13 @@ def test_resident_memory_after_a_forward_is_the_non_block_size(reference: Refere
     assert abs(held - non_block) < 0.05 * total, (held, non_block, total)
     # during the forward at most one block is loaded beside the non-block layers (+ small activations)
     assert peak < non_block + 2 * one_block + 0.1 * total, (peak, non_block, one_block, total)
+
+
+def test_weights_edited_between_forwards_are_refused(reference: Reference):
+    """A LoRA fused into a released block would be silently dropped by the next reload."""
+    streamed = load_transformer(reference.checkpoint, streaming=True)
+    streamed(*av_inputs(reference))
+    layer = streamed.transformer_blocks[1].attn1.to_q
+    layer.weight = layer.weight + 1.0
+    with pytest.raises(StreamingError, match="block 1 was modified while streamed"):
+        streamed(*av_inputs(reference))

@@ -93,7 +93,7 @@ def load_transformer(
     if streaming:
         rest, blocks = split_block_mapping(mapping)
         expected = check_mapping(model, checkpoint.file, mapping, component)
-        loaded = [pair for name, tensor in rest.items() for pair in read_tensor(checkpoint.file, name, tensor, dtype, expected)]
+        loaded = [pair for name, t in rest.items() for pair in read_tensor(checkpoint.file, name, t, dtype, expected)]
         model.load_weights(loaded, strict=False)
         attach_streamer(model, checkpoint.file, blocks, dtype)
     else:

@@ -21,6 +21,7 @@ import mlx.core as mx
 import mlx.nn as nn
 from mlx.utils import tree_flatten, tree_unflatten
 
+from ltx_core.errors import LTXError
 from ltx_core.loader.safetensors_file import SafetensorsFile
 from ltx_core.loader.weights import TensorSource, read_tensor
 
@@ -40,6 +41,10 @@ def split_block_mapping(
         else:
             blocks.setdefault(int(match.group(1)), {})[name[match.end() :]] = tensor
     return rest, blocks
+
+
+class StreamingError(LTXError):
+    """A streamed transformer was used in a way streaming cannot honour."""
 
 
 @dataclass
@@ -68,6 +73,14 @@ class BlockStreamer:
     def before(self, block: nn.Module) -> None:
         started = time.perf_counter()
         expected = self.expected[block.index]
+        current = dict(tree_flatten(block.parameters()))
+        if current.keys() != expected.keys() or any(current[k] is not v for k, v in expected.items()):
+            # Something changed a released block (e.g. a LoRA fused into its weights): reloading
+            # from the file would silently drop that change.
+            raise StreamingError(
+                f"transformer block {block.index} was modified while streamed; block streaming reloads weights "
+                "from the checkpoint, so LoRAs and other weight edits are not supported with it yet."
+            )
         loaded: list[tuple[str, mx.array]] = []
         for name, tensor in self.blocks[block.index].items():
             loaded.extend(read_tensor(self.source, name, tensor, self.dtype, expected))
