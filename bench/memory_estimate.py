@@ -66,7 +66,7 @@ def randomize(module, dtype=mx.float32):
     return module
 
 
-def denoise_rows(blocks: int, sizes, batches) -> list[tuple[str, int, int]]:
+def denoise_rows(blocks: int, sizes, batches) -> list[tuple[str, memory.StageEstimate, int]]:
     rows = []
     config = {**RELEASED, "num_layers": blocks}
     for width, height, frames in sizes:
@@ -81,12 +81,12 @@ def denoise_rows(blocks: int, sizes, batches) -> list[tuple[str, int, int]]:
             guidance = memory.Guidance(batch, batch > 1, batch)
             predicted = memory.denoise_stage(
                 "stage", config, frames, height, width, 25.0, True, guidance, "float32", None, False, "cpu"
-            ).peak
+            )
             rows.append((f"denoise {blocks} blocks {width}x{height}x{frames} batch {batch}", predicted, measure(run)))
     return rows
 
 
-def vae_rows(cases) -> list[tuple[str, int, int]]:
+def vae_rows(cases) -> list[tuple[str, memory.StageEstimate, int]]:
     from ltx_core.model.video_vae.config import VideoVAEConfig
     from ltx_core.model.video_vae.decoder import VideoDecoder
     from ltx_core.model.video_vae.tiled import decode_video
@@ -100,7 +100,7 @@ def vae_rows(cases) -> list[tuple[str, int, int]]:
                 pass
             return decoder
 
-        predicted = memory.video_decode_stage(REAL_VAE, frames, height, width, "float32", tiling).peak
+        predicted = memory.video_decode_stage(REAL_VAE, frames, height, width, "float32", tiling)
         label = "untiled" if tiling is None else f"tiles {tiling.spatial_tile}px/{tiling.temporal_tile}f"
         rows.append((f"video decode {width}x{height}x{frames} {label}", predicted, measure(run)))
     return rows
@@ -115,7 +115,7 @@ def memory_tiling(tiling: VaeTiling):
     )
 
 
-def upsampler_rows(cases) -> list[tuple[str, int, int]]:
+def upsampler_rows(cases) -> list[tuple[str, memory.StageEstimate, int]]:
     from ltx_core.model.upsampler.config import UpsamplerConfig
     from ltx_core.model.upsampler.model import LatentUpsampler
 
@@ -128,12 +128,12 @@ def upsampler_rows(cases) -> list[tuple[str, int, int]]:
             mx.eval(out)
             return model
 
-        predicted = memory.upsample_stage(None, frames, height, width, "float32", 0).peak
+        predicted = memory.upsample_stage(None, frames, height, width, "float32", 0)
         rows.append((f"upsample from {width}x{height}x{frames}", predicted, measure(run)))
     return rows
 
 
-def audio_rows(cases) -> list[tuple[str, int, int]]:
+def audio_rows(cases) -> list[tuple[str, memory.StageEstimate, int]]:
     from ltx_core.model.audio_vae.audio import decode_audio
     from ltx_core.model.audio_vae.config import AudioVAEConfig, VocoderConfig
     from ltx_core.model.audio_vae.vae import AudioDecoder
@@ -149,7 +149,7 @@ def audio_rows(cases) -> list[tuple[str, int, int]]:
             mx.eval(decode_audio(latent, decoder, vocoder).waveform)
             return decoder
 
-        predicted = memory.audio_decode_stage(REAL_AUDIO_VAE, REAL_VOCODER, frames, fps, "float32").peak
+        predicted = memory.audio_decode_stage(REAL_AUDIO_VAE, REAL_VOCODER, frames, fps, "float32")
         rows.append((f"audio decode {frames} frames @ {fps:g} fps", predicted, measure(run)))
     return rows
 
@@ -163,7 +163,10 @@ def main() -> None:
     vae_cases = [(9, 128, 128, None)]
     if not args.quick:
         vae_cases += [(17, 128, 256, None), (33, 256, 256, VaeTiling(128, 64, 16, 8))]
-    print(f"{'case':52s} {'predicted GB':>12s} {'measured GB':>12s} {'ratio':>6s}", flush=True)
+    print("peak = weights (exact, from the lazily built module) + working memory (calibrated terms);")
+    print("measured working = measured peak - predicted weights.")
+    header = f"{'case':46s} {'pred GB':>8s} {'meas GB':>8s} {'ratio':>6s} {'pred work':>9s} {'meas work':>9s} {'ratio':>6s}"
+    print(header, flush=True)
     for rows in (
         lambda: audio_rows([(121, 24.0)] + ([] if args.quick else [(241, 24.0)])),
         lambda: upsampler_rows([(17, 256, 384)] + ([] if args.quick else [(25, 480, 704)])),
@@ -171,7 +174,12 @@ def main() -> None:
         lambda: denoise_rows(args.blocks, sizes, (1, 2) if not args.quick else (1,)),
     ):
         for label, predicted, measured in rows():
-            print(f"{label:52s} {predicted / 1e9:12.3f} {measured / 1e9:12.3f} {predicted / measured:6.2f}", flush=True)
+            work = measured - predicted.weights
+            print(
+                f"{label:46s} {predicted.peak / 1e9:8.3f} {measured / 1e9:8.3f} {predicted.peak / measured:6.2f} "
+                f"{predicted.activations / 1e9:9.3f} {work / 1e9:9.3f} {predicted.activations / work:6.2f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -212,7 +212,7 @@ def denoise_stage(
     b = _BYTES[dtype]
     rest, block, blocks = transformer_weight_bytes(
         json.dumps(transformer, sort_keys=True), dtype, quantization.bits if quantization else None,
-        quantization.group_size if quantization else 64, audio,
+        quantization.group_size if quantization else 64, True,  # the ledger loads the audio-video model
     )  # fmt: skip
     weights = rest + (block if streaming else block * blocks)
     f, h, w = _latent_fhw(frames, height, width)
