@@ -1,6 +1,6 @@
 """Block streaming vs resident weights on a real-width slice of the 19B transformer.
 
-    .venv/bin/python bench/streaming.py [--blocks 4] [--repeats 2] [--sizes 384x256x17,704x480x25]
+    .venv/bin/python bench/streaming.py [--blocks 4] [--repeats 2] [--sizes 384x256x17,704x480x25] [--read-costs]
 
 Writes ``--blocks`` real-width audio-video blocks (random weights, stored in bf16 as in the
 released file) plus the non-block layers to a temporary single-file checkpoint, then loads it
@@ -85,11 +85,43 @@ def run(model, inputs, repeats: int) -> tuple[float, int, int]:
     return seconds, mx.get_peak_memory(), mx.get_active_memory()
 
 
+def read_costs(path: Path, folder: Path) -> None:
+    """Seconds to stream one block in, per stored format and compute dtype (no forward): what a
+    step pays per block where compute does not hide it. Warm page cache: reading is a memcpy."""
+    from ltx_core.loader.convert import convert_checkpoint
+    from ltx_core.loader.quantization import QuantizationSpec
+
+    converted = folder / "slice-4bit.safetensors"
+    convert_checkpoint(path, converted, QuantizationSpec(4, 64), dtype=mx.bfloat16)
+    cases = (
+        ("bf16 file -> float32", path, mx.float32, None),
+        ("bf16 file -> bfloat16", path, mx.bfloat16, None),
+        ("bf16 file -> 4-bit at load", path, mx.bfloat16, QuantizationSpec(4, 64)),
+        ("4-bit converted file", converted, mx.bfloat16, None),
+    )
+    print(f"\n{'one block streamed in':28s} {'GB in memory':>12s} {'seconds':>8s}")
+    for label, file, dtype, quantization in cases:
+        model = load_transformer(file, dtype=dtype, quantization=quantization, streaming=True)
+        block = model.transformer_blocks[0]
+        model.block_hook.before(block)  # warm the page cache
+        model.block_hook.after(block)
+        model.block_hook.stats.__init__()
+        for _ in range(2):
+            model.block_hook.before(block)
+            model.block_hook.after(block)
+        stats = model.block_hook.stats
+        print(f"{label:28s} {stats.bytes / stats.blocks / 1e9:12.3f} {stats.seconds / stats.blocks:8.2f}", flush=True)
+        del model
+        gc.collect()
+        mx.clear_cache()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--blocks", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--sizes", default="384x256x17,704x480x25", help="WxHxF, comma-separated")
+    parser.add_argument("--read-costs", action="store_true", help="also time streaming one block in per format")
     args = parser.parse_args()
     dtype = default_compute_dtype()
     sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
@@ -97,6 +129,8 @@ def main() -> None:
         path = Path(folder) / "slice.safetensors"
         stored = write_slice_checkpoint(path, args.blocks)
         print(f"{args.blocks}-block real-width slice: {stored / 1e9:.2f} GB stored (bf16), compute {dtype}")
+        if args.read_costs:
+            read_costs(path, Path(folder))
         results = {}
         for mode in ("streamed", "resident"):
             model = load_transformer(path, dtype=dtype, streaming=mode == "streamed")

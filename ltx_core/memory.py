@@ -77,9 +77,6 @@ class MemoryEstimate:
                 return stage
         raise KeyError(name)
 
-    def largest(self) -> StageEstimate:
-        return max(self.stages, key=lambda s: s.peak)
-
     def table(self) -> str:
         rows = [f"{'stage':14s} {'weights GB':>10s} {'working GB':>10s} {'peak GB':>8s}"]
         for s in self.stages:
