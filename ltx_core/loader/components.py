@@ -9,7 +9,8 @@ import mlx.core as mx
 from ltx_core.errors import CheckpointError
 from ltx_core.loader.checkpoint import TRANSFORMER_PREFIX, LTXCheckpoint
 from ltx_core.loader.quantization import QuantizationSpec, fp8_scale_key, is_fp8_scale_key, quantize_layout
-from ltx_core.loader.weights import TensorSource, load_module_weights
+from ltx_core.loader.streaming import attach_streamer, split_block_mapping
+from ltx_core.loader.weights import TensorSource, check_mapping, load_module_weights, read_tensor
 from ltx_core.model.transformer.config import TransformerConfig
 from ltx_core.model.transformer.model import LTXModel
 from ltx_core.model.transformer.weights import param_name
@@ -45,12 +46,17 @@ def load_transformer(
     dtype: mx.Dtype | str = mx.float32,
     with_audio: bool = True,
     quantization: QuantizationSpec | None = None,
+    streaming: bool = False,
 ) -> LTXModel:
     """The audio-video transformer (or the video-only one), weights loaded strictly.
 
     ``quantization`` quantizes the blocks' linear layers while loading, one tensor at a time, so
     the full-precision weights are never all in memory. Checkpoints written by ``convert`` are
     already quantized and load as stored; fp8 checkpoints are dequantized with their scales.
+
+    ``streaming`` loads only the non-block layers now; each block is read from the file when it
+    runs and released after it (``ltx_core.loader.streaming``), so the resident weights are about
+    one block. The model's ``block_hook`` is the streamer (with read statistics).
     """
     checkpoint = open_checkpoint(checkpoint)
     dtype = resolve_dtype(dtype)
@@ -84,6 +90,13 @@ def load_transformer(
         to_quantize = quantization if (stored is None and layer in quantized_layers and name.endswith(".weight")) else None
         mapping[name] = TensorSource(full, fp8_scale_key=fp8_scale_key(checkpoint.file, full), quantize=to_quantize)
     component = "audio-video transformer" if with_audio else "video-only transformer"
-    load_module_weights(model, checkpoint.file, mapping, dtype, component)
+    if streaming:
+        rest, blocks = split_block_mapping(mapping)
+        expected = check_mapping(model, checkpoint.file, mapping, component)
+        loaded = [pair for name, t in rest.items() for pair in read_tensor(checkpoint.file, name, t, dtype, expected)]
+        model.load_weights(loaded, strict=False)
+        attach_streamer(model, checkpoint.file, blocks, dtype)
+    else:
+        load_module_weights(model, checkpoint.file, mapping, dtype, component)
     model.eval()
     return model

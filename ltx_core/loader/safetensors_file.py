@@ -113,6 +113,21 @@ class SafetensorsFile:
         self._release_pages(info)
         return array
 
+    def prefetch(self, keys: list[str]) -> None:
+        """Ask the kernel to start reading these tensors' pages in the background (MADV_WILLNEED),
+        so a later ``load`` finds them in memory. Best effort: a no-op where unsupported."""
+        if not hasattr(mmap, "MADV_WILLNEED") or not keys:
+            return
+        mapped = self._map()
+        for key in keys:
+            info = self.info(key)
+            start = self._data_offset + info.start
+            aligned = start - start % mmap.PAGESIZE
+            try:
+                mapped.madvise(mmap.MADV_WILLNEED, aligned, self._data_offset + info.end - aligned)
+            except (OSError, ValueError):
+                return
+
     def close(self) -> None:
         if self._mmap is not None:
             self._mmap.close()

@@ -46,6 +46,19 @@ def load_module_weights(
     initial (lazy, never evaluated) parameters are replaced without being materialised, so
     the peak stays near the component's own size.
     """
+    expected = check_mapping(module, source, mapping, component)
+    loaded: list[tuple[str, mx.array]] = []
+    for name, tensor in mapping.items():
+        loaded.extend(read_tensor(source, name, tensor, dtype, expected))
+    module.load_weights(loaded, strict=True)
+    return module
+
+
+def check_mapping(
+    module: nn.Module, source: SafetensorsFile, mapping: Mapping[str, TensorSource], component: str
+) -> dict[str, mx.array]:
+    """Raise one error listing missing/unexpected keys and shape mismatches; reads no tensor data.
+    Returns the module's (lazy) parameters by name, for the shape checks of ``read_tensor``."""
     expected = dict(tree_flatten(module.parameters()))
     provided: dict[str, str] = {}
     for name, tensor in mapping.items():
@@ -66,17 +79,14 @@ def load_module_weights(
     ]
     if missing or unexpected or wrong_shape:
         raise WeightsMismatchError(_mismatch_message(source.name, component, missing, unexpected, wrong_shape))
-
-    loaded: list[tuple[str, mx.array]] = []
-    for name, tensor in mapping.items():
-        loaded.extend(_load_one(source, name, tensor, dtype, expected))
-    module.load_weights(loaded, strict=True)
-    return module
+    return expected
 
 
-def _load_one(
-    source: SafetensorsFile, name: str, tensor: TensorSource, dtype: mx.Dtype, expected: dict[str, mx.array]
+def read_tensor(
+    source: SafetensorsFile, name: str, tensor: TensorSource, dtype: mx.Dtype, expected: Mapping[str, mx.array]
 ) -> list[tuple[str, mx.array]]:
+    """One parameter read, converted (and quantized if asked) and evaluated: ``[(name, array)]``,
+    or the layer's three quantized parts."""
     if tensor.fp8_scale_key is not None:
         array = dequantize_fp8(source.load(tensor.key, mx.float32), source.load(tensor.fp8_scale_key)).astype(dtype)
     else:

@@ -1,0 +1,513 @@
+"""Peak-memory estimate of one generation, stage by stage, and a check that refuses what won't fit.
+
+Everything is predicted from configs: weights from the lazily built modules (shapes and dtypes
+only, nothing is allocated), activations from the token / voxel counts of each stage times
+coefficients calibrated on measurements (``bench/memory_estimate.py`` prints predicted vs
+measured on real-width slices; ``tests/test_memory.py`` checks the fixture stages).
+
+Stages, in the order a pipeline runs them: text encoder, stage 1 (and stage 2 of the two-stage
+recipes), upsample, video decode, audio decode. Each stage's peak is its resident weights plus
+its largest transient working set; the ledger releases the previous stage's models first.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from ltx_core.errors import LTXError
+from ltx_core.loader.quantization import QuantizationSpec
+
+GIB = 1024**3
+_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
+PIPELINES = ("one_stage", "two_stage", "distilled")
+BACKENDS = ("cpu", "metal")
+TEXT_TOKENS = 1024  # prompts are padded to 1024 Gemma tokens
+VIDEO_SCALE = (8, 32, 32)  # latent -> pixels (time, height, width)
+AUDIO_LATENTS_PER_SECOND = 25
+AUDIO_MEL_PER_LATENT = 4
+
+# Calibrated working-set coefficients (see bench/memory_estimate.py for the measurements).
+# Transformer: activation bytes per (token x width) of one forward, all streams together, and
+# materialised attention-score arrays (B x H x Tq x Tk) alive at once on the CPU backend.
+TOKEN_WIDTH_COPIES = 14.0
+SCORE_COPIES = 2.0
+# Video decoder, per tile, in units of the last level's activation (channels x voxels): the
+# level's tensors plus the convolutions' unfolded (27 x channels) inputs. Measured 72-73 on the
+# 19B-sized decoder at two sizes and 69 (output head included) on the fixture's; it also gives
+# 56 GB for an untiled 768x512x121 bf16 decode, against ~52 GB reported on Metal.
+VAE_LEVEL_COPIES = 72.0
+# Per-run text constants: projected contexts and the caption projection's temporaries.
+CONTEXT_PROJECTION_COPIES = 3.0
+# Latent upsampler: working set in units of mid_channels x output voxels.
+UPSAMPLER_COPIES = 100.0
+# Audio: the audio decoder in units of its largest level (channels x mel frames x bins there);
+# the vocoder in units of the sum over its levels of channels x samples. Decoder and vocoder run
+# in one graph whose peak is the larger of the two.
+AUDIO_DECODER_COPIES = 60.0
+VOCODER_COPIES = 20.0
+
+
+@dataclass(frozen=True)
+class StageEstimate:
+    stage: str
+    weights: int
+    activations: int
+    notes: str = ""
+
+    @property
+    def peak(self) -> int:
+        return self.weights + self.activations
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    stages: tuple[StageEstimate, ...]
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def peak(self) -> int:
+        return max(stage.peak for stage in self.stages)
+
+    def stage(self, name: str) -> StageEstimate:
+        for stage in self.stages:
+            if stage.stage == name:
+                return stage
+        raise KeyError(name)
+
+    def table(self) -> str:
+        rows = [f"{'stage':14s} {'weights GB':>10s} {'working GB':>10s} {'peak GB':>8s}"]
+        for s in self.stages:
+            rows.append(f"{s.stage:14s} {s.weights / 1e9:10.2f} {s.activations / 1e9:10.2f} {s.peak / 1e9:8.2f}")
+        return "\n".join(rows)
+
+
+@dataclass(frozen=True)
+class Guidance:
+    """Transformer passes per step (cond, uncond, perturbed, modality-isolated: 1 to 4) and
+    whether they run as one batch (faster, the working set times the passes) or one after another."""
+
+    passes: int = 1
+    batched: bool = False
+    contexts: int = 1  # distinct prompt contexts (positive, negative): each keeps its text K/V cache
+
+    @property
+    def batch(self) -> int:
+        return self.passes if self.batched else 1
+
+
+# ---- weights (lazily built modules: shapes and dtypes only, nothing allocated) ----------------
+def _parameter_bytes(module: Any, dtype_bytes: int) -> int:
+    """Bytes of ``module``'s parameters with floating ones in the compute dtype (integer ones,
+    such as packed quantized weights, as they are)."""
+    import mlx.core as mx
+    from mlx.utils import tree_flatten
+
+    return sum(
+        value.size * dtype_bytes if mx.issubdtype(value.dtype, mx.floating) else value.nbytes
+        for _, value in tree_flatten(module.parameters())
+    )
+
+
+@lru_cache(maxsize=16)
+def transformer_weight_bytes(
+    config_json: str, dtype: str, bits: int | None = None, group_size: int = 64, with_audio: bool = True
+) -> tuple[int, int, int]:
+    """(non-block bytes, bytes of the largest block, number of blocks) of the transformer whose
+    config section is ``config_json``, in ``dtype`` and optionally quantized."""
+    import json
+
+    import mlx.core as mx
+    from mlx.utils import tree_flatten, tree_map
+
+    from ltx_core.loader.quantization import quantize_layout
+    from ltx_core.model.transformer.config import TransformerConfig
+    from ltx_core.model.transformer.model import LTXModel
+
+    model = LTXModel(TransformerConfig.from_dict(json.loads(config_json)), with_audio=with_audio)
+    model.update(tree_map(lambda p: p.astype(getattr(mx, dtype)), model.parameters()))
+    if bits is not None:
+        quantize_layout(model, QuantizationSpec(bits, group_size))
+    blocks: dict[str, int] = {}
+    rest = 0
+    for name, value in tree_flatten(model.parameters()):
+        if name.startswith("transformer_blocks."):
+            index = name.split(".", 2)[1]
+            blocks[index] = blocks.get(index, 0) + value.nbytes
+        else:
+            rest += value.nbytes
+    return rest, max(blocks.values(), default=0), len(blocks)
+
+
+# ---- stages ----------------------------------------------------------------------------------
+def _latent_fhw(frames: int, height: int, width: int) -> tuple[int, int, int]:
+    st, sh, sw = VIDEO_SCALE
+    return (frames - 1) // st + 1, height // sh, width // sw
+
+
+def audio_latent_frames(frames: int, fps: float) -> int:
+    return round(frames / fps * AUDIO_LATENTS_PER_SECOND)
+
+
+def text_encoder_stage(
+    checkpoint_config: dict, gemma_config: Any | None, dtype: str, quantization: QuantizationSpec | None
+) -> StageEstimate:
+    """Gemma (colleague's estimate in ``text_encoder.memory``) plus the feature projection and
+    the two embeddings connectors that run with it."""
+    from ltx_core.model.text_encoder.memory import estimate_encode_memory, gemma_12b_config
+
+    config = gemma_config or gemma_12b_config()
+    mode = dtype if quantization is None else f"{quantization.bits}bit"
+    if mode not in ("float32", "bfloat16", "8bit", "4bit"):
+        mode = "bfloat16" if quantization is None else "8bit"
+    group = quantization.group_size if quantization else 64
+    gemma = estimate_encode_memory(config, TEXT_TOKENS, mode, group, dtype)
+    b = _BYTES[dtype]
+    hidden = config.hidden_size
+    t = checkpoint_config.get("transformer", {})
+    connector_width = t.get("connector_attention_head_dim", 128) * t.get("connector_num_attention_heads", 30)
+    connector = 2 * t.get("connector_num_layers", 2) * 12 * connector_width**2  # 2 connectors, attn 4d^2 + ff 8d^2
+    projection = hidden * config.num_states * hidden
+    return StageEstimate(
+        "text encoder",
+        gemma.weights + (projection + connector) * b,
+        gemma.peak - gemma.weights,
+        f"Gemma {mode}",
+    )
+
+
+def prompt_embedding_bytes(
+    transformer: dict, guidance: Guidance, audio: bool, dtype: str, text_tokens: int = TEXT_TOKENS
+) -> int:
+    """The encoded prompts (video and audio contexts) kept through the denoising stages, plus the
+    batched copies of batched guidance."""
+    sets = guidance.contexts + (guidance.batch if guidance.batched else 0)
+    return sets * (2 if audio else 1) * text_tokens * transformer.get("caption_channels", 3840) * _BYTES[dtype]
+
+
+def denoise_stage(
+    name: str,
+    transformer: dict,
+    frames: int,
+    height: int,
+    width: int,
+    fps: float,
+    audio: bool,
+    guidance: Guidance,
+    dtype: str,
+    quantization: QuantizationSpec | None,
+    streaming: bool,
+    backend: str,
+    text_tokens: int = TEXT_TOKENS,
+) -> StageEstimate:
+    """Transformer weights (all blocks, or the non-block layers and one block when streaming) plus
+    one forward's working set and the per-run constants (text K/V per block, RoPE tables)."""
+    import json
+
+    b = _BYTES[dtype]
+    rest, block, blocks = transformer_weight_bytes(
+        json.dumps(transformer, sort_keys=True), dtype, quantization.bits if quantization else None,
+        quantization.group_size if quantization else 64, True,  # the ledger loads the audio-video model
+    )  # fmt: skip
+    weights = rest + (block if streaming else block * blocks)
+    f, h, w = _latent_fhw(frames, height, width)
+    tv = f * h * w
+    ta = audio_latent_frames(frames, fps) if audio else 0
+    heads, head_dim = transformer.get("num_attention_heads", 32), transformer.get("attention_head_dim", 128)
+    a_heads = transformer.get("audio_num_attention_heads", 32)
+    a_head_dim = transformer.get("audio_attention_head_dim", 64)
+    dv, da = heads * head_dim, (a_heads * a_head_dim if audio else 0)
+    width_tokens = tv * dv + ta * da
+    batch = guidance.batch
+    forward = batch * b * TOKEN_WIDTH_COPIES * width_tokens
+    scores = 0
+    if backend == "cpu":  # Metal's fused attention never materialises the scores
+        s = text_tokens
+        scores = batch * b * SCORE_COPIES * max(heads * tv * max(tv, s, ta), a_heads * ta * max(ta, s, tv))
+    kv_sets = batch if guidance.batched else guidance.contexts
+    text_kv = kv_sets * (blocks * 2 + CONTEXT_PROJECTION_COPIES) * text_tokens * (dv + da) * b
+    embeddings = prompt_embedding_bytes(transformer, guidance, audio, dtype, text_tokens)
+    rope = 3 * width_tokens * b
+    channels = tv * transformer.get("in_channels", 128) + ta * transformer.get("audio_in_channels", 128)
+    latents = (guidance.passes + 4) * channels * 4  # float32 latents, noise, guidance outputs
+    notes = f"{tv} video + {ta} audio tokens, batch {batch}" + (", streamed" if streaming else "")
+    return StageEstimate(name, weights, int(forward + scores + text_kv + embeddings + rope + latents), notes)
+
+
+def upsample_stage(
+    upsampler: Any | None, frames: int, height: int, width: int, dtype: str, resident: int
+) -> StageEstimate:
+    """The spatial x2 upsampler on the stage-1 latent (``height``/``width`` are stage 1's);
+    ``resident`` is what stays loaded beside it (the transformer between the two stages)."""
+    from ltx_core.model.upsampler.config import UpsamplerConfig
+    from ltx_core.model.upsampler.model import LatentUpsampler
+
+    config = upsampler
+    if not isinstance(config, UpsamplerConfig):
+        config = UpsamplerConfig.from_dict(upsampler or {}, source="upsampler config")
+    b = _BYTES[dtype]
+    weights = _parameter_bytes(LatentUpsampler(config), b)
+    f, h, w = _latent_fhw(frames, height, width)
+    voxels_out = f * h * w * 4
+    working = UPSAMPLER_COPIES * config.mid_channels * voxels_out * b
+    return StageEstimate("upsample", weights + resident, int(working), "transformer kept loaded" if resident else "")
+
+
+def video_decode_stage(
+    vae: dict, frames: int, height: int, width: int, dtype: str, tiling: Any | None
+) -> StageEstimate:
+    """The video decoder, tile by tile: its last level (``decoder_base_channels`` wide at 1/patch of
+    the output size) dominates; tiled decoding also keeps two temporal groups of output."""
+    from ltx_core.model.video_vae.config import VideoVAEConfig
+    from ltx_core.model.video_vae.decoder import VideoDecoder
+    from ltx_core.model.video_vae.tiling import SpatialTilingConfig, TemporalTilingConfig, TilingConfig, decoder_tiles
+
+    config = VideoVAEConfig.from_dict(vae, source="checkpoint config")
+    b = _BYTES[dtype]
+    decoder = VideoDecoder(config)
+    weights = _parameter_bytes(decoder, b)
+    last_channels = decoder.conv_out.conv.weight.shape[-1]
+    latent = _latent_fhw(frames, height, width)
+    scale = config.decoder_scale()
+    if tiling is None:
+        tile_out = (frames, height, width)
+        outputs = 3 * frames * height * width * (b + 4)  # float pixels + the uint8 conversion's float temp
+    else:
+        cfg = TilingConfig(
+            SpatialTilingConfig(tiling.spatial_tile, tiling.spatial_overlap),
+            TemporalTilingConfig(tiling.temporal_tile, tiling.temporal_overlap),
+        )
+        tiles = decoder_tiles(latent, cfg, scale)
+        tile_in = max(
+            (tuple(s.stop - s.start for s in tile.inputs) for tile in tiles), key=lambda fhw: fhw[0] * fhw[1] * fhw[2]
+        )
+        tile_out = ((tile_in[0] - 1) * scale[0] + 1, tile_in[1] * scale[1], tile_in[2] * scale[2])
+        group_frames = max(tile.outputs[0].stop - tile.outputs[0].start for tile in tiles)
+        outputs = 2 * 4 * group_frames * height * width * b + 3 * group_frames * height * width * 4
+    p = config.patch_size
+    voxels = tile_out[0] * (tile_out[1] // p) * (tile_out[2] // p)
+    latent_and_noise = 2 * config.latent_channels * math.prod(latent) * b
+    working = VAE_LEVEL_COPIES * last_channels * voxels * b + outputs + latent_and_noise
+    note = "untiled" if tiling is None else f"tile {tile_out[2]}x{tile_out[1]}x{tile_out[0]}"
+    return StageEstimate("video decode", weights, int(working), note)
+
+
+def audio_decode_stage(audio_vae: dict, vocoder: dict, frames: int, fps: float, dtype: str) -> StageEstimate:
+    from ltx_core.model.audio_vae.config import AudioVAEConfig, VocoderConfig
+    from ltx_core.model.audio_vae.vae import AudioDecoder
+    from ltx_core.model.audio_vae.vocoder import Vocoder
+
+    vae_config = AudioVAEConfig.from_section(audio_vae)
+    voc_config = VocoderConfig.from_section(vocoder)
+    b = _BYTES[dtype]
+    weights = _parameter_bytes(AudioDecoder(vae_config), b) + _parameter_bytes(Vocoder(voc_config), b)
+    mel_frames = AUDIO_MEL_PER_LATENT * audio_latent_frames(frames, fps) - 3
+    widest = max(
+        vae_config.ch * mult * math.ceil(mel_frames / 2**level) * math.ceil(vae_config.mel_bins / 2**level)
+        for level, mult in enumerate(vae_config.ch_mult)
+    )
+    length, channels = mel_frames, voc_config.upsample_initial_channel
+    levels = channels * length
+    for rate in voc_config.upsample_rates:
+        length, channels = length * rate, channels // 2
+        levels += channels * length
+    working = max(AUDIO_DECODER_COPIES * widest, VOCODER_COPIES * levels) * b
+    return StageEstimate("audio decode", weights, int(working), f"{length} samples")
+
+
+# ---- the whole generation ----------------------------------------------------------------------
+def estimate_memory(
+    checkpoint_config: dict,
+    height: int,
+    width: int,
+    frames: int,
+    fps: float = 24.0,
+    audio: bool = True,
+    pipeline: str = "distilled",
+    guidance: Guidance | None = None,
+    compute_dtype: str = "bfloat16",
+    quantization: QuantizationSpec | None = None,
+    text_encoder_quantization: QuantizationSpec | None = None,
+    tiling: Any | None = None,
+    streaming: bool = False,
+    gemma_config: Any | None = None,
+    upsampler_config: dict | None = None,
+    backend: str = "metal",
+    keep_loaded: bool = False,
+    text_tokens: int = TEXT_TOKENS,
+) -> MemoryEstimate:
+    """Predicted peak bytes of every stage of one generation.
+
+    ``checkpoint_config``: the checkpoint's JSON config (``transformer``, ``vae``, ``audio_vae``,
+    ``vocoder`` sections). ``pipeline``: "distilled" and "two_stage" run stage 1 at half size, the
+    ×2 upsampler and stage 2 at full size; "one_stage" runs one full-size stage. ``guidance``: the
+    guided stage's passes (stage 1 of "two_stage", the only stage of "one_stage"); other stages
+    run one pass. ``tiling``: the preset's ``VaeTiling`` (None: untiled decode). ``backend``: "cpu"
+    materialises attention scores, "metal" (fused attention) does not. ``keep_loaded``: models are
+    kept between stages (the "keep_loaded" unload policy) instead of released.
+    """
+    if pipeline not in PIPELINES:
+        raise ValueError(f"pipeline must be one of {PIPELINES}, got {pipeline!r}")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if compute_dtype not in _BYTES:
+        raise ValueError(f"compute_dtype must be one of {tuple(_BYTES)}, got {compute_dtype!r}")
+    guidance = guidance or Guidance()
+    single = Guidance(1, False, 1)
+    transformer = checkpoint_config["transformer"]
+    common = dict(fps=fps, audio=audio, dtype=compute_dtype, quantization=quantization, streaming=streaming,
+                  backend=backend, text_tokens=text_tokens)  # fmt: skip
+    text = text_encoder_stage(checkpoint_config, gemma_config, compute_dtype, text_encoder_quantization)
+    stages = [text]
+    if pipeline == "one_stage":
+        stages.append(denoise_stage("stage 1", transformer, frames, height, width, guidance=guidance, **common))
+    else:
+        first = denoise_stage("stage 1", transformer, frames, height // 2, width // 2,
+                              guidance=guidance if pipeline == "two_stage" else single, **common)  # fmt: skip
+        stages.append(first)
+        carried = first.weights + prompt_embedding_bytes(transformer, guidance, audio, compute_dtype, text_tokens)
+        stages.append(upsample_stage(upsampler_config, frames, height // 2, width // 2, compute_dtype, carried))
+        stages.append(denoise_stage("stage 2", transformer, frames, height, width, guidance=single, **common))
+    stages.append(video_decode_stage(checkpoint_config["vae"], frames, height, width, compute_dtype, tiling))
+    if audio:
+        sections = checkpoint_config["audio_vae"], checkpoint_config["vocoder"]
+        stages.append(audio_decode_stage(*sections, frames, fps, compute_dtype))
+    if keep_loaded:
+        stages = _keep_loaded(stages)
+    settings = dict(
+        checkpoint_config=checkpoint_config, height=height, width=width, frames=frames, fps=fps, audio=audio,
+        pipeline=pipeline, guidance=guidance, compute_dtype=compute_dtype, quantization=quantization,
+        text_encoder_quantization=text_encoder_quantization, tiling=tiling, streaming=streaming,
+        gemma_config=gemma_config, upsampler_config=upsampler_config, backend=backend, keep_loaded=keep_loaded,
+        text_tokens=text_tokens,
+    )  # fmt: skip
+    return MemoryEstimate(tuple(stages), settings)
+
+
+def _keep_loaded(stages: list[StageEstimate]) -> list[StageEstimate]:
+    """Under "keep_loaded" every model stays: each stage also holds the weights of the earlier ones
+    (the transformer counted once although two stages use it)."""
+    out, kept, transformer = [], 0, 0
+    for stage in stages:
+        if stage.stage in ("stage 1", "stage 2"):
+            transformer = stage.weights
+            out.append(StageEstimate(stage.stage, stage.weights + kept, stage.activations, stage.notes))
+            continue
+        own = stage.weights - (transformer if stage.stage == "upsample" else 0)
+        out.append(StageEstimate(stage.stage, own + kept + transformer, stage.activations, stage.notes))
+        kept += own
+    return out
+
+
+def estimate_for_preset(
+    checkpoint_config: dict, preset: Any, backend: str | None = None, **request: Any
+) -> MemoryEstimate:
+    """``estimate_memory`` with a ``MemoryPreset``'s dtype, quantization, tiling, streaming and
+    unload policy; ``request`` gives height, width, frames, fps, audio, pipeline, guidance..."""
+    from ltx_core.backend import backend_name
+
+    backend = backend or ("cpu" if backend_name() == "cpu" else "metal")
+    dtype = preset.compute_dtype if preset.compute_dtype != "auto" else ("float32" if backend == "cpu" else "bfloat16")
+    return estimate_memory(
+        checkpoint_config,
+        compute_dtype=dtype,
+        quantization=preset.transformer_quantization,
+        text_encoder_quantization=preset.text_encoder_quantization,
+        tiling=preset.vae_tiling,
+        streaming=preset.block_streaming,
+        keep_loaded=preset.unload_policy == "keep_loaded",
+        backend=backend,
+        **request,
+    )
+
+
+# ---- refusing what won't fit -----------------------------------------------------------------
+class InsufficientMemoryError(LTXError):
+    """A stage of the requested generation is predicted not to fit in the available memory."""
+
+
+def default_margin(total_bytes: int) -> int:
+    """Headroom left to macOS and other apps: 20% of RAM, at least 4 GiB (Metal's wired limit and
+    the system's own use make the last GBs unusable; running into them kills the process)."""
+    return max(4 * GIB, int(0.2 * total_bytes))
+
+
+def available_memory(total_bytes: int | None = None, margin_bytes: int | None = None) -> int:
+    """Memory a generation may use: total RAM minus ``margin_bytes`` (default ``default_margin``)."""
+    if total_bytes is None:
+        from ltx_core.presets import system_memory_bytes
+
+        total_bytes = system_memory_bytes()
+    margin = default_margin(total_bytes) if margin_bytes is None else margin_bytes
+    return max(0, total_bytes - margin)
+
+
+def check_fits(
+    estimate: MemoryEstimate,
+    available_bytes: int,
+    presets: list[Any] | None = None,
+    preset_name: str | None = None,
+) -> None:
+    """Raise ``InsufficientMemoryError`` naming the first stage predicted above ``available_bytes``,
+    both figures, and what would fit: a smaller preset (from ``presets``) and/or a smaller size."""
+    over = [stage for stage in estimate.stages if stage.peak > available_bytes]
+    if not over:
+        return
+    stage = over[0]
+    message = (
+        f"not enough memory for {stage.stage}: it needs about {stage.peak / GIB:.1f} GB "
+        f"({stage.weights / GIB:.1f} GB weights + {stage.activations / GIB:.1f} GB working memory) but "
+        f"{available_bytes / GIB:.1f} GB is available."
+    )
+    advice = _suggestions(estimate, available_bytes, presets, preset_name)
+    raise InsufficientMemoryError(message + (" " + advice if advice else ""))
+
+
+def _suggestions(estimate: MemoryEstimate, available: int, presets: list[Any] | None, preset_name: str | None) -> str:
+    settings = dict(estimate.settings)
+    if not settings:
+        return "Try a smaller size or fewer frames."
+    parts = []
+    smaller = _fitting_preset(settings, available, presets, preset_name)
+    if smaller is not None:
+        parts.append(f"the '{smaller}' preset")
+    size = _fitting_size(settings, available)
+    if size is not None:
+        parts.append(f"{size[1]}x{size[0]}" + (f" with {size[2]} frames" if size[2] != settings["frames"] else ""))
+    if not parts:
+        return "No preset or smaller size fits this machine's memory: close other apps or use a machine with more RAM."
+    return "Try " + " or ".join(parts) + "."
+
+
+def _fitting_preset(settings: dict, available: int, presets: list[Any] | None, current: str | None) -> str | None:
+    if not presets:
+        return None
+    request = {k: settings[k] for k in ("height", "width", "frames", "fps", "audio", "pipeline", "guidance",
+                                        "gemma_config", "upsampler_config", "text_tokens")}  # fmt: skip
+    backend = settings["backend"]
+    for preset in sorted(presets, key=lambda p: -p.min_ram_gb):
+        if preset.name == current:
+            continue
+        if estimate_for_preset(settings["checkpoint_config"], preset, backend=backend, **request).peak <= available:
+            return preset.name
+    return None
+
+
+def _fitting_size(settings: dict, available: int) -> tuple[int, int, int] | None:
+    """The largest smaller size (same aspect, multiples of 64) that fits, then fewer frames."""
+    height, width, frames = settings["height"], settings["width"], settings["frames"]
+    candidates = []
+    for factor in (0.875, 0.75, 0.625, 0.5, 0.375, 0.25):
+        h, w = (max(64, int(v * factor) // 64 * 64) for v in (height, width))
+        if (h, w) != (height, width) and (h, w, frames) not in candidates:
+            candidates.append((h, w, frames))
+    for f in (frames // 2, frames // 4):
+        f = max(9, (f - 1) // 8 * 8 + 1)
+        if f < frames:
+            candidates.append((height, width, f))
+    for h, w, f in candidates:
+        if estimate_memory(**{**settings, "height": h, "width": w, "frames": f}).peak <= available:
+            return h, w, f
+    return None

@@ -1,0 +1,123 @@
+"""The memory estimator against the fixture pipelines' measured stage peaks, and ``check_fits``."""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+
+import mlx.core as mx
+import pytest
+
+from ltx_core.errors import LTXError
+from ltx_core.loader import LTXCheckpoint
+from ltx_core.loader.quantization import QuantizationSpec
+from ltx_core.loader.safetensors_file import SafetensorsFile
+from ltx_core.loader.upsampler import upsampler_config
+from ltx_core.memory import (
+    GIB,
+    Guidance,
+    InsufficientMemoryError,
+    available_memory,
+    check_fits,
+    estimate_for_preset,
+    estimate_memory,
+)
+from ltx_core.model.text_encoder.gemma_config import GemmaConfig
+from ltx_core.pipelines.blocks import decode_audio, decode_frames
+from ltx_core.pipelines.distilled import DistilledPipeline
+from ltx_core.pipelines.one_stage import OneStagePipeline
+from ltx_core.presets import load_presets, preset_by_name
+from tests.conftest import Reference
+from tests.pipeline_helpers import tiny_ledger
+from tests.test_pipelines import small_request
+
+TOLERANCE = 0.25
+# The released 19B configs, enough for the estimator (transformer defaults are the 19B widths).
+REAL_CONFIG = {
+    "transformer": {"caption_channels": 3840, "use_audio_video_cross_attention": True, "num_layers": 48},
+    "vae": {
+        "latent_channels": 128, "decoder_base_channels": 128, "patch_size": 4, "timestep_conditioning": True,
+        "decoder_blocks": [["res_x", {"num_layers": 5, "inject_noise": False}], ["compress_all", {"residual": True, "multiplier": 2}]] * 3
+        + [["res_x", {"num_layers": 5, "inject_noise": False}]],
+        "encoder_blocks": [["res_x", {"num_layers": 1}]],
+    },
+    "audio_vae": {
+        "model": {"params": {"ddconfig": {"mel_bins": 64, "attn_resolutions": []}, "sampling_rate": 16000}},
+        "preprocessing": {"stft": {"hop_length": 160}, "mel": {"n_mel_channels": 64}},
+    },
+    "vocoder": {"resblock": "1", "stereo": True},
+}  # fmt: skip
+
+
+def measured_stages(reference: Reference, tmp_path: Path, pipeline, request) -> dict[str, int]:
+    """Each stage's peak above what other tests left allocated (cached models and the like)."""
+    gc.collect()
+    mx.clear_cache()
+    base = mx.get_active_memory()
+    ledger = tiny_ledger(reference, tmp_path)
+    latents = pipeline(ledger).generate(request)
+    with ledger.stage("video decode"):
+        for _ in decode_frames(ledger, latents.video):
+            pass
+    with ledger.stage("audio decode"):
+        decode_audio(ledger, latents.audio)
+    return {stage.stage: stage.peak_bytes - base for stage in ledger.stages}
+
+
+@pytest.mark.parametrize(
+    "pipeline, name, size, guidance",
+    [(DistilledPipeline, "distilled", 128, Guidance()), (OneStagePipeline, "one_stage", 64, Guidance(4, True, 2))],
+)
+def test_fixture_stages_are_predicted_within_25_percent(reference: Reference, tmp_path: Path, pipeline, name, size, guidance):
+    request = small_request(height=size, width=size)
+    measured = measured_stages(reference, tmp_path, pipeline, request)
+    estimate = estimate_memory(
+        LTXCheckpoint(reference.checkpoint).config, size, size, request.frames, request.fps, True, name, guidance,
+        "float32", gemma_config=GemmaConfig.from_file(reference.directory / "gemma" / "config.json"),
+        upsampler_config=upsampler_config(SafetensorsFile(reference.directory / "ltx2-tiny-spatial-upsampler.safetensors")),
+        backend="cpu",
+    )  # fmt: skip
+    expected = ["text encoder", "stage 1"] + (["upsample", "stage 2"] if name != "one_stage" else [])
+    assert list(measured) == expected + ["video decode", "audio decode"]
+    for stage, peak in measured.items():
+        ratio = estimate.stage(stage).peak / peak
+        print(f"MEMORY {name} {stage}: predicted {estimate.stage(stage).peak} measured {peak} ratio {ratio:.2f}")
+        assert abs(ratio - 1) <= TOLERANCE, (stage, estimate.stage(stage), peak)
+
+
+def test_streaming_and_quantization_shrink_the_denoising_weights():
+    common = dict(height=512, width=768, frames=121, backend="metal", compute_dtype="bfloat16")
+    bf16 = estimate_memory(REAL_CONFIG, **common).stage("stage 2")
+    q8 = estimate_memory(REAL_CONFIG, quantization=QuantizationSpec(8, 64), **common).stage("stage 2")
+    q4 = estimate_memory(REAL_CONFIG, quantization=QuantizationSpec(4, 64), **common).stage("stage 2")
+    streamed = estimate_memory(REAL_CONFIG, quantization=QuantizationSpec(4, 64), streaming=True, **common).stage("stage 2")
+    # the measured 48-block figures (bench/real_width.py): 37.8 GB bf16, 20.4 GB 8-bit, 11.1 GB 4-bit
+    assert bf16.weights / 1e9 == pytest.approx(37.8, abs=0.1)
+    assert q8.weights / 1e9 == pytest.approx(20.4, abs=0.1)
+    assert q4.weights / 1e9 == pytest.approx(11.1, abs=0.1)
+    assert streamed.weights < q4.weights / 10
+    cpu = estimate_memory(REAL_CONFIG, **{**common, "backend": "cpu"}).stage("stage 2")
+    assert cpu.activations > bf16.activations  # materialised attention scores
+
+
+def test_check_fits_names_the_stage_and_suggests_a_preset_and_size():
+    presets = load_presets()
+    quality = preset_by_name("quality", presets)
+    estimate = estimate_for_preset(REAL_CONFIG, quality, backend="metal", height=1024, width=1536, frames=121)
+    available = available_memory(32 * GIB, margin_bytes=6 * GIB)
+    assert available == 26 * GIB
+    with pytest.raises(InsufficientMemoryError) as error:
+        check_fits(estimate, available, presets, "quality")
+    message = str(error.value)
+    assert isinstance(error.value, LTXError)
+    stage = next(s for s in estimate.stages if s.peak > available)
+    assert f"not enough memory for {stage.stage}: it needs about {stage.peak / GIB:.1f} GB" in message
+    assert "26.0 GB is available" in message
+    assert "Try the '" in message and "' preset" in message
+    check_fits(estimate, estimate.peak)  # exactly enough: no error
+
+
+def test_default_margin_leaves_headroom():
+    assert available_memory(16 * GIB) == 12 * GIB
+    assert available_memory(128 * GIB) == 128 * GIB - int(0.2 * 128 * GIB)
+    assert available_memory(64 * GIB, margin_bytes=0) == 64 * GIB
