@@ -90,10 +90,11 @@ def build_ledger(args: argparse.Namespace):
         print("No --weights given: using the built-in demo models (outputs are not meaningful).", file=sys.stderr)
         paths = demo_paths()
     dtype_name = args.dtype if args.dtype not in (None, "auto") else preset.resolved_compute_dtype()
+    demo = not args.weights  # the tiny demo models run unquantized and resident whatever the preset
 
     def quantization(choice, fallback):
         if choice is None:
-            return fallback
+            return None if demo else fallback
         return None if choice == "none" else QuantizationSpec(int(choice), 64)
 
     return ModelLedger(
@@ -101,7 +102,9 @@ def build_ledger(args: argparse.Namespace):
         dtype=resolve_dtype(dtype_name),
         transformer_quantization=quantization(args.quantize, preset.transformer_quantization),
         text_encoder_quantization=quantization(args.text_quantize, preset.text_encoder_quantization),
-        unload_policy="release_each_stage",
+        unload_policy=preset.unload_policy,
+        block_streaming=preset.block_streaming and not demo,
+        preset=preset,
     ), preset
 
 

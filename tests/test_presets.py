@@ -16,7 +16,7 @@ GB = 1024**3
 def test_shipped_presets_load_and_cover_the_memory_range():
     presets = load_presets()
     assert [p.name for p in presets] == ["compact", "balanced", "quality", "maximum"]
-    assert [p.min_ram_gb for p in presets] == [16, 32, 64, 96]
+    assert [p.min_ram_gb for p in presets] == [16, 32, 64, 128]
     assert presets[0].block_streaming and presets[0].transformer_quantization.bits == 4
     assert presets[1].transformer_quantization.bits == 8
     assert presets[2].transformer_quantization is None
@@ -25,7 +25,7 @@ def test_shipped_presets_load_and_cover_the_memory_range():
 
 
 @pytest.mark.parametrize(
-    "ram_gb, expected", [(8, "compact"), (16, "compact"), (24, "compact"), (32, "balanced"), (48, "balanced"), (64, "quality"), (128, "maximum")]
+    "ram_gb, expected", [(8, "compact"), (16, "compact"), (24, "compact"), (32, "balanced"), (48, "balanced"), (64, "quality"), (96, "quality"), (128, "maximum")]
 )
 def test_largest_fitting_preset_is_picked(ram_gb: int, expected: str):
     assert pick_preset(ram_gb * GB, load_presets()).name == expected

@@ -130,3 +130,51 @@ def test_weights_edited_between_forwards_are_refused(reference: Reference):
     layer.weight = layer.weight + 1.0
     with pytest.raises(StreamingError, match="block 1 was modified while streamed"):
         streamed(*av_inputs(reference))
+
+
+def test_streaming_pipelines_refuse_what_they_cannot_do(reference, tmp_path):
+    """Streaming re-reads blocks every step: it needs a pre-quantized file and cannot take LoRAs."""
+
+
+    import pytest
+
+    from ltx_core.loader.quantization import QuantizationSpec
+    from ltx_core.pipelines.distilled import DistilledPipeline
+    from ltx_core.pipelines.request import LoraChoice, RequestError
+    from tests.pipeline_helpers import tiny_ledger
+    from tests.test_pipelines import small_request
+
+    ledger = tiny_ledger(reference, tmp_path)
+    ledger.block_streaming = True
+    ledger.transformer_quantization = QuantizationSpec(4, 32)
+    with pytest.raises(RequestError, match="python -m ltx_core convert"):
+        DistilledPipeline(ledger).generate(small_request(height=128, width=128))
+    ledger.transformer_quantization = None
+    with pytest.raises(RequestError, match="LoRAs need the transformer in memory"):
+        DistilledPipeline(ledger).generate(small_request(height=128, width=128, loras=(LoraChoice("x.safetensors"),)))
+    latents = DistilledPipeline(ledger).generate(small_request(height=128, width=128))
+    plain = DistilledPipeline(tiny_ledger(reference, tmp_path)).generate(small_request(height=128, width=128))
+    import numpy as np
+
+    np.testing.assert_array_equal(np.array(latents.video), np.array(plain.video))
+    assert "load transformer" in ledger.events
+
+
+def test_a_job_that_does_not_fit_is_refused_before_loading(reference, tmp_path):
+    import pytest
+
+    from ltx_core.memory import InsufficientMemoryError
+    from ltx_core.pipelines.distilled import DistilledPipeline
+    from ltx_core.presets import load_presets, preset_by_name, system_memory_bytes
+    from tests.pipeline_helpers import tiny_ledger
+    from tests.test_pipelines import small_request
+
+    ledger = tiny_ledger(reference, tmp_path)
+    ledger.preset = preset_by_name("quality", load_presets())
+    ledger.memory_margin = system_memory_bytes() - 2**20  # leave 1 MiB
+    with pytest.raises(InsufficientMemoryError, match="not enough memory for .*MiB|not enough memory for"):
+        DistilledPipeline(ledger).generate(small_request(height=128, width=128))
+    assert ledger.events == []
+    ledger.memory_margin = None
+    assert DistilledPipeline(ledger).generate(small_request(height=128, width=128)).video.shape[3:] == (4, 4)
+

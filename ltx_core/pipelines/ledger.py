@@ -50,6 +50,9 @@ class ModelLedger:
     transformer_quantization: QuantizationSpec | None = None
     text_encoder_quantization: QuantizationSpec | None = None
     unload_policy: str = "release_each_stage"
+    block_streaming: bool = False
+    preset: Any = None  # the MemoryPreset in use: enables the memory check before a run
+    memory_margin: int | None = None  # bytes left to the system (default: ltx_core.memory's)
     events: list[str] = field(default_factory=list)
     stages: list[StageRecord] = field(default_factory=list)
     _models: dict[str, Any] = field(default_factory=dict)
@@ -107,6 +110,24 @@ class ModelLedger:
                 f"this pipeline needs {file} (the {name.replace('_', ' ')}), which {state}: download it from the "
                 f"Hugging Face repository Lightricks/LTX-2 and pass it with {flag} (or set it in Models & Settings)."
             )
+
+    def gemma_config(self):
+        """The Gemma folder's config, or None when it is not configured (pre-computed embeddings)."""
+        if self.paths.gemma is None or not Path(self.paths.gemma).exists():
+            return None
+        from ltx_core.loader.text_encoder import gemma_config
+
+        return gemma_config(self.paths.gemma)
+
+    def upsampler_config(self) -> dict | None:
+        if self.paths.spatial_upsampler is None or not Path(self.paths.spatial_upsampler).exists():
+            return None
+        import json
+
+        from ltx_core.loader.safetensors_file import SafetensorsFile
+
+        raw = SafetensorsFile(self.paths.spatial_upsampler).metadata.get("config")
+        return json.loads(raw) if raw else None
 
     def loaded(self) -> list[str]:
         return list(self._models)
@@ -173,7 +194,11 @@ class ModelLedger:
         from ltx_core.model.transformer import X0Model
 
         self.release("prompt_encoder", "video_encoder")  # the text encoder never shares memory with it
-        return X0Model(load_transformer(self.checkpoint, self.dtype, quantization=self.transformer_quantization))
+        return X0Model(
+            load_transformer(
+                self.checkpoint, self.dtype, quantization=self.transformer_quantization, streaming=self.block_streaming
+            )
+        )
 
     def _upsampler(self, path: Path | None, kind: str):
         from ltx_core.loader.upsampler import load_upsampler

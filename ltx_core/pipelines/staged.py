@@ -22,7 +22,7 @@ from ltx_core.pipelines.denoising import GuidedDenoiser, SimpleDenoiser
 from ltx_core.pipelines.latents import VideoLatentSpace
 from ltx_core.pipelines.ledger import ModelLedger
 from ltx_core.pipelines.progress import ProgressReporter
-from ltx_core.pipelines.request import GenerationRequest, LoraChoice
+from ltx_core.pipelines.request import GenerationRequest, LoraChoice, RequestError
 
 
 @dataclass(frozen=True)
@@ -67,14 +67,63 @@ class StagedPipeline:
                 request = replace(request, height=height, width=width)
         request.validate(self.size_multiple)
         self.check_models(request)
+        self.check_memory(request)
         return request, tuple(notices)
+
+    @property
+    def memory_kind(self) -> str:
+        if self.second is None:
+            return "one_stage"
+        return "two_stage" if self.first.guided else "distilled"
+
+    def check_memory(self, request: GenerationRequest) -> None:
+        """Refuse, before anything loads, a job predicted not to fit in this machine's memory."""
+        preset = self.ledger.preset
+        if preset is None:
+            return
+        from ltx_core.memory import Guidance, available_memory, check_fits, estimate_for_preset
+        from ltx_core.presets import load_presets
+
+        guided = self.first.guided or (self.second is not None and self.second.guided)
+        guidance = None
+        if guided:
+            v, a = MultiModalGuider(request.video_guidance), MultiModalGuider(request.audio_guidance)
+            checks = (
+                MultiModalGuider.do_unconditional_generation,
+                MultiModalGuider.do_perturbed_generation,
+                MultiModalGuider.do_isolated_modality_generation,
+            )
+            passes = 1 + sum(int(check(v) or check(a)) for check in checks)
+            guidance = Guidance(passes=passes, batched=True, contexts=2)
+        estimate = estimate_for_preset(
+            self.ledger.checkpoint.config, preset, height=request.height, width=request.width,
+            frames=request.frames, fps=request.fps, audio=request.generate_audio, pipeline=self.memory_kind,
+            guidance=guidance, gemma_config=self.ledger.gemma_config(), upsampler_config=self.ledger.upsampler_config(),
+        )  # fmt: skip
+        check_fits(estimate, available_memory(margin_bytes=self.ledger.memory_margin), load_presets(), preset.name)
 
     def check_models(self, request: GenerationRequest) -> None:
         """Raise before anything loads when a model file this recipe needs is missing."""
         if self.second is not None:
             self.ledger.require("spatial_upsampler")
-        if any(plan is not None and plan.distilled_lora for plan in (self.first, self.second)):
+        needs_lora = any(plan is not None and plan.distilled_lora for plan in (self.first, self.second))
+        if needs_lora:
             self.ledger.require("distilled_lora")
+        if self.ledger.block_streaming and self.ledger.transformer_quantization is not None:
+            from ltx_core.loader.quantization import QuantizationSpec
+
+            if QuantizationSpec.from_metadata(self.ledger.checkpoint.file) is None:
+                bits = self.ledger.transformer_quantization.bits
+                raise RequestError(
+                    f"block streaming reads each block from disk at every step; quantizing {self.ledger.checkpoint.name} "
+                    f"to {bits}-bit there would take minutes per step. Convert it once: python -m ltx_core convert "
+                    f"{self.ledger.checkpoint.name} ltx-2-{bits}bit.safetensors --bits {bits}, and use the converted file."
+                )
+        if self.ledger.block_streaming and (needs_lora or request.loras):
+            raise RequestError(
+                "LoRAs need the transformer in memory, but block streaming (the 'compact' preset) reads each "
+                "block from disk: choose the 'balanced' preset or a pipeline without LoRAs (distilled, one-stage)."
+            )
 
     def generate(
         self,
