@@ -28,7 +28,7 @@ import mlx.core as mx  # noqa: E402
 from mlx.utils import tree_map  # noqa: E402
 
 from bench.real_width import RELEASED, real_inputs, real_width_model  # noqa: E402
-from ltx_core import memory  # noqa: E402
+from ltx_core.memory import estimate as memory  # noqa: E402
 from ltx_core.presets import VaeTiling  # noqa: E402
 
 VAE_RES = ["res_x", {"num_layers": 5, "inject_noise": False}]
