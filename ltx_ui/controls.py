@@ -104,12 +104,22 @@ def wire_size_note(settings: Settings, pipeline: Any) -> None:
         return snapped.width, snapped.height, snapped.frames, size_note(snapped, float(fps or 24))
 
     inputs = [pipeline, settings.width, settings.height, settings.frames, settings.fps]
-    outputs = [settings.width, settings.height, settings.frames, settings.size_note]
-    for box in (settings.width, settings.height, settings.frames, settings.fps):
-        box.blur(describe, inputs, outputs, queue=False, api_visibility="private")
-        box.submit(describe, inputs, outputs, queue=False, api_visibility="private")
+    boxes = (settings.width, settings.height, settings.frames)
+    # Each field rewrites only itself: a reply must not overwrite a field the user is typing in.
+    for position, box in enumerate(boxes):
+        def one(*values, position=position):
+            *snapped, note = describe(*values)
+            return snapped[position], note
+
+        box.blur(one, inputs, [box, settings.size_note], queue=False, api_visibility="private")
+        box.submit(one, inputs, [box, settings.size_note], queue=False, api_visibility="private")
+
+    def note_only(*values):
+        return describe(*values)[-1]
+
+    settings.fps.blur(note_only, inputs, settings.size_note, queue=False, api_visibility="private")
     if isinstance(pipeline, gr.components.Component):
-        pipeline.change(describe, inputs, outputs, queue=False, api_visibility="private")
+        pipeline.change(describe, inputs, [*boxes, settings.size_note], queue=False, api_visibility="private")
 
 
 def seeds(seed: float | None, randomize: bool, count: float | None) -> list[int]:

@@ -160,6 +160,7 @@ def run_job(jobs: JobQueue, session: str, label: str, work: Work) -> Iterator[Jo
     try:
         while not jobs.wait_turn(ticket, POLL_SECONDS):
             if ticket.cancel.cancelled:
+                jobs.leave(ticket)
                 yield Failed(Cancelled("cancelled while waiting in the queue"), True, 0.0)
                 return
             yield Waiting(jobs.position(ticket))

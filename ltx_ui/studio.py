@@ -96,9 +96,14 @@ def launch(blocks: gr.Blocks, studio: Studio, options: LaunchOptions, block: boo
     result = blocks.launch(
         server_name=options.host, server_port=options.port, share=options.share, auth=options.auth,
         show_error=True, allowed_paths=allowed, blocked_paths=blocked, max_file_size=options.max_file_size,
-        prevent_thread_lock=not block, quiet=not block, css=CSS, footer_links=["api"],
+        prevent_thread_lock=True, quiet=not block, css=CSS, footer_links=["api"],
     )  # fmt: skip
-    if options.share and not getattr(blocks, "share_url", None):
-        print("Could not create a public share link (no internet connection to Gradio's share server?); "
-              f"the studio still runs locally at {blocks.local_url}", flush=True)  # fmt: skip
+    if options.share:
+        if getattr(blocks, "share_url", None):
+            print(f"Public link (login required unless --share-without-auth): {blocks.share_url}", flush=True)
+        else:
+            print("Could not create a public share link (no connection to Gradio's share service); the studio "
+                  f"keeps running locally at {blocks.local_url}", flush=True)  # fmt: skip
+    if block:
+        blocks.block_thread()
     return result

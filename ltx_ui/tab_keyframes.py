@@ -97,6 +97,8 @@ class KeyframesTab:
                    api_name="keyframes_down")  # fmt: skip
         remove.click(self.remove, [self.items, row], [*views, self.message], api_name="keyframes_remove")
         even.click(self.spread_evenly, [self.items, self.settings.frames], [*views, self.message], api_name="keyframes_spread")
+        self.settings.frames.blur(self.fit, [self.items, self.settings.frames], [*views, self.message],
+                                  queue=False, api_visibility="private")  # fmt: skip
         self.out.generate.click(self.generate, [self.items, *self.settings.inputs()], self.out.components(),
                                 api_name="keyframes_generate", concurrency_limit=None,
                                 show_progress_on=[self.out.status])  # fmt: skip
@@ -178,6 +180,17 @@ class KeyframesTab:
         for item, index in zip(items, spread(len(items), total)):
             item["frame"] = index
         return *render(items), f"Spread over {total} frames."
+
+    def fit(self, items: Items, frames: float):
+        """A shorter clip re-spreads keyframes that would fall past its end."""
+        try:
+            total = snap(PIPELINE, 128, 128, frames).frames
+        except InputProblem:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        if all(item["frame"] < total for item in items or []):
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        *views, _ = self.spread_evenly(items, total)
+        return *views, f"Keyframes re-spread over {total} frames (some were past the end of the clip)."
 
     def generate(self, keyframes: Items, prompt: str, negative_prompt: str, width: float, height: float,
                  frames: float, fps: float, steps: float, cfg: float, stg: float, seed: float, randomize_seed: bool,
