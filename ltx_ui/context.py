@@ -18,7 +18,7 @@ from ltx_core.pipelines.request import GenerationRequest
 from ltx_core.pipelines.runner import OutputRecord, run_generation
 from ltx_core.presets import MemoryPreset
 from ltx_ui import models as model_files
-from ltx_ui.jobs import Done, Failed, JobQueue, Progress, Waiting, describe_progress, run_job
+from ltx_ui.jobs import DEVICE, Done, Failed, JobQueue, Progress, Waiting, describe_progress, run_job
 from ltx_ui.outputs import finish_sidecar, new_output_path
 
 # One UI update of a generation: (status markdown, preview image, video path, prompt used, seed used).
@@ -46,11 +46,19 @@ class Studio:
 
     def set_models(self, models: model_files.ModelSet) -> None:
         with self._ledger_lock:
-            self.models, self._ledger = models, None
+            self.models = models
+            self._retire()
 
     def set_preset(self, preset: MemoryPreset, auto: bool) -> None:
         with self._ledger_lock:
-            self.preset, self.preset_auto, self._ledger = preset, auto, None
+            self.preset, self.preset_auto = preset, auto
+            self._retire()
+
+    def _retire(self) -> None:
+        """Drop the ledger; its models are released on the device thread, after any running job."""
+        old, self._ledger = self._ledger, None
+        if old is not None:
+            DEVICE.run(lambda: old.release_all(force=True))
 
     def ledger(self) -> ModelLedger:
         """The ledger for the next job. It is reused (models stay loaded under a keep-loaded
@@ -62,7 +70,8 @@ class Studio:
             return self._ledger
 
     def discard_ledger(self) -> None:
-        """After a failed or cancelled job start the next one from a fresh ledger."""
+        """After a failed or cancelled job start the next one from a fresh ledger (called on the
+        device thread, where every MLX call of the studio happens)."""
         with self._ledger_lock:
             if self._ledger is not None:
                 self._ledger.release_all(force=True)
@@ -137,7 +146,11 @@ def generate_updates(studio: Studio, session: str, jobs: list[Job], progress: gr
         output = new_output_path(studio.outputs, job.pipeline, job.seed)
 
         def work(report: Callable[[ProgressEvent], None], cancel: CancelToken, job=job, output=output) -> OutputRecord:
-            record = job.run(output, report, cancel)
+            try:
+                record = job.run(output, report, cancel)
+            except BaseException:
+                studio.discard_ledger()
+                raise
             finish_sidecar(record, job.extra)
             return record
 
@@ -161,7 +174,6 @@ def generate_updates(studio: Studio, session: str, jobs: list[Job], progress: gr
                 done.extend([line, *(f"Note: {n}" for n in record.notices)])
                 yield _status("Done.", done, notes), gr.skip(), last_video, last_prompt, last_seed
             elif isinstance(update, Failed):
-                studio.discard_ledger()
                 if update.cancelled:
                     latency = f" within {update.cancel_latency:.2f} s" if update.cancel_latency is not None else ""
                     text = f"Cancelled{latency}; memory released, ready for the next job."

@@ -67,8 +67,9 @@ def settings_controls(prefix: str, width: int = 768, height: int = 512, frames: 
         f = gr.Number(label="Frames (8k+1)", value=frames, precision=0, elem_id=f"{prefix}-frames")
         fps = gr.Number(label="FPS", value=24, minimum=1, maximum=60)
     note = gr.Markdown(elem_id=f"{prefix}-size-note")
-    with gr.Accordion("Sampling", open=False):
-        steps = gr.Slider(1, 80, value=40, step=1, label="Steps (guided stage; distilled stages use their fixed schedule)")
+    with gr.Accordion("Sampling", open=False, elem_id=f"{prefix}-sampling"):
+        steps = gr.Slider(1, 80, value=40, step=1, label="Steps (guided stage; distilled stages use their fixed schedule)",
+                          elem_id=f"{prefix}-steps")  # fmt: skip
         cfg = gr.Slider(1.0, 10.0, value=DEV_VIDEO_GUIDANCE.cfg_scale, step=0.1, label="CFG (video; audio keeps its default)")
         stg = gr.Slider(0.0, 3.0, value=DEV_VIDEO_GUIDANCE.stg_scale, step=0.1, label="STG")
         with gr.Row():

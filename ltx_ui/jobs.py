@@ -24,6 +24,7 @@ class Ticket:
     cancel: CancelToken = field(default_factory=CancelToken)
     started: float | None = None
     finished: threading.Event = field(default_factory=threading.Event)
+    seen: float = field(default_factory=time.monotonic)  # last time its handler asked for its turn
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,11 @@ JobUpdate = Waiting | Progress | Done | Failed
 class JobQueue:
     """FIFO of tickets; the head runs once the previous job's worker has really stopped."""
 
-    def __init__(self) -> None:
+    def __init__(self, stale_after: float = 30.0) -> None:
+        # A waiting ticket whose handler stopped polling (the browser went away and Gradio dropped
+        # the generator without closing it) is evicted after ``stale_after`` s, so it cannot block
+        # the queue for everyone behind it.
+        self.stale_after = stale_after
         self._lock = threading.Condition()
         self._waiting: list[Ticket] = []
         self._running: Ticket | None = None
@@ -78,10 +83,18 @@ class JobQueue:
 
     def wait_turn(self, ticket: Ticket, timeout: float) -> bool:
         """True (and the ticket now runs) when it is this ticket's turn within ``timeout``."""
+        def ready() -> bool:
+            now = time.monotonic()
+            for other in list(self._waiting):
+                if other is not ticket and now - other.seen > self.stale_after:
+                    self._waiting.remove(other)
+                    other.cancel.cancel()
+                    other.finished.set()
+            return self._running is None and bool(self._waiting) and self._waiting[0] is ticket
+
         with self._lock:
-            ready = self._lock.wait_for(
-                lambda: self._running is None and self._waiting and self._waiting[0] is ticket, timeout
-            )
+            ticket.seen = time.monotonic()
+            ready = self._lock.wait_for(ready, timeout)
             if ready:
                 self._waiting.pop(0)
                 self._running = ticket

@@ -19,6 +19,7 @@ from ltx_ui.tab_upscale import UpscaleTab
 ASSETS = Path(__file__).resolve().parent / "assets"
 CSS = """
 #demo-banner { border-left: 6px solid #d97706; padding: 0.4em 1em; background: rgba(217,119,6,0.10); }
+[id$="-preview"] img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }
 """
 
 
@@ -49,7 +50,8 @@ def build_studio(studio: Studio | None = None) -> gr.Blocks:
                 gallery.build()
             with gr.Tab("Models & Settings", id="models"):
                 models.build()
-        gallery.wire(tabs, {"generate": generate, "keyframes": keyframes, "ic-lora": ic_lora}, upscale.choice)
+        gallery.wire(tabs, {"generate": generate, "keyframes": keyframes, "ic-lora": ic_lora, "upscale": upscale},
+                     upscale.choice)  # fmt: skip
         listing = [gallery.grid, gallery.selected, gallery.count]
         blocks.load(gallery.refresh, None, listing, queue=False, api_visibility="private")
         for tab in (generate, keyframes, ic_lora, upscale):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 
@@ -40,6 +41,18 @@ class UpscaleTab:
                                 self.out.components(), api_name="upscale", concurrency_limit=None,
                                 show_progress_on=[self.out.status])  # fmt: skip
         self.out.cancel.click(cancel_handler(self.studio), None, self.out.status, queue=False, api_visibility="private")
+        self.fields = {"source": self.choice, "upload": self.upload, "spatial": self.spatial, "temporal": self.temporal,
+                       "prompt": self.prompt, "seed": self.seed}  # fmt: skip
+
+    def reuse(self, ui: dict[str, Any]) -> dict:
+        source = Path(str(ui.get("source", "")))
+        in_gallery = source.parent == self.studio.outputs and source.is_file()
+        return {
+            self.choice: gr.Dropdown(choices=self.choices(), value=source.name if in_gallery else UPLOAD),
+            self.upload: str(source) if not in_gallery and source.is_file() else None,
+            self.spatial: bool(ui.get("spatial", True)), self.temporal: bool(ui.get("temporal", False)),
+            self.prompt: ui.get("prompt", ""), self.seed: ui.get("seed", 0),
+        }  # fmt: skip
 
     def choices(self) -> list[str]:
         return [UPLOAD] + [entry.name for entry in list_entries(self.studio.outputs)]

@@ -79,6 +79,16 @@ def test_page_shows_the_demo_banner_and_every_tab(app):
         assert tab in config
 
 
+def test_only_the_outputs_folder_is_served(app, client):
+    import urllib.error
+    import urllib.request
+
+    for path in ("/etc/passwd", str(app.studio.models.paths.checkpoint)):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{app.url}gradio_api/file={path}", timeout=10)
+        assert refused.value.code in (403, 404)
+
+
 def test_text_to_video_writes_the_video_its_sidecar_and_a_gallery_entry(app, client):
     started = time.monotonic()
     status, _, video, prompt_used, seed_used = generate(client, "a red kite over the sea", seed=11)
@@ -92,6 +102,10 @@ def test_text_to_video_writes_the_video_its_sidecar_and_a_gallery_entry(app, cli
     assert [s["stage"] for s in data["stages"]][0] == "text encoder"  # this job's stages only
     items, _, count = client.predict(api_name="/gallery_refresh")
     assert Path(video).name in items[0]["caption"] and "output(s)" in count
+    import urllib.request
+
+    served = urllib.request.urlopen(f"{app.url}gradio_api/file={app.outputs / Path(video).name}", timeout=10)
+    assert served.status == 200
 
 
 def test_sizes_snap_with_a_note_and_progress_shows_steps_and_previews(app, client):
@@ -168,6 +182,8 @@ def test_gallery_reuse_send_to_upscaling_upscale_and_delete(app, client):
     info = probe_video(up)
     assert (info.width, info.height, info.frames) == (384, 256, 17) and "Saved" in status
     assert sidecar(app, up)["settings"]["studio"]["tab"] == "upscale"
+    reused = client.predict(Path(up).name, api_name="/gallery_reuse")
+    assert any(isinstance(v, dict) and v.get("value") == name for v in reused) and True in reused
     client.predict(name, api_name="/gallery_ask_delete")
     client.predict(name, api_name="/gallery_delete")
     assert not (app.outputs / name).exists() and not (app.outputs / name).with_suffix(".json").exists()

@@ -110,6 +110,23 @@ def test_queue_runs_one_job_at_a_time_and_cancels_waiting_jobs():
     assert [label for label, *_ in jobs.history] == ["first", "second"]
 
 
+def test_an_abandoned_waiting_job_does_not_block_the_queue():
+    jobs = JobQueue(stale_after=0.5)
+    release = threading.Event()
+    first = run_job(jobs, "a", "first", lambda report, cancel: release.wait(5) and "one")
+    runner = threading.Thread(target=lambda: list(first))
+    runner.start()
+    time.sleep(0.2)
+    abandoned = run_job(jobs, "b", "abandoned", lambda report, cancel: "never")
+    assert next(abandoned) == Waiting(1)  # then nobody asks it for updates again
+    later = run_job(jobs, "c", "later", lambda report, cancel: "three")
+    assert next(later) == Waiting(2)
+    release.set()
+    runner.join()
+    assert [u.result for u in later if isinstance(u, Done)] == ["three"]
+    assert [label for label, *_ in jobs.history] == ["first", "later"] and not jobs.busy
+
+
 def test_failed_and_cancelled_work_reports_and_frees_the_slot():
     jobs = JobQueue()
 

@@ -89,3 +89,28 @@ def test_keyframes_dropped_in_the_browser_generate_a_video_and_a_gallery_entry(p
     page.screenshot(path=str(shot), full_page=True)
     print(f"\n[ui] browser screenshot: {shot}")
     assert shot.stat().st_size > 10_000
+
+
+def test_progress_preview_and_cancel_in_the_browser(page):
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="Text / Image to Video").click()
+    page.locator("#generate-prompt textarea").fill("a slow pan over hills")
+    page.get_by_label("one-stage").check()
+    for elem_id, value in (("generate-width", 128), ("generate-height", 128), ("generate-frames", 9)):
+        fill_number(page, elem_id, value)
+    page.locator("#generate-sampling").get_by_text("Sampling").click()
+    steps = page.locator("#generate-steps input[type=number]")
+    steps.fill("80")
+    steps.press("Enter")
+    page.locator("#generate-generate").click()
+    expect(page.locator("#generate-status")).to_contain_text("stage 1", timeout=60_000)
+    expect(page.locator("#generate-status")).to_contain_text("/80")
+    expect(page.locator("#generate-status")).to_contain_text("ETA")
+    expect(page.locator("#generate-preview img")).to_have_attribute("src", re.compile(r"."))
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "progress.png"))
+    page.locator("#generate-cancel").click()
+    expect(page.locator("#generate-status")).to_contain_text("Cancelled", timeout=30_000)
+    assert not page.app.studio.jobs.busy
+    assert not list(page.app.outputs.glob("*-one-stage-*.mp4")), "a cancelled job wrote an output"
