@@ -39,7 +39,7 @@ class Studio:
 
     @classmethod
     def create(cls, outputs: Path, weights_dir: Path | None, gemma: Path | None, preset: str | None,
-               checkpoint: Path | None = None) -> "Studio":  # fmt: skip
+               checkpoint: Path | None = None) -> Studio:  # fmt: skip
         outputs.mkdir(parents=True, exist_ok=True)
         models = model_files.resolve_models(weights_dir, gemma, checkpoint)
         return cls(outputs, weights_dir, gemma, models, model_files.choose_preset(preset), preset is None)
@@ -77,13 +77,13 @@ class Studio:
                 self._ledger.release_all(force=True)
             self._ledger = None
 
-    def tiling(self):
+    def tiling(self) -> Any:
         return self.preset.vae_tiling.config()
 
     def banner(self) -> str:
         if self.models.demo:
             return (
-                "**Demo mode: no LTX-2 checkpoint was found, so the built-in demo models (tiny random weights) are "
+                "⚠️ **Demo mode: no LTX-2 checkpoint was found, so the built-in demo models (tiny random weights) are "
                 "running. Outputs are noise, not meaningful video.** To use the real model, download "
                 f"`ltx-2-19b-distilled.safetensors` (and the others listed in Models & Settings) from "
                 f"`{model_files.HF_REPO}` and Gemma from `{model_files.GEMMA_REPO}` into one folder, then start "

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ltx_core.pipelines.progress import CancelToken, Cancelled, ProgressEvent
+from ltx_core.pipelines.progress import Cancelled, CancelToken, ProgressEvent
 
 POLL_SECONDS = 0.2
 
@@ -171,12 +171,16 @@ def run_job(jobs: JobQueue, session: str, label: str, work: Work) -> Iterator[Jo
     ticket = jobs.enter(session, label)
     worker: threading.Event | None = None
     try:
+        shown = None
         while not jobs.wait_turn(ticket, POLL_SECONDS):
             if ticket.cancel.cancelled:
                 jobs.leave(ticket)
                 yield Failed(Cancelled("cancelled while waiting in the queue"), True, 0.0)
                 return
-            yield Waiting(jobs.position(ticket))
+            position = jobs.position(ticket)
+            if position != shown:
+                shown = position
+                yield Waiting(position)
         updates: queue.Queue = queue.Queue()
         started = time.monotonic()
 

@@ -9,6 +9,7 @@ import gradio as gr
 
 from ltx_core import __version__
 from ltx_ui.context import Studio
+from ltx_ui.controls import lora_choices
 from ltx_ui.tab_gallery import GalleryTab
 from ltx_ui.tab_generate import GenerateTab
 from ltx_ui.tab_iclora import ICLoraTab
@@ -18,7 +19,7 @@ from ltx_ui.tab_upscale import UpscaleTab
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 CSS = """
-#demo-banner { border-left: 6px solid #d97706; padding: 0.4em 1em; background: rgba(217,119,6,0.10); }
+#studio-banner { border-left: 6px solid #d97706; padding: 0.4em 1em; background: rgba(217,119,6,0.10); }
 [id$="-preview"] img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }
 """
 
@@ -34,7 +35,7 @@ def build_studio(studio: Studio | None = None) -> gr.Blocks:
                                None, None)  # fmt: skip
     with gr.Blocks(title="LTX Studio for MLX") as blocks:
         gr.Markdown(f"# LTX Studio for MLX <small>ltx_core {__version__}</small>")
-        gr.Markdown(studio.banner(), elem_id="demo-banner" if studio.models.demo else "model-banner")
+        banner = gr.Markdown(studio.banner(), elem_id="studio-banner")
         generate, keyframes, ic_lora = GenerateTab(studio), KeyframesTab(studio), ICLoraTab(studio)
         upscale, gallery, models = UpscaleTab(studio), GalleryTab(studio), ModelsTab(studio)
         with gr.Tabs() as tabs:
@@ -53,6 +54,14 @@ def build_studio(studio: Studio | None = None) -> gr.Blocks:
         gallery.wire(tabs, {"generate": generate, "keyframes": keyframes, "ic-lora": ic_lora, "upscale": upscale},
                      upscale.choice)  # fmt: skip
         listing = [gallery.grid, gallery.selected, gallery.count]
+        pickers = [generate.lora_1, generate.lora_2, ic_lora.lora]
+
+        def models_changed():
+            choices = lora_choices(studio.models.loras())
+            return studio.banner(), *(gr.Dropdown(choices=choices) for _ in pickers)
+
+        for event in models.changed:
+            event.success(models_changed, None, [banner, *pickers], queue=False, api_visibility="private")
         blocks.load(gallery.refresh, None, listing, queue=False, api_visibility="private")
         for tab in (generate, keyframes, ic_lora, upscale):
             tab.out.video.change(gallery.refresh, None, listing, queue=False, api_visibility="private")
@@ -89,7 +98,7 @@ def check_share(options: LaunchOptions) -> None:
         )
 
 
-def launch(blocks: gr.Blocks, studio: Studio, options: LaunchOptions, block: bool = True):
+def launch(blocks: gr.Blocks, studio: Studio, options: LaunchOptions, block: bool = True) -> tuple:
     """Start serving. Only the outputs folder and the app's own assets may be served as files."""
     check_share(options)
     blocks.queue(default_concurrency_limit=1, max_size=64)

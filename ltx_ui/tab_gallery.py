@@ -88,7 +88,7 @@ class GalleryTab:
                            print_exception=False)  # fmt: skip
         return entry
 
-    def refresh(self):
+    def refresh(self) -> tuple:
         entries = list_entries(self.studio.outputs)
         items = []
         for entry in entries:
@@ -103,7 +103,7 @@ class GalleryTab:
         caption = event.value.get("caption") if isinstance(event.value, dict) else None
         return (caption or "").split("\n", 1)[0]
 
-    def show(self, name: str | None):
+    def show(self, name: str | None) -> tuple:
         if not name:
             return None, "", "", gr.skip(), gr.skip(), gr.skip()
         entry = find_entry(self.studio.outputs, name)
@@ -112,11 +112,11 @@ class GalleryTab:
             return None, f"⚠️ `{name}` no longer exists on disk; the gallery was refreshed.", "", *self.refresh()
         return str(entry.video), entry.summary(), json.dumps(entry.settings, indent=1), gr.skip(), gr.skip(), gr.skip()
 
-    def ask_delete(self, name: str | None):
+    def ask_delete(self, name: str | None) -> tuple:
         entry = self._entry(name)
         return gr.Row(visible=True), f"Delete `{entry.name}` and its settings for good?"
 
-    def delete(self, name: str | None):
+    def delete(self, name: str | None) -> tuple:
         entry = self._entry(name)
         delete_entry(entry)
         items, _, count = self.refresh()

@@ -105,7 +105,7 @@ class KeyframesTab:
         self.out.cancel.click(cancel_handler(self.studio), None, self.out.status, queue=False, api_visibility="private")
         self.fields = {"keyframes": self.items, **settings_fields(self.settings)}
 
-    def add(self, items: Items, files: list[str] | None, frames: float):
+    def add(self, items: Items, files: list[str] | None, frames: float) -> tuple:
         items = [dict(item) for item in items or []]
         problems = []
         for file in files or []:
@@ -128,7 +128,7 @@ class KeyframesTab:
             message += "\n\n" + "\n\n".join(f"⚠️ Skipped: {p}" for p in problems)
         return *render(items), None, message
 
-    def edit_table(self, items: Items, table: Any):
+    def edit_table(self, items: Items, table: Any) -> tuple:
         rows = table.values.tolist() if hasattr(table, "values") else (table or [])
         items = [dict(item) for item in items or []]
         try:
@@ -139,7 +139,7 @@ class KeyframesTab:
             return *render(items), f"⚠️ {exc}"
         return *render(items), "Updated."
 
-    def set_item(self, items: Items, row: float, frame: float, strength: float):
+    def set_item(self, items: Items, row: float, frame: float, strength: float) -> tuple:
         items = [dict(item) for item in items or []]
         try:
             index = _row(items, row)
@@ -148,7 +148,7 @@ class KeyframesTab:
             raise gr.Error(str(exc), print_exception=False) from None
         return *render(items), f"Keyframe #{index + 1}: frame {items[index]['frame']}, strength {items[index]['strength']:g}."
 
-    def move(self, items: Items, row: float, step: int):
+    def move(self, items: Items, row: float, step: int) -> tuple:
         items = [dict(item) for item in items or []]
         try:
             index = _row(items, row)
@@ -162,7 +162,7 @@ class KeyframesTab:
         items[index]["frame"], items[target]["frame"] = items[target]["frame"], items[index]["frame"]
         return *render(items), f"Moved keyframe #{index + 1} to #{target + 1}."
 
-    def remove(self, items: Items, row: float):
+    def remove(self, items: Items, row: float) -> tuple:
         items = [dict(item) for item in items or []]
         try:
             index = _row(items, row)
@@ -171,7 +171,7 @@ class KeyframesTab:
         removed = items.pop(index)
         return *render(items), f"Removed {removed.get('name') or Path(removed['path']).name}."
 
-    def spread_evenly(self, items: Items, frames: float):
+    def spread_evenly(self, items: Items, frames: float) -> tuple:
         items = [dict(item) for item in items or []]
         try:
             total = snap(PIPELINE, 128, 128, frames).frames
@@ -181,7 +181,7 @@ class KeyframesTab:
             item["frame"] = index
         return *render(items), f"Spread over {total} frames."
 
-    def fit(self, items: Items, frames: float):
+    def fit(self, items: Items, frames: float) -> tuple:
         """A shorter clip re-spreads keyframes that would fall past its end."""
         try:
             total = snap(PIPELINE, 128, 128, frames).frames

@@ -68,9 +68,11 @@ class ModelsTab:
             inspect = gr.Button("Inspect")
             status, details = gr.Markdown(), gr.Code(label="Summary", language="json")
         inspect.click(inspect_checkpoint, path, [status, details], api_name="inspect", queue=False)
-        rescan.click(self.rescan, None, [self.found, self.missing], api_name="models_rescan", queue=False)
-        download.click(self.download, self.missing, [self.download_status, self.found, self.missing],
-                       api_name="models_download", concurrency_limit=1)  # fmt: skip
+        self.changed = [
+            rescan.click(self.rescan, None, [self.found, self.missing], api_name="models_rescan", queue=False),
+            download.click(self.download, self.missing, [self.download_status, self.found, self.missing],
+                           api_name="models_download", concurrency_limit=1),
+        ]  # fmt: skip
         self.preset.change(self.set_preset, self.preset, self.preset_status, api_name="models_preset", queue=False)
 
     def describe(self) -> str:
@@ -99,7 +101,7 @@ class ModelsTab:
         note = " (not applied to the demo models: they run unquantized in float32)" if self.studio.models.demo else ""
         return f"Memory mode in use: **{p.name}**{note}: {p.description}"
 
-    def rescan(self):
+    def rescan(self) -> tuple:
         studio = self.studio
         checkpoint = None if studio.models.demo else Path(studio.models.paths.checkpoint)
         if checkpoint is not None and not checkpoint.exists():
@@ -107,7 +109,7 @@ class ModelsTab:
         studio.set_models(model_files.resolve_models(studio.weights_dir, studio.gemma, checkpoint))
         return self.describe(), gr.Dropdown(choices=self.missing_choices(), value=None)
 
-    def download(self, choice: str | None, progress: gr.Progress = gr.Progress(track_tqdm=True)):
+    def download(self, choice: str | None, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple:
         if not choice or "|" not in choice:
             raise gr.Error("Choose a missing file to download.", print_exception=False)
         repo, file = choice.split("|", 1)

@@ -9,15 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
 from PIL import Image
 
+from ltx_core.media import probe_video, write_mp4
 from tests.browser.studio_server import running_studio
-
-gradio_client = pytest.importorskip("gradio_client")
-from gradio_client import Client, handle_file  # noqa: E402
-from gradio_client.exceptions import AppError  # noqa: E402
-
-from ltx_core.media import probe_video, write_mp4  # noqa: E402
 
 TINY = dict(width=128, height=128, frames=9, fps=24, steps=4, cfg=3.0, stg=1.0, randomize_seed=False, seed_count=1,
             audio=True, negative_prompt="")  # fmt: skip
@@ -48,7 +45,7 @@ def image(path: Path, colour: tuple[int, int, int], size=(96, 80)) -> Path:
 
 
 def clip(path: Path, frames: int = 9) -> Path:
-    y, x = np.mgrid[0:128, 0:128]
+    _, x = np.mgrid[0:128, 0:128]
     video = np.stack([((x + 4 * t) % 48 < 24)[..., None].repeat(3, -1).astype(np.uint8) * 255 for t in range(frames)])
     write_mp4(path, video, 24.0, sidecar=False)
     return path
@@ -278,3 +275,22 @@ def test_models_tab_reports_demo_files_and_downloads_fail_fast_offline(app, clie
     text = client.predict("compact", api_name="/models_preset")
     assert "compact" in text and app.studio.preset.name == "compact"
     client.predict("auto", api_name="/models_preset")
+
+
+def test_rescan_switches_to_found_weights_and_a_broken_checkpoint_is_reported(app, client, tmp_path):
+    fake = tmp_path / "ltx-2-19b-distilled.safetensors"
+    fake.write_bytes(b"this is not a checkpoint")
+    app.studio.weights_dir = tmp_path
+    try:
+        found, _ = client.predict(api_name="/models_rescan")
+        assert "**In use:**" in found and str(fake) in found and not app.studio.models.demo
+        with pytest.raises(AppError, match="needs ltx-2-spatial-upscaler-x2-1.0.safetensors"):
+            generate(client, "without the upsampler", seed=1)
+        with pytest.raises(AppError, match="ltx-2-19b-distilled.safetensors"):
+            generate(client, "on a broken checkpoint", seed=1, pipeline="one-stage")
+    finally:
+        fake.unlink()
+        found, _ = client.predict(api_name="/models_rescan")
+    assert "built-in demo models" in found and app.studio.models.demo
+    status, *_ = generate(client, "demo again", seed=2)
+    assert "Saved" in status
