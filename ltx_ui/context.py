@@ -73,7 +73,7 @@ class Studio:
         """After a failed or cancelled job start the next one from a fresh ledger (called on the
         device thread, where every MLX call of the studio happens)."""
         with self._ledger_lock:
-            if self._ledger is not None:
+            if self._ledger is not None and self._ledger.loaded():  # the runner normally released all
                 self._ledger.release_all(force=True)
             self._ledger = None
 

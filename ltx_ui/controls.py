@@ -66,7 +66,7 @@ def settings_controls(prefix: str, width: int = 768, height: int = 512, frames: 
         h = gr.Number(label="Height", value=height, precision=0, elem_id=f"{prefix}-height")
         f = gr.Number(label="Frames (8k+1)", value=frames, precision=0, elem_id=f"{prefix}-frames")
         fps = gr.Number(label="FPS", value=24, minimum=1, maximum=60)
-    note = gr.Markdown(elem_id=f"{prefix}-size-note")
+    note = gr.Markdown(size_note(snap("distilled", width, height, frames), 24.0), elem_id=f"{prefix}-size-note")
     with gr.Accordion("Sampling", open=False, elem_id=f"{prefix}-sampling"):
         steps = gr.Slider(1, 80, value=40, step=1, label="Steps (guided stage; distilled stages use their fixed schedule)",
                           elem_id=f"{prefix}-steps")  # fmt: skip

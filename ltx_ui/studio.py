@@ -107,8 +107,11 @@ def launch(blocks: gr.Blocks, studio: Studio, options: LaunchOptions, block: boo
     result = blocks.launch(
         server_name=options.host, server_port=options.port, share=options.share, auth=options.auth,
         show_error=True, allowed_paths=allowed, blocked_paths=blocked, max_file_size=options.max_file_size,
-        prevent_thread_lock=True, quiet=not block, css=CSS, footer_links=["api"],
+        prevent_thread_lock=True, quiet=True, css=CSS, footer_links=["api"],
     )  # fmt: skip
+    if block:
+        hint = "" if options.share else " (for a public link: --share --auth user:password)"
+        print(f"LTX Studio is running at {blocks.local_url}{hint}", flush=True)
     if options.share:
         if getattr(blocks, "share_url", None):
             print(f"Public link (login required unless --share-without-auth): {blocks.share_url}", flush=True)
