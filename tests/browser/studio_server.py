@@ -3,6 +3,7 @@ outputs in a temporary folder: shared by the API tests and the browser tests."""
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 from collections.abc import Iterator
@@ -43,3 +44,4 @@ def running_studio(root: Path, max_file_size: str = "4mb", weights_dir: Path | N
         yield Running(blocks.local_url, studio, outputs)
     finally:
         blocks.close()
+        gc.unfreeze()  # launch() froze the heap; give the objects of this test process back to the collector
