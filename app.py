@@ -39,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
         options = LaunchOptions(args.host, args.port, args.share, parse_auth(args.auth), args.share_without_auth,
                                 args.max_file_size)  # fmt: skip
         check_share(options)
+        if args.weights and not Path(args.weights).expanduser().is_file():
+            raise ValueError(f"--weights {args.weights}: no such file")
+        if args.weights_dir and not Path(args.weights_dir).expanduser().is_dir():
+            raise ValueError(f"--weights-dir {args.weights_dir}: no such folder")
         studio = Studio.create(
             Path(args.outputs_dir).expanduser().resolve(),
             Path(args.weights_dir).expanduser() if args.weights_dir else None,

@@ -21,6 +21,10 @@ from ltx_ui import models as model_files
 from ltx_ui.jobs import DEVICE, Done, Failed, JobQueue, Progress, Waiting, describe_progress, run_job
 from ltx_ui.outputs import finish_sidecar, new_output_path
 
+# Job events: the studio's own queue (jobs.py) orders them and shows positions, so Gradio lets up to
+# 16 in at once (all sharing one limit); beyond that Gradio's queue holds them.
+JOB_EVENT = {"concurrency_limit": 16, "concurrency_id": "studio-jobs"}
+
 # One UI update of a generation: (status markdown, preview image, video path, prompt used, seed used).
 Update = tuple[Any, Any, Any, Any, Any]
 

@@ -10,7 +10,16 @@ import gradio as gr
 
 from ltx_core.errors import LTXError
 from ltx_core.pipelines.request import ImageCondition
-from ltx_ui.context import Studio, Update, cancel_handler, generate_updates, generation_job, session_of, user_message
+from ltx_ui.context import (
+    JOB_EVENT,
+    Studio,
+    Update,
+    cancel_handler,
+    generate_updates,
+    generation_job,
+    session_of,
+    user_message,
+)
 from ltx_ui.controls import (
     Outputs,
     Settings,
@@ -62,10 +71,10 @@ class GenerateTab:
         inputs = [self.pipeline, self.enhance, self.image, self.image_strength, self.lora_1, self.lora_1_strength,
                   self.lora_2, self.lora_2_strength, *self.settings.inputs()]  # fmt: skip
         self.out.generate.click(self.generate, inputs, self.out.components(), api_name="generate",
-                                concurrency_limit=None, show_progress_on=[self.out.status])  # fmt: skip
+                                **JOB_EVENT, show_progress_on=[self.out.status])  # fmt: skip
         self.out.cancel.click(cancel_handler(studio), None, self.out.status, api_name="cancel", queue=False)
         enhance_now.click(self.enhance_now, [self.settings.prompt, self.image, self.settings.seed], self.rewritten,
-                          api_name="enhance_prompt", concurrency_limit=None)  # fmt: skip
+                          api_name="enhance_prompt", **JOB_EVENT)  # fmt: skip
         use_rewrite.click(lambda text: text or gr.skip(), self.rewritten, self.settings.prompt, queue=False,
                           api_visibility="private")  # fmt: skip
         self.fields = {

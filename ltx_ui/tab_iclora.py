@@ -12,7 +12,16 @@ from typing import Any
 import gradio as gr
 
 from ltx_core.errors import LTXError
-from ltx_ui.context import Studio, Update, cancel_handler, generate_updates, generation_job, session_of, user_message
+from ltx_ui.context import (
+    JOB_EVENT,
+    Studio,
+    Update,
+    cancel_handler,
+    generate_updates,
+    generation_job,
+    session_of,
+    user_message,
+)
 from ltx_ui.controls import (
     Outputs,
     Settings,
@@ -73,9 +82,9 @@ class ICLoraTab:
         self.out: Outputs = output_controls(TAB)
         wire_size_note(self.settings, gr.State(PIPELINE))
         extract.click(self.canny, [self.source, low, high], [self.control, self.message], api_name="canny",
-                      concurrency_limit=None)  # fmt: skip
+                      **JOB_EVENT)  # fmt: skip
         self.out.generate.click(self.generate, [self.control, self.lora, self.strength, *self.settings.inputs()],
-                                self.out.components(), api_name="ic_lora_generate", concurrency_limit=None,
+                                self.out.components(), api_name="ic_lora_generate", **JOB_EVENT,
                                 show_progress_on=[self.out.status])  # fmt: skip
         self.out.cancel.click(cancel_handler(self.studio), None, self.out.status, queue=False, api_visibility="private")
         self.fields = {"control_video": self.control, "ic_lora": self.lora, "control_strength": self.strength,

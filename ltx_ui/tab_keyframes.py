@@ -12,7 +12,16 @@ import gradio as gr
 
 from ltx_core.errors import LTXError
 from ltx_core.pipelines.request import ImageCondition
-from ltx_ui.context import Studio, Update, cancel_handler, generate_updates, generation_job, session_of, user_message
+from ltx_ui.context import (
+    JOB_EVENT,
+    Studio,
+    Update,
+    cancel_handler,
+    generate_updates,
+    generation_job,
+    session_of,
+    user_message,
+)
 from ltx_ui.controls import Outputs, Settings, base_request, output_controls, seeds, settings_controls, wire_size_note
 from ltx_ui.inputs import InputProblem, check_image, snap
 from ltx_ui.outputs import keep_input
@@ -100,7 +109,7 @@ class KeyframesTab:
         self.settings.frames.blur(self.fit, [self.items, self.settings.frames], [*views, self.message],
                                   queue=False, api_visibility="private")  # fmt: skip
         self.out.generate.click(self.generate, [self.items, *self.settings.inputs()], self.out.components(),
-                                api_name="keyframes_generate", concurrency_limit=None,
+                                api_name="keyframes_generate", **JOB_EVENT,
                                 show_progress_on=[self.out.status])  # fmt: skip
         self.out.cancel.click(cancel_handler(self.studio), None, self.out.status, queue=False, api_visibility="private")
         self.fields = {"keyframes": self.items, **settings_fields(self.settings)}

@@ -10,7 +10,16 @@ import gradio as gr
 
 from ltx_core.errors import LTXError
 from ltx_core.pipelines.upscale import UpscaleRequest, run_upscale
-from ltx_ui.context import Job, Studio, Update, cancel_handler, generate_updates, session_of, user_message
+from ltx_ui.context import (
+    JOB_EVENT,
+    Job,
+    Studio,
+    Update,
+    cancel_handler,
+    generate_updates,
+    session_of,
+    user_message,
+)
 from ltx_ui.controls import MAX_SEED, output_controls
 from ltx_ui.inputs import InputProblem, check_video
 from ltx_ui.outputs import find_entry, keep_input, list_entries
@@ -38,7 +47,7 @@ class UpscaleTab:
         self.out = output_controls(TAB, "Upscale")
         refresh.click(lambda: gr.Dropdown(choices=self.choices()), None, self.choice, queue=False, api_visibility="private")
         self.out.generate.click(self.upscale, [self.choice, self.upload, self.spatial, self.temporal, self.prompt, self.seed],
-                                self.out.components(), api_name="upscale", concurrency_limit=None,
+                                self.out.components(), api_name="upscale", **JOB_EVENT,
                                 show_progress_on=[self.out.status])  # fmt: skip
         self.out.cancel.click(cancel_handler(self.studio), None, self.out.status, queue=False, api_visibility="private")
         self.fields = {"source": self.choice, "upload": self.upload, "spatial": self.spatial, "temporal": self.temporal,

@@ -166,6 +166,9 @@ def test_share_needs_auth_unless_explicitly_waived():
     result = subprocess.run([sys.executable, "app.py", "--share"], cwd=ROOT, capture_output=True, text=True, timeout=60,
                             check=False)
     assert result.returncode == 2 and "--share-without-auth" in result.stderr
+    result = subprocess.run([sys.executable, "app.py", "--weights-dir", "/no/such/folder"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert result.returncode == 2 and "no such folder" in result.stderr
 
 
 def test_app_with_share_and_auth_serves_locally_behind_a_login(tmp_path):
