@@ -1,25 +1,64 @@
-"""LTX Studio for MLX: ``python app.py [--host H] [--port P] [--weights FILE]``."""
+"""LTX Studio for MLX: ``python app.py [--weights-dir DIR] [--host H] [--port P] [--share --auth user:pw]``."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
+from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import ltx_core  # noqa: E402,F401  (backend set-up before mlx)
-from ltx_ui.studio import build_studio  # noqa: E402
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="LTX Studio for MLX")
-    parser.add_argument("--host", default="127.0.0.1", help="address to serve on (default: localhost only)")
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="LTX Studio for MLX (no weights found: the built-in demo models)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to serve on (default: this machine only)")
     parser.add_argument("--port", type=int, default=7860)
-    parser.add_argument("--weights", default=os.environ.get("LTX_WEIGHTS"), help="LTX-2 checkpoint to inspect at start")
-    args = parser.parse_args(argv)
-    studio = build_studio(default_weights=args.weights)
-    studio.queue().launch(server_name=args.host, server_port=args.port, show_error=True)
+    parser.add_argument("--share", action="store_true", help="create a temporary public Gradio link (needs --auth)")
+    parser.add_argument("--auth", metavar="USER:PASSWORD", help="require this login")
+    parser.add_argument("--share-without-auth", action="store_true", help="allow --share without --auth")
+    parser.add_argument("--weights-dir", default=os.environ.get("LTX_WEIGHTS_DIR"),
+                        help="folder scanned for checkpoints, upsamplers, LoRAs and Gemma")  # fmt: skip
+    parser.add_argument("--weights", default=os.environ.get("LTX_WEIGHTS"), help="use this checkpoint file")
+    parser.add_argument("--gemma-path", default=os.environ.get("LTX_GEMMA_DIR"), help="Gemma 3 12B folder")
+    parser.add_argument("--preset", help="memory mode (default: picked from this machine's RAM)")
+    parser.add_argument("--outputs-dir", default=os.environ.get("LTX_OUTPUTS_DIR", "outputs"))
+    parser.add_argument("--max-file-size", default="4gb", help="largest upload accepted (e.g. 500mb, 4gb)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ltx_core.errors import LTXError
+    from ltx_ui.context import Studio
+    from ltx_ui.studio import LaunchOptions, build_studio, check_share, launch, parse_auth
+
+    args = parse_args(argv)
+    try:
+        options = LaunchOptions(args.host, args.port, args.share, parse_auth(args.auth), args.share_without_auth,
+                                args.max_file_size)  # fmt: skip
+        check_share(options)
+        if args.weights and not Path(args.weights).expanduser().is_file():
+            raise ValueError(f"--weights {args.weights}: no such file")
+        if args.weights_dir and not Path(args.weights_dir).expanduser().is_dir():
+            raise ValueError(f"--weights-dir {args.weights_dir}: no such folder")
+        studio = Studio.create(
+            Path(args.outputs_dir).expanduser().resolve(),
+            Path(args.weights_dir).expanduser() if args.weights_dir else None,
+            Path(args.gemma_path).expanduser() if args.gemma_path else None,
+            args.preset,
+            Path(args.weights).expanduser() if args.weights else None,
+        )  # fmt: skip
+    except (ValueError, LTXError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if studio.models.demo:
+        print("No LTX-2 checkpoint found: running the built-in demo models (outputs are not meaningful). "
+              "Use --weights-dir to point at real weights.", file=sys.stderr)  # fmt: skip
+    launch(build_studio(studio), studio, options)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -5,7 +5,8 @@
     python3 tasks.py test [pytest options]  # the test suite
 
 Creates ``.venv`` beside this file, installs requirements.txt into it (again whenever the
-file changes) and, on Linux, Debian's OpenBLAS (MLX's CPU build is 30-80x slower without it).
+file changes) and, on Linux, Debian's OpenBLAS (MLX's CPU build is 30-80x slower without it)
+and, for the tests, Debian's Chromium (the browser tests drive it with Playwright).
 """
 
 from __future__ import annotations
@@ -54,6 +55,14 @@ def ensure_openblas() -> None:
         say("warning: could not install libopenblas0-pthread (needs root or sudo); MLX will run 30-80x slower")
 
 
+def ensure_chromium() -> None:
+    """Debian's Chromium for the browser tests (the playwright package drives it; no `playwright install`)."""
+    if not sys.platform.startswith("linux") or shutil.which("chromium") or os.environ.get("LTX_CHROMIUM"):
+        return
+    if not apt_install("chromium"):
+        say("warning: could not install chromium (needs root or sudo); the browser tests will fail")
+
+
 def ensure_venv() -> None:
     if not PYTHON.exists():
         say(f"creating {VENV}")
@@ -86,6 +95,7 @@ def main() -> int:
     if command == "run":
         args = [str(PYTHON), "app.py", *extra]
     else:
+        ensure_chromium()
         args = [str(PYTHON), "-m", "pytest", *extra]
     return subprocess.run(args).returncode
 

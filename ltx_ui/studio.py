@@ -1,64 +1,129 @@
-"""The studio page. For now: system facts and a checkpoint inspector (generation tabs come with
-the pipelines)."""
+"""The studio page: a banner, the six tabs, and how it is launched (allowed paths, auth, share)."""
 
 from __future__ import annotations
 
-import json
-import os
+import gc
+from dataclasses import dataclass
+from pathlib import Path
 
 import gradio as gr
 
 from ltx_core import __version__
-from ltx_core.backend import backend_name, default_compute_dtype, loaded_blas
-from ltx_core.errors import LTXError
-from ltx_core.info import describe_checkpoint
+from ltx_ui.context import Studio
+from ltx_ui.controls import lora_choices
+from ltx_ui.tab_gallery import GalleryTab
+from ltx_ui.tab_generate import GenerateTab
+from ltx_ui.tab_iclora import ICLoraTab
+from ltx_ui.tab_keyframes import KeyframesTab
+from ltx_ui.tab_models import ModelsTab, inspect_checkpoint  # noqa: F401  (public: the CLI-free inspector)
+from ltx_ui.tab_upscale import UpscaleTab
 
-NOTICE = (
-    "**Generation is not available yet.** This build has the LTX-2 transformer, its loader and the "
-    "diffusion components; the VAEs, the text encoder and the pipelines are still being ported. "
-    "Use the inspector below to check that a checkpoint is complete and readable."
-)
-
-
-def system_facts() -> str:
-    blas = loaded_blas() or "bundled (slow) BLAS"
-    return (
-        f"ltx_core {__version__} · MLX backend: **{backend_name()}** · compute dtype: "
-        f"**{str(default_compute_dtype()).split('.')[-1]}** · BLAS: {blas}"
-    )
+ASSETS = Path(__file__).resolve().parent / "assets"
+CSS = """
+#studio-banner { border-left: 6px solid #d97706; padding: 0.4em 1em; background: rgba(217,119,6,0.10); }
+[id$="-preview"] img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }
+"""
 
 
-def inspect_checkpoint(path: str) -> tuple[str, str]:
-    """(status markdown, JSON summary) for a checkpoint path; never raises on bad input."""
-    path = (path or "").strip()
-    if not path:
-        return "Enter the path of an LTX-2 `.safetensors` checkpoint.", ""
-    try:
-        summary = describe_checkpoint(os.path.expanduser(path))
-    except LTXError as exc:
-        return f"**Cannot use this file.** {exc}", ""
-    except OSError as exc:
-        return f"**Cannot read this file.** {exc}", ""
-    size_gb = summary["bytes"] / 1e9
-    t = summary["transformer"]
-    status = (
-        f"**{summary['file']}** ({size_gb:.2f} GB): {t['layers']} transformer blocks, video width "
-        f"{t['video_width']}, audio width {t['audio_width']}; components: {', '.join(summary['components'])}."
-    )
-    return status, json.dumps(summary, indent=2)
+def build_studio(studio: Studio | None = None) -> gr.Blocks:
+    """The studio page (with no ``studio``: defaults, i.e. ./outputs and the demo models unless
+    LTX_WEIGHTS_DIR points at weights)."""
+    if studio is None:
+        import os
+
+        weights = os.environ.get("LTX_WEIGHTS_DIR")
+        studio = Studio.create(Path(os.environ.get("LTX_OUTPUTS_DIR", "outputs")), Path(weights) if weights else None,
+                               None, None)  # fmt: skip
+    with gr.Blocks(title="LTX Studio for MLX") as blocks:
+        gr.Markdown(f"# LTX Studio for MLX <small>ltx_core {__version__}</small>")
+        banner = gr.Markdown(studio.banner(), elem_id="studio-banner")
+        generate, keyframes, ic_lora = GenerateTab(studio), KeyframesTab(studio), ICLoraTab(studio)
+        upscale, gallery, models = UpscaleTab(studio), GalleryTab(studio), ModelsTab(studio)
+        with gr.Tabs() as tabs:
+            with gr.Tab("Text / Image to Video", id="generate"):
+                generate.build()
+            with gr.Tab("Keyframe Interpolation", id="keyframes"):
+                keyframes.build()
+            with gr.Tab("IC-LoRA Control", id="ic-lora"):
+                ic_lora.build()
+            with gr.Tab("Upscaling", id="upscale"):
+                upscale.build()
+            with gr.Tab("Gallery", id="gallery"):
+                gallery.build()
+            with gr.Tab("Models & Settings", id="models"):
+                models.build()
+        gallery.wire(tabs, {"generate": generate, "keyframes": keyframes, "ic-lora": ic_lora, "upscale": upscale},
+                     upscale.choice)  # fmt: skip
+        listing = [gallery.grid, gallery.selected, gallery.count]
+        pickers = [generate.lora_1, generate.lora_2, ic_lora.lora]
+
+        def models_changed():
+            choices = lora_choices(studio.models.loras())
+            return studio.banner(), *(gr.Dropdown(choices=choices) for _ in pickers)
+
+        for event in models.changed:
+            event.success(models_changed, None, [banner, *pickers], queue=False, api_visibility="private")
+        blocks.load(gallery.refresh, None, listing, queue=False, api_visibility="private")
+        for tab in (generate, keyframes, ic_lora, upscale):
+            tab.out.video.change(gallery.refresh, None, listing, queue=False, api_visibility="private")
+            tab.out.video.change(lambda: gr.Dropdown(choices=upscale.choices()), None, upscale.choice, queue=False,
+                                 api_visibility="private")  # fmt: skip
+    return blocks
 
 
-def build_studio(default_weights: str | None = None) -> gr.Blocks:
-    with gr.Blocks(title="LTX Studio for MLX") as studio:
-        gr.Markdown("# LTX Studio for MLX")
-        gr.Markdown(system_facts())
-        gr.Markdown(NOTICE)
-        with gr.Tab("Models & Settings"):
-            path = gr.Textbox(label="Checkpoint path", value=default_weights or "", placeholder="/path/to/ltx-2-19b-distilled.safetensors")
-            button = gr.Button("Inspect", variant="primary")
-            status = gr.Markdown()
-            details = gr.Code(label="Summary", language="json")
-            button.click(inspect_checkpoint, inputs=path, outputs=[status, details], api_name="inspect")
-            if default_weights:
-                studio.load(inspect_checkpoint, inputs=path, outputs=[status, details])
-    return studio
+@dataclass(frozen=True)
+class LaunchOptions:
+    host: str = "127.0.0.1"
+    port: int | None = 7860
+    share: bool = False
+    auth: tuple[str, str] | None = None
+    share_without_auth: bool = False
+    max_file_size: str | int = "4gb"
+
+
+def parse_auth(text: str | None) -> tuple[str, str] | None:
+    if not text:
+        return None
+    user, sep, password = text.partition(":")
+    if not sep or not user or not password:
+        raise ValueError("--auth takes user:password (both non-empty)")
+    return user, password
+
+
+def check_share(options: LaunchOptions) -> None:
+    """A public link without a password exposes the machine: refuse unless asked explicitly."""
+    if options.share and options.auth is None and not options.share_without_auth:
+        raise ValueError(
+            "--share makes the studio reachable from the internet: add --auth user:password, or pass "
+            "--share-without-auth if you really want a public link without a password."
+        )
+
+
+def launch(blocks: gr.Blocks, studio: Studio, options: LaunchOptions, block: bool = True) -> tuple:
+    """Start serving. Only the outputs folder and the app's own assets may be served as files."""
+    check_share(options)
+    blocks.queue(default_concurrency_limit=1, max_size=64)
+    allowed = [str(studio.outputs.resolve())] + ([str(ASSETS)] if ASSETS.is_dir() else [])
+    blocked = [str(p) for p in (studio.weights_dir, Path(studio.models.paths.checkpoint).parent) if p]
+    result = blocks.launch(
+        server_name=options.host, server_port=options.port, share=options.share, auth=options.auth,
+        show_error=True, allowed_paths=allowed, blocked_paths=blocked, max_file_size=options.max_file_size,
+        prevent_thread_lock=True, quiet=True, css=CSS, footer_links=["api"],
+    )  # fmt: skip
+    if block:
+        hint = "" if options.share else " (for a public link: --share --auth user:password)"
+        print(f"LTX Studio is running at {blocks.local_url}{hint}", flush=True)
+    # The ledger calls gc.collect() at every model release; with Gradio's (and pandas') objects in
+    # the heap each full collection took tens of ms and a tiny demo job ran 2x slower. Startup
+    # objects live as long as the app, so move them out of the collector's sight.
+    gc.collect()
+    gc.freeze()
+    if options.share:
+        if getattr(blocks, "share_url", None):
+            print(f"Public link (login required unless --share-without-auth): {blocks.share_url}", flush=True)
+        else:
+            print("Could not create a public share link (no connection to Gradio's share service); the studio "
+                  f"keeps running locally at {blocks.local_url}", flush=True)  # fmt: skip
+    if block:
+        blocks.block_thread()
+    return result

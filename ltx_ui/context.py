@@ -1,0 +1,193 @@
+"""State shared by every tab: folders, the models in use, the memory preset, the job queue, and
+the generator that runs queued jobs and turns their progress into UI updates."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from ltx_core.errors import LTXError
+from ltx_core.pipelines.ledger import ModelLedger
+from ltx_core.pipelines.progress import CancelToken, ProgressEvent
+from ltx_core.pipelines.request import GenerationRequest
+from ltx_core.pipelines.runner import OutputRecord, run_generation
+from ltx_core.presets import MemoryPreset
+from ltx_ui import models as model_files
+from ltx_ui.jobs import DEVICE, Done, Failed, JobQueue, Progress, Waiting, describe_progress, run_job
+from ltx_ui.outputs import finish_sidecar, new_output_path
+
+# Job events: the studio's own queue (jobs.py) orders them and shows positions, so Gradio lets up to
+# 16 in at once (all sharing one limit); beyond that Gradio's queue holds them.
+JOB_EVENT = {"concurrency_limit": 16, "concurrency_id": "studio-jobs"}
+
+# One UI update of a generation: (status markdown, preview image, video path, prompt used, seed used).
+Update = tuple[Any, Any, Any, Any, Any]
+
+
+@dataclass
+class Studio:
+    outputs: Path
+    weights_dir: Path | None
+    gemma: Path | None
+    models: model_files.ModelSet
+    preset: MemoryPreset
+    preset_auto: bool
+    jobs: JobQueue = field(default_factory=JobQueue)
+    _ledger: ModelLedger | None = None
+    _ledger_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def create(cls, outputs: Path, weights_dir: Path | None, gemma: Path | None, preset: str | None,
+               checkpoint: Path | None = None) -> Studio:  # fmt: skip
+        outputs.mkdir(parents=True, exist_ok=True)
+        models = model_files.resolve_models(weights_dir, gemma, checkpoint)
+        return cls(outputs, weights_dir, gemma, models, model_files.choose_preset(preset), preset is None)
+
+    def set_models(self, models: model_files.ModelSet) -> None:
+        with self._ledger_lock:
+            self.models = models
+            self._retire()
+
+    def set_preset(self, preset: MemoryPreset, auto: bool) -> None:
+        with self._ledger_lock:
+            self.preset, self.preset_auto = preset, auto
+            self._retire()
+
+    def _retire(self) -> None:
+        """Drop the ledger; its models are released on the device thread, after any running job."""
+        old, self._ledger = self._ledger, None
+        if old is not None:
+            DEVICE.run(lambda: old.release_all(force=True))
+
+    def ledger(self) -> ModelLedger:
+        """The ledger for the next job. It is reused (models stay loaded under a keep-loaded
+        preset); its stage log is cleared so each sidecar records only its own job."""
+        with self._ledger_lock:
+            if self._ledger is None:
+                self._ledger = model_files.build_ledger(self.models, self.preset)
+            self._ledger.stages.clear()
+            return self._ledger
+
+    def discard_ledger(self) -> None:
+        """After a failed or cancelled job start the next one from a fresh ledger (called on the
+        device thread, where every MLX call of the studio happens)."""
+        with self._ledger_lock:
+            if self._ledger is not None and self._ledger.loaded():  # the runner normally released all
+                self._ledger.release_all(force=True)
+            self._ledger = None
+
+    def tiling(self) -> Any:
+        return self.preset.vae_tiling.config()
+
+    def banner(self) -> str:
+        if self.models.demo:
+            return (
+                "⚠️ **Demo mode: no LTX-2 checkpoint was found, so the built-in demo models (tiny random weights) are "
+                "running. Outputs are noise, not meaningful video.** To use the real model, download "
+                f"`ltx-2-19b-distilled.safetensors` (and the others listed in Models & Settings) from "
+                f"`{model_files.HF_REPO}` and Gemma from `{model_files.GEMMA_REPO}` into one folder, then start "
+                "with `python3 tasks.py run --weights-dir /path/to/folder` (or press Rescan in Models & Settings)."
+            )
+        return f"Model: `{Path(self.models.paths.checkpoint).name}` · memory mode: **{self.preset.name}**"
+
+
+def session_of(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or "local"
+
+
+def cancel_handler(studio: Studio) -> Callable[..., str]:
+    def cancel(request: gr.Request = None) -> str:
+        """Cancel this browser session's running and queued jobs; returns once the worker stopped."""
+        tickets = studio.jobs.cancel_session(session_of(request))
+        if not tickets:
+            return "Nothing to cancel."
+        for ticket in tickets:
+            ticket.finished.wait(timeout=30)
+        return f"Cancelled {len(tickets)} job(s); memory released, ready for the next job."
+
+    return cancel
+
+
+def user_message(exc: BaseException) -> str:
+    """What to tell the user about a failed job."""
+    if isinstance(exc, LTXError):
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        return "out of memory: choose a smaller size, fewer frames or a lower memory mode."
+    return f"unexpected error ({type(exc).__name__}: {exc}); the app is ready for the next job."
+
+
+@dataclass(frozen=True)
+class Job:
+    pipeline: str
+    seed: int
+    run: Callable[[Path, Callable[[ProgressEvent], None], CancelToken], OutputRecord]
+    extra: dict[str, Any]  # the studio's record in the sidecar: tab and UI values for "reuse settings"
+
+
+def generation_job(studio: Studio, pipeline: str, request: GenerationRequest, extra: dict[str, Any]) -> Job:
+    def run(output: Path, report: Callable[[ProgressEvent], None], cancel: CancelToken) -> OutputRecord:
+        return run_generation(
+            studio.ledger(), pipeline, request, output, studio.tiling(), report, cancel,
+            extra_settings={"studio": extra, "preset": studio.preset.name},
+        )  # fmt: skip
+
+    return Job(pipeline, request.seed, run, extra)
+
+
+def generate_updates(studio: Studio, session: str, jobs: list[Job], progress: gr.Progress | None,
+                     notes: str = "") -> Iterator[Update]:  # fmt: skip
+    """Run jobs one after another through the queue, yielding status, preview and results."""
+    done: list[str] = []
+    last_video = last_prompt = last_seed = None
+    for index, job in enumerate(jobs):
+        prefix = f"Job {index + 1}/{len(jobs)} (seed {job.seed}) · " if len(jobs) > 1 else ""
+        output = new_output_path(studio.outputs, job.pipeline, job.seed)
+
+        def work(report: Callable[[ProgressEvent], None], cancel: CancelToken, job=job, output=output) -> OutputRecord:
+            try:
+                record = job.run(output, report, cancel)
+            except BaseException:
+                studio.discard_ledger()
+                raise
+            finish_sidecar(record, job.extra)
+            return record
+
+        for update in run_job(studio.jobs, session, f"{job.pipeline} seed {job.seed}", work):
+            if isinstance(update, Waiting):
+                text = f"{prefix}Waiting in the queue: position {update.position} (one job runs at a time)."
+                if progress is not None:
+                    progress(0.0, desc=text)
+                yield _status(text, done, notes), None, last_video, last_prompt, last_seed
+            elif isinstance(update, Progress):
+                text = prefix + describe_progress(update)
+                if progress is not None:
+                    event = update.event
+                    progress((event.step, max(event.total, 1)), desc=text.replace("**", ""), unit="steps")
+                preview = update.event.preview if update.event.preview is not None else gr.skip()
+                yield _status(text, done, notes), preview, last_video, last_prompt, last_seed
+            elif isinstance(update, Done):
+                record: OutputRecord = update.result
+                last_video, last_prompt, last_seed = str(record.video), record.prompt, job.seed
+                line = f"Saved `{record.video.name}` in {record.seconds:.1f} s (peak {record.peak_memory / 2**20:.0f} MiB)."
+                done.extend([line, *(f"Note: {n}" for n in record.notices)])
+                yield _status("Done.", done, notes), gr.skip(), last_video, last_prompt, last_seed
+            elif isinstance(update, Failed):
+                if update.cancelled:
+                    latency = f" within {update.cancel_latency:.2f} s" if update.cancel_latency is not None else ""
+                    text = f"Cancelled{latency}; memory released, ready for the next job."
+                    yield _status(text, done, notes), None, last_video, last_prompt, last_seed
+                    return
+                raise gr.Error(user_message(update.error), print_exception=not isinstance(update.error, LTXError))
+
+
+def _status(current: str, done: list[str], notes: str) -> str:
+    lines = [current, *done]
+    if notes:
+        lines.append(f"Note: {notes}")
+    return "\n\n".join(lines)

@@ -1,0 +1,176 @@
+"""Controls every generation tab shares (prompt, size, steps, guidance, seed, LoRAs, queue of
+seeds, progress outputs) and the request built from their values."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from ltx_core.components.guiders import MultiModalGuiderParams
+from ltx_core.pipelines.request import DEV_AUDIO_GUIDANCE, DEV_VIDEO_GUIDANCE, GenerationRequest, LoraChoice
+from ltx_ui.inputs import InputProblem, Snapped, check_prompt, size_note, snap
+
+MAX_SEED = 2**31 - 1
+MAX_QUEUED_SEEDS = 16
+NO_LORA = "(none)"
+
+
+@dataclass
+class Settings:
+    """Components of one tab's settings, in the order handlers receive them."""
+
+    prompt: gr.Textbox
+    negative: gr.Textbox
+    width: gr.Number
+    height: gr.Number
+    frames: gr.Number
+    fps: gr.Number
+    size_note: gr.Markdown
+    steps: gr.Slider
+    cfg: gr.Slider
+    stg: gr.Slider
+    seed: gr.Number
+    randomize: gr.Checkbox
+    count: gr.Number
+    audio: gr.Checkbox
+
+    def inputs(self) -> list[gr.components.Component]:
+        return [self.prompt, self.negative, self.width, self.height, self.frames, self.fps, self.steps, self.cfg,
+                self.stg, self.seed, self.randomize, self.count, self.audio]  # fmt: skip
+
+
+@dataclass
+class Outputs:
+    status: gr.Markdown
+    preview: gr.Image
+    video: gr.Video
+    prompt_used: gr.Textbox
+    seed_used: gr.Number
+    generate: gr.Button
+    cancel: gr.Button
+
+    def components(self) -> list[gr.components.Component]:
+        return [self.status, self.preview, self.video, self.prompt_used, self.seed_used]
+
+
+def settings_controls(prefix: str, width: int = 768, height: int = 512, frames: int = 121) -> Settings:
+    prompt = gr.Textbox(label="Prompt", lines=3, placeholder="Describe the video: subject, action, camera, light, sound…",
+                        elem_id=f"{prefix}-prompt")  # fmt: skip
+    negative = gr.Textbox(label="Negative prompt (guided pipelines)", lines=1)
+    with gr.Row():
+        w = gr.Number(label="Width", value=width, precision=0, elem_id=f"{prefix}-width")
+        h = gr.Number(label="Height", value=height, precision=0, elem_id=f"{prefix}-height")
+        f = gr.Number(label="Frames (8k+1)", value=frames, precision=0, elem_id=f"{prefix}-frames")
+        fps = gr.Number(label="FPS", value=24, minimum=1, maximum=60)
+    note = gr.Markdown(size_note(snap("distilled", width, height, frames), 24.0), elem_id=f"{prefix}-size-note")
+    with gr.Accordion("Sampling", open=False, elem_id=f"{prefix}-sampling"):
+        steps = gr.Slider(1, 80, value=40, step=1, label="Steps (guided stage; distilled stages use their fixed schedule)",
+                          elem_id=f"{prefix}-steps")  # fmt: skip
+        cfg = gr.Slider(1.0, 10.0, value=DEV_VIDEO_GUIDANCE.cfg_scale, step=0.1, label="CFG (video; audio keeps its default)")
+        stg = gr.Slider(0.0, 3.0, value=DEV_VIDEO_GUIDANCE.stg_scale, step=0.1, label="STG")
+        with gr.Row():
+            seed = gr.Number(label="Seed", value=42, precision=0, minimum=0, maximum=MAX_SEED)
+            randomize = gr.Checkbox(label="Randomize seed", value=True)
+            count = gr.Number(label="Queue N seeds", value=1, precision=0, minimum=1, maximum=MAX_QUEUED_SEEDS)
+        audio = gr.Checkbox(label="Generate audio", value=True)
+    return Settings(prompt, negative, w, h, f, fps, note, steps, cfg, stg, seed, randomize, count, audio)
+
+
+def output_controls(prefix: str, label: str = "Generate") -> Outputs:
+    with gr.Row():
+        generate = gr.Button(label, variant="primary", elem_id=f"{prefix}-generate")
+        cancel = gr.Button("Cancel", variant="stop", elem_id=f"{prefix}-cancel")
+    status = gr.Markdown(elem_id=f"{prefix}-status")
+    with gr.Row():
+        preview = gr.Image(label="Live preview", interactive=False, height=256, elem_id=f"{prefix}-preview")
+        video = gr.Video(label="Result", interactive=False, elem_id=f"{prefix}-video")
+    with gr.Row():
+        prompt_used = gr.Textbox(label="Prompt used (the rewritten one when enhanced)", interactive=False)
+        seed_used = gr.Number(label="Seed used", interactive=False, precision=0)
+    return Outputs(status, preview, video, prompt_used, seed_used, generate, cancel)
+
+
+def wire_size_note(settings: Settings, pipeline: Any) -> None:
+    """Show the snapped size and the duration whenever a size field is left or the pipeline changes."""
+
+    def describe(pipeline_name: str, width, height, frames, fps):
+        try:
+            snapped = snap(pipeline_name, width, height, frames)
+        except InputProblem as exc:
+            return width, height, frames, f"⚠️ {exc}"
+        return snapped.width, snapped.height, snapped.frames, size_note(snapped, float(fps or 24))
+
+    inputs = [pipeline, settings.width, settings.height, settings.frames, settings.fps]
+    boxes = (settings.width, settings.height, settings.frames)
+    # Each field rewrites only itself: a reply must not overwrite a field the user is typing in.
+    for position, box in enumerate(boxes):
+        def one(*values, position=position):
+            *snapped, note = describe(*values)
+            return snapped[position], note
+
+        box.blur(one, inputs, [box, settings.size_note], queue=False, api_visibility="private")
+        box.submit(one, inputs, [box, settings.size_note], queue=False, api_visibility="private")
+
+    def note_only(*values):
+        return describe(*values)[-1]
+
+    settings.fps.blur(note_only, inputs, settings.size_note, queue=False, api_visibility="private")
+    if isinstance(pipeline, gr.components.Component):
+        pipeline.change(describe, inputs, [*boxes, settings.size_note], queue=False, api_visibility="private")
+
+
+def seeds(seed: float | None, randomize: bool, count: float | None) -> list[int]:
+    n = int(count or 1)
+    if not 1 <= n <= MAX_QUEUED_SEEDS:
+        raise InputProblem(f"queue 1 to {MAX_QUEUED_SEEDS} seeds, not {n}.")
+    first = random.randint(0, MAX_SEED) if randomize or seed is None else int(seed)
+    if not 0 <= first <= MAX_SEED:
+        raise InputProblem(f"the seed must be between 0 and {MAX_SEED}.")
+    return [(first + i) % (MAX_SEED + 1) for i in range(n)]
+
+
+def lora_choices(paths: list[Path]) -> list[tuple[str, str]]:
+    return [(NO_LORA, "")] + [(p.name, str(p)) for p in paths]
+
+
+def loras_from(*pairs: Any) -> tuple[LoraChoice, ...]:
+    """(path, strength, path, strength, ...) -> LoraChoices, skipping empty slots."""
+    chosen = []
+    for path, strength in zip(pairs[::2], pairs[1::2]):
+        if path:
+            if not Path(path).is_file():
+                raise InputProblem(f"the LoRA {Path(path).name} is no longer on disk: press Rescan in Models & Settings.")
+            chosen.append(LoraChoice(path, float(strength)))
+    return tuple(chosen)
+
+
+def base_request(pipeline: str, prompt: str, negative: str, width, height, frames, fps, steps, cfg, stg,
+                 audio: bool, enhance: bool = False, **extra: Any) -> tuple[GenerationRequest, Snapped]:  # fmt: skip
+    """The request common to every tab (seed 0: set per queued seed), with sizes snapped."""
+    snapped = snap(pipeline, width, height, frames)
+    fps = float(fps or 24)
+    if fps <= 0:
+        raise InputProblem("FPS must be positive.")
+    video = MultiModalGuiderParams(
+        float(cfg), float(stg), DEV_VIDEO_GUIDANCE.stg_blocks, DEV_VIDEO_GUIDANCE.rescale_scale,
+        DEV_VIDEO_GUIDANCE.modality_scale,
+    )  # fmt: skip
+    audio_guidance = MultiModalGuiderParams(
+        DEV_AUDIO_GUIDANCE.cfg_scale, float(stg), DEV_AUDIO_GUIDANCE.stg_blocks, DEV_AUDIO_GUIDANCE.rescale_scale,
+        DEV_AUDIO_GUIDANCE.modality_scale,
+    )  # fmt: skip
+    request = GenerationRequest(
+        prompt=check_prompt(prompt), negative_prompt=negative or "", height=snapped.height, width=snapped.width,
+        frames=snapped.frames, fps=fps, steps=int(steps), video_guidance=video, audio_guidance=audio_guidance,
+        generate_audio=bool(audio), enhance_prompt=bool(enhance), **extra,
+    )  # fmt: skip
+    return request, snapped
+
+
+def ui_values(settings_values: dict[str, Any]) -> dict[str, Any]:
+    """Plain JSON copy of the UI values stored in the sidecar for "reuse settings"."""
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in settings_values.items()}

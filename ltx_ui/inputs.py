@@ -1,0 +1,99 @@
+"""Checks on what users type and drop, with messages that say what to change."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from ltx_core.errors import LTXError
+
+MIN_SIDE = 64
+MAX_SIDE = 2560
+MIN_FRAMES = 9
+MAX_FRAMES = 505
+MAX_IMAGE_PIXELS = 40_000_000
+TWO_STAGE = ("two-stage", "keyframes", "ic-lora")
+
+
+class InputProblem(LTXError):
+    """A user input the studio refuses; the message is shown as is."""
+
+
+@dataclass(frozen=True)
+class Snapped:
+    width: int
+    height: int
+    frames: int
+    note: str  # empty when nothing changed
+
+    def duration(self, fps: float) -> float:
+        return self.frames / fps if fps > 0 else 0.0
+
+
+def size_multiple(pipeline: str) -> int:
+    """Two-stage recipes run stage 1 at half size, so their sizes are multiples of 64."""
+    return 64 if pipeline in TWO_STAGE else 32
+
+
+def snap(pipeline: str, width: float | None, height: float | None, frames: float | None) -> Snapped:
+    """Round width/height to the pipeline's multiple and frames to 8k+1; refuse impossible values."""
+    multiple = size_multiple(pipeline)
+    values = {"width": width, "height": height, "frames": frames}
+    for name, value in values.items():
+        if value is None:
+            raise InputProblem(f"{name} is empty: enter a number.")
+    for name in ("width", "height"):
+        if not MIN_SIDE <= values[name] <= MAX_SIDE:
+            raise InputProblem(f"{name} {values[name]:g} is impossible: use {MIN_SIDE} to {MAX_SIDE} pixels.")
+    if not MIN_FRAMES <= values["frames"] <= MAX_FRAMES:
+        raise InputProblem(f"{values['frames']:g} frames is impossible: use {MIN_FRAMES} to {MAX_FRAMES} frames.")
+    w = max(multiple, round(float(width) / multiple) * multiple)
+    h = max(multiple, round(float(height) / multiple) * multiple)
+    f = round((float(frames) - 1) / 8) * 8 + 1
+    notes = []
+    if (w, h) != (width, height):
+        notes.append(f"size {width:g}x{height:g} → {w}x{h} ({pipeline} needs multiples of {multiple})")
+    if f != frames:
+        notes.append(f"frames {frames:g} → {f} (frames must be 8k+1)")
+    return Snapped(w, h, f, "; ".join(notes))
+
+
+def size_note(snapped: Snapped, fps: float) -> str:
+    text = f"{snapped.width}x{snapped.height}, {snapped.frames} frames = **{snapped.duration(fps):.2f} s** at {fps:g} fps"
+    return text + (f" · snapped: {snapped.note}" if snapped.note else "")
+
+
+def check_prompt(prompt: str | None) -> str:
+    prompt = (prompt or "").strip()
+    if not prompt:
+        raise InputProblem("The prompt is empty: describe the video to generate.")
+    return prompt
+
+
+def check_image(path: str | Path) -> Path:
+    """A readable image of a sane size, or InputProblem naming the file."""
+    path = Path(path)
+    try:
+        with Image.open(path) as image:
+            image.verify()
+        with Image.open(path) as image:
+            width, height = image.size
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise InputProblem(f"{path.name} is not an image the studio can read (PNG, JPEG, WebP...): {exc}") from None
+    if width * height > MAX_IMAGE_PIXELS:
+        raise InputProblem(f"{path.name} is {width}x{height}: images over {MAX_IMAGE_PIXELS // 10**6} megapixels are refused.")
+    return path
+
+
+def check_video(path: str | Path | None, what: str = "video") -> Path:
+    from ltx_core.media import probe_video
+
+    if not path:
+        raise InputProblem(f"No {what} given: upload one first.")
+    path = Path(path)
+    info = probe_video(path)  # MediaReadError (an LTXError) says why a file is not a video
+    if info.frames < MIN_FRAMES:
+        raise InputProblem(f"{path.name} has {info.frames} frames; at least {MIN_FRAMES} are needed.")
+    return path

@@ -1,0 +1,160 @@
+"""The outputs folder: names for new videos, the gallery read back from the JSON sidecars the
+runner writes (so it survives restarts), thumbnails, and copies of the inputs a job used so
+"reuse settings" still finds them later."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ltx_core.media import thumbnail_png, write_json_atomic
+from ltx_core.pipelines.runner import OutputRecord
+
+INPUTS = "inputs"
+THUMBS = ".thumbs"
+
+
+@dataclass(frozen=True)
+class Entry:
+    video: Path
+    sidecar: Path
+    created: str
+    settings: dict[str, Any]
+    info: dict[str, Any]  # the sidecar's "video" section
+
+    @property
+    def name(self) -> str:
+        return self.video.name
+
+    @property
+    def pipeline(self) -> str:
+        return str(self.settings.get("pipeline", "?"))
+
+    @property
+    def prompt(self) -> str:
+        return str(self.settings.get("prompt_used") or self.request.get("prompt") or "")
+
+    @property
+    def request(self) -> dict[str, Any]:
+        request = self.settings.get("request")
+        return request if isinstance(request, dict) else {}
+
+    @property
+    def seed(self) -> int | None:
+        seed = self.request.get("seed", self.settings.get("seed"))
+        return int(seed) if isinstance(seed, (int, float)) else None
+
+    @property
+    def seconds(self) -> float | None:
+        studio = self.settings.get("studio", {})
+        if isinstance(studio, dict) and "seconds" in studio:
+            return float(studio["seconds"])
+        stages = self.settings.get("stages") or []
+        return sum(float(s.get("seconds", 0)) for s in stages if isinstance(s, dict)) or None
+
+    @property
+    def peak_memory(self) -> int | None:
+        studio = self.settings.get("studio", {})
+        if isinstance(studio, dict) and "peak_memory" in studio:
+            return int(studio["peak_memory"])
+        stages = self.settings.get("stages") or []
+        return max((int(s.get("peak_bytes", 0)) for s in stages if isinstance(s, dict)), default=None)
+
+    def summary(self) -> str:
+        seconds = f"{self.seconds:.1f} s" if self.seconds is not None else "?"
+        peak = f"{self.peak_memory / 2**20:.0f} MiB" if self.peak_memory else "?"
+        size = f"{self.info.get('width', '?')}x{self.info.get('height', '?')}, {self.info.get('frames', '?')} frames"
+        return (
+            f"**{self.name}** · {self.pipeline} · seed {self.seed if self.seed is not None else '-'} · {size} · "
+            f"{seconds} · peak {peak} · {self.created}\n\n> {self.prompt or '(no prompt)'}"
+        )
+
+
+def new_output_path(folder: Path, pipeline: str, seed: int | None) -> Path:
+    """A fresh, sortable name: ``20261125-230101-distilled-s42.mp4`` (with a counter if taken)."""
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    stem = f"{stamp}-{pipeline}" + (f"-s{seed}" if seed is not None else "")
+    candidate = folder / f"{stem}.mp4"
+    counter = 2
+    while candidate.exists() or candidate.with_suffix(".json").exists():
+        candidate = folder / f"{stem}-{counter}.mp4"
+        counter += 1
+    return candidate
+
+
+def finish_sidecar(record: OutputRecord, extra: dict[str, Any]) -> None:
+    """Add what only the finished job knows (total time and peak memory, decode included) to the
+    sidecar, atomically."""
+    if record.sidecar is None:
+        return
+    data = json.loads(Path(record.sidecar).read_text())
+    studio = dict(data["settings"].get("studio") or {})
+    studio.update(extra, seconds=round(record.seconds, 3), peak_memory=int(record.peak_memory))
+    data["settings"]["studio"] = studio
+    write_json_atomic(record.sidecar, data)
+
+
+def keep_input(folder: Path, source: str | Path) -> Path:
+    """Copy an uploaded input into ``<outputs>/inputs`` under its content hash (uploads live in a
+    temporary folder that does not survive a restart)."""
+    source = Path(source)
+    digest = hashlib.sha256()
+    with source.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    target = folder / INPUTS / f"{digest.hexdigest()[:16]}{source.suffix.lower()}"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".part")
+        shutil.copyfile(source, partial)
+        partial.replace(target)
+    return target
+
+
+def list_entries(folder: Path) -> list[Entry]:
+    """Every finished output (a video with its sidecar), newest first."""
+    entries = []
+    if not folder.is_dir():
+        return entries
+    for sidecar in folder.glob("*.json"):
+        try:
+            data = json.loads(sidecar.read_text())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(data, dict) or not isinstance(data.get("settings"), dict):
+            continue
+        video = sidecar.with_suffix(".mp4")
+        if not video.is_file():
+            continue
+        info = data.get("video") if isinstance(data.get("video"), dict) else {}
+        entries.append(Entry(video, sidecar, str(data.get("created", "")), data["settings"], info))
+    return sorted(entries, key=lambda e: (e.created, e.video.stat().st_mtime, e.name), reverse=True)
+
+
+def find_entry(folder: Path, name: str) -> Entry | None:
+    for entry in list_entries(folder):
+        if entry.name == name:
+            return entry
+    return None
+
+
+def thumbnail_for(entry: Entry) -> Path:
+    """A cached PNG of the first frame (written atomically beside the outputs)."""
+    folder = entry.video.parent / THUMBS
+    target = folder / f"{entry.video.stem}.png"
+    if not target.exists() or target.stat().st_mtime < entry.video.stat().st_mtime:
+        folder.mkdir(exist_ok=True)
+        partial = target.with_name(target.name + ".part")
+        partial.write_bytes(thumbnail_png(entry.video))
+        partial.replace(target)
+    return target
+
+
+def delete_entry(entry: Entry) -> None:
+    for path in (entry.video, entry.sidecar, entry.video.parent / THUMBS / f"{entry.video.stem}.png"):
+        path.unlink(missing_ok=True)

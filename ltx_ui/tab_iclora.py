@@ -1,0 +1,127 @@
+"""IC-LoRA Control: a control video (uploaded, or made here with the Canny edge extractor) guides
+the generation through an IC-LoRA."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from ltx_core.errors import LTXError
+from ltx_ui.context import (
+    JOB_EVENT,
+    Studio,
+    Update,
+    cancel_handler,
+    generate_updates,
+    generation_job,
+    session_of,
+    user_message,
+)
+from ltx_ui.controls import (
+    Outputs,
+    Settings,
+    base_request,
+    lora_choices,
+    loras_from,
+    output_controls,
+    seeds,
+    settings_controls,
+    wire_size_note,
+)
+from ltx_ui.inputs import MAX_FRAMES, InputProblem, check_video
+from ltx_ui.outputs import INPUTS, keep_input
+from ltx_ui.tab_generate import settings_fields
+
+TAB = "ic-lora"
+PIPELINE = "ic-lora"
+
+
+def extract_canny(folder: Path, source: str | Path, low: float, high: float) -> Path:
+    """Write the white-on-black Canny edges of ``source`` (at its frame rate) into the inputs folder."""
+    from ltx_core.media import canny_video, iter_video_frames, probe_video, write_mp4
+
+    if not 0 <= low < high:
+        raise InputProblem(f"the low threshold ({low:g}) must be below the high one ({high:g}).")
+    source = check_video(source, "source video")
+    info = probe_video(source)
+    digest = hashlib.sha256(f"{source.stat().st_size}:{source.stat().st_mtime_ns}:{source}:{low}:{high}".encode())
+    target = folder / INPUTS / f"canny-{digest.hexdigest()[:16]}.mp4"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        frames = canny_video(iter_video_frames(source, max_frames=MAX_FRAMES), low, high)
+        write_mp4(target, frames, info.fps, sidecar=False)  # written under a temporary name, then renamed
+    return target
+
+
+class ICLoraTab:
+    def __init__(self, studio: Studio):
+        self.studio = studio
+
+    def build(self) -> None:
+        with gr.Row():
+            with gr.Column(scale=2):
+                self.control = gr.Video(label="Control video (depth, pose or edges)", sources=["upload"], height=220,
+                                        elem_id="ic-control")  # fmt: skip
+                with gr.Accordion("Make an edge control video with Canny", open=True):
+                    self.source = gr.Video(label="Source video", sources=["upload"], height=180, elem_id="ic-source")
+                    with gr.Row():
+                        low = gr.Slider(0, 500, value=100, step=5, label="Low threshold")
+                        high = gr.Slider(0, 500, value=200, step=5, label="High threshold")
+                    extract = gr.Button("Extract Canny edges", elem_id="ic-extract")
+                self.lora = gr.Dropdown(lora_choices(self.studio.models.loras()), value="", label="IC-LoRA file",
+                                        elem_id="ic-lora-file")  # fmt: skip
+                self.strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Control strength")
+                self.message = gr.Markdown()
+            with gr.Column(scale=3):
+                self.settings: Settings = settings_controls(TAB, width=768, height=512, frames=121)
+        self.out: Outputs = output_controls(TAB)
+        wire_size_note(self.settings, gr.State(PIPELINE))
+        extract.click(self.canny, [self.source, low, high], [self.control, self.message], api_name="canny",
+                      **JOB_EVENT)  # fmt: skip
+        self.out.generate.click(self.generate, [self.control, self.lora, self.strength, *self.settings.inputs()],
+                                self.out.components(), api_name="ic_lora_generate", **JOB_EVENT,
+                                show_progress_on=[self.out.status])  # fmt: skip
+        self.out.cancel.click(cancel_handler(self.studio), None, self.out.status, queue=False, api_visibility="private")
+        self.fields = {"control_video": self.control, "ic_lora": self.lora, "control_strength": self.strength,
+                       **settings_fields(self.settings)}  # fmt: skip
+
+    def canny(self, source: str | None, low: float, high: float) -> tuple[str, str]:
+        try:
+            path = extract_canny(self.studio.outputs, source, float(low), float(high))
+        except LTXError as exc:
+            raise gr.Error(user_message(exc), print_exception=False) from None
+        return str(path), f"Edge video ready: `{path.name}` (used as the control video)."
+
+    def generate(self, control_video: str | None, ic_lora: str, control_strength: float, prompt: str,
+                 negative_prompt: str, width: float, height: float, frames: float, fps: float, steps: float,
+                 cfg: float, stg: float, seed: float, randomize_seed: bool, seed_count: float, audio: bool,
+                 request: gr.Request = None, progress: gr.Progress = gr.Progress()) -> Iterator[Update]:  # fmt: skip
+        values = {k: v for k, v in locals().items() if k not in ("self", "request", "progress")}
+        try:
+            if not ic_lora:
+                raise InputProblem("Choose the IC-LoRA file (e.g. ltx-2-19b-ic-lora-canny-control.safetensors).")
+            control = keep_input(self.studio.outputs, check_video(control_video, "control video"))
+            values["control_video"] = str(control)
+            base, snapped = base_request(
+                PIPELINE, prompt, negative_prompt, width, height, frames, fps, steps, cfg, stg, audio,
+                control_video=str(control), control_strength=float(control_strength),
+                loras=loras_from(ic_lora, 1.0),
+            )  # fmt: skip
+            base.validate(64)
+            chosen = seeds(seed, randomize_seed, seed_count)
+        except LTXError as exc:
+            raise gr.Error(user_message(exc), print_exception=False) from None
+        jobs = [generation_job(self.studio, PIPELINE, replace(base, seed=s), {"tab": TAB, "ui": {**values, "seed": s}})
+                for s in chosen]
+        yield from generate_updates(self.studio, session_of(request), jobs, progress, snapped.note)
+
+    def reuse(self, ui: dict[str, Any]) -> dict:
+        updates = {component: ui[name] for name, component in self.fields.items() if name in ui}
+        if ui.get("control_video") and not Path(ui["control_video"]).is_file():
+            updates[self.control] = None
+        return updates

@@ -1,0 +1,256 @@
+"""Keyframe Interpolation: several images dropped at once, each a thumbnail with an editable
+frame index and strength, reordered and removed before generating."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from ltx_core.errors import LTXError
+from ltx_core.pipelines.request import ImageCondition
+from ltx_ui.context import (
+    JOB_EVENT,
+    Studio,
+    Update,
+    cancel_handler,
+    generate_updates,
+    generation_job,
+    session_of,
+    user_message,
+)
+from ltx_ui.controls import Outputs, Settings, base_request, output_controls, seeds, settings_controls, wire_size_note
+from ltx_ui.inputs import InputProblem, check_image, snap
+from ltx_ui.outputs import keep_input
+from ltx_ui.tab_generate import settings_fields
+
+TAB = "keyframes"
+PIPELINE = "keyframes"
+HEADERS = ["#", "image", "frame", "strength"]
+Items = list[dict[str, Any]]
+
+
+def spread(count: int, frames: int) -> list[int]:
+    """Frame indices spread over the clip, first at 0 and last at the final frame, on multiples of 8."""
+    if count <= 1:
+        return [0] * count
+    last = frames - 1
+    return [min(last, round(i * last / (count - 1) / 8) * 8) for i in range(count)]
+
+
+def render(items: Items) -> tuple[Items, list[tuple[str, str]], list[list[Any]]]:
+    gallery = [(item["path"], f"#{i + 1} · frame {item['frame']} · strength {item['strength']:g}")
+               for i, item in enumerate(items)]  # fmt: skip
+    table = [[i + 1, item.get("name") or Path(item["path"]).name, item["frame"], item["strength"]]
+             for i, item in enumerate(items)]
+    return items, gallery, table
+
+
+def check_keyframes(items: Items, frames: int) -> None:
+    if not items:
+        raise InputProblem("Drop at least one keyframe image first.")
+    seen: dict[int, int] = {}
+    for index, item in enumerate(items, start=1):
+        if not Path(item["path"]).is_file():
+            raise InputProblem(f"keyframe #{index} ({Path(item['path']).name}) is no longer on disk: drop it again.")
+        if not 0 <= item["frame"] < frames:
+            raise InputProblem(f"keyframe #{index} is at frame {item['frame']}, outside the clip's frames 0..{frames - 1}.")
+        if item["frame"] in seen:
+            raise InputProblem(
+                f"keyframes #{seen[item['frame']]} and #{index} are both at frame {item['frame']}: give each its own frame."
+            )
+        seen[item["frame"]] = index
+
+
+class KeyframesTab:
+    def __init__(self, studio: Studio):
+        self.studio = studio
+
+    def build(self) -> None:
+        self.items = gr.State([])
+        with gr.Row():
+            with gr.Column(scale=2):
+                self.drop = gr.File(label="Drop keyframe images here (several at once)", file_count="multiple",
+                                    elem_id="keyframes-drop", height=140)  # fmt: skip
+                self.gallery = gr.Gallery(label="Keyframes in order", columns=4, height=220, object_fit="contain",
+                                          allow_preview=False, elem_id="keyframes-gallery")  # fmt: skip
+                self.table = gr.Dataframe(headers=HEADERS, datatype=["number", "str", "number", "number"],
+                                          interactive=True, label="Edit frame and strength in the table",
+                                          column_count=4, elem_id="keyframes-table")  # fmt: skip
+                with gr.Row():
+                    row = gr.Number(label="Keyframe #", value=1, precision=0, minimum=1)
+                    frame = gr.Number(label="Frame", value=0, precision=0, minimum=0)
+                    strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Strength")
+                with gr.Row():
+                    apply = gr.Button("Apply to #", size="sm")
+                    up = gr.Button("Move up", size="sm")
+                    down = gr.Button("Move down", size="sm")
+                    remove = gr.Button("Remove", size="sm", variant="stop")
+                    even = gr.Button("Spread evenly", size="sm")
+                self.message = gr.Markdown(elem_id="keyframes-message")
+            with gr.Column(scale=3):
+                self.settings: Settings = settings_controls(TAB, width=768, height=512, frames=121)
+        self.out: Outputs = output_controls(TAB)
+        wire_size_note(self.settings, gr.State(PIPELINE))
+
+        views = [self.items, self.gallery, self.table]
+        self.drop.upload(self.add, [self.items, self.drop, self.settings.frames], [*views, self.drop, self.message],
+                         api_name="keyframes_add")  # fmt: skip
+        self.table.input(self.edit_table, [self.items, self.table], [*views, self.message], api_visibility="private")
+        apply.click(self.set_item, [self.items, row, frame, strength], [*views, self.message], api_name="keyframes_set")
+        up.click(lambda items, r: self.move(items, r, -1), [self.items, row], [*views, self.message], api_name="keyframes_up")
+        down.click(lambda items, r: self.move(items, r, 1), [self.items, row], [*views, self.message],
+                   api_name="keyframes_down")  # fmt: skip
+        remove.click(self.remove, [self.items, row], [*views, self.message], api_name="keyframes_remove")
+        even.click(self.spread_evenly, [self.items, self.settings.frames], [*views, self.message], api_name="keyframes_spread")
+        self.settings.frames.blur(self.fit, [self.items, self.settings.frames], [*views, self.message],
+                                  queue=False, api_visibility="private")  # fmt: skip
+        self.out.generate.click(self.generate, [self.items, *self.settings.inputs()], self.out.components(),
+                                api_name="keyframes_generate", **JOB_EVENT,
+                                show_progress_on=[self.out.status])  # fmt: skip
+        self.out.cancel.click(cancel_handler(self.studio), None, self.out.status, queue=False, api_visibility="private")
+        self.fields = {"keyframes": self.items, **settings_fields(self.settings)}
+
+    def add(self, items: Items, files: list[str] | None, frames: float) -> tuple:
+        items = [dict(item) for item in items or []]
+        problems = []
+        for file in files or []:
+            try:
+                kept = keep_input(self.studio.outputs, check_image(file))
+            except InputProblem as exc:
+                problems.append(str(exc))
+                gr.Warning(str(exc))
+                continue
+            items.append({"path": str(kept), "name": Path(file).name, "frame": 0, "strength": 1.0})
+        try:
+            total = snap(PIPELINE, 128, 128, frames).frames
+        except InputProblem:
+            total = 121
+        for item, index in zip(items, spread(len(items), total)):
+            item["frame"] = index
+        added = len(files or []) - len(problems)
+        message = f"Added {added} keyframe(s); frames spread evenly over {total} frames."
+        if problems:
+            message += "\n\n" + "\n\n".join(f"⚠️ Skipped: {p}" for p in problems)
+        return *render(items), None, message
+
+    def edit_table(self, items: Items, table: Any) -> tuple:
+        rows = table.values.tolist() if hasattr(table, "values") else (table or [])
+        items = [dict(item) for item in items or []]
+        try:
+            for item, row in zip(items, rows):
+                item["frame"], item["strength"] = _frame(row[2]), _strength(row[3])
+        except InputProblem as exc:
+            gr.Warning(str(exc))
+            return *render(items), f"⚠️ {exc}"
+        return *render(items), "Updated."
+
+    def set_item(self, items: Items, row: float, frame: float, strength: float) -> tuple:
+        items = [dict(item) for item in items or []]
+        try:
+            index = _row(items, row)
+            items[index]["frame"], items[index]["strength"] = _frame(frame), _strength(strength)
+        except InputProblem as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        return *render(items), f"Keyframe #{index + 1}: frame {items[index]['frame']}, strength {items[index]['strength']:g}."
+
+    def move(self, items: Items, row: float, step: int) -> tuple:
+        items = [dict(item) for item in items or []]
+        try:
+            index = _row(items, row)
+        except InputProblem as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        target = index + step
+        if not 0 <= target < len(items):
+            return *render(items), f"Keyframe #{index + 1} is already {'first' if step < 0 else 'last'}."
+        items[index], items[target] = items[target], items[index]
+        # The order is the timeline: the moved images swap frame indices too.
+        items[index]["frame"], items[target]["frame"] = items[target]["frame"], items[index]["frame"]
+        return *render(items), f"Moved keyframe #{index + 1} to #{target + 1}."
+
+    def remove(self, items: Items, row: float) -> tuple:
+        items = [dict(item) for item in items or []]
+        try:
+            index = _row(items, row)
+        except InputProblem as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        removed = items.pop(index)
+        return *render(items), f"Removed {removed.get('name') or Path(removed['path']).name}."
+
+    def spread_evenly(self, items: Items, frames: float) -> tuple:
+        items = [dict(item) for item in items or []]
+        try:
+            total = snap(PIPELINE, 128, 128, frames).frames
+        except InputProblem as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        for item, index in zip(items, spread(len(items), total)):
+            item["frame"] = index
+        return *render(items), f"Spread over {total} frames."
+
+    def fit(self, items: Items, frames: float) -> tuple:
+        """A shorter clip re-spreads keyframes that would fall past its end."""
+        try:
+            total = snap(PIPELINE, 128, 128, frames).frames
+        except InputProblem:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        if all(item["frame"] < total for item in items or []):
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        *views, _ = self.spread_evenly(items, total)
+        return *views, f"Keyframes re-spread over {total} frames (some were past the end of the clip)."
+
+    def generate(self, keyframes: Items, prompt: str, negative_prompt: str, width: float, height: float,
+                 frames: float, fps: float, steps: float, cfg: float, stg: float, seed: float, randomize_seed: bool,
+                 seed_count: float, audio: bool, request: gr.Request = None,
+                 progress: gr.Progress = gr.Progress()) -> Iterator[Update]:  # fmt: skip
+        values = {k: v for k, v in locals().items() if k not in ("self", "request", "progress")}
+        try:
+            base, snapped = base_request(PIPELINE, prompt, negative_prompt, width, height, frames, fps, steps, cfg,
+                                         stg, audio)  # fmt: skip
+            check_keyframes(keyframes or [], snapped.frames)
+            images = tuple(ImageCondition(k["path"], int(k["frame"]), float(k["strength"])) for k in keyframes)
+            base = replace(base, images=images)
+            base.validate(64)
+            chosen = seeds(seed, randomize_seed, seed_count)
+        except LTXError as exc:
+            raise gr.Error(user_message(exc), print_exception=False) from None
+        jobs = [generation_job(self.studio, PIPELINE, replace(base, seed=s), {"tab": TAB, "ui": {**values, "seed": s}})
+                for s in chosen]
+        yield from generate_updates(self.studio, session_of(request), jobs, progress, snapped.note)
+
+    def reuse(self, ui: dict[str, Any]) -> dict:
+        updates = {component: ui[name] for name, component in self.fields.items() if name in ui and name != "keyframes"}
+        items = [k for k in ui.get("keyframes") or [] if Path(k.get("path", "")).is_file()]
+        items, gallery, table = render(items)
+        updates.update({self.items: items, self.gallery: gallery, self.table: table})
+        return updates
+
+
+def _row(items: Items, row: float | None) -> int:
+    if not items:
+        raise InputProblem("There are no keyframes yet: drop some images first.")
+    if row is None or not 1 <= int(row) <= len(items):
+        raise InputProblem(f"Keyframe # must be between 1 and {len(items)}.")
+    return int(row) - 1
+
+
+def _frame(value: Any) -> int:
+    try:
+        frame = int(float(value))
+    except (TypeError, ValueError):
+        raise InputProblem(f"frame {value!r} is not a number.") from None
+    if frame < 0:
+        raise InputProblem("a frame index cannot be negative.")
+    return frame
+
+
+def _strength(value: Any) -> float:
+    try:
+        strength = float(value)
+    except (TypeError, ValueError):
+        raise InputProblem(f"strength {value!r} is not a number.") from None
+    if not 0.0 <= strength <= 1.0:
+        raise InputProblem(f"strength must be between 0 and 1, got {strength:g}.")
+    return strength

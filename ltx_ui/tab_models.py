@@ -1,0 +1,133 @@
+"""Models & Settings: what was found (with sizes), what is missing and where to get it, downloads,
+and the memory mode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+from ltx_core.backend import backend_name, loaded_blas
+from ltx_core.errors import LTXError
+from ltx_core.info import describe_checkpoint
+from ltx_core.presets import load_presets, system_memory_bytes
+from ltx_ui import models as model_files
+from ltx_ui.context import Studio
+
+AUTO = "auto"
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e9:.2f} GB" if n >= 1e8 else f"{n / 1e6:.1f} MB"
+
+
+def inspect_checkpoint(path: str) -> tuple[str, str]:
+    """(status markdown, JSON summary) for a checkpoint path; never raises on bad input."""
+    import json
+    import os
+
+    path = (path or "").strip()
+    if not path:
+        return "Enter the path of an LTX-2 `.safetensors` checkpoint.", ""
+    try:
+        summary = describe_checkpoint(os.path.expanduser(path))
+    except LTXError as exc:
+        return f"**Cannot use this file.** {exc}", ""
+    except OSError as exc:
+        return f"**Cannot read this file.** {exc}", ""
+    t = summary["transformer"]
+    status = (
+        f"**{summary['file']}** ({summary['bytes'] / 1e9:.2f} GB): {t['layers']} transformer blocks, video width "
+        f"{t['video_width']}, audio width {t['audio_width']}; components: {', '.join(summary['components'])}."
+    )
+    return status, json.dumps(summary, indent=2)
+
+
+class ModelsTab:
+    def __init__(self, studio: Studio):
+        self.studio = studio
+
+    def build(self) -> None:
+        studio = self.studio
+        self.found = gr.Markdown(self.describe(), elem_id="models-found")
+        with gr.Row():
+            rescan = gr.Button("Rescan weights folder", elem_id="models-rescan")
+        with gr.Accordion("Download a missing file from Hugging Face", open=True):
+            self.missing = gr.Dropdown(self.missing_choices(), label="File", elem_id="models-missing")
+            download = gr.Button("Download", elem_id="models-download")
+            self.download_status = gr.Markdown(elem_id="models-download-status")
+        presets = load_presets()
+        auto_name = model_files.auto_preset().name
+        choices = [(f"auto ({auto_name}, picked from {system_memory_bytes() / 2**30:.0f} GiB RAM)", AUTO)]
+        choices += [(f"{p.name}: {p.description}", p.name) for p in presets]
+        self.preset = gr.Dropdown(choices, value=AUTO if studio.preset_auto else studio.preset.name,
+                                  label="Memory mode", elem_id="models-preset")  # fmt: skip
+        self.preset_status = gr.Markdown(self.preset_text())
+        with gr.Accordion("Inspect a checkpoint", open=False):
+            path = gr.Textbox(label="Checkpoint path", value=str(studio.models.paths.checkpoint))
+            inspect = gr.Button("Inspect")
+            status, details = gr.Markdown(), gr.Code(label="Summary", language="json")
+        inspect.click(inspect_checkpoint, path, [status, details], api_name="inspect", queue=False)
+        self.changed = [
+            rescan.click(self.rescan, None, [self.found, self.missing], api_name="models_rescan", queue=False),
+            download.click(self.download, self.missing, [self.download_status, self.found, self.missing],
+                           api_name="models_download", concurrency_limit=1),
+        ]  # fmt: skip
+        self.preset.change(self.set_preset, self.preset, self.preset_status, api_name="models_preset", queue=False)
+
+    def describe(self) -> str:
+        studio, models = self.studio, self.studio.models
+        lines = [f"Weights folder: `{studio.weights_dir or '(none: pass --weights-dir)'}` · backend **{backend_name()}** · "
+                 f"BLAS: {loaded_blas() or 'bundled'}", ""]  # fmt: skip
+        if models.demo:
+            lines.append("**In use: the built-in demo models** (tiny random weights; outputs are not meaningful).")
+        else:
+            lines.append(f"**In use:** `{models.paths.checkpoint}`")
+        lines += ["", "| Found | Role | Size |", "|---|---|---|"]
+        lines += [f"| `{f.path.name}` | {f.role.replace('_', ' ')} | {_size(f.size)} |" for f in models.found]
+        if not models.found:
+            lines.append("| (nothing) | | |")
+        missing = model_files.missing_files(models)
+        if missing:
+            lines += ["", "**Missing** (put them in the weights folder):", ""]
+            lines += [f"- `{repo}` → `{file}`: {why}" for repo, file, why in missing]
+        return "\n".join(lines)
+
+    def missing_choices(self) -> list[tuple[str, str]]:
+        return [(f"{repo}: {file}", f"{repo}|{file}") for repo, file, _ in model_files.missing_files(self.studio.models)]
+
+    def preset_text(self) -> str:
+        p = self.studio.preset
+        note = " (not applied to the demo models: they run unquantized in float32)" if self.studio.models.demo else ""
+        return f"Memory mode in use: **{p.name}**{note}: {p.description}"
+
+    def rescan(self) -> tuple:
+        studio = self.studio
+        checkpoint = None if studio.models.demo else Path(studio.models.paths.checkpoint)
+        if checkpoint is not None and not checkpoint.exists():
+            checkpoint = None
+        studio.set_models(model_files.resolve_models(studio.weights_dir, studio.gemma, checkpoint))
+        return self.describe(), gr.Dropdown(choices=self.missing_choices(), value=None)
+
+    def download(self, choice: str | None, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple:
+        if not choice or "|" not in choice:
+            raise gr.Error("Choose a missing file to download.", print_exception=False)
+        repo, file = choice.split("|", 1)
+        target = self.studio.weights_dir or Path.home() / ".cache" / "ltx-studio-mlx" / "weights"
+        if self.studio.weights_dir is None:
+            self.studio.weights_dir = target
+        progress(0, desc=f"connecting to huggingface.co for {file}")
+        try:
+            path = model_files.download(repo, file, target)
+        except Exception as exc:  # network, auth (gated Gemma), disk: all reported, none fatal
+            raise gr.Error(f"Download of {file} failed: {exc}", print_exception=False) from None
+        found, missing = self.rescan()
+        return f"Downloaded `{path}`.", found, missing
+
+    def set_preset(self, name: str) -> str:
+        try:
+            preset = model_files.choose_preset(None if name == AUTO else name)
+        except Exception as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        self.studio.set_preset(preset, name == AUTO)
+        return self.preset_text()

@@ -1,0 +1,92 @@
+"""Upscaling: a gallery item or an uploaded video, spatial ×2 and/or temporal ×2."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from ltx_core.errors import LTXError
+from ltx_core.pipelines.upscale import UpscaleRequest, run_upscale
+from ltx_ui.context import (
+    JOB_EVENT,
+    Job,
+    Studio,
+    Update,
+    cancel_handler,
+    generate_updates,
+    session_of,
+    user_message,
+)
+from ltx_ui.controls import MAX_SEED, output_controls
+from ltx_ui.inputs import InputProblem, check_video
+from ltx_ui.outputs import find_entry, keep_input, list_entries
+
+TAB = "upscale"
+UPLOAD = "(uploaded video below)"
+
+
+class UpscaleTab:
+    def __init__(self, studio: Studio):
+        self.studio = studio
+
+    def build(self) -> None:
+        with gr.Row():
+            with gr.Column():
+                self.choice = gr.Dropdown(self.choices(), value=UPLOAD, label="Gallery item to upscale", allow_custom_value=True,
+                                          elem_id="upscale-choice")  # fmt: skip
+                refresh = gr.Button("Refresh list", size="sm")
+                self.upload = gr.Video(label="…or upload a video", sources=["upload"], height=200, elem_id="upscale-upload")
+            with gr.Column():
+                self.spatial = gr.Checkbox(label="Spatial ×2 (twice the width and height)", value=True)
+                self.temporal = gr.Checkbox(label="Temporal ×2 (twice the frames, same duration)", value=False)
+                self.prompt = gr.Textbox(label="Prompt for the refinement (empty: the source's own prompt)", lines=2)
+                self.seed = gr.Number(label="Seed", value=0, precision=0, minimum=0, maximum=MAX_SEED)
+        self.out = output_controls(TAB, "Upscale")
+        refresh.click(lambda: gr.Dropdown(choices=self.choices()), None, self.choice, queue=False, api_visibility="private")
+        self.out.generate.click(self.upscale, [self.choice, self.upload, self.spatial, self.temporal, self.prompt, self.seed],
+                                self.out.components(), api_name="upscale", **JOB_EVENT,
+                                show_progress_on=[self.out.status])  # fmt: skip
+        self.out.cancel.click(cancel_handler(self.studio), None, self.out.status, queue=False, api_visibility="private")
+        self.fields = {"source": self.choice, "upload": self.upload, "spatial": self.spatial, "temporal": self.temporal,
+                       "prompt": self.prompt, "seed": self.seed}  # fmt: skip
+
+    def reuse(self, ui: dict[str, Any]) -> dict:
+        source = Path(str(ui.get("source", "")))
+        in_gallery = source.parent == self.studio.outputs and source.is_file()
+        return {
+            self.choice: gr.Dropdown(choices=self.choices(), value=source.name if in_gallery else UPLOAD),
+            self.upload: str(source) if not in_gallery and source.is_file() else None,
+            self.spatial: bool(ui.get("spatial", True)), self.temporal: bool(ui.get("temporal", False)),
+            self.prompt: ui.get("prompt", ""), self.seed: ui.get("seed", 0),
+        }  # fmt: skip
+
+    def choices(self) -> list[str]:
+        return [UPLOAD] + [entry.name for entry in list_entries(self.studio.outputs)]
+
+    def upscale(self, gallery_item: str, video: str | None, spatial: bool, temporal: bool, prompt: str, seed: float,
+                request: gr.Request = None, progress: gr.Progress = gr.Progress()) -> Iterator[Update]:  # fmt: skip
+        studio = self.studio
+        try:
+            if gallery_item and gallery_item != UPLOAD:
+                entry = find_entry(studio.outputs, gallery_item)
+                if entry is None:
+                    raise InputProblem(f"{gallery_item} is no longer in the outputs folder (deleted?): refresh the list.")
+                source = check_video(entry.video)
+            else:
+                source = keep_input(studio.outputs, check_video(video, "video to upscale"))
+            if not (spatial or temporal):
+                raise InputProblem("Choose spatial ×2, temporal ×2 or both.")
+            up = UpscaleRequest(source, spatial=bool(spatial), temporal=bool(temporal),
+                                prompt=(prompt or "").strip() or None, seed=int(seed or 0))  # fmt: skip
+        except LTXError as exc:
+            raise gr.Error(user_message(exc), print_exception=False) from None
+
+        def run(output: Path, report, cancel):
+            return run_upscale(studio.ledger(), up, output, studio.tiling(), report, cancel)
+
+        extra = {"tab": TAB, "ui": {"source": str(source), "spatial": up.spatial, "temporal": up.temporal,
+                                    "prompt": prompt or "", "seed": up.seed}}  # fmt: skip
+        yield from generate_updates(studio, session_of(request), [Job("upscale", up.seed, run, extra)], progress)
