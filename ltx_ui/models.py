@@ -159,6 +159,8 @@ def build_ledger(models: ModelSet, preset: MemoryPreset) -> ModelLedger:
         transformer_quantization=preset.transformer_quantization,
         text_encoder_quantization=preset.text_encoder_quantization,
         unload_policy=preset.unload_policy,
+        block_streaming=preset.block_streaming,
+        preset=preset,  # every job is checked against this machine's memory before it loads anything
     )
 
 

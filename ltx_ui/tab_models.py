@@ -63,6 +63,17 @@ class ModelsTab:
         self.preset = gr.Dropdown(choices, value=AUTO if studio.preset_auto else studio.preset.name,
                                   label="Memory mode", elem_id="models-preset")  # fmt: skip
         self.preset_status = gr.Markdown(self.preset_text())
+        with gr.Accordion("Memory estimate for a generation", open=False):
+            with gr.Row():
+                pipeline = gr.Dropdown(["distilled", "one-stage", "two-stage"], value="distilled", label="Pipeline")
+                width = gr.Number(768, label="Width", precision=0)
+                height = gr.Number(512, label="Height", precision=0)
+                frames = gr.Number(121, label="Frames", precision=0)
+                audio = gr.Checkbox(True, label="Audio")
+            estimate = gr.Button("Estimate", elem_id="models-estimate")
+            estimate_out = gr.Markdown(elem_id="models-estimate-result")
+        estimate.click(self.estimate, [pipeline, width, height, frames, audio], estimate_out,
+                       api_name="models_estimate", queue=False)  # fmt: skip
         with gr.Accordion("Inspect a checkpoint", open=False):
             path = gr.Textbox(label="Checkpoint path", value=str(studio.models.paths.checkpoint))
             inspect = gr.Button("Inspect")
@@ -123,6 +134,39 @@ class ModelsTab:
             raise gr.Error(f"Download of {file} failed: {exc}", print_exception=False) from None
         found, missing = self.rescan()
         return f"Downloaded `{path}`.", found, missing
+
+    def estimate(self, pipeline: str, width: float, height: float, frames: float, audio: bool) -> str:
+        """Per-stage predicted peak memory of the checkpoint in use under the current memory mode."""
+        from ltx_core.errors import LTXError
+        from ltx_core.loader import LTXCheckpoint
+        from ltx_core.memory import available_memory, estimate_for_preset
+
+        from ltx_core.pipelines.request import GenerationRequest
+
+        studio = self.studio
+        try:
+            size_multiple = 32 if pipeline == "one-stage" else 64
+            GenerationRequest(prompt="estimate", height=int(height), width=int(width), frames=int(frames)).validate(size_multiple)
+            config = LTXCheckpoint(studio.models.paths.checkpoint).config
+            result = estimate_for_preset(
+                config, studio.preset, height=int(height), width=int(width), frames=int(frames),
+                audio=bool(audio), pipeline=pipeline.replace("-", "_"),
+            )  # fmt: skip
+        except (LTXError, ValueError, KeyError) as exc:
+            raise gr.Error(f"Cannot estimate: {exc}", print_exception=False) from None
+        available = available_memory()
+        verdict = "fits" if result.peak <= available else "does **not** fit"
+        rows = [f"| {s.stage} | {s.weights / 1e9:.2f} | {s.activations / 1e9:.2f} | {s.peak / 1e9:.2f} |" for s in result.stages]
+        return "\n".join(
+            [
+                f"Memory mode **{studio.preset.name}**: peak **{result.peak / 1e9:.2f} GB**, {verdict} in the "
+                f"{available / 1e9:.1f} GB this machine can give a job.",
+                "",
+                "| stage | weights GB | working GB | peak GB |",
+                "|---|---|---|---|",
+                *rows,
+            ]
+        )
 
     def set_preset(self, name: str) -> str:
         try:

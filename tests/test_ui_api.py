@@ -280,6 +280,15 @@ def test_models_tab_reports_demo_files_and_downloads_fail_fast_offline(app, clie
     client.predict("auto", api_name="/models_preset")
 
 
+def test_models_tab_gives_the_memory_estimate(app, client):
+    report = client.predict("distilled", 768, 512, 121, True, api_name="/models_estimate")
+    assert "peak" in report and "fits" in report
+    for stage in ("text encoder", "stage 1", "upsample", "stage 2", "video decode", "audio decode"):
+        assert f"| {stage} |" in report
+    with pytest.raises(AppError, match="Cannot estimate"):
+        client.predict("one-stage", 768, 512, 10, True, api_name="/models_estimate")
+
+
 def test_rescan_switches_to_found_weights_and_a_broken_checkpoint_is_reported(app, client, tmp_path):
     fake = tmp_path / "ltx-2-19b-distilled.safetensors"
     fake.write_bytes(b"this is not a checkpoint")
