@@ -54,6 +54,10 @@ def add_generate_parser(commands) -> None:
     parser.add_argument("--image", action="append", default=[], metavar="PATH[:FRAME[:STRENGTH]]",
                         help="conditioning image (frame 0 by default)")  # fmt: skip
     parser.add_argument("--keyframe", action="append", default=[], metavar="PATH:FRAME[:STRENGTH]")
+    parser.add_argument("--control-video", help="IC-LoRA control video (depth, pose or edges)")
+    parser.add_argument("--canny", action="store_true", help="turn --control-video into Canny edges first")
+    parser.add_argument("--control-strength", type=float, default=1.0)
+    parser.add_argument("--control-attention", type=float, default=1.0, help="IC-LoRA reference attention weight")
     add_model_arguments(parser)
 
 
@@ -123,7 +127,22 @@ def request_from_args(args: argparse.Namespace):
         video_guidance=video, audio_guidance=replace(video, cfg_scale=args.audio_cfg),
         images=tuple(images), loras=tuple(loras), generate_audio=args.generate_audio,
         enhance_prompt=args.enhance_prompt, embeddings=args.embedding,
+        control_video=control_video(args), control_strength=args.control_strength,
+        control_attention=args.control_attention,
     )  # fmt: skip
+
+
+def control_video(args: argparse.Namespace) -> str | None:
+    """The control video to use; with ``--canny`` its edges, written next to the output first."""
+    if args.control_video is None or not args.canny:
+        return args.control_video
+    from ltx_core.media import canny_video, iter_video_frames, probe_video, write_mp4
+
+    source = Path(args.control_video)
+    edges = Path(args.output).with_name(Path(args.output).stem + "-edges.mp4")
+    Path(edges).parent.mkdir(parents=True, exist_ok=True)
+    write_mp4(edges, canny_video(iter_video_frames(source, max_frames=args.frames)), probe_video(source).fps, sidecar=False)
+    return str(edges)
 
 
 def run_generate(args: argparse.Namespace) -> int:

@@ -86,3 +86,18 @@ def test_bad_input_gives_one_clear_line(demo_env: Path, capsys):
 def test_module_entry_point_runs():
     result = subprocess.run([sys.executable, "-m", "ltx_core", "--help"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0 and "generate" in result.stdout and "upscale" in result.stdout
+
+
+@pytest.mark.parametrize("pipeline", ["one-stage", "two-stage", "ic-lora"])
+def test_the_other_pipelines_from_the_command_line(demo_env: Path, pipeline: str):
+    from ltx_core.demo import demo_paths
+    from tests.test_generation_outputs import control_video
+
+    extra = ["--steps", "2"]
+    if pipeline == "ic-lora":  # the demo set has no IC-LoRA: its distilled LoRA stands in
+        extra += ["--lora", str(demo_paths().distilled_lora), "--control-video", str(control_video(demo_env)), "--canny"]
+    out = demo_env / f"{pipeline}.mp4"
+    args = ["generate", "--pipeline", pipeline, "--prompt", "waves", "--negative-prompt", "blur", "--height", "128",
+            "--width", "128", "--frames", "9", "--output", str(out), *extra]  # fmt: skip
+    assert main(args) == 0
+    assert probe_video(out).frames == 9 and probe_video(out).has_audio

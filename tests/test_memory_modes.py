@@ -1,0 +1,47 @@
+"""Every memory mode (preset) runs the fixture pipeline end to end: its dtype, quantization (at
+load, or from a converted checkpoint when it streams blocks), VAE tiling and memory check.
+
+The tiny fixture's layer widths (16-128) take group size 32, not the presets' 64, so the
+quantization keeps each preset's bit width with group size 32."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from ltx_core.loader.components import resolve_dtype
+from ltx_core.loader.convert import convert_checkpoint
+from ltx_core.loader.quantization import QuantizationSpec
+from ltx_core.media import probe_video
+from ltx_core.presets import load_presets
+from ltx_core.pipelines.runner import run_generation
+from tests.conftest import Reference
+from tests.pipeline_helpers import tiny_ledger
+from tests.test_pipelines import small_request
+
+
+def for_fixture(spec: QuantizationSpec | None) -> QuantizationSpec | None:
+    return None if spec is None else QuantizationSpec(spec.bits, 32)
+
+
+@pytest.mark.parametrize("preset", load_presets(), ids=lambda p: p.name)
+def test_memory_mode_runs_the_distilled_pipeline(reference: Reference, tmp_path: Path, preset):
+    ledger = tiny_ledger(reference, tmp_path)
+    quantization = for_fixture(preset.transformer_quantization)
+    if preset.block_streaming:
+        converted = tmp_path / "converted.safetensors"
+        convert_checkpoint(reference.checkpoint, converted, quantization, dtype=resolve_dtype(preset.resolved_compute_dtype()))
+        ledger.paths = replace(ledger.paths, checkpoint=converted)
+    ledger.dtype = resolve_dtype(preset.resolved_compute_dtype())
+    ledger.transformer_quantization = quantization
+    ledger.text_encoder_quantization = for_fixture(preset.text_encoder_quantization)
+    ledger.block_streaming = preset.block_streaming
+    ledger.unload_policy = preset.unload_policy
+    ledger.preset = preset
+    record = run_generation(ledger, "distilled", small_request(height=128, width=128), tmp_path / "out.mp4", preset.vae_tiling.config())
+    info = probe_video(record.video)
+    assert (info.frames, info.width, info.height, info.has_audio) == (9, 128, 128, True)
+    if preset.block_streaming:
+        assert any(e == "load transformer" for e in ledger.events)
