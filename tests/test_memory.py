@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import gc
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import mlx.core as mx
@@ -27,7 +31,7 @@ from ltx_core.pipelines.blocks import decode_audio, decode_frames
 from ltx_core.pipelines.distilled import DistilledPipeline
 from ltx_core.pipelines.one_stage import OneStagePipeline
 from ltx_core.presets import load_presets, preset_by_name
-from tests.conftest import Reference
+from tests.conftest import ROOT, Reference
 from tests.pipeline_helpers import tiny_ledger
 from tests.test_pipelines import small_request
 
@@ -50,12 +54,33 @@ REAL_CONFIG = {
 
 
 def measured_stages(reference: Reference, tmp_path: Path, pipeline, request) -> dict[str, int]:
-    """Each stage's peak above what other tests left allocated (cached models and the like)."""
+    """Each stage's peak above the process baseline, measured in a fresh process: in the shared test
+    process, memory other tests leave for the garbage collector can be freed during a stage and
+    hide part of its peak."""
+    script = (
+        "import json, sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]);"
+        "from tests.test_memory import measure_here; print(json.dumps(measure_here(*sys.argv[2:])))"
+    )
+    env = {**os.environ, "LTX_REFERENCE_FIXTURES": str(reference.directory)}
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(ROOT), str(tmp_path), pipeline.name, str(request.height)],
+        capture_output=True, text=True, env=env, cwd=ROOT,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def measure_here(tmp_path: str, pipeline_name: str, size: str) -> dict[str, int]:
+    from ltx_core.pipelines.runner import PIPELINES
+    from tests.conftest import fixtures_dir
+
+    reference = Reference(fixtures_dir())
+    request = small_request(height=int(size), width=int(size))
     gc.collect()
     mx.clear_cache()
     base = mx.get_active_memory()
-    ledger = tiny_ledger(reference, tmp_path)
-    latents = pipeline(ledger).generate(request)
+    ledger = tiny_ledger(reference, Path(tmp_path))
+    latents = PIPELINES[pipeline_name](ledger).generate(request)
     with ledger.stage("video decode"):
         for _ in decode_frames(ledger, latents.video):
             pass
