@@ -108,6 +108,7 @@ def build_ledger(args: argparse.Namespace):
         text_encoder_quantization=quantization(args.text_quantize, preset.text_encoder_quantization),
         unload_policy=preset.unload_policy,
         block_streaming=preset.block_streaming and not demo,
+        batch_guidance_passes=preset.batch_guidance_passes,
         preset=preset,
     ), preset
 

@@ -23,6 +23,7 @@ _FIELDS = (
     "transformer_quantization",
     "text_encoder_quantization",
     "vae_tiling",
+    "batch_guidance_passes",
     "block_streaming",
     "unload_policy",
 )
@@ -56,6 +57,7 @@ class MemoryPreset:
     transformer_quantization: QuantizationSpec | None
     text_encoder_quantization: QuantizationSpec | None
     vae_tiling: VaeTiling
+    batch_guidance_passes: bool  # CFG/STG/modality passes as one batch (faster) or one by one (less memory)
     block_streaming: bool
     unload_policy: str
 
@@ -95,8 +97,9 @@ class MemoryPreset:
             raise fail("compute_dtype", f"must be one of {', '.join(COMPUTE_DTYPES)}")
         if data["unload_policy"] not in UNLOAD_POLICIES:
             raise fail("unload_policy", f"must be one of {', '.join(UNLOAD_POLICIES)}")
-        if not isinstance(data["block_streaming"], bool):
-            raise fail("block_streaming", "must be true or false")
+        for flag in ("block_streaming", "batch_guidance_passes"):
+            if not isinstance(data[flag], bool):
+                raise fail(flag, "must be true or false")
         tiling = data["vae_tiling"]
         if not isinstance(tiling, dict) or any(not isinstance(tiling.get(f), int) or tiling[f] < 0 for f in _TILING_FIELDS):
             raise fail("vae_tiling", f"must be an object with non-negative integers {', '.join(_TILING_FIELDS)}")
@@ -115,6 +118,7 @@ class MemoryPreset:
             transformer_quantization=_quantization(data, "transformer_quantization", source),
             text_encoder_quantization=_quantization(data, "text_encoder_quantization", source),
             vae_tiling=vae_tiling,
+            batch_guidance_passes=data["batch_guidance_passes"],
             block_streaming=data["block_streaming"],
             unload_policy=data["unload_policy"],
         )

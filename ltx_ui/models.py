@@ -160,6 +160,7 @@ def build_ledger(models: ModelSet, preset: MemoryPreset) -> ModelLedger:
         text_encoder_quantization=preset.text_encoder_quantization,
         unload_policy=preset.unload_policy,
         block_streaming=preset.block_streaming,
+        batch_guidance_passes=preset.batch_guidance_passes,
         preset=preset,  # every job is checked against this machine's memory before it loads anything
     )
 

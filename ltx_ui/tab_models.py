@@ -139,7 +139,7 @@ class ModelsTab:
         """Per-stage predicted peak memory of the checkpoint in use under the current memory mode."""
         from ltx_core.errors import LTXError
         from ltx_core.loader import LTXCheckpoint
-        from ltx_core.memory import available_memory, estimate_for_preset
+        from ltx_core.memory import Guidance, available_memory, estimate_for_preset
 
         from ltx_core.pipelines.request import GenerationRequest
 
@@ -148,9 +148,12 @@ class ModelsTab:
             size_multiple = 32 if pipeline == "one-stage" else 64
             GenerationRequest(prompt="estimate", height=int(height), width=int(width), frames=int(frames)).validate(size_multiple)
             config = LTXCheckpoint(studio.models.paths.checkpoint).config
+            guidance = None
+            if pipeline != "distilled":  # the dev defaults run all four guidance passes
+                guidance = Guidance(passes=4, batched=studio.preset.batch_guidance_passes, contexts=2)
             result = estimate_for_preset(
                 config, studio.preset, height=int(height), width=int(width), frames=int(frames),
-                audio=bool(audio), pipeline=pipeline.replace("-", "_"),
+                audio=bool(audio), pipeline=pipeline.replace("-", "_"), guidance=guidance,
             )  # fmt: skip
         except (LTXError, ValueError, KeyError) as exc:
             raise gr.Error(f"Cannot estimate: {exc}", print_exception=False) from None

@@ -27,7 +27,7 @@ def for_fixture(spec: QuantizationSpec | None) -> QuantizationSpec | None:
 
 
 @pytest.mark.parametrize("preset", load_presets(), ids=lambda p: p.name)
-def test_memory_mode_runs_the_distilled_pipeline(reference: Reference, tmp_path: Path, preset):
+def test_memory_mode_runs_a_fixture_pipeline(reference: Reference, tmp_path: Path, preset):
     ledger = tiny_ledger(reference, tmp_path)
     quantization = for_fixture(preset.transformer_quantization)
     if preset.block_streaming:
@@ -38,9 +38,11 @@ def test_memory_mode_runs_the_distilled_pipeline(reference: Reference, tmp_path:
     ledger.transformer_quantization = quantization
     ledger.text_encoder_quantization = for_fixture(preset.text_encoder_quantization)
     ledger.block_streaming = preset.block_streaming
+    ledger.batch_guidance_passes = preset.batch_guidance_passes
     ledger.unload_policy = preset.unload_policy
     ledger.preset = preset
-    record = run_generation(ledger, "distilled", small_request(height=128, width=128), tmp_path / "out.mp4", preset.vae_tiling.config())
+    pipeline = "distilled" if preset.block_streaming else "one-stage"  # guided: exercises the pass batching
+    record = run_generation(ledger, pipeline, small_request(height=128, width=128), tmp_path / "out.mp4", preset.vae_tiling.config())
     info = probe_video(record.video)
     assert (info.frames, info.width, info.height, info.has_audio) == (9, 128, 128, True)
     if preset.block_streaming:

@@ -51,6 +51,7 @@ class ModelLedger:
     text_encoder_quantization: QuantizationSpec | None = None
     unload_policy: str = "release_each_stage"
     block_streaming: bool = False
+    batch_guidance_passes: bool = True  # guided denoising: all passes in one forward, or one by one
     preset: Any = None  # the MemoryPreset in use: enables the memory check before a run
     memory_margin: int | None = None  # bytes left to the system (default: ltx_core.memory's)
     events: list[str] = field(default_factory=list)

@@ -94,7 +94,7 @@ class StagedPipeline:
                 MultiModalGuider.do_isolated_modality_generation,
             )
             passes = 1 + sum(int(check(v) or check(a)) for check in checks)
-            guidance = Guidance(passes=passes, batched=True, contexts=2)
+            guidance = Guidance(passes=passes, batched=self.ledger.batch_guidance_passes, contexts=2)
         estimate = estimate_for_preset(
             self.ledger.checkpoint.config, preset, height=request.height, width=request.width,
             frames=request.frames, fps=request.fps, audio=request.generate_audio, pipeline=self.memory_kind,
@@ -167,7 +167,7 @@ class StagedPipeline:
             (LoraChoice(ledger.paths.distilled_lora, 1.0),) if plan.distilled_lora else ()
         )
         model = ledger.transformer(loras)
-        denoiser = self._denoiser(plan, request, prompts, model, audio_space is not None)
+        denoiser = self._denoiser(plan, request, prompts, model, audio_space is not None, ledger.batch_guidance_passes)
         if plan.sigmas == "scheduler":
             sigmas = ltx2_sigmas(request.steps)
         elif plan.sigmas == "distilled":
@@ -184,7 +184,7 @@ class StagedPipeline:
         return result
 
     @staticmethod
-    def _denoiser(plan: StagePlan, request: GenerationRequest, prompts: Prompts, model, with_audio: bool):
+    def _denoiser(plan: StagePlan, request: GenerationRequest, prompts: Prompts, model, with_audio: bool, batched: bool):
         positive = prompts.embeddings.positive
         audio_context = positive.audio if with_audio else None
         if not plan.guided:
@@ -193,5 +193,5 @@ class StagedPipeline:
         return GuidedDenoiser(
             model, positive.video, audio_context,
             MultiModalGuider(request.video_guidance), MultiModalGuider(request.audio_guidance),
-            negative.video, negative.audio if with_audio else None,
+            negative.video, negative.audio if with_audio else None, batch_passes=batched,
         )  # fmt: skip
