@@ -140,24 +140,16 @@ def decode_pixels(
     ledger: ModelLedger, latent: mx.array, tiling=None, noise: mx.array | None = None, seed: int = 0
 ) -> Iterator[mx.array]:
     """Float pixels (B, 3, F, H, W) chunk by chunk (tile by tile in time when ``tiling`` is set)."""
-    from ltx_core.model.video_vae.tiled import tiled_decode
+    from ltx_core.model.video_vae.tiled import decode_pixels as decode
 
-    decoder = ledger.get("video_decoder")
-    key = mx.random.key(seed)
-    if tiling is None:
-        pixels = decoder(latent, noise=noise, key=key)
-        mx.eval(pixels)
-        yield pixels
-        return
-    yield from tiled_decode(decoder, latent, tiling, noise=noise, key=key)
+    yield from decode(latent, ledger.get("video_decoder"), tiling, noise=noise, key=mx.random.key(seed))
 
 
 def decode_frames(ledger: ModelLedger, latent: mx.array, tiling=None, noise=None, seed: int = 0) -> Iterator[np.ndarray]:
     """uint8 (F, H, W, 3) chunks; the decoder is released when the last chunk is out."""
-    from ltx_core.model.video_vae.tiled import to_uint8_frames
+    from ltx_core.model.video_vae.tiled import decode_video
 
-    for pixels in decode_pixels(ledger, latent, tiling, noise, seed):
-        yield to_uint8_frames(pixels)
+    yield from decode_video(latent, ledger.get("video_decoder"), tiling, noise=noise, key=mx.random.key(seed))
     ledger.release("video_decoder")
 
 

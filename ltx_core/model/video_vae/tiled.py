@@ -126,6 +126,23 @@ def to_uint8_frames(pixels: mx.array) -> np.ndarray:
     return np.array(frames.transpose(1, 2, 3, 0))
 
 
+def decode_pixels(
+    latent: mx.array,
+    decoder: VideoDecoder,
+    tiling: TilingConfig | None = None,
+    timestep: float | mx.array | None = None,
+    noise: mx.array | None = None,
+    key: mx.array | None = None,
+) -> Iterator[mx.array]:
+    """Decode to float pixels (B, 3, T, H, W) chunk by chunk (one chunk when ``tiling`` is None)."""
+    if tiling is None:
+        pixels = decoder(latent, timestep=timestep, noise=noise, key=key)
+        mx.eval(pixels)
+        yield pixels
+        return
+    yield from tiled_decode(decoder, latent, tiling, timestep=timestep, noise=noise, key=key)
+
+
 def decode_video(
     latent: mx.array,
     decoder: VideoDecoder,
@@ -135,10 +152,5 @@ def decode_video(
     key: mx.array | None = None,
 ) -> Iterator[np.ndarray]:
     """Decode to uint8 frames chunk by chunk: yields (T, H, W, 3) arrays, in order."""
-    if tiling is None:
-        pixels = decoder(latent, timestep=timestep, noise=noise, key=key)
-        mx.eval(pixels)
+    for pixels in decode_pixels(latent, decoder, tiling, timestep, noise, key):
         yield to_uint8_frames(pixels)
-        return
-    for chunk in tiled_decode(decoder, latent, tiling, timestep=timestep, noise=noise, key=key):
-        yield to_uint8_frames(chunk)
