@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +138,16 @@ def generation_job(studio: Studio, pipeline: str, request: GenerationRequest, ex
         )  # fmt: skip
 
     return Job(pipeline, request.seed, run, extra)
+
+
+def submit_seeds(
+    studio: Studio, pipeline: str, base: GenerationRequest, seeds: list[int], extra: dict[str, Any],
+    values: dict[str, Any], request: gr.Request | None, progress: gr.Progress | None, note: str,
+):  # fmt: skip
+    """One job per seed (the tab's UI values recorded with each, for "reuse settings"), queued and
+    followed until done."""
+    jobs = [generation_job(studio, pipeline, replace(base, seed=s), {**extra, "ui": {**values, "seed": s}}) for s in seeds]
+    yield from generate_updates(studio, session_of(request), jobs, progress, note)
 
 
 def generate_updates(studio: Studio, session: str, jobs: list[Job], progress: gr.Progress | None,

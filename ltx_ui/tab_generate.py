@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 import gradio as gr
@@ -15,8 +14,7 @@ from ltx_ui.context import (
     Studio,
     Update,
     cancel_handler,
-    generate_updates,
-    generation_job,
+    submit_seeds,
     session_of,
     user_message,
 )
@@ -106,9 +104,7 @@ class GenerateTab:
         except LTXError as exc:
             raise gr.Error(user_message(exc), print_exception=False) from None
         extra = {"tab": TAB, "ui": values}
-        jobs = [generation_job(self.studio, pipeline, replace(base, seed=s), {**extra, "ui": {**values, "seed": s}})
-                for s in chosen]
-        yield from generate_updates(self.studio, session_of(request), jobs, progress, snapped.note)
+        yield from submit_seeds(self.studio, pipeline, base, chosen, extra, values, request, progress, snapped.note)
 
     def enhance_now(self, prompt: str, image: str | None, seed: float, request: gr.Request = None) -> str:
         try:

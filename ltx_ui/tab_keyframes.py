@@ -17,9 +17,7 @@ from ltx_ui.context import (
     Studio,
     Update,
     cancel_handler,
-    generate_updates,
-    generation_job,
-    session_of,
+    submit_seeds,
     user_message,
 )
 from ltx_ui.controls import Outputs, Settings, base_request, output_controls, seeds, settings_controls, wire_size_note
@@ -216,9 +214,7 @@ class KeyframesTab:
             chosen = seeds(seed, randomize_seed, seed_count)
         except LTXError as exc:
             raise gr.Error(user_message(exc), print_exception=False) from None
-        jobs = [generation_job(self.studio, PIPELINE, replace(base, seed=s), {"tab": TAB, "ui": {**values, "seed": s}})
-                for s in chosen]
-        yield from generate_updates(self.studio, session_of(request), jobs, progress, snapped.note)
+        yield from submit_seeds(self.studio, PIPELINE, base, chosen, {"tab": TAB}, values, request, progress, snapped.note)
 
     def reuse(self, ui: dict[str, Any]) -> dict:
         updates = {component: ui[name] for name, component in self.fields.items() if name in ui and name != "keyframes"}

@@ -7,6 +7,8 @@ import json
 import os
 from pathlib import Path
 
+from ltx_core.demo.tokenizer import write_tokenizer_config
+
 SPECIALS = ["<pad>", "<eos>", "<bos>", "<unk>", "<start_of_turn>", "<end_of_turn>"]
 WORDS = (
     "a cat dog runs on the beach at sunset in rain red ball video prompt user model system "
@@ -35,16 +37,7 @@ def write_tokenizer(folder: Path, vocab_size: int) -> dict[str, int]:
     tokenizer.post_processor = processors.TemplateProcessing(single="<bos> $A", special_tokens=[("<bos>", 2)])
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer.save(str(folder / "tokenizer.json"))
-    config = {
-        "tokenizer_class": "PreTrainedTokenizerFast",
-        "bos_token": "<bos>",
-        "eos_token": "<eos>",
-        "pad_token": "<pad>",
-        "unk_token": "<unk>",
-        "additional_special_tokens": ["<start_of_turn>", "<end_of_turn>"],
-        "chat_template": CHAT_TEMPLATE,
-    }
-    (folder / "tokenizer_config.json").write_text(json.dumps(config))
+    write_tokenizer_config(folder, CHAT_TEMPLATE)
     return vocab
 
 

@@ -32,6 +32,11 @@ def write_byte_tokenizer(folder: Path, vocab_size: int) -> None:
     tokenizer.add_special_tokens(list(SPECIAL_TOKENS))
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer.save(str(folder / "tokenizer.json"))
+    write_tokenizer_config(folder, CHAT_TEMPLATE)
+
+
+def write_tokenizer_config(folder: Path, chat_template: str) -> None:
+    """The ``tokenizer_config.json`` that makes transformers load ``tokenizer.json`` Gemma-style."""
     config = {
         "tokenizer_class": "PreTrainedTokenizerFast",
         "bos_token": "<bos>",
@@ -39,6 +44,6 @@ def write_byte_tokenizer(folder: Path, vocab_size: int) -> None:
         "pad_token": "<pad>",
         "unk_token": "<unk>",
         "additional_special_tokens": ["<start_of_turn>", "<end_of_turn>"],
-        "chat_template": CHAT_TEMPLATE,
+        "chat_template": chat_template,
     }
     (folder / "tokenizer_config.json").write_text(json.dumps(config, indent=1))
