@@ -26,7 +26,7 @@ from ltx_core.pipelines.distilled import DistilledPipeline
 from ltx_core.pipelines.ledger import ModelLedger, ModelPaths
 from ltx_core.pipelines.request import GenerationRequest
 
-FIXTURES = Path(os.environ.get("LTX_REFERENCE_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures"))
+FIXTURES = Path(os.environ.get("LTX_REFERENCE_FIXTURES", Path(__file__).resolve().parents[1] / "tests" / "reference" / "ltx-2.0"))
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

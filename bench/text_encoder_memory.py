@@ -29,7 +29,7 @@ MIB = 1024**2
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--gemma", default=str(ROOT.parent / "shared" / "fixtures" / "gemma"))
+    parser.add_argument("--gemma", default=str(ROOT / "tests" / "reference" / "ltx-2.0" / "gemma"))
     parser.add_argument("--tokens", type=int, default=128, help="prompt length for the measured run")
     parser.add_argument("--group-size", type=int, default=64)
     args = parser.parse_args()

@@ -27,7 +27,7 @@ from ltx_core.loader.video_vae import load_video_decoder  # noqa: E402
 from ltx_core.model.video_vae.tiled import decode_video  # noqa: E402
 from ltx_core.model.video_vae.tiling import SpatialTilingConfig, TemporalTilingConfig, TilingConfig  # noqa: E402
 
-DEFAULT_CHECKPOINT = ROOT.parent / "shared" / "fixtures" / "ltx2-tiny.safetensors"
+DEFAULT_CHECKPOINT = ROOT / "tests" / "reference" / "ltx-2.0" / "ltx2-tiny.safetensors"
 
 
 def measure(decoder, latent: mx.array, tiling: TilingConfig | None) -> tuple[float, float, int]:

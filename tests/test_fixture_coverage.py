@@ -11,7 +11,7 @@ import importlib.util
 import pytest
 
 from tests import test_components_parity, test_transformer_parity
-from tests.conftest import reference_cases
+from tests.conftest import cases_of, reference_cases, reference_sets
 
 # Case-name prefix -> the package that implements what the case checks.
 COMPONENT_OF = (
@@ -32,7 +32,7 @@ COVERING_TESTS = (
     importlib.import_module("tests.test_audio_vae_parity"),
     importlib.import_module("tests.test_text_encoder_parity"),
     importlib.import_module("tests.test_vae_parity"),
-    importlib.import_module("tests.test_pipeline_distilled"),
+    importlib.import_module("tests.test_pipeline_distilled_parity"),
 )
 
 
@@ -43,7 +43,9 @@ def component_of(case: str) -> str | None:
     return None
 
 
-@pytest.mark.parametrize("case", reference_cases())
+@pytest.mark.parametrize(
+    "case", [pytest.param(c, id=f"{d.name}-{c}") for d in reference_sets() for c in cases_of(d)]
+)
 def test_case_is_covered(case: str):
     module = component_of(case)
     assert module is not None, f"fixture case {case!r} maps to no component: add it to COMPONENT_OF and test it"

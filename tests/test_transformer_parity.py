@@ -20,10 +20,9 @@ from ltx_core.model.transformer import (
     PerturbationType,
     X0Model,
 )
-from tests.conftest import Reference, reference_cases
+from tests.conftest import Reference
 from tests.parity import DOWNSTREAM_OF_ROPE, ROPE_TABLE_ABSOLUTE, check_absolute, check_parity
 
-CASES = [case for case in reference_cases() if case.startswith("transformer")]
 
 
 def covers(case: str) -> bool:
@@ -93,7 +92,6 @@ def run_case(reference: Reference, case: str, dtype_name: str = "float32"):
     return model, video, audio, outputs, blocks
 
 
-@pytest.mark.parametrize("case", CASES)
 def test_transformer_case(reference: Reference, case: str):
     model, video, audio, outputs, blocks = run_case(reference, case)
     out_keys = reference.keys_of(case, "out")

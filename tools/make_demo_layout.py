@@ -1,9 +1,9 @@
 """Write ltx_core/demo/layout.json: the tensor names, shapes and configs of the tiny model set.
 
-The layout is read from a fixture folder in the official format (../shared/fixtures); the demo
+The layout is read from a fixture folder in the official format (tests/reference/ltx-2.0); the demo
 model set is then generated from it with random weights on the user's machine:
 
-    python tools/make_demo_layout.py ../shared/fixtures ltx_core/demo/layout.json
+    python tools/make_demo_layout.py tests/reference/ltx-2.0 ltx_core/demo/layout.json
 """
 
 import json
