@@ -109,12 +109,21 @@ def _is_parity_module(metafunc) -> bool:
     return "parity" in Path(metafunc.module.__file__).name
 
 
+ALL_VERSIONS = ("2.0", "2.3", "2.5")
+
+
+def module_versions(module) -> tuple[str, ...]:
+    """The model versions a parity module compares (its ``VERSIONS``; default every version)."""
+    return tuple(getattr(module, "VERSIONS", ALL_VERSIONS))
+
+
 def pytest_generate_tests(metafunc) -> None:
-    """In parity files, ``reference`` runs over every set, and a ``case`` argument over the cases
-    of that set which the module's ``covers(case)`` accepts."""
+    """In parity files, ``reference`` runs over every set of a version the module compares, and a
+    ``case`` argument over the cases of that set which the module's ``covers(case)`` accepts."""
     if "reference" not in metafunc.fixturenames or not _is_parity_module(metafunc):
         return
-    sets = reference_sets()
+    versions = module_versions(metafunc.module)
+    sets = [directory for directory in reference_sets() if reference_version(directory) in versions]
     if "case" in metafunc.fixturenames:
         covers = metafunc.module.covers
         params = [

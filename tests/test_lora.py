@@ -24,7 +24,7 @@ from ltx_core.model.transformer import X0Model
 from ltx_core.model.transformer.lora import LoraQuantizedLinear
 from tests.conftest import Reference
 from tests.parity import check_parity, relative_max_error
-from tests.test_low_precision import TOLERANCES as HALF_TOLERANCES
+from tests.test_low_precision_parity import TOLERANCES as HALF_TOLERANCES
 from tests.test_quantization import QUANTIZED_TOLERANCE
 from tests.test_transformer_parity import modality
 
