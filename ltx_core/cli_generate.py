@@ -9,9 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from ltx_core.components.guiders import MultiModalGuiderParams
-from ltx_core.errors import LTXError
-
-QUANTIZE_CHOICES = ("none", "8", "4")
+from ltx_core.model_spec import VersionSpec
+from ltx_core.runtime import DTYPE_CHOICES, QUANTIZE_CHOICES
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,30 +20,41 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     models.add_argument("--spatial-upscaler-weights", help="ltx-2-spatial-upscaler-x2-1.0.safetensors")
     models.add_argument("--temporal-upscaler-weights", help="ltx-2-temporal-upscaler-x2-1.0.safetensors")
     models.add_argument("--distilled-lora", help="ltx-2-19b-distilled-lora-384.safetensors (two-stage, keyframes)")
-    models.add_argument("--preset", help="memory preset name (default: picked from this machine's RAM)")
-    models.add_argument("--dtype", choices=("auto", "float32", "bfloat16", "float16"), default=None)
+    models.add_argument("--preset", help=f"memory preset: {', '.join(_preset_names())} (default: picked from this machine's RAM)")
+    models.add_argument("--dtype", choices=DTYPE_CHOICES, default=None)
     models.add_argument("--quantize", choices=QUANTIZE_CHOICES, default=None, help="transformer quantization")
     models.add_argument("--text-quantize", choices=QUANTIZE_CHOICES, default=None, help="Gemma quantization")
 
 
+def _preset_names() -> list[str]:
+    from ltx_core.presets import PRESETS_DIR
+
+    return sorted(path.stem for path in PRESETS_DIR.glob("*.json"))
+
+
 def add_generate_parser(commands) -> None:
+    from ltx_core.pipelines.registry import GENERATION_PIPELINES
+
     parser = commands.add_parser("generate", help="text/image-to-video with any pipeline")
-    parser.add_argument("--pipeline", default="distilled", help="distilled, one-stage, two-stage or keyframes")
+    parser.add_argument("--pipeline", default="distilled", choices=GENERATION_PIPELINES)
     parser.add_argument("--prompt", default="")
     parser.add_argument("--negative-prompt", default="")
     parser.add_argument("--height", type=int, default=512)
     parser.add_argument("--width", type=int, default=768)
     parser.add_argument("--frames", type=int, default=121, help="8k+1")
-    parser.add_argument("--fps", type=float, default=24.0)
-    parser.add_argument("--steps", type=int, default=40, help="denoising steps of the guided (dev) stage")
+    parser.add_argument("--fps", type=float, default=None, help="frames per second (default: the model version's)")
+    parser.add_argument("--steps", type=int, default=None, help="denoising steps of the guided (dev) stage "
+                        "(default: the model version's, e.g. 40 for LTX-2, 30 for LTX-2.3)")  # fmt: skip
     parser.add_argument("--steps-stage1", type=int, help="same as --steps")
     parser.add_argument("--steps-stage2", type=int, help="refinement steps of two-stage pipelines (1-3, default 3)")
-    parser.add_argument("--cfg", type=float, default=3.0, help="video CFG scale (audio uses --audio-cfg)")
-    parser.add_argument("--audio-cfg", type=float, default=7.0)
-    parser.add_argument("--stg", type=float, default=1.0, help="STG scale")
-    parser.add_argument("--stg-blocks", default="29", help="comma-separated transformer blocks perturbed by STG")
-    parser.add_argument("--rescale", type=float, default=0.7)
-    parser.add_argument("--modality-scale", type=float, default=3.0)
+    guidance = parser.add_argument_group("guidance of the dev pipelines (defaults: the model version's)")
+    guidance.add_argument("--cfg", type=float, help="video CFG scale (audio uses --audio-cfg)")
+    guidance.add_argument("--audio-cfg", type=float)
+    guidance.add_argument("--stg", type=float, help="STG scale")
+    guidance.add_argument("--stg-blocks", help="comma-separated transformer blocks perturbed by STG")
+    guidance.add_argument("--rescale", type=float)
+    guidance.add_argument("--modality-scale", type=float)
+    guidance.add_argument("--skip-step", type=int, help="guide only every (N+1)-th step, reuse the last prediction between")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", required=True, help="the .mp4 to write (a .json sidecar is written beside it)")
     parser.add_argument("--embedding", help="pre-computed prompt embeddings (.npz/.safetensors) instead of Gemma")
@@ -74,11 +84,10 @@ def _split(spec: str, defaults: list) -> list:
 
 
 def build_ledger(args: argparse.Namespace):
+    """The ledger for the CLI's model options (the demo models without ``--weights``)."""
     from ltx_core.demo import demo_paths
-    from ltx_core.pipelines.ledger import ModelLedger, ModelPaths
+    from ltx_core.pipelines.ledger import ModelPaths, build_ledger as ledger_for
     from ltx_core.presets import load_presets, pick_preset, preset_by_name, system_memory_bytes
-    from ltx_core.loader.components import resolve_dtype
-    from ltx_core.loader.quantization import QuantizationSpec
 
     presets = load_presets()
     preset = preset_by_name(args.preset, presets) if args.preset else pick_preset(system_memory_bytes(), presets)
@@ -92,40 +101,38 @@ def build_ledger(args: argparse.Namespace):
         )
     else:
         print("No --weights given: using the built-in demo models (outputs are not meaningful).", file=sys.stderr)
+        if args.gemma_path:
+            print("notice: --gemma-path is ignored with the demo models (they bring their own text encoder).",
+                  file=sys.stderr)  # fmt: skip
         paths = demo_paths()
-    dtype_name = args.dtype if args.dtype not in (None, "auto") else preset.resolved_compute_dtype()
-    demo = not args.weights  # the tiny demo models run unquantized and resident whatever the preset
-
-    def quantization(choice, fallback):
-        if choice is None:
-            return None if demo else fallback
-        return None if choice == "none" else QuantizationSpec(int(choice), 64)
-
-    return ModelLedger(
-        paths,
-        dtype=resolve_dtype(dtype_name),
-        transformer_quantization=quantization(args.quantize, preset.transformer_quantization),
-        text_encoder_quantization=quantization(args.text_quantize, preset.text_encoder_quantization),
-        unload_policy=preset.unload_policy,
-        block_streaming=preset.block_streaming and not demo,
-        batch_guidance_passes=preset.batch_guidance_passes,
-        preset=preset,
-    ), preset
+    ledger = ledger_for(
+        paths, preset, demo=not args.weights, dtype=args.dtype, quantize=args.quantize, text_quantize=args.text_quantize
+    )
+    return ledger, preset
 
 
-def request_from_args(args: argparse.Namespace):
+def guidance_from_args(args: argparse.Namespace, version: VersionSpec) -> tuple[MultiModalGuiderParams, ...]:
+    """Video and audio guidance: the version's defaults with the options given."""
+    blocks = None if args.stg_blocks is None else tuple(int(b) for b in args.stg_blocks.split(",") if b.strip())
+    common = {"stg_scale": args.stg, "stg_blocks": blocks, "rescale_scale": args.rescale,
+              "modality_scale": args.modality_scale, "skip_step": args.skip_step}  # fmt: skip
+    common = {k: v for k, v in common.items() if v is not None}
+    video = replace(version.video_guidance, **common, **({} if args.cfg is None else {"cfg_scale": args.cfg}))
+    audio = replace(version.audio_guidance, **common, **({} if args.audio_cfg is None else {"cfg_scale": args.audio_cfg}))
+    return video, audio
+
+
+def request_from_args(args: argparse.Namespace, version: VersionSpec):
     from ltx_core.pipelines.request import GenerationRequest, ImageCondition, LoraChoice
 
     images = [ImageCondition(p, f, s) for p, f, s in (_split(x, [0, 1.0]) for x in args.image)]
     images += [ImageCondition(p, f, s) for p, f, s in (_split(x, [0, 1.0]) for x in args.keyframe)]
     loras = [LoraChoice(p, s) for p, s in (_split(x, [1.0]) for x in args.lora)]
-    blocks = tuple(int(b) for b in args.stg_blocks.split(",") if b.strip())
-    video = MultiModalGuiderParams(args.cfg, args.stg, blocks, args.rescale, args.modality_scale)
-    return GenerationRequest(
-        prompt=args.prompt, negative_prompt=args.negative_prompt, seed=args.seed, height=args.height,
+    video, audio = guidance_from_args(args, version)
+    return GenerationRequest.for_version(
+        version, prompt=args.prompt, negative_prompt=args.negative_prompt, seed=args.seed, height=args.height,
         width=args.width, frames=args.frames, fps=args.fps, steps=args.steps_stage1 or args.steps,
-        refine_steps=args.steps_stage2,
-        video_guidance=video, audio_guidance=replace(video, cfg_scale=args.audio_cfg),
+        refine_steps=args.steps_stage2, video_guidance=video, audio_guidance=audio,
         images=tuple(images), loras=tuple(loras), generate_audio=args.generate_audio,
         enhance_prompt=args.enhance_prompt, embeddings=args.embedding,
         control_video=control_video(args), control_strength=args.control_strength,
@@ -149,11 +156,10 @@ def control_video(args: argparse.Namespace) -> str | None:
 def run_generate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ltx_core.pipelines.runner import run_generation
+    from ltx_core.pipelines.runner import run_job
 
     ledger, preset = build_ledger(args)
-    request = request_from_args(args)
-    tiling = preset_tiling(preset)
+    request = request_from_args(args, ledger.version)
     bars: dict[str, tqdm] = {}
 
     def progress(event) -> None:
@@ -167,7 +173,7 @@ def run_generate(args: argparse.Namespace) -> int:
 
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    record = run_generation(ledger, args.pipeline, request, output, tiling, progress, extra_settings={"preset": preset.name})
+    record = run_job(ledger, args.pipeline, request, output, progress)
     for bar in bars.values():
         bar.close()
     for notice in record.notices:
@@ -197,18 +203,15 @@ def add_encode_prompt_parser(commands) -> None:
     add_model_arguments(parser)
 
 
-def preset_tiling(preset):
-    return preset.vae_tiling.config()
-
-
 def run_upscale_command(args: argparse.Namespace) -> int:
-    from ltx_core.pipelines.upscale import UpscaleRequest, run_upscale
+    from ltx_core.pipelines.runner import run_job
+    from ltx_core.pipelines.upscale import UpscaleRequest
 
-    ledger, preset = build_ledger(args)
+    ledger, _ = build_ledger(args)
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     request = UpscaleRequest(args.input, spatial=args.spatial, temporal=args.temporal, prompt=args.prompt, seed=args.seed)
-    record = run_upscale(ledger, request, output, preset_tiling(preset))
+    record = run_job(ledger, "upscale", request, output)
     for notice in record.notices:
         print(f"notice: {notice}", file=sys.stderr)
     print(f"wrote {record.video} ({record.seconds:.1f} s)")
@@ -219,7 +222,7 @@ def run_encode_prompt(args: argparse.Namespace) -> int:
     from ltx_core.model.text_encoder.cache import save_embeddings
 
     ledger, _ = build_ledger(args)
-    embeddings = ledger.get("prompt_encoder").encode(args.prompt, args.negative_prompt)
+    embeddings = ledger.prompt_encoder().encode(args.prompt, args.negative_prompt)
     save_embeddings(args.output, embeddings)
     print(f"wrote {args.output}")
     return 0

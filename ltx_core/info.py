@@ -30,6 +30,9 @@ COMPONENTS = (
 
 def describe_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """A plain-data summary of an LTX-2 checkpoint; raises LTXError subclasses on bad files."""
+    from ltx_core.model_spec import Role, require_role
+
+    recognised = require_role(path, Role.CHECKPOINT, what="model checkpoint")
     checkpoint = LTXCheckpoint(path)
     try:
         claimed: set[str] = set()
@@ -49,6 +52,9 @@ def describe_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         return {
             "file": checkpoint.name,
             "bytes": checkpoint.file.file_size,
+            "model_version": recognised.version.version,
+            "model": f"{recognised.version.title} ({recognised.version.parameters} family)",
+            "variant": recognised.variant,
             "config_sections": sorted(checkpoint.config),
             "components": components,
             "transformer": {

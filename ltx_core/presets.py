@@ -61,14 +61,6 @@ class MemoryPreset:
     block_streaming: bool
     unload_policy: str
 
-    def resolved_compute_dtype(self) -> str:
-        """"auto" is bfloat16 on GPU backends and float32 on the CPU backend."""
-        if self.compute_dtype != "auto":
-            return self.compute_dtype
-        from ltx_core.backend import default_compute_dtype
-
-        return str(default_compute_dtype()).rsplit(".", 1)[-1]
-
     @staticmethod
     def from_file(path: str | os.PathLike) -> "MemoryPreset":
         path = Path(path)

@@ -15,7 +15,7 @@ from ltx_core.errors import LTXError
 from ltx_core.pipelines.ledger import ModelLedger
 from ltx_core.pipelines.progress import CancelToken, ProgressEvent
 from ltx_core.pipelines.request import GenerationRequest
-from ltx_core.pipelines.runner import OutputRecord, run_generation
+from ltx_core.pipelines.runner import OutputRecord, run_job as run_pipeline
 from ltx_core.presets import MemoryPreset
 from ltx_ui import models as model_files
 from ltx_ui.jobs import DEVICE, Done, Failed, JobQueue, Progress, Waiting, describe_progress, run_job
@@ -81,19 +81,22 @@ class Studio:
                 self._ledger.release_all(force=True)
             self._ledger = None
 
-    def tiling(self) -> Any:
-        return self.preset.vae_tiling.config()
-
     def banner(self) -> str:
         if self.models.demo:
+            from ltx_core.model_spec import LTX_2_3, Role
+
+            checkpoint, gemma = LTX_2_3.file_for(Role.CHECKPOINT, "distilled"), LTX_2_3.file_for(Role.GEMMA)
             return (
                 "⚠️ **Demo mode: no LTX-2 checkpoint was found, so the built-in demo models (tiny random weights) are "
                 "running. Outputs are noise, not meaningful video.** To use the real model, download "
-                f"`ltx-2-19b-distilled.safetensors` (and the others listed in Models & Settings) from "
-                f"`{model_files.HF_REPO}` and Gemma from `{model_files.GEMMA_REPO}` into one folder, then start "
-                "with `python3 tasks.py run --weights-dir /path/to/folder` (or press Rescan in Models & Settings)."
+                f"`{checkpoint.file}` (and the others listed in Models & Settings) from `{LTX_2_3.repo}` and Gemma "
+                f"from `{gemma.repo}` into one folder, then start with `python3 tasks.py run --weights-dir "
+                "/path/to/folder` (or press Rescan in Models & Settings)."
             )
-        return f"Model: `{Path(self.models.paths.checkpoint).name}` · memory mode: **{self.preset.name}**"
+        version = self.models.version
+        return (
+            f"Model: `{Path(self.models.paths.checkpoint).name}` ({version.title}) · memory mode: **{self.preset.name}**"
+        )
 
 
 def session_of(request: gr.Request | None) -> str:
@@ -132,10 +135,7 @@ class Job:
 
 def generation_job(studio: Studio, pipeline: str, request: GenerationRequest, extra: dict[str, Any]) -> Job:
     def run(output: Path, report: Callable[[ProgressEvent], None], cancel: CancelToken) -> OutputRecord:
-        return run_generation(
-            studio.ledger(), pipeline, request, output, studio.tiling(), report, cancel,
-            extra_settings={"studio": extra, "preset": studio.preset.name},
-        )  # fmt: skip
+        return run_pipeline(studio.ledger(), pipeline, request, output, report, cancel, extra_settings={"studio": extra})
 
     return Job(pipeline, request.seed, run, extra)
 

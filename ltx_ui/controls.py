@@ -10,8 +10,10 @@ from typing import Any
 
 import gradio as gr
 
-from ltx_core.components.guiders import MultiModalGuiderParams
-from ltx_core.pipelines.request import DEV_AUDIO_GUIDANCE, DEV_VIDEO_GUIDANCE, GenerationRequest, LoraChoice
+from dataclasses import replace
+
+from ltx_core.model_spec import VersionSpec
+from ltx_core.pipelines.request import GenerationRequest, LoraChoice
 from ltx_ui.inputs import InputProblem, Snapped, check_prompt, size_note, snap
 
 MAX_SEED = 2**31 - 1
@@ -57,7 +59,8 @@ class Outputs:
         return [self.status, self.preview, self.video, self.prompt_used, self.seed_used]
 
 
-def settings_controls(prefix: str, width: int = 768, height: int = 512, frames: int = 121) -> Settings:
+def settings_controls(prefix: str, version: VersionSpec, width: int = 768, height: int = 512, frames: int = 121) -> Settings:
+    """The shared settings; sampling defaults are the model version's."""
     prompt = gr.Textbox(label="Prompt", lines=3, placeholder="Describe the video: subject, action, camera, light, sound…",
                         elem_id=f"{prefix}-prompt")  # fmt: skip
     negative = gr.Textbox(label="Negative prompt (guided pipelines)", lines=1)
@@ -65,13 +68,15 @@ def settings_controls(prefix: str, width: int = 768, height: int = 512, frames: 
         w = gr.Number(label="Width", value=width, precision=0, elem_id=f"{prefix}-width")
         h = gr.Number(label="Height", value=height, precision=0, elem_id=f"{prefix}-height")
         f = gr.Number(label="Frames (8k+1)", value=frames, precision=0, elem_id=f"{prefix}-frames")
-        fps = gr.Number(label="FPS", value=24, minimum=1, maximum=60)
-    note = gr.Markdown(size_note(snap("distilled", width, height, frames), 24.0), elem_id=f"{prefix}-size-note")
+        fps = gr.Number(label="FPS", value=version.fps, minimum=1, maximum=60)
+    note = gr.Markdown(size_note(snap("distilled", width, height, frames), version.fps), elem_id=f"{prefix}-size-note")
     with gr.Accordion("Sampling", open=False, elem_id=f"{prefix}-sampling"):
-        steps = gr.Slider(1, 80, value=40, step=1, label="Steps (guided stage; distilled stages use their fixed schedule)",
+        steps = gr.Slider(1, 80, value=version.steps, step=1,
+                          label="Steps (guided stage; distilled stages use their fixed schedule)",
                           elem_id=f"{prefix}-steps")  # fmt: skip
-        cfg = gr.Slider(1.0, 10.0, value=DEV_VIDEO_GUIDANCE.cfg_scale, step=0.1, label="CFG (video; audio keeps its default)")
-        stg = gr.Slider(0.0, 3.0, value=DEV_VIDEO_GUIDANCE.stg_scale, step=0.1, label="STG")
+        cfg = gr.Slider(1.0, 10.0, value=version.video_guidance.cfg_scale, step=0.1,
+                        label="CFG (video; audio keeps its default)")  # fmt: skip
+        stg = gr.Slider(0.0, 3.0, value=version.video_guidance.stg_scale, step=0.1, label="STG")
         with gr.Row():
             seed = gr.Number(label="Seed", value=42, precision=0, minimum=0, maximum=MAX_SEED)
             randomize = gr.Checkbox(label="Randomize seed", value=True)
@@ -148,29 +153,19 @@ def loras_from(*pairs: Any) -> tuple[LoraChoice, ...]:
     return tuple(chosen)
 
 
-def base_request(pipeline: str, prompt: str, negative: str, width, height, frames, fps, steps, cfg, stg,
-                 audio: bool, enhance: bool = False, **extra: Any) -> tuple[GenerationRequest, Snapped]:  # fmt: skip
-    """The request common to every tab (seed 0: set per queued seed), with sizes snapped."""
+def base_request(version: VersionSpec, pipeline: str, prompt: str, negative: str, width, height, frames, fps,
+                 steps, cfg, stg, audio: bool, enhance: bool = False, **extra: Any) -> tuple[GenerationRequest, Snapped]:  # fmt: skip
+    """The request common to every tab (seed 0: set per queued seed), with sizes snapped and the
+    model version's guidance defaults where the tab has no control."""
     snapped = snap(pipeline, width, height, frames)
-    fps = float(fps or 24)
+    fps = float(fps or version.fps)
     if fps <= 0:
         raise InputProblem("FPS must be positive.")
-    video = MultiModalGuiderParams(
-        float(cfg), float(stg), DEV_VIDEO_GUIDANCE.stg_blocks, DEV_VIDEO_GUIDANCE.rescale_scale,
-        DEV_VIDEO_GUIDANCE.modality_scale,
-    )  # fmt: skip
-    audio_guidance = MultiModalGuiderParams(
-        DEV_AUDIO_GUIDANCE.cfg_scale, float(stg), DEV_AUDIO_GUIDANCE.stg_blocks, DEV_AUDIO_GUIDANCE.rescale_scale,
-        DEV_AUDIO_GUIDANCE.modality_scale,
-    )  # fmt: skip
-    request = GenerationRequest(
-        prompt=check_prompt(prompt), negative_prompt=negative or "", height=snapped.height, width=snapped.width,
-        frames=snapped.frames, fps=fps, steps=int(steps), video_guidance=video, audio_guidance=audio_guidance,
+    request = GenerationRequest.for_version(
+        version, prompt=check_prompt(prompt), negative_prompt=negative or "", height=snapped.height,
+        width=snapped.width, frames=snapped.frames, fps=fps, steps=int(steps),
+        video_guidance=replace(version.video_guidance, cfg_scale=float(cfg), stg_scale=float(stg)),
+        audio_guidance=replace(version.audio_guidance, stg_scale=float(stg)),
         generate_audio=bool(audio), enhance_prompt=bool(enhance), **extra,
     )  # fmt: skip
     return request, snapped
-
-
-def ui_values(settings_values: dict[str, Any]) -> dict[str, Any]:
-    """Plain JSON copy of the UI values stored in the sidecar for "reuse settings"."""
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in settings_values.items()}

@@ -14,7 +14,6 @@ MAX_SIDE = 2560
 MIN_FRAMES = 9
 MAX_FRAMES = 505
 MAX_IMAGE_PIXELS = 40_000_000
-TWO_STAGE = ("two-stage", "keyframes", "ic-lora")
 
 
 class InputProblem(LTXError):
@@ -33,8 +32,10 @@ class Snapped:
 
 
 def size_multiple(pipeline: str) -> int:
-    """Two-stage recipes run stage 1 at half size, so their sizes are multiples of 64."""
-    return 64 if pipeline in TWO_STAGE else 32
+    """The pipeline descriptor's rule (two-stage recipes: multiples of 64)."""
+    from ltx_core.pipelines.registry import pipeline_descriptor
+
+    return pipeline_descriptor(pipeline).size_multiple
 
 
 def snap(pipeline: str, width: float | None, height: float | None, frames: float | None) -> Snapped:

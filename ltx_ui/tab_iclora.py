@@ -4,7 +4,6 @@ the generation through an IC-LoRA."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,26 +12,15 @@ import gradio as gr
 from ltx_core.errors import LTXError
 from ltx_ui.context import (
     JOB_EVENT,
-    Studio,
-    Update,
-    cancel_handler,
-    submit_seeds,
     user_message,
 )
 from ltx_ui.controls import (
-    Outputs,
-    Settings,
-    base_request,
     lora_choices,
     loras_from,
-    output_controls,
-    seeds,
-    settings_controls,
-    wire_size_note,
 )
 from ltx_ui.inputs import MAX_FRAMES, InputProblem, check_video
 from ltx_ui.outputs import INPUTS, keep_input
-from ltx_ui.tab_generate import settings_fields
+from ltx_ui.generation_tab import GenerationTab
 
 TAB = "ic-lora"
 PIPELINE = "ic-lora"
@@ -55,9 +43,9 @@ def extract_canny(folder: Path, source: str | Path, low: float, high: float) -> 
     return target
 
 
-class ICLoraTab:
-    def __init__(self, studio: Studio):
-        self.studio = studio
+class ICLoraTab(GenerationTab):
+    tab = TAB
+    api_name = "ic_lora_generate"
 
     def build(self) -> None:
         with gr.Row():
@@ -75,17 +63,10 @@ class ICLoraTab:
                 self.strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Control strength")
                 self.message = gr.Markdown()
             with gr.Column(scale=3):
-                self.settings: Settings = settings_controls(TAB, width=768, height=512, frames=121)
-        self.out: Outputs = output_controls(TAB)
-        wire_size_note(self.settings, gr.State(PIPELINE))
+                self.settings_controls(width=768, height=512, frames=121)
+        self.finish_build(gr.State(PIPELINE))
         extract.click(self.canny, [self.source, low, high], [self.control, self.message], api_name="canny",
                       **JOB_EVENT)  # fmt: skip
-        self.out.generate.click(self.generate, [self.control, self.lora, self.strength, *self.settings.inputs()],
-                                self.out.components(), api_name="ic_lora_generate", **JOB_EVENT,
-                                show_progress_on=[self.out.status])  # fmt: skip
-        self.out.cancel.click(cancel_handler(self.studio), None, self.out.status, queue=False, api_visibility="private")
-        self.fields = {"control_video": self.control, "ic_lora": self.lora, "control_strength": self.strength,
-                       **settings_fields(self.settings)}  # fmt: skip
 
     def canny(self, source: str | None, low: float, high: float) -> tuple[str, str]:
         try:
@@ -94,29 +75,22 @@ class ICLoraTab:
             raise gr.Error(user_message(exc), print_exception=False) from None
         return str(path), f"Edge video ready: `{path.name}` (used as the control video)."
 
-    def generate(self, control_video: str | None, ic_lora: str, control_strength: float, prompt: str,
-                 negative_prompt: str, width: float, height: float, frames: float, fps: float, steps: float,
-                 cfg: float, stg: float, seed: float, randomize_seed: bool, seed_count: float, audio: bool,
-                 request: gr.Request = None, progress: gr.Progress = gr.Progress()) -> Iterator[Update]:  # fmt: skip
-        values = {k: v for k, v in locals().items() if k not in ("self", "request", "progress")}
-        try:
-            if not ic_lora:
-                raise InputProblem("Choose the IC-LoRA file (e.g. ltx-2-19b-ic-lora-canny-control.safetensors).")
-            control = keep_input(self.studio.outputs, check_video(control_video, "control video"))
-            values["control_video"] = str(control)
-            base, snapped = base_request(
-                PIPELINE, prompt, negative_prompt, width, height, frames, fps, steps, cfg, stg, audio,
-                control_video=str(control), control_strength=float(control_strength),
-                loras=loras_from(ic_lora, 1.0),
-            )  # fmt: skip
-            base.validate(64)
-            chosen = seeds(seed, randomize_seed, seed_count)
-        except LTXError as exc:
-            raise gr.Error(user_message(exc), print_exception=False) from None
-        yield from submit_seeds(self.studio, PIPELINE, base, chosen, {"tab": TAB}, values, request, progress, snapped.note)
+    def own_fields(self) -> dict[str, Any]:
+        return {"control_video": self.control, "ic_lora": self.lora, "control_strength": self.strength}
+
+    def make_request(self, values: dict[str, Any]):
+        if not values["ic_lora"]:
+            raise InputProblem("Choose the IC-LoRA file (e.g. ltx-2-19b-ic-lora-canny-control.safetensors).")
+        control = keep_input(self.studio.outputs, check_video(values["control_video"], "control video"))
+        values["control_video"] = str(control)
+        base, snapped = self.base_request(
+            PIPELINE, values, control_video=str(control), control_strength=float(values["control_strength"]),
+            loras=loras_from(values["ic_lora"], 1.0),
+        )  # fmt: skip
+        return PIPELINE, base, snapped.note
 
     def reuse(self, ui: dict[str, Any]) -> dict:
-        updates = {component: ui[name] for name, component in self.fields.items() if name in ui}
+        updates = super().reuse(ui)
         if ui.get("control_video") and not Path(ui["control_video"]).is_file():
             updates[self.control] = None
         return updates

@@ -3,27 +3,16 @@ frame index and strength, reordered and removed before generating."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from ltx_core.errors import LTXError
 from ltx_core.pipelines.request import ImageCondition
-from ltx_ui.context import (
-    JOB_EVENT,
-    Studio,
-    Update,
-    cancel_handler,
-    submit_seeds,
-    user_message,
-)
-from ltx_ui.controls import Outputs, Settings, base_request, output_controls, seeds, settings_controls, wire_size_note
+from ltx_ui.generation_tab import GenerationTab
 from ltx_ui.inputs import InputProblem, check_image, snap
 from ltx_ui.outputs import keep_input
-from ltx_ui.tab_generate import settings_fields
 
 TAB = "keyframes"
 PIPELINE = "keyframes"
@@ -63,9 +52,9 @@ def check_keyframes(items: Items, frames: int) -> None:
         seen[item["frame"]] = index
 
 
-class KeyframesTab:
-    def __init__(self, studio: Studio):
-        self.studio = studio
+class KeyframesTab(GenerationTab):
+    tab = TAB
+    api_name = "keyframes_generate"
 
     def build(self) -> None:
         self.items = gr.State([])
@@ -90,9 +79,8 @@ class KeyframesTab:
                     even = gr.Button("Spread evenly", size="sm")
                 self.message = gr.Markdown(elem_id="keyframes-message")
             with gr.Column(scale=3):
-                self.settings: Settings = settings_controls(TAB, width=768, height=512, frames=121)
-        self.out: Outputs = output_controls(TAB)
-        wire_size_note(self.settings, gr.State(PIPELINE))
+                self.settings_controls(width=768, height=512, frames=121)
+        self.finish_build(gr.State(PIPELINE))
 
         views = [self.items, self.gallery, self.table]
         self.drop.upload(self.add, [self.items, self.drop, self.settings.frames], [*views, self.drop, self.message],
@@ -106,11 +94,6 @@ class KeyframesTab:
         even.click(self.spread_evenly, [self.items, self.settings.frames], [*views, self.message], api_name="keyframes_spread")
         self.settings.frames.blur(self.fit, [self.items, self.settings.frames], [*views, self.message],
                                   queue=False, api_visibility="private")  # fmt: skip
-        self.out.generate.click(self.generate, [self.items, *self.settings.inputs()], self.out.components(),
-                                api_name="keyframes_generate", **JOB_EVENT,
-                                show_progress_on=[self.out.status])  # fmt: skip
-        self.out.cancel.click(cancel_handler(self.studio), None, self.out.status, queue=False, api_visibility="private")
-        self.fields = {"keyframes": self.items, **settings_fields(self.settings)}
 
     def add(self, items: Items, files: list[str] | None, frames: float) -> tuple:
         items = [dict(item) for item in items or []]
@@ -199,22 +182,15 @@ class KeyframesTab:
         *views, _ = self.spread_evenly(items, total)
         return *views, f"Keyframes re-spread over {total} frames (some were past the end of the clip)."
 
-    def generate(self, keyframes: Items, prompt: str, negative_prompt: str, width: float, height: float,
-                 frames: float, fps: float, steps: float, cfg: float, stg: float, seed: float, randomize_seed: bool,
-                 seed_count: float, audio: bool, request: gr.Request = None,
-                 progress: gr.Progress = gr.Progress()) -> Iterator[Update]:  # fmt: skip
-        values = {k: v for k, v in locals().items() if k not in ("self", "request", "progress")}
-        try:
-            base, snapped = base_request(PIPELINE, prompt, negative_prompt, width, height, frames, fps, steps, cfg,
-                                         stg, audio)  # fmt: skip
-            check_keyframes(keyframes or [], snapped.frames)
-            images = tuple(ImageCondition(k["path"], int(k["frame"]), float(k["strength"])) for k in keyframes)
-            base = replace(base, images=images)
-            base.validate(64)
-            chosen = seeds(seed, randomize_seed, seed_count)
-        except LTXError as exc:
-            raise gr.Error(user_message(exc), print_exception=False) from None
-        yield from submit_seeds(self.studio, PIPELINE, base, chosen, {"tab": TAB}, values, request, progress, snapped.note)
+    def own_fields(self) -> dict[str, Any]:
+        return {"keyframes": self.items}
+
+    def make_request(self, values: dict[str, Any]):
+        keyframes = values["keyframes"] or []
+        base, snapped = self.base_request(PIPELINE, values)
+        check_keyframes(keyframes, snapped.frames)
+        images = tuple(ImageCondition(k["path"], int(k["frame"]), float(k["strength"])) for k in keyframes)
+        return PIPELINE, replace(base, images=images), snapped.note
 
     def reuse(self, ui: dict[str, Any]) -> dict:
         updates = {component: ui[name] for name, component in self.fields.items() if name in ui and name != "keyframes"}

@@ -10,6 +10,7 @@ import gradio as gr
 from ltx_core.backend import backend_name, loaded_blas
 from ltx_core.errors import LTXError
 from ltx_core.info import describe_checkpoint
+from ltx_core.pipelines.registry import GENERATION_PIPELINES, PIPELINES, pipeline_descriptor
 from ltx_core.presets import load_presets, system_memory_bytes
 from ltx_ui import models as model_files
 from ltx_ui.context import Studio
@@ -65,7 +66,8 @@ class ModelsTab:
         self.preset_status = gr.Markdown(self.preset_text())
         with gr.Accordion("Memory estimate for a generation", open=False):
             with gr.Row():
-                pipeline = gr.Dropdown(["distilled", "one-stage", "two-stage"], value="distilled", label="Pipeline")
+                pipeline = gr.Dropdown([(PIPELINES[n].title, n) for n in GENERATION_PIPELINES], value="distilled",
+                                       label="Pipeline")  # fmt: skip
                 width = gr.Number(768, label="Width", precision=0)
                 height = gr.Number(512, label="Height", precision=0)
                 frames = gr.Number(121, label="Frames", precision=0)
@@ -95,7 +97,7 @@ class ModelsTab:
         else:
             lines.append(f"**In use:** `{models.paths.checkpoint}`")
         lines += ["", "| Found | Role | Size |", "|---|---|---|"]
-        lines += [f"| `{f.path.name}` | {f.role.replace('_', ' ')} | {_size(f.size)} |" for f in models.found]
+        lines += [f"| `{f.path.name}` | {_what(f)} | {_size(f.size)} |" for f in models.found]
         if not models.found:
             lines.append("| (nothing) | | |")
         missing = model_files.missing_files(models)
@@ -138,22 +140,25 @@ class ModelsTab:
     def estimate(self, pipeline: str, width: float, height: float, frames: float, audio: bool) -> str:
         """Per-stage predicted peak memory of the checkpoint in use under the current memory mode."""
         from ltx_core.errors import LTXError
-        from ltx_core.loader import LTXCheckpoint
-        from ltx_core.memory import Guidance, available_memory, estimate_for_preset
-
+        from ltx_core.memory import Guidance, available_memory, estimate_for_runtime
+        from ltx_core.pipelines.blocks import guidance_passes
         from ltx_core.pipelines.request import GenerationRequest
 
         studio = self.studio
         try:
-            size_multiple = 32 if pipeline == "one-stage" else 64
-            GenerationRequest(prompt="estimate", height=int(height), width=int(width), frames=int(frames)).validate(size_multiple)
-            config = LTXCheckpoint(studio.models.paths.checkpoint).config
+            descriptor = pipeline_descriptor(pipeline)
+            version = studio.models.version
+            request = GenerationRequest.for_version(version, prompt="estimate", height=int(height), width=int(width),
+                                                    frames=int(frames), generate_audio=bool(audio))  # fmt: skip
+            request.validate(descriptor.size_multiple)
+            ledger = studio.ledger()  # its runtime is what a job would run with (demo: float32, unquantized)
             guidance = None
-            if pipeline != "distilled":  # the dev defaults run all four guidance passes
-                guidance = Guidance(passes=4, batched=studio.preset.batch_guidance_passes, contexts=2)
-            result = estimate_for_preset(
-                config, studio.preset, height=int(height), width=int(width), frames=int(frames),
-                audio=bool(audio), pipeline=pipeline.replace("-", "_"), guidance=guidance,
+            if descriptor.guided:
+                guidance = Guidance(guidance_passes(request), ledger.runtime.batch_guidance_passes, contexts=2)
+            result = estimate_for_runtime(
+                ledger.checkpoint.config, ledger.runtime, height=request.height, width=request.width,
+                frames=request.frames, fps=request.fps, audio=request.generate_audio, stages=descriptor.memory_stages(),
+                guidance=guidance, gemma_config=ledger.gemma_config(), upsampler_config=ledger.upsampler_config(),
             )  # fmt: skip
         except (LTXError, ValueError, KeyError) as exc:
             raise gr.Error(f"Cannot estimate: {exc}", print_exception=False) from None
@@ -162,7 +167,7 @@ class ModelsTab:
         rows = [f"| {s.stage} | {s.weights / 1e9:.2f} | {s.activations / 1e9:.2f} | {s.peak / 1e9:.2f} |" for s in result.stages]
         return "\n".join(
             [
-                f"Memory mode **{studio.preset.name}**: peak **{result.peak / 1e9:.2f} GB**, {verdict} in the "
+                f"Memory mode **{ledger.runtime.name}**: peak **{result.peak / 1e9:.2f} GB**, {verdict} in the "
                 f"{available / 1e9:.1f} GB this machine can give a job.",
                 "",
                 "| stage | weights GB | working GB | peak GB |",
@@ -178,3 +183,11 @@ class ModelsTab:
             raise gr.Error(str(exc), print_exception=False) from None
         self.studio.set_preset(preset, name == AUTO)
         return self.preset_text()
+
+
+def _what(found: model_files.FoundFile) -> str:
+    """Role, version and detail of a found file; a broken one says why in bold."""
+    if found.problem:
+        return f"**unusable: {found.problem}**"
+    version = f"LTX-{found.version} " if found.version else ""
+    return f"{version}{found.detail or found.role.replace('_', ' ')}"

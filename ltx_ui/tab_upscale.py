@@ -9,7 +9,8 @@ from typing import Any
 import gradio as gr
 
 from ltx_core.errors import LTXError
-from ltx_core.pipelines.upscale import UpscaleRequest, run_upscale
+from ltx_core.pipelines.runner import run_job as run_pipeline
+from ltx_core.pipelines.upscale import UpscaleRequest
 from ltx_ui.context import (
     JOB_EVENT,
     Job,
@@ -85,7 +86,7 @@ class UpscaleTab:
             raise gr.Error(user_message(exc), print_exception=False) from None
 
         def run(output: Path, report, cancel):
-            return run_upscale(studio.ledger(), up, output, studio.tiling(), report, cancel)
+            return run_pipeline(studio.ledger(), "upscale", up, output, report, cancel)
 
         extra = {"tab": TAB, "ui": {"source": str(source), "spatial": up.spatial, "temporal": up.temporal,
                                     "prompt": prompt or "", "seed": up.seed}}  # fmt: skip

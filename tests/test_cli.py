@@ -33,7 +33,7 @@ def test_generate_on_the_demo_models(demo_env: Path, capsys):
     printed = capsys.readouterr()
     assert "wrote" in printed.out and "stage 1" in printed.out and "built-in demo models" in printed.err
     settings = json.loads(out.with_suffix(".json").read_text())["settings"]
-    assert settings["preset"] == "compact" and settings["request"]["prompt"] == "A lighthouse at dusk"
+    assert settings["compute"]["preset"] == "compact" and settings["request"]["prompt"] == "A lighthouse at dusk"
 
 
 def test_two_stage_with_keyframes_lora_and_no_audio(demo_env: Path, capsys):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import mlx.core as mx
-import numpy as np
 import pytest
 
 from ltx_core.components.diffusion_steps import EulerDiffusionStep, blend_with_clean

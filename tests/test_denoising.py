@@ -98,3 +98,61 @@ def test_guided_passes_batched_equal_sequential(reference: Reference):
         check_parity(f"guided/{name}_batched_vs_sequential", ours, np.array(ref), 1e-5)
     plain = SimpleDenoiser(kwargs["model"], context, a_context)(video, audio, sigmas, 2)
     assert not np.allclose(np.array(plain[0]), np.array(batched[0]), atol=1e-3)
+
+
+class _CountingModel:
+    """Stands in for the X0 model: returns the latent scaled by its pass index, counts calls and
+    records which modalities were enabled."""
+
+    def __init__(self):
+        self.calls: list[tuple[bool, bool]] = []
+
+    def __call__(self, video, audio, perturbations=None):
+        self.calls.append((video.enabled, audio.enabled if audio is not None else False))
+        scale = float(len(self.calls))
+        return video.latent * scale, (audio.latent * scale if audio is not None else None)
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_skip_step_reuses_the_last_guided_prediction(batched: bool):
+    """Official semantics: with skip_step 1 only even steps are guided; odd steps return the last
+    prediction without a forward pass (both guiders skip there)."""
+    from ltx_core.types import LatentState
+
+    def state(n: int) -> LatentState:
+        latent = mx.ones((1, n, 4))
+        return LatentState(latent, mx.ones((1, n, 1)), mx.zeros((1, 3, n, 2)), latent)
+
+    params = MultiModalGuiderParams(cfg_scale=3.0, skip_step=1)
+    model = _CountingModel()
+    context = mx.zeros((1, 2, 4))
+    denoiser = GuidedDenoiser(
+        model, context, context, MultiModalGuider(params), MultiModalGuider(params), context, context,
+        batch_passes=batched,
+    )  # fmt: skip
+    sigmas = mx.array([1.0, 0.75, 0.5, 0.25, 0.0])
+    outputs = [denoiser(state(3), state(2), sigmas, step) for step in range(4)]
+    passes_per_guided_step = 1 if batched else 2  # cond + uncond (one batched forward or two)
+    assert len(model.calls) == 2 * passes_per_guided_step  # steps 0 and 2 only
+    assert outputs[1][0] is outputs[0][0] and outputs[3][1] is outputs[2][1]
+    assert not mx.array_equal(outputs[2][0], outputs[0][0])
+
+
+def test_skip_step_of_one_modality_disables_it_in_the_positive_passes():
+    from ltx_core.types import LatentState
+
+    def state(n: int) -> LatentState:
+        latent = mx.ones((1, n, 4))
+        return LatentState(latent, mx.ones((1, n, 1)), mx.zeros((1, 3, n, 2)), latent)
+
+    model = _CountingModel()
+    context = mx.zeros((1, 2, 4))
+    video_guider = MultiModalGuider(MultiModalGuiderParams(cfg_scale=3.0, skip_step=1))
+    audio_guider = MultiModalGuider(MultiModalGuiderParams(cfg_scale=3.0))
+    denoiser = GuidedDenoiser(model, context, context, video_guider, audio_guider, context, context)
+    sigmas = mx.array([1.0, 0.5, 0.0])
+    first = denoiser(state(3), state(2), sigmas, 0)
+    model.calls.clear()
+    second = denoiser(state(3), state(2), sigmas, 1)
+    assert model.calls == [(False, True), (True, True)]  # positive pass with video disabled; negative pass not
+    assert second[0] is first[0] and not mx.array_equal(second[1], first[1])

@@ -12,8 +12,8 @@ from ltx_core.media import probe_video, write_mp4
 from ltx_core.media.canny import canny_video
 from ltx_core.pipelines.progress import CancelToken, Cancelled
 from ltx_core.pipelines.request import LoraChoice
-from ltx_core.pipelines.runner import run_generation
-from ltx_core.pipelines.upscale import UpscaleRequest, run_upscale
+from ltx_core.pipelines.runner import run_job
+from ltx_core.pipelines.upscale import UpscaleRequest
 from tests.conftest import Reference
 from tests.pipeline_helpers import tiny_ledger
 from tests.test_pipelines import small_request
@@ -26,7 +26,7 @@ def test_distilled_run_writes_a_playable_mp4_with_audio_and_sidecar(reference: R
     events = []
     output = tmp_path / "out" / "clip.mp4"
     output.parent.mkdir()
-    record = run_generation(ledger, "distilled", small_request(height=128, width=128, frames=17), output, progress=events.append)
+    record = run_job(ledger, "distilled", small_request(height=128, width=128, frames=17), output, progress=events.append)
     info = probe_video(record.video)
     assert (info.frames, info.width, info.height) == (17, 128, 128) and abs(info.fps - 24.0) < 1e-6
     assert info.has_audio and info.audio_codec == "aac"
@@ -53,9 +53,9 @@ def test_cancel_leaves_no_file_and_the_next_run_works(reference: Reference, tmp_
             token.cancel()
 
     with pytest.raises(Cancelled):
-        run_generation(ledger, "distilled", small_request(height=128, width=128), tmp_path / "a.mp4", progress=cancel_in_stage_2, cancel=token)
+        run_job(ledger, "distilled", small_request(height=128, width=128), tmp_path / "a.mp4", progress=cancel_in_stage_2, cancel=token)
     assert not list(tmp_path.glob("*.mp4")) and ledger.loaded() == []
-    record = run_generation(ledger, "distilled", small_request(height=128, width=128), tmp_path / "b.mp4")
+    record = run_job(ledger, "distilled", small_request(height=128, width=128), tmp_path / "b.mp4")
     assert probe_video(record.video).frames == 9
 
 
@@ -76,18 +76,18 @@ def test_ic_lora_control_run(reference: Reference, tmp_path: Path):
     request = small_request(
         height=128, width=128, control_video=str(control_video(tmp_path)), loras=(LoraChoice(DATA / "lora_b.safetensors", 1.0),)
     )
-    record = run_generation(ledger, "ic-lora", request, tmp_path / "ic.mp4")
+    record = run_job(ledger, "ic-lora", request, tmp_path / "ic.mp4")
     assert probe_video(record.video).frames == 9
     assert any("lora_b.safetensors" in e for e in ledger.events)
     short = small_request(height=128, width=128, frames=17, control_video=request.control_video, loras=request.loras)
     with pytest.raises(Exception, match="17"):
-        run_generation(tiny_ledger(reference, tmp_path), "ic-lora", short, tmp_path / "ic2.mp4")
+        run_job(tiny_ledger(reference, tmp_path), "ic-lora", short, tmp_path / "ic2.mp4")
 
 
 def test_spatial_and_temporal_upscaling_of_an_output(reference: Reference, tmp_path: Path):
     ledger = tiny_ledger(reference, tmp_path)
-    first = run_generation(ledger, "distilled", small_request(height=128, width=128), tmp_path / "base.mp4")
-    up = run_upscale(ledger, UpscaleRequest(first.video, spatial=True, temporal=True), tmp_path / "up.mp4")
+    first = run_job(ledger, "distilled", small_request(height=128, width=128), tmp_path / "base.mp4")
+    up = run_job(ledger, "upscale", UpscaleRequest(first.video, spatial=True, temporal=True), tmp_path / "up.mp4")
     info = probe_video(up.video)
     assert (info.width, info.height) == (256, 256)
     assert info.frames == 17 and abs(info.fps - 48.0) < 1e-6 and info.has_audio

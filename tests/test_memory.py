@@ -63,7 +63,7 @@ def measured_stages(reference: Reference, tmp_path: Path, pipeline, request) -> 
     )
     env = {**os.environ, "LTX_REFERENCE_FIXTURES": str(reference.directory)}
     result = subprocess.run(
-        [sys.executable, "-c", script, str(ROOT), str(tmp_path), pipeline.name, str(request.height)],
+        [sys.executable, "-c", script, str(ROOT), str(tmp_path), pipeline.descriptor.name, str(request.height)],
         capture_output=True, text=True, env=env, cwd=ROOT,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
@@ -71,7 +71,7 @@ def measured_stages(reference: Reference, tmp_path: Path, pipeline, request) -> 
 
 
 def measure_here(tmp_path: str, pipeline_name: str, size: str) -> dict[str, int]:
-    from ltx_core.pipelines.runner import PIPELINES
+    from ltx_core.pipelines.registry import PIPELINES
     from tests.conftest import fixtures_dir
 
     reference = Reference(fixtures_dir())
@@ -80,7 +80,7 @@ def measure_here(tmp_path: str, pipeline_name: str, size: str) -> dict[str, int]
     mx.clear_cache()
     base = mx.get_active_memory()
     ledger = tiny_ledger(reference, Path(tmp_path))
-    latents = PIPELINES[pipeline_name](ledger).generate(request)
+    latents = PIPELINES[pipeline_name].create(ledger).generate(request)
     with ledger.stage("video decode"):
         for _ in decode_frames(ledger, latents.video):
             pass
@@ -91,18 +91,18 @@ def measure_here(tmp_path: str, pipeline_name: str, size: str) -> dict[str, int]
 
 @pytest.mark.parametrize(
     "pipeline, name, size, guidance",
-    [(DistilledPipeline, "distilled", 128, Guidance()), (OneStagePipeline, "one_stage", 64, Guidance(4, True, 2))],
+    [(DistilledPipeline, "distilled", 128, Guidance()), (OneStagePipeline, "one-stage", 64, Guidance(4, True, 2))],
 )
 def test_fixture_stages_are_predicted_within_25_percent(reference: Reference, tmp_path: Path, pipeline, name, size, guidance):
     request = small_request(height=size, width=size)
     measured = measured_stages(reference, tmp_path, pipeline, request)
     estimate = estimate_memory(
-        LTXCheckpoint(reference.checkpoint).config, size, size, request.frames, request.fps, True, name, guidance,
-        "float32", gemma_config=GemmaConfig.from_file(reference.directory / "gemma" / "config.json"),
+        LTXCheckpoint(reference.checkpoint).config, size, size, request.frames, request.fps, True,
+        pipeline.descriptor.memory_stages(), guidance, "float32", gemma_config=GemmaConfig.from_file(reference.directory / "gemma" / "config.json"),
         upsampler_config=upsampler_config(SafetensorsFile(reference.directory / "ltx2-tiny-spatial-upsampler.safetensors")),
         backend="cpu",
     )  # fmt: skip
-    expected = ["text encoder", "stage 1"] + (["upsample", "stage 2"] if name != "one_stage" else [])
+    expected = ["text encoder", "stage 1"] + (["upsample", "stage 2"] if name != "one-stage" else [])
     assert list(measured) == expected + ["video decode", "audio decode"]
     for stage, peak in measured.items():
         ratio = estimate.stage(stage).peak / peak

@@ -16,7 +16,8 @@ from ltx_core.loader.convert import convert_checkpoint
 from ltx_core.loader.quantization import QuantizationSpec
 from ltx_core.media import probe_video
 from ltx_core.presets import load_presets
-from ltx_core.pipelines.runner import run_generation
+from ltx_core.pipelines.runner import run_job
+from ltx_core.runtime import RuntimeSettings
 from tests.conftest import Reference
 from tests.pipeline_helpers import tiny_ledger
 from tests.test_pipelines import small_request
@@ -29,20 +30,18 @@ def for_fixture(spec: QuantizationSpec | None) -> QuantizationSpec | None:
 @pytest.mark.parametrize("preset", load_presets(), ids=lambda p: p.name)
 def test_memory_mode_runs_a_fixture_pipeline(reference: Reference, tmp_path: Path, preset):
     ledger = tiny_ledger(reference, tmp_path)
-    quantization = for_fixture(preset.transformer_quantization)
+    runtime = RuntimeSettings.from_preset(preset)
+    quantization = for_fixture(runtime.transformer_quantization)
     if preset.block_streaming:
         converted = tmp_path / "converted.safetensors"
-        convert_checkpoint(reference.checkpoint, converted, quantization, dtype=resolve_dtype(preset.resolved_compute_dtype()))
+        convert_checkpoint(reference.checkpoint, converted, quantization, dtype=resolve_dtype(runtime.dtype))
         ledger.paths = replace(ledger.paths, checkpoint=converted)
-    ledger.dtype = resolve_dtype(preset.resolved_compute_dtype())
-    ledger.transformer_quantization = quantization
-    ledger.text_encoder_quantization = for_fixture(preset.text_encoder_quantization)
-    ledger.block_streaming = preset.block_streaming
-    ledger.batch_guidance_passes = preset.batch_guidance_passes
-    ledger.unload_policy = preset.unload_policy
-    ledger.preset = preset
+    ledger.runtime = replace(
+        runtime, transformer_quantization=quantization,
+        text_encoder_quantization=for_fixture(runtime.text_encoder_quantization),
+    )  # fmt: skip
     pipeline = "distilled" if preset.block_streaming else "one-stage"  # guided: exercises the pass batching
-    record = run_generation(ledger, pipeline, small_request(height=128, width=128), tmp_path / "out.mp4", preset.vae_tiling.config())
+    record = run_job(ledger, pipeline, small_request(height=128, width=128), tmp_path / "out.mp4")
     info = probe_video(record.video)
     assert (info.frames, info.width, info.height, info.has_audio) == (9, 128, 128, True)
     if preset.block_streaming:

@@ -7,7 +7,6 @@ import mlx.core as mx
 import numpy as np
 import pytest
 
-from ltx_core.components.noisers import InjectedNoise
 from ltx_core.model.text_encoder.cache import PromptEmbeddings
 from ltx_core.model.text_encoder.connector import TextContexts
 from ltx_core.model.video_vae.tiled import to_uint8_frames
@@ -16,6 +15,7 @@ from ltx_core.pipelines.distilled import DistilledPipeline
 from ltx_core.pipelines.ledger import ModelLedger, ModelPaths
 from ltx_core.pipelines.request import GenerationRequest, RequestError
 from tests.conftest import Reference
+from tests.pipeline_helpers import InjectedNoise
 from tests.parity import DOWNSTREAM_OF_ROPE, check_parity
 
 E2E = "e2e_distilled"

@@ -58,7 +58,7 @@ def test_image_to_video_keeps_the_first_frame(reference: Reference, tmp_path: Pa
     pixels = mx.array(np.linspace(-1, 1, 3 * 64 * 64, dtype=np.float32).reshape(1, 3, 1, 64, 64))
     request = small_request(images=(ImageCondition(pixels, 0, 1.0),), generate_audio=False)
     latents = OneStagePipeline(ledger).generate(request)
-    encoded = ledger.get("video_encoder")(pixels)
+    encoded = ledger.video_encoder()(pixels)
     np.testing.assert_allclose(np.array(latents.video[:, :, :1]), np.array(encoded), atol=1e-5)
     assert latents.audio is None
 

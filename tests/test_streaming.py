@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import gc
 import json
 import re
@@ -145,11 +147,10 @@ def test_streaming_pipelines_refuse_what_they_cannot_do(reference, tmp_path):
     from tests.test_pipelines import small_request
 
     ledger = tiny_ledger(reference, tmp_path)
-    ledger.block_streaming = True
-    ledger.transformer_quantization = QuantizationSpec(4, 32)
+    ledger.runtime = replace(ledger.runtime, block_streaming=True, transformer_quantization=QuantizationSpec(4, 32))
     with pytest.raises(RequestError, match="python -m ltx_core convert"):
         DistilledPipeline(ledger).generate(small_request(height=128, width=128))
-    ledger.transformer_quantization = None
+    ledger.runtime = replace(ledger.runtime, transformer_quantization=None)
     with pytest.raises(RequestError, match="LoRAs need the transformer in memory"):
         DistilledPipeline(ledger).generate(small_request(height=128, width=128, loras=(LoraChoice("x.safetensors"),)))
     latents = DistilledPipeline(ledger).generate(small_request(height=128, width=128))
@@ -166,15 +167,16 @@ def test_a_job_that_does_not_fit_is_refused_before_loading(reference, tmp_path):
     from ltx_core.memory import InsufficientMemoryError
     from ltx_core.pipelines.distilled import DistilledPipeline
     from ltx_core.presets import load_presets, preset_by_name, system_memory_bytes
+    from ltx_core.runtime import RuntimeSettings
     from tests.pipeline_helpers import tiny_ledger
     from tests.test_pipelines import small_request
 
     ledger = tiny_ledger(reference, tmp_path)
-    ledger.preset = preset_by_name("quality", load_presets())
-    ledger.memory_margin = system_memory_bytes() - 2**20  # leave 1 MiB
+    quality = RuntimeSettings.from_preset(preset_by_name("quality", load_presets()))
+    ledger.runtime = replace(quality, memory_margin=system_memory_bytes() - 2**20)  # leave 1 MiB
     with pytest.raises(InsufficientMemoryError, match="not enough memory for .*MiB|not enough memory for"):
         DistilledPipeline(ledger).generate(small_request(height=128, width=128))
     assert ledger.events == []
-    ledger.memory_margin = None
+    ledger.runtime = quality
     assert DistilledPipeline(ledger).generate(small_request(height=128, width=128)).video.shape[3:] == (4, 4)
 

@@ -11,7 +11,7 @@ import pytest
 
 from ltx_core.errors import CheckpointError, ConfigError
 from ltx_core.loader import text_encoder as text_loader
-from ltx_core.loader.text_encoder import gemma_config, load_embeddings_processor, load_gemma
+from ltx_core.loader.text_encoder import gemma_config, load_embeddings_processor, load_gemma, load_prompt_encoder
 from ltx_core.model.text_encoder import GemmaConfig, KVCache
 from ltx_core.model.text_encoder.cache import EmbeddingCache, load_embeddings, save_embeddings
 from ltx_core.model.text_encoder.enhance import clean_response, generate
@@ -65,7 +65,7 @@ def test_empty_prompt_is_rejected(tmp_path: Path):
 
 # -- the prompt encoder ------------------------------------------------------------------------
 def test_prompt_encoder_matches_the_parts_and_releases(gemma_dir: Path, checkpoint: Path):
-    encoder = PromptEncoder(gemma_dir, checkpoint, dtype="float32", max_length=TOKENS)
+    encoder = load_prompt_encoder(gemma_dir, checkpoint, "float32", max_length=TOKENS)
     result = encoder.encode("a dog walks on the beach", negative_prompt="")
     tokens = encoder.tokenizer("a dog walks on the beach")
     states = load_gemma(gemma_dir).hidden_states(tokens.input_ids, tokens.attention_mask)
@@ -85,7 +85,7 @@ def test_cached_rerun_loads_no_model_and_corruption_is_recomputed(
     gemma_dir: Path, checkpoint: Path, tmp_path: Path, monkeypatch
 ):
     cache_dir = tmp_path / "cache"
-    first = PromptEncoder(gemma_dir, checkpoint, dtype="float32", max_length=TOKENS, cache_dir=cache_dir)
+    first = load_prompt_encoder(gemma_dir, checkpoint, "float32", max_length=TOKENS, cache_dir=cache_dir)
     fresh = first.encode("a cat runs in rain", negative_prompt="red ball")
     entries = list(cache_dir.glob("*.safetensors"))
     assert len(entries) == 1
@@ -96,20 +96,20 @@ def test_cached_rerun_loads_no_model_and_corruption_is_recomputed(
     with monkeypatch.context() as patch:
         patch.setattr(text_loader, "load_gemma", refuse)
         patch.setattr(text_loader, "load_embeddings_processor", refuse)
-        second = PromptEncoder(gemma_dir, checkpoint, dtype="float32", max_length=TOKENS, cache_dir=cache_dir)
+        second = load_prompt_encoder(gemma_dir, checkpoint, "float32", max_length=TOKENS, cache_dir=cache_dir)
         cached = second.encode("a cat runs in rain", negative_prompt="red ball")
         assert not second.loaded and second._tokenizer is None  # not even the tokenizer
     assert np.array_equal(np.asarray(cached.positive.video), np.asarray(fresh.positive.video))
     assert np.array_equal(np.asarray(cached.negative.audio), np.asarray(fresh.negative.audio))
 
     # Another negative prompt is another entry.
-    assert EmbeddingCache.key("a", "b", "g", "c") != EmbeddingCache.key("a", "c", "g", "c")
+    assert EmbeddingCache.key("a", "b", "g:c") != EmbeddingCache.key("a", "c", "g:c")
 
     # Flip bytes in the tensor data: the checksum fails, the entry is recomputed and rewritten.
     data = bytearray(entries[0].read_bytes())
     data[-100:-90] = bytes(10)
     entries[0].write_bytes(bytes(data))
-    third = PromptEncoder(gemma_dir, checkpoint, dtype="float32", max_length=TOKENS, cache_dir=cache_dir)
+    third = load_prompt_encoder(gemma_dir, checkpoint, "float32", max_length=TOKENS, cache_dir=cache_dir)
     assert third.cache.get(third._cache_key("a cat runs in rain", "red ball")) is None
     recomputed = third.encode("a cat runs in rain", negative_prompt="red ball")
     assert third.loaded
@@ -118,7 +118,7 @@ def test_cached_rerun_loads_no_model_and_corruption_is_recomputed(
 
 
 def test_precomputed_embeddings(gemma_dir: Path, checkpoint: Path, tmp_path: Path, reference):
-    encoder = PromptEncoder(gemma_dir, checkpoint, dtype="float32", max_length=TOKENS)
+    encoder = load_prompt_encoder(gemma_dir, checkpoint, "float32", max_length=TOKENS)
     embeddings = encoder.encode("a dog runs", negative_prompt="rain")
     for suffix in (".safetensors", ".npz"):
         path = save_embeddings(tmp_path / f"emb{suffix}", embeddings)
@@ -175,7 +175,7 @@ def test_kv_cache_generation_matches_full_recompute(fixture_dir: Path):
 
 
 def test_enhance_returns_clean_text(gemma_dir: Path, checkpoint: Path):
-    encoder = PromptEncoder(gemma_dir, checkpoint, dtype="float32", max_length=TOKENS)
+    encoder = load_prompt_encoder(gemma_dir, checkpoint, "float32", max_length=TOKENS)
     text = encoder.enhance("a cat on the beach", temperature=0.0, max_new_tokens=12)
     assert text and text[0].isalpha()
     assert encoder.enhance("a cat on the beach", temperature=0.0, max_new_tokens=12) == text
@@ -190,9 +190,9 @@ def test_missing_gemma_folder_names_the_repository(tmp_path: Path, checkpoint: P
     monkeypatch.chdir(tmp_path)  # no models/gemma-3-12b-it here
     for folder in (None, tmp_path / "nowhere"):
         with pytest.raises(CheckpointError, match="google/gemma-3-12b-it.*models/gemma-3-12b-it.*LTX_GEMMA_DIR"):
-            PromptEncoder(folder, checkpoint)
+            load_prompt_encoder(folder, checkpoint)
     monkeypatch.setenv("LTX_GEMMA_DIR", str(gemma_dir))
-    assert PromptEncoder(None, checkpoint).gemma_folder == gemma_dir
+    assert load_prompt_encoder(None, checkpoint).source.folder == gemma_dir
 
 
 def test_bfloat16_text_path_stays_close(gemma_dir: Path, checkpoint: Path, reference):
@@ -311,7 +311,7 @@ def test_text_only_layout_loads_the_same_model(fixture_dir: Path, tmp_path: Path
 
 
 def test_release_returns_the_memory(gemma_dir: Path, checkpoint: Path):
-    encoder = PromptEncoder(gemma_dir, checkpoint, dtype="float32", max_length=TOKENS)
+    encoder = load_prompt_encoder(gemma_dir, checkpoint, "float32", max_length=TOKENS)
     mx.clear_cache()
     before = mx.get_active_memory()
     encoder.encode("a cat walks slowly")

@@ -10,7 +10,6 @@ import re
 from functools import lru_cache
 
 import mlx.core as mx
-import pytest
 
 from ltx_core.loader import load_transformer
 from ltx_core.model.transformer import (

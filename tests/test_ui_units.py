@@ -26,10 +26,15 @@ from tests.conftest import ROOT
 
 
 def test_sizes_snap_per_pipeline_and_impossible_sizes_are_refused():
+    """The rule is the pipeline descriptor's: two-stage recipes (distilled included) need 64."""
     s = snap("distilled", 130, 100, 10)
-    assert (s.width, s.height, s.frames) == (128, 96, 9) and "multiples of 32" in s.note and "8k+1" in s.note
+    assert (s.width, s.height, s.frames) == (128, 128, 9) and "multiples of 64" in s.note and "8k+1" in s.note
+    s = snap("distilled", 800, 480, 121)
+    assert (s.width, s.height) == (768, 512)  # 800x480 "fitted" the old 32 rule, then failed in prepare
     s = snap("two-stage", 130, 100, 121)
     assert (s.width, s.height, s.frames, s.note.count("→")) == (128, 128, 121, 1)
+    s = snap("one-stage", 130, 100, 9)
+    assert (s.width, s.height) == (128, 96) and "multiples of 32" in s.note
     assert snap("one-stage", 768, 512, 121).note == ""
     for args, message in (((0, 512, 121), "width 0"), ((768, 9999, 121), "height 9999"), ((768, 512, 3), "3 frames"),
                           ((None, 512, 121), "width is empty")):  # fmt: skip
@@ -56,21 +61,34 @@ def test_keyframes_spread_and_validation(tmp_path):
         check_image(text)
 
 
+def _model_file(path, key: str, config: dict | None) -> None:
+    """A one-tensor safetensors file whose header says what it is."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({key: np.zeros((2, 2), np.float32)}, str(path), metadata={"config": json.dumps(config)} if config else None)
+
+
 def test_weights_scan_finds_roles_and_reports_what_is_missing(tmp_path):
-    for name in ("ltx-2-19b-distilled.safetensors", "ltx-2-spatial-upscaler-x2-1.0.safetensors",
-                 "loras/ltx-2-19b-ic-lora-canny-control.safetensors"):  # fmt: skip
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_bytes(b"x" * 10)
+    """Roles come from each file's header, not its name; a broken file is listed, never used."""
+    _model_file(tmp_path / "my-model.safetensors", "model.diffusion_model.x", {"transformer": {}, "vae": {}})
+    _model_file(tmp_path / "upsampler.safetensors", "res_blocks.0.weight", {"spatial_upsample": True, "temporal_upsample": False})
+    _model_file(tmp_path / "loras/ltx-2-19b-ic-lora-canny-control.safetensors", "a.lora_A.weight", None)
+    (tmp_path / "ltx-2-19b-distilled.safetensors").write_bytes(b"x" * 10)  # truncated download
     gemma = tmp_path / "gemma-3-12b-it"
     gemma.mkdir()
     (gemma / "config.json").write_text(json.dumps({"model_type": "gemma3"}))
     models = model_files.resolve_models(tmp_path, None)
-    assert not models.demo and models.paths.checkpoint.name == "ltx-2-19b-distilled.safetensors"
+    assert not models.demo and models.paths.checkpoint.name == "my-model.safetensors"
+    assert models.paths.spatial_upsampler.name == "upsampler.safetensors"
+    broken = [f for f in models.found if f.path.name == "ltx-2-19b-distilled.safetensors"]
+    assert len(broken) == 1 and "not a safetensors file" in broken[0].problem
     assert models.paths.gemma == gemma and models.paths.spatial_upsampler is not None
     assert [p.name for p in models.loras()] == ["ltx-2-19b-ic-lora-canny-control.safetensors"]
     missing = {file for _, file, _ in model_files.missing_files(models)}
-    assert missing == {"ltx-2-19b-dev.safetensors", "ltx-2-temporal-upscaler-x2-1.0.safetensors",
-                       "ltx-2-19b-distilled-lora-384.safetensors"}  # fmt: skip
+    assert missing == {"ltx-2-19b-distilled.safetensors", "ltx-2-19b-dev.safetensors",
+                       "ltx-2-temporal-upscaler-x2-1.0.safetensors", "ltx-2-19b-distilled-lora-384.safetensors"}  # fmt: skip
 
 
 def test_no_checkpoint_means_demo_models(tmp_path, monkeypatch):

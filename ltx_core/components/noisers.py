@@ -28,19 +28,3 @@ class GaussianNoiser:
         scaled_mask = state.denoise_mask * noise_scale
         latent = noise * scaled_mask + state.latent * (1 - scaled_mask)
         return replace(state, latent=latent.astype(state.latent.dtype))
-
-
-class InjectedNoise(GaussianNoiser):
-    """Hands out given noise tensors in draw order (to reproduce a run whose noise is known)."""
-
-    def __init__(self, tensors: list[mx.array]):
-        super().__init__(0)
-        self._tensors = list(tensors)
-
-    def draw(self, shape: tuple[int, ...], dtype: mx.Dtype = mx.float32) -> mx.array:
-        if not self._tensors:
-            raise ValueError("no injected noise left for this draw")
-        noise = self._tensors.pop(0)
-        if tuple(noise.shape) != tuple(shape):
-            raise ValueError(f"injected noise has shape {tuple(noise.shape)}, this draw needs {tuple(shape)}")
-        return noise.astype(dtype)

@@ -323,3 +323,49 @@ def load_embeddings_processor(
     load_module_weights(processor, checkpoint.file, mapping, dtype, "text embeddings processor")
     processor.eval()
     return processor
+
+
+class GemmaFolderSource:
+    """The text encoder of LTX-2.0 / 2.3: a Hugging Face Gemma 3 folder, plus the feature
+    projection and connectors stored in the LTX checkpoint."""
+
+    def __init__(self, folder: str | os.PathLike | None, checkpoint: LTXCheckpoint | str | os.PathLike):
+        self.folder = gemma_folder(folder)
+        self.checkpoint = open_checkpoint(checkpoint)
+
+    def tokenizer(self, max_length: int):
+        from ltx_core.model.text_encoder.tokenizer import PromptTokenizer
+
+        return PromptTokenizer(self.folder, max_length)
+
+    def gemma(self, dtype: mx.Dtype, quantize_bits: int | None, group_size: int) -> GemmaTextModel:
+        return load_gemma(self.folder, dtype, quantize_bits, group_size)
+
+    def processor(self, dtype: mx.Dtype):
+        return load_embeddings_processor(self.checkpoint, dtype, gemma_config(self.folder))
+
+    def identity(self) -> str:
+        return f"{gemma_identity(self.folder)}:{self.checkpoint.identity()}"
+
+
+def load_prompt_encoder(
+    gemma: str | os.PathLike | None,
+    checkpoint: LTXCheckpoint | str | os.PathLike,
+    dtype: mx.Dtype | str = mx.float32,
+    quantization=None,
+    max_length: int | None = None,
+    cache_dir: str | os.PathLike | None = None,
+):
+    """A ``PromptEncoder`` over a Gemma folder and a checkpoint; each part loads on first use.
+    ``quantization``: a ``QuantizationSpec`` for Gemma (None: the compute dtype)."""
+    from ltx_core.model.text_encoder.prompt_encoder import PromptEncoder
+    from ltx_core.model.text_encoder.tokenizer import MAX_PROMPT_TOKENS
+
+    return PromptEncoder(
+        GemmaFolderSource(gemma, checkpoint),
+        resolve_dtype(dtype),
+        quantize_bits=quantization.bits if quantization is not None else None,
+        group_size=quantization.group_size if quantization is not None else 64,
+        max_length=max_length or MAX_PROMPT_TOKENS,
+        cache_dir=cache_dir,
+    )

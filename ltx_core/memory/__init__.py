@@ -10,11 +10,21 @@ recipes), upsample, video decode, audio decode. Each stage's peak is its residen
 its largest transient working set; the ledger releases the previous stage's models first.
 """
 
-from ltx_core.memory.estimate import GIB, Guidance, MemoryEstimate, StageEstimate, estimate_for_preset, estimate_memory
+from ltx_core.memory.estimate import (
+    GIB,
+    DenoisePass,
+    Guidance,
+    MemoryEstimate,
+    StageEstimate,
+    estimate_for_preset,
+    estimate_for_runtime,
+    estimate_memory,
+)
 from ltx_core.memory.fit import InsufficientMemoryError, available_memory, check_fits, default_margin
 
 __all__ = [
     "GIB",
+    "DenoisePass",
     "Guidance",
     "InsufficientMemoryError",
     "MemoryEstimate",
@@ -23,5 +33,6 @@ __all__ = [
     "check_fits",
     "default_margin",
     "estimate_for_preset",
+    "estimate_for_runtime",
     "estimate_memory",
 ]

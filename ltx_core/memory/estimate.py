@@ -21,7 +21,6 @@ from ltx_core.loader.quantization import QuantizationSpec
 
 GIB = 1024**3
 _BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
-PIPELINES = ("one_stage", "two_stage", "distilled")
 BACKENDS = ("cpu", "metal")
 TEXT_TOKENS = 1024  # prompts are padded to 1024 Gemma tokens
 VIDEO_SCALE = (8, 32, 32)  # latent -> pixels (time, height, width)
@@ -47,6 +46,20 @@ UPSAMPLER_COPIES = 100.0
 # in one graph whose peak is the larger of the two.
 AUDIO_DECODER_COPIES = 60.0
 VOCODER_COPIES = 20.0
+
+
+@dataclass(frozen=True)
+class DenoisePass:
+    """One denoising stage of a pipeline, as the estimator needs it (the pipeline descriptor
+    gives them): ``downscale`` 2 runs at half size (then the x2 upsampler), ``guided`` uses the
+    guidance passes."""
+
+    name: str
+    downscale: int = 1
+    guided: bool = False
+
+
+DISTILLED_STAGES = (DenoisePass("stage 1", 2), DenoisePass("stage 2", 1))
 
 
 @dataclass(frozen=True)
@@ -324,7 +337,7 @@ def estimate_memory(
     frames: int,
     fps: float = 24.0,
     audio: bool = True,
-    pipeline: str = "distilled",
+    stages: tuple[DenoisePass, ...] = DISTILLED_STAGES,
     guidance: Guidance | None = None,
     compute_dtype: str = "bfloat16",
     quantization: QuantizationSpec | None = None,
@@ -336,19 +349,20 @@ def estimate_memory(
     backend: str = "metal",
     keep_loaded: bool = False,
     text_tokens: int = TEXT_TOKENS,
+    text_encoder: bool = True,
 ) -> MemoryEstimate:
     """Predicted peak bytes of every stage of one generation.
 
     ``checkpoint_config``: the checkpoint's JSON config (``transformer``, ``vae``, ``audio_vae``,
-    ``vocoder`` sections). ``pipeline``: "distilled" and "two_stage" run stage 1 at half size, the
-    ×2 upsampler and stage 2 at full size; "one_stage" runs one full-size stage. ``guidance``: the
-    guided stage's passes (stage 1 of "two_stage", the only stage of "one_stage"); other stages
-    run one pass. ``tiling``: the preset's ``VaeTiling`` (None: untiled decode). ``backend``: "cpu"
+    ``vocoder`` sections). ``stages``: the pipeline's denoising stages (its descriptor's
+    ``memory_stages()``); a half-size stage is followed by the ×2 upsampler. ``guidance``: the
+    passes of the guided stages; other stages run one pass. ``tiling``: the preset's ``VaeTiling`` (None: untiled decode). ``backend``: "cpu"
     materialises attention scores, "metal" (fused attention) does not. ``keep_loaded``: models are
-    kept between stages (the "keep_loaded" unload policy) instead of released.
+    kept between stages (the "keep_loaded" unload policy) instead of released. ``text_encoder``
+    False: the prompt contexts are given (pre-computed embeddings), no text encoder loads.
     """
-    if pipeline not in PIPELINES:
-        raise ValueError(f"pipeline must be one of {PIPELINES}, got {pipeline!r}")
+    if not stages:
+        raise ValueError("a generation has at least one denoising stage")
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if compute_dtype not in _BYTES:
@@ -358,39 +372,39 @@ def estimate_memory(
     transformer = checkpoint_config["transformer"]
     common = dict(fps=fps, audio=audio, dtype=compute_dtype, quantization=quantization, streaming=streaming,
                   backend=backend, text_tokens=text_tokens)  # fmt: skip
-    text = text_encoder_stage(checkpoint_config, gemma_config, compute_dtype, text_encoder_quantization)
-    stages = [text]
-    if pipeline == "one_stage":
-        stages.append(denoise_stage("stage 1", transformer, frames, height, width, guidance=guidance, **common))
-    else:
-        first = denoise_stage("stage 1", transformer, frames, height // 2, width // 2,
-                              guidance=guidance if pipeline == "two_stage" else single, **common)  # fmt: skip
-        stages.append(first)
-        carried = first.weights + prompt_embedding_bytes(transformer, guidance, audio, compute_dtype, text_tokens)
-        stages.append(upsample_stage(upsampler_config, frames, height // 2, width // 2, compute_dtype, carried))
-        stages.append(denoise_stage("stage 2", transformer, frames, height, width, guidance=single, **common))
-    stages.append(video_decode_stage(checkpoint_config["vae"], frames, height, width, compute_dtype, tiling))
+    estimates = []
+    if text_encoder:
+        estimates.append(text_encoder_stage(checkpoint_config, gemma_config, compute_dtype, text_encoder_quantization))
+    for index, stage in enumerate(stages):
+        h, w = height // stage.downscale, width // stage.downscale
+        passes = guidance if stage.guided else single
+        estimates.append(denoise_stage(stage.name, transformer, frames, h, w, guidance=passes, **common))
+        if stage.downscale > 1 and index + 1 < len(stages):
+            carried = estimates[-1].weights + prompt_embedding_bytes(transformer, guidance, audio, compute_dtype, text_tokens)
+            estimates.append(upsample_stage(upsampler_config, frames, h, w, compute_dtype, carried))
+    estimates.append(video_decode_stage(checkpoint_config["vae"], frames, height, width, compute_dtype, tiling))
     if audio:
         sections = checkpoint_config["audio_vae"], checkpoint_config["vocoder"]
-        stages.append(audio_decode_stage(*sections, frames, fps, compute_dtype))
+        estimates.append(audio_decode_stage(*sections, frames, fps, compute_dtype))
+    denoising = {stage.name for stage in stages}
     if keep_loaded:
-        stages = _keep_loaded(stages)
+        estimates = _keep_loaded(estimates, denoising)
     settings = dict(
         checkpoint_config=checkpoint_config, height=height, width=width, frames=frames, fps=fps, audio=audio,
-        pipeline=pipeline, guidance=guidance, compute_dtype=compute_dtype, quantization=quantization,
+        stages=stages, guidance=guidance, compute_dtype=compute_dtype, quantization=quantization,
         text_encoder_quantization=text_encoder_quantization, tiling=tiling, streaming=streaming,
         gemma_config=gemma_config, upsampler_config=upsampler_config, backend=backend, keep_loaded=keep_loaded,
-        text_tokens=text_tokens,
+        text_tokens=text_tokens, text_encoder=text_encoder,
     )  # fmt: skip
-    return MemoryEstimate(tuple(stages), settings)
+    return MemoryEstimate(tuple(estimates), settings)
 
 
-def _keep_loaded(stages: list[StageEstimate]) -> list[StageEstimate]:
+def _keep_loaded(stages: list[StageEstimate], denoising: set[str]) -> list[StageEstimate]:
     """Under "keep_loaded" every model stays: each stage also holds the weights of the earlier ones
     (the transformer counted once although two stages use it)."""
     out, kept, transformer = [], 0, 0
     for stage in stages:
-        if stage.stage in ("stage 1", "stage 2"):
+        if stage.stage in denoising:
             transformer = stage.weights
             out.append(StageEstimate(stage.stage, stage.weights + kept, stage.activations, stage.notes))
             continue
@@ -400,23 +414,34 @@ def _keep_loaded(stages: list[StageEstimate]) -> list[StageEstimate]:
     return out
 
 
-def estimate_for_preset(
-    checkpoint_config: dict, preset: Any, backend: str | None = None, **request: Any
-) -> MemoryEstimate:
-    """``estimate_memory`` with a ``MemoryPreset``'s dtype, quantization, tiling, streaming and
-    unload policy; ``request`` gives height, width, frames, fps, audio, pipeline, guidance..."""
+def estimate_for_runtime(checkpoint_config: dict, runtime: Any, backend: str | None = None, **request: Any) -> MemoryEstimate:
+    """``estimate_memory`` with what a ``RuntimeSettings`` runs: dtype, quantization, tiling,
+    streaming, unload policy; ``request`` gives height, width, frames, fps, audio, stages, guidance..."""
     from ltx_core.backend import backend_name
 
     backend = backend or ("cpu" if backend_name() == "cpu" else "metal")
-    dtype = preset.compute_dtype if preset.compute_dtype != "auto" else ("float32" if backend == "cpu" else "bfloat16")
     return estimate_memory(
         checkpoint_config,
-        compute_dtype=dtype,
-        quantization=preset.transformer_quantization,
-        text_encoder_quantization=preset.text_encoder_quantization,
-        tiling=preset.vae_tiling,
-        streaming=preset.block_streaming,
-        keep_loaded=preset.unload_policy == "keep_loaded",
+        compute_dtype=runtime.dtype,
+        quantization=runtime.transformer_quantization,
+        text_encoder_quantization=runtime.text_encoder_quantization,
+        tiling=runtime.vae_tiling,
+        streaming=runtime.block_streaming,
+        keep_loaded=runtime.keep_loaded,
         backend=backend,
         **request,
     )
+
+
+def estimate_for_preset(
+    checkpoint_config: dict, preset: Any, backend: str | None = None, **request: Any
+) -> MemoryEstimate:
+    """``estimate_for_runtime`` with a preset as it runs on ``backend`` ("auto" dtype: float32 on
+    the CPU backend, bfloat16 on GPUs)."""
+    from ltx_core.backend import backend_name
+    from ltx_core.runtime import RuntimeSettings
+
+    backend = backend or ("cpu" if backend_name() == "cpu" else "metal")
+    dtype = preset.compute_dtype if preset.compute_dtype != "auto" else ("float32" if backend == "cpu" else "bfloat16")
+    runtime = RuntimeSettings.from_preset(preset, dtype=dtype)
+    return estimate_for_runtime(checkpoint_config, runtime, backend=backend, **request)

@@ -68,8 +68,8 @@ def _suggestions(estimate: MemoryEstimate, available: int, presets: list[Any] | 
 def _fitting_preset(settings: dict, available: int, presets: list[Any] | None, current: str | None) -> str | None:
     if not presets:
         return None
-    request = {k: settings[k] for k in ("height", "width", "frames", "fps", "audio", "pipeline", "guidance",
-                                        "gemma_config", "upsampler_config", "text_tokens")}  # fmt: skip
+    request = {k: settings[k] for k in ("height", "width", "frames", "fps", "audio", "stages", "guidance",
+                                        "gemma_config", "upsampler_config", "text_tokens", "text_encoder")}  # fmt: skip
     backend = settings["backend"]
     for preset in sorted(presets, key=lambda p: -p.min_ram_gb):
         if preset.name == current:

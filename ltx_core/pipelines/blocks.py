@@ -1,4 +1,5 @@
-"""Stages every pipeline composes: prompts, conditioning, a denoising stage, upsampling, decoding."""
+"""Stages every pipeline composes: the memory check, prompts, source video/audio encoding,
+conditioning, a denoising stage, upsampling, decoding."""
 
 from __future__ import annotations
 
@@ -12,16 +13,55 @@ from ltx_core.components.noisers import GaussianNoiser
 from ltx_core.model.text_encoder.cache import PromptEmbeddings
 from ltx_core.pipelines.denoising import Denoiser, euler_loop
 from ltx_core.pipelines.latents import (
+    AudioLatentConditioning,
     AudioLatentSpace,
     ConditioningError,
     KeyframeConditioning,
     LatentIndexConditioning,
     VideoLatentSpace,
 )
-from ltx_core.pipelines.ledger import ModelLedger
+from ltx_core.pipelines.ledger import Component, ModelLedger
 from ltx_core.pipelines.progress import ProgressReporter
 from ltx_core.pipelines.request import GenerationRequest, ImageCondition
 from ltx_core.types import AudioLatentShape, VideoLatentShape, VideoPixelShape
+
+
+def guidance_passes(request: GenerationRequest) -> int:
+    """Forward passes per guided step: conditional, plus unconditional / perturbed / isolated
+    modality when either modality's guider asks for it."""
+    from ltx_core.components.guiders import MultiModalGuider
+
+    video, audio = MultiModalGuider(request.video_guidance), MultiModalGuider(request.audio_guidance)
+    checks = (
+        MultiModalGuider.do_unconditional_generation,
+        MultiModalGuider.do_perturbed_generation,
+        MultiModalGuider.do_isolated_modality_generation,
+    )
+    return 1 + sum(int(check(video) or check(audio)) for check in checks)
+
+
+def check_memory(ledger: ModelLedger, descriptor, request: GenerationRequest, text_encoder: bool = True) -> None:
+    """Refuse, before anything loads, a job predicted not to fit this machine's memory with the
+    settings it will run with (the ledger's runtime). ``text_encoder`` False: contexts are given."""
+    from ltx_core.errors import ConfigError
+    from ltx_core.memory import Guidance, available_memory, check_fits, estimate_for_runtime
+    from ltx_core.presets import load_presets
+
+    runtime = ledger.runtime
+    guidance = None
+    if descriptor.guided:
+        guidance = Guidance(passes=guidance_passes(request), batched=runtime.batch_guidance_passes, contexts=2)
+    estimate = estimate_for_runtime(
+        ledger.checkpoint.config, runtime, height=request.height, width=request.width, frames=request.frames,
+        fps=request.fps, audio=request.generate_audio, stages=descriptor.memory_stages(), guidance=guidance,
+        gemma_config=ledger.gemma_config(), upsampler_config=ledger.upsampler_config(),
+        text_encoder=text_encoder and request.embeddings is None,
+    )  # fmt: skip
+    try:
+        presets = load_presets()  # only for advice: a broken preset file must not block the check
+    except ConfigError:
+        presets = None
+    check_fits(estimate, available_memory(margin_bytes=runtime.memory_margin), presets, runtime.name)
 
 
 @dataclass(frozen=True)
@@ -42,24 +82,22 @@ def encode_prompts(ledger: ModelLedger, request: GenerationRequest, with_negativ
                 "encode them with a negative prompt or use the distilled pipeline."
             )
         return Prompts(embeddings, request.prompt)
-    encoder = ledger.get("prompt_encoder")
+    encoder = ledger.prompt_encoder()
     prompt = request.prompt
     if request.enhance_prompt:
         prompt = encoder.enhance(prompt, image_to_video=bool(request.images), seed=request.seed)
     embeddings = encoder.encode(prompt, request.negative_prompt if with_negative else None)
     mx.eval(embeddings.arrays())
-    ledger.release("prompt_encoder")
+    ledger.release(Component.PROMPT_ENCODER)
     return Prompts(embeddings, prompt)
 
 
 def latent_spaces(
     ledger: ModelLedger, height: int, width: int, frames: int, fps: float
 ) -> tuple[VideoLatentSpace, AudioLatentSpace]:
-    config = ledger.checkpoint.config
     pixel = VideoPixelShape(1, frames, height, width, fps)
-    video = VideoLatentSpace(VideoLatentShape.from_pixel_shape(pixel, config["vae"]["latent_channels"]), fps)
-    z_channels = config["audio_vae"]["model"]["params"]["ddconfig"]["z_channels"]
-    audio = AudioLatentSpace(AudioLatentShape.from_video_pixel_shape(pixel, z_channels))
+    video = VideoLatentSpace(VideoLatentShape.from_pixel_shape(pixel, ledger.video_latent_channels), fps)
+    audio = AudioLatentSpace(AudioLatentShape.from_video_pixel_shape(pixel, ledger.audio_latent_channels))
     return video, audio
 
 
@@ -88,7 +126,7 @@ def image_conditionings(
     tokens with their own positions."""
     if not images:
         return []
-    encoder = ledger.get("video_encoder")
+    encoder = ledger.video_encoder()
     items = []
     for image in images:
         latent = encoder(load_pixels(image, height, width).astype(ledger.dtype))
@@ -113,16 +151,23 @@ def denoise_stage(
     noise_scale: float = 1.0,
     initial_video: mx.array | None = None,
     initial_audio: mx.array | None = None,
+    audio_conditionings: tuple[AudioLatentConditioning, ...] = (),
 ) -> tuple[mx.array, mx.array | None]:
     """Build the noised states (video first, then audio: the official draw order), denoise them,
-    drop appended conditioning tokens and return the (B, C, F, H, W) / (B, C, T, M) latents."""
+    drop appended conditioning tokens and return the (B, C, F, H, W) / (B, C, T, M) latents.
+    ``conditionings`` apply to the video state, ``audio_conditionings`` to the audio state."""
     video = video_space.initial_state(ledger.dtype, initial_video)
     for item in conditionings:
         video = item.apply(video, video_space)
     video = noiser(video, noise_scale)
     audio = None
     if audio_space is not None:
-        audio = noiser(audio_space.initial_state(ledger.dtype, initial_audio), noise_scale)
+        audio = audio_space.initial_state(ledger.dtype, initial_audio)
+        for item in audio_conditionings:
+            audio = item.apply(audio, audio_space)
+        audio = noiser(audio, noise_scale)
+    elif audio_conditionings:
+        raise ConditioningError("audio conditioning needs the audio stream (generate audio).")
     video, audio = euler_loop(sigmas, video, audio, denoiser, stage, reporter, video_space.preview)
     return video_space.finish(video), audio_space.finish(audio) if audio is not None else None
 
@@ -130,10 +175,35 @@ def denoise_stage(
 def upsample_spatially(ledger: ModelLedger, latent: mx.array) -> mx.array:
     from ltx_core.model.upsampler.model import upsample_video
 
-    upsampled = upsample_video(latent, ledger.get("video_statistics"), ledger.get("spatial_upsampler"))
+    upsampled = upsample_video(latent, ledger.video_statistics(), ledger.spatial_upsampler())
     mx.eval(upsampled)
-    ledger.release("spatial_upsampler")
+    ledger.release(Component.SPATIAL_UPSAMPLER)
     return upsampled
+
+
+def encode_video(
+    ledger: ModelLedger, source, height: int, width: int, frames: int, tiling=None
+) -> mx.array:
+    """A video file's first ``frames`` frames at ``height`` x ``width`` -> its normalised latent
+    (B, C, F', H', W'); the encoder is released afterwards."""
+    from ltx_core.media.video_read import load_video_conditioning
+    from ltx_core.model.video_vae.tiled import tiled_encode
+
+    pixels = load_video_conditioning(source, height, width, frames).astype(ledger.dtype)
+    encoder = ledger.video_encoder()
+    latent = tiled_encode(encoder, pixels, tiling) if tiling is not None else encoder(pixels)
+    mx.eval(latent)
+    ledger.release(Component.VIDEO_ENCODER)
+    return latent
+
+
+def encode_audio(ledger: ModelLedger, mel: mx.array) -> mx.array:
+    """A log-mel spectrogram (B, channels, T, mel bins), as the audio VAE takes it, -> its
+    normalised audio latent (B, C, T', M'); the encoder is released afterwards."""
+    latent = ledger.audio_encoder()(mel.astype(ledger.dtype))
+    mx.eval(latent)
+    ledger.release(Component.AUDIO_ENCODER)
+    return latent
 
 
 def decode_pixels(
@@ -142,21 +212,21 @@ def decode_pixels(
     """Float pixels (B, 3, F, H, W) chunk by chunk (tile by tile in time when ``tiling`` is set)."""
     from ltx_core.model.video_vae.tiled import decode_pixels as decode
 
-    yield from decode(latent, ledger.get("video_decoder"), tiling, noise=noise, key=mx.random.key(seed))
+    yield from decode(latent, ledger.video_decoder(), tiling, noise=noise, key=mx.random.key(seed))
 
 
 def decode_frames(ledger: ModelLedger, latent: mx.array, tiling=None, noise=None, seed: int = 0) -> Iterator[np.ndarray]:
     """uint8 (F, H, W, 3) chunks; the decoder is released when the last chunk is out."""
     from ltx_core.model.video_vae.tiled import decode_video
 
-    yield from decode_video(latent, ledger.get("video_decoder"), tiling, noise=noise, key=mx.random.key(seed))
-    ledger.release("video_decoder")
+    yield from decode_video(latent, ledger.video_decoder(), tiling, noise=noise, key=mx.random.key(seed))
+    ledger.release(Component.VIDEO_DECODER)
 
 
 def decode_audio(ledger: ModelLedger, latent: mx.array):
     from ltx_core.model.audio_vae.audio import decode_audio as decode
 
-    audio = decode(latent, ledger.get("audio_decoder"), ledger.get("vocoder"))
+    audio = decode(latent, ledger.audio_decoder(), ledger.vocoder())
     mx.eval(audio.waveform)
-    ledger.release("audio_decoder", "vocoder")
+    ledger.release(Component.AUDIO_DECODER, Component.VOCODER)
     return audio

@@ -10,7 +10,7 @@ passes, combined by ``MultiModalGuider``; the passes are batched into one forwar
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import mlx.core as mx
@@ -29,7 +29,7 @@ class Denoiser(Protocol):
     ) -> tuple[mx.array, mx.array | None]: ...
 
 
-def modality(state: LatentState, context: mx.array, sigma: mx.array, enabled: bool = True) -> Modality:
+def modality(state: LatentState, context: mx.array | None, sigma: mx.array, enabled: bool = True) -> Modality:
     return Modality(
         latent=state.latent,
         sigma=sigma,
@@ -63,6 +63,7 @@ class GuidedDenoiser:
     negative_video_context: mx.array | None = None
     negative_audio_context: mx.array | None = None
     batch_passes: bool = True
+    _last: tuple[mx.array, mx.array | None] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         wants_negative = self.video_guider.do_unconditional_generation() or self.audio_guider.do_unconditional_generation()
@@ -97,18 +98,36 @@ class GuidedDenoiser:
         return passes
 
     def __call__(self, video, audio, sigmas, step):
+        """A guider whose ``skip_step`` skips this step reuses its last prediction, and its
+        modality is disabled in the positive passes (official semantics)."""
+        skip_video = self.video_guider.should_skip_step(step)
+        skip_audio = audio is not None and self.audio_guider.should_skip_step(step)
+        if skip_video and (audio is None or skip_audio) and self._last is not None:
+            return self._last
         sigma = sigmas[step]
         passes = self._passes()
-        results = self._run_batched(video, audio, sigma, passes) if self.batch_passes else {
-            name: self._run(video, audio, sigma, negative, perturbations) for name, negative, perturbations in passes
-        }
+        enabled = (not skip_video, not skip_audio)
+        if self.batch_passes and all(enabled):
+            results = self._run_batched(video, audio, sigma, passes)
+        else:
+            results = {
+                name: self._run(video, audio, sigma, negative, perturbations, (True, True) if negative else enabled)
+                for name, negative, perturbations in passes
+            }
         zero = (0.0, 0.0)
         cond = results["cond"]
         uncond, perturbed, isolated = (results.get(n, zero) for n in ("uncond", "perturbed", "modality"))
-        video_x0 = self.video_guider.calculate(cond[0], uncond[0], perturbed[0], isolated[0])
+        if skip_video:
+            video_x0 = self._last[0]
+        else:
+            video_x0 = self.video_guider.calculate(cond[0], uncond[0], perturbed[0], isolated[0])
         audio_x0 = None
         if audio is not None:
-            audio_x0 = self.audio_guider.calculate(cond[1], uncond[1], perturbed[1], isolated[1])
+            if skip_audio:
+                audio_x0 = self._last[1]
+            else:
+                audio_x0 = self.audio_guider.calculate(cond[1], uncond[1], perturbed[1], isolated[1])
+        self._last = (video_x0, audio_x0)
         return video_x0, audio_x0
 
     def _contexts(self, negative: bool) -> tuple[mx.array, mx.array | None]:
@@ -116,10 +135,10 @@ class GuidedDenoiser:
             return self.negative_video_context, self.negative_audio_context
         return self.video_context, self.audio_context
 
-    def _run(self, video, audio, sigma, negative, perturbations):
+    def _run(self, video, audio, sigma, negative, perturbations, enabled=(True, True)):
         v_ctx, a_ctx = self._contexts(negative)
-        a = modality(audio, a_ctx, sigma) if audio is not None else None
-        return self.model(modality(video, v_ctx, sigma), a, perturbations)
+        a = modality(audio, a_ctx, sigma, enabled[1]) if audio is not None else None
+        return self.model(modality(video, v_ctx, sigma, enabled[0]), a, perturbations)
 
     def _run_batched(self, video, audio, sigma, passes):
         """All passes as one batch: the same latent repeated, one context and perturbation set per sample."""

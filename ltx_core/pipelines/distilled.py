@@ -3,10 +3,22 @@ upsampling, full-size refinement with the 3 stage-2 sigmas; no guidance."""
 
 from __future__ import annotations
 
-from ltx_core.pipelines.staged import StagedPipeline, StagePlan
+from ltx_core.model_spec import Role
+from ltx_core.pipelines.descriptor import COMMON_FIELDS, REFINE_FIELDS, PipelineDescriptor, StagePlan
+from ltx_core.pipelines.staged import StagedPipeline
 
 
 class DistilledPipeline(StagedPipeline):
-    name = "distilled"
-    first = StagePlan("distilled")
-    second = StagePlan("distilled_stage2")
+    pass
+
+
+DistilledPipeline.descriptor = DESCRIPTOR = PipelineDescriptor(
+    name="distilled",
+    title="Distilled (fast)",
+    summary="8 + 3 steps at half then full size, no guidance: the distilled checkpoint's recipe.",
+    first=StagePlan("distilled"),
+    second=StagePlan("distilled_stage2"),
+    needs=(Role.SPATIAL_UPSAMPLER,),
+    fields=COMMON_FIELDS | REFINE_FIELDS,
+    factory=DistilledPipeline,
+)

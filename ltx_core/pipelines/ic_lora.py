@@ -3,17 +3,15 @@ tokens, the IC-LoRA applied in the distilled half-size stage; the refinement run
 
 from __future__ import annotations
 
+from ltx_core.model_spec import Role
 from ltx_core.pipelines.blocks import image_conditionings
+from ltx_core.pipelines.descriptor import CONTROL_FIELDS, COMMON_FIELDS, REFINE_FIELDS, PipelineDescriptor, StagePlan
 from ltx_core.pipelines.latents import ConditioningError, ReferenceVideoConditioning
 from ltx_core.pipelines.request import GenerationRequest, RequestError
-from ltx_core.pipelines.staged import StagedPipeline, StagePlan
+from ltx_core.pipelines.staged import StagedPipeline
 
 
 class ICLoraPipeline(StagedPipeline):
-    name = "ic-lora"
-    first = StagePlan("distilled")
-    second = StagePlan("distilled_stage2", request_loras=False)
-
     def check_models(self, request: GenerationRequest) -> None:
         super().check_models(request)
         if request.control_video is None:
@@ -47,6 +45,18 @@ class ICLoraPipeline(StagedPipeline):
                 f"the control video gives {pixels.shape[2]} frames; {request.frames} are needed (use a longer video "
                 "or fewer frames)."
             )
-        latent = self.ledger.get("video_encoder")(pixels.astype(self.ledger.dtype))
+        latent = self.ledger.video_encoder()(pixels.astype(self.ledger.dtype))
         items.append(ReferenceVideoConditioning(latent, factor, request.control_strength, request.control_attention))
         return items
+
+
+ICLoraPipeline.descriptor = DESCRIPTOR = PipelineDescriptor(
+    name="ic-lora",
+    title="IC-LoRA control",
+    summary="A control video (depth, pose or edges) steers the distilled model through an IC-LoRA.",
+    first=StagePlan("distilled"),
+    second=StagePlan("distilled_stage2", request_loras=False),
+    needs=(Role.SPATIAL_UPSAMPLER,),
+    fields=COMMON_FIELDS | REFINE_FIELDS | CONTROL_FIELDS,
+    factory=ICLoraPipeline,
+)

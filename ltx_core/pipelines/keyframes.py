@@ -5,18 +5,25 @@ distilled model alone hallucinates between keyframes)."""
 
 from __future__ import annotations
 
-from ltx_core.pipelines.staged import StagedPipeline, StagePlan
+from ltx_core.model_spec import Role
+from ltx_core.pipelines.descriptor import COMMON_FIELDS, GUIDED_FIELDS, REFINE_FIELDS, PipelineDescriptor, StagePlan
+from ltx_core.pipelines.staged import StagedPipeline
 
 
 class KeyframePipeline(StagedPipeline):
-    name = "keyframes"
-    first = StagePlan("scheduler", guided=True)
-    second = StagePlan("distilled_stage2", distilled_lora=True)
-    round_sizes = True
+    pass
 
-    def check_models(self, request) -> None:
-        from ltx_core.pipelines.request import RequestError
 
-        super().check_models(request)
-        if len(request.images) < 2:
-            raise RequestError("keyframe interpolation needs at least two images at different frames.")
+KeyframePipeline.descriptor = DESCRIPTOR = PipelineDescriptor(
+    name="keyframes",
+    title="Keyframe interpolation",
+    summary="Two or more images at chosen frames; the dev model fills the motion between them.",
+    first=StagePlan("scheduler", guided=True),
+    second=StagePlan("distilled_stage2", distilled_lora=True),
+    round_sizes=True,
+    needs=(Role.SPATIAL_UPSAMPLER, Role.DISTILLED_LORA),
+    fields=COMMON_FIELDS | GUIDED_FIELDS | REFINE_FIELDS,
+    min_images=2,
+    variant="dev",
+    factory=KeyframePipeline,
+)

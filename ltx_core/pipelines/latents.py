@@ -124,6 +124,43 @@ class LatentIndexConditioning:
         )
 
 
+@dataclass(frozen=True)
+class AudioLatentConditioning:
+    """Keep audio latent frames [``start``, ``start`` + T) equal to ``latent`` (B, C, T, M): its
+    tokens replace the noisy ones and stay clean with weight ``strength`` (1: fixed, as the
+    audio of audio-to-video; 0: regenerated)."""
+
+    latent: mx.array
+    strength: float = 1.0
+    start: int = 0
+
+    def apply(self, state: LatentState, space: "AudioLatentSpace") -> LatentState:
+        b, c, t, m = self.latent.shape
+        target = space.shape
+        if (b, c, m) != (target.batch, target.channels, target.mel_bins):
+            raise ConditioningError(
+                f"conditioning audio latent {tuple(self.latent.shape)} does not fit the audio latent {tuple(target)}"
+            )
+        if self.start < 0 or self.start + t > target.frames:
+            raise ConditioningError(
+                f"audio conditioning at latent frame {self.start} with {t} frames is outside the clip's "
+                f"{target.frames} audio latent frames"
+            )
+        tokens = space.patchifier.patchify(self.latent.astype(state.latent.dtype))
+        start, stop = self.start, self.start + t
+
+        def put(values: mx.array, new: mx.array) -> mx.array:
+            return mx.concatenate([values[:, :start], new, values[:, stop:]], axis=1)
+
+        mask = mx.full((b, t, 1), 1.0 - self.strength, state.denoise_mask.dtype)
+        return replace(
+            state,
+            latent=put(state.latent, tokens),
+            clean_latent=put(state.clean_latent, tokens),
+            denoise_mask=put(state.denoise_mask, mask),
+        )
+
+
 def extend_attention_mask(
     state: LatentState, noisy_tokens: int, new_tokens: int, cross: float | None
 ) -> mx.array | None:

@@ -1,6 +1,7 @@
 """The model ledger: each model is loaded when a stage needs it and released as soon as it is
 not, so peak memory is one big model at a time. Every load, release and stage is recorded with
-its peak memory, for progress events and the output's sidecar."""
+its peak memory, for progress events and the output's sidecar. What it loads and how (dtype,
+quantization, streaming, unload policy) comes from one ``RuntimeSettings``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from enum import Enum
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +19,36 @@ import mlx.core as mx
 
 from ltx_core.errors import LTXError
 from ltx_core.loader.checkpoint import LTXCheckpoint
-from ltx_core.loader.quantization import QuantizationSpec
-
-KEEP_LOADED = "keep_loaded"
+from ltx_core.model_spec import Recognised, Role, VersionSpec, require_role
+from ltx_core.runtime import RuntimeSettings
 
 
 class MissingModelError(LTXError):
     """A pipeline needs a model file that is not configured."""
+
+
+class Component(str, Enum):
+    """The models a ledger holds."""
+
+    PROMPT_ENCODER = "prompt_encoder"
+    TRANSFORMER = "transformer"
+    VIDEO_ENCODER = "video_encoder"
+    VIDEO_DECODER = "video_decoder"
+    VIDEO_STATISTICS = "video_statistics"
+    AUDIO_ENCODER = "audio_encoder"
+    AUDIO_DECODER = "audio_decoder"
+    VOCODER = "vocoder"
+    SPATIAL_UPSAMPLER = "spatial_upsampler"
+    TEMPORAL_UPSAMPLER = "temporal_upsampler"
+
+
+# The command-line option that gives each companion file (named in "missing file" messages).
+OPTION_OF = {
+    Role.SPATIAL_UPSAMPLER: "--spatial-upscaler-weights",
+    Role.TEMPORAL_UPSAMPLER: "--temporal-upscaler-weights",
+    Role.DISTILLED_LORA: "--distilled-lora",
+    Role.GEMMA: "--gemma-path",
+}
 
 
 @dataclass(frozen=True)
@@ -33,6 +59,15 @@ class ModelPaths:
     temporal_upsampler: Path | None = None
     distilled_lora: Path | None = None
     embeddings_cache: Path | None = None
+
+    def path_for(self, role: Role) -> Path | None:
+        return {
+            Role.CHECKPOINT: self.checkpoint,
+            Role.GEMMA: self.gemma,
+            Role.SPATIAL_UPSAMPLER: self.spatial_upsampler,
+            Role.TEMPORAL_UPSAMPLER: self.temporal_upsampler,
+            Role.DISTILLED_LORA: self.distilled_lora,
+        }[role]
 
 
 @dataclass(frozen=True)
@@ -46,42 +81,138 @@ class StageRecord:
 @dataclass
 class ModelLedger:
     paths: ModelPaths
-    dtype: mx.Dtype = mx.float32
-    transformer_quantization: QuantizationSpec | None = None
-    text_encoder_quantization: QuantizationSpec | None = None
-    unload_policy: str = "release_each_stage"
-    block_streaming: bool = False
-    batch_guidance_passes: bool = True  # guided denoising: all passes in one forward, or one by one
-    preset: Any = None  # the MemoryPreset in use: enables the memory check before a run
-    memory_margin: int | None = None  # bytes left to the system (default: ltx_core.memory's)
+    runtime: RuntimeSettings = field(default_factory=RuntimeSettings.plain)
     events: list[str] = field(default_factory=list)
     stages: list[StageRecord] = field(default_factory=list)
-    _models: dict[str, Any] = field(default_factory=dict)
+    _models: dict[Component, Any] = field(default_factory=dict)
     _checkpoint: LTXCheckpoint | None = None
     _stage_loads: list[str] = field(default_factory=list)
     _applied_loras: Any = None
     _lora_key: tuple = ()
 
+    # -- what the files are ----------------------------------------------------------------
     @property
     def checkpoint(self) -> LTXCheckpoint:
         if self._checkpoint is None:
             self._checkpoint = LTXCheckpoint(self.paths.checkpoint)
         return self._checkpoint
 
-    def get(self, name: str) -> Any:
-        """The model ``name``, loaded now if it is not in memory."""
-        if name not in self._models:
-            loader = self._loaders().get(name)
-            if loader is None:
-                raise ValueError(f"unknown model {name!r}")
-            self._models[name] = loader()
-            self.events.append(f"load {name}")
-            self._stage_loads.append(name)
-        return self._models[name]
+    @cached_property
+    def model(self) -> Recognised:
+        """The checkpoint's role, version and variant, from its header."""
+        return require_role(self.paths.checkpoint, Role.CHECKPOINT, what="model checkpoint")
+
+    @property
+    def version(self) -> VersionSpec:
+        return self.model.version
+
+    @property
+    def dtype(self) -> mx.Dtype:
+        from ltx_core.loader.components import resolve_dtype
+
+        return resolve_dtype(self.runtime.dtype)
+
+    def check_files(self, *roles: Role) -> None:
+        """Before anything loads: the checkpoint is a model this port runs, and every companion
+        file a job needs is present and of the right kind."""
+        model = self.model
+        if not model.version.supported:
+            raise MissingModelError(
+                f"{Path(self.paths.checkpoint).name} is an {model.version.title} checkpoint, which this version of the "
+                f"studio cannot run yet (it runs {', '.join(_supported_titles())}): use one of those checkpoints."
+            )
+        for role in roles:
+            self.require(role)
+
+    def require(self, role: Role) -> Path:
+        """The configured file for ``role``; MissingModelError (what to download, which option)
+        when it is absent, WrongFileError when it is another kind of file."""
+        path = self.paths.path_for(role)
+        if role == Role.GEMMA:  # the loader's own check: $LTX_GEMMA_DIR or the default folder when unset
+            from ltx_core.loader.text_encoder import gemma_folder
+
+            return gemma_folder(path)
+        if path is None or not Path(path).exists():
+            companion = self.version.file_for(role)
+            name = companion.file if companion else role.label
+            repo = (companion.repo if companion and companion.repo else self.version.repo)
+            state = "is not configured" if path is None else f"was not found at {path}"
+            raise MissingModelError(
+                f"this pipeline needs {name} (the {role.label}), which {state}: download it from the Hugging Face "
+                f"repository {repo} and pass it with {OPTION_OF.get(role, '--weights')} (or set it in Models & Settings)."
+            )
+        accepted = (Role.LORA, Role.DISTILLED_LORA) if role == Role.DISTILLED_LORA else (role,)
+        require_role(path, *accepted, what=role.label)
+        return Path(path)
+
+    def gemma_config(self):
+        """The Gemma folder's config, or None when it is not configured (pre-computed embeddings)."""
+        if self.paths.gemma is None or not Path(self.paths.gemma).exists():
+            return None
+        from ltx_core.loader.text_encoder import gemma_config
+
+        return gemma_config(self.paths.gemma)
+
+    def upsampler_config(self):
+        if self.paths.spatial_upsampler is None or not Path(self.paths.spatial_upsampler).exists():
+            return None
+        from ltx_core.loader.safetensors_file import SafetensorsFile
+        from ltx_core.loader.upsampler import upsampler_config
+
+        return upsampler_config(SafetensorsFile(self.paths.spatial_upsampler))
+
+    @cached_property
+    def video_latent_channels(self) -> int:
+        from ltx_core.loader.video_vae import video_vae_config
+
+        return video_vae_config(self.checkpoint).latent_channels
+
+    @cached_property
+    def audio_latent_channels(self) -> int:
+        from ltx_core.loader.audio_vae import audio_vae_config
+
+        return audio_vae_config(self.checkpoint).z_channels
+
+    # -- models ------------------------------------------------------------------------------
+    def get(self, component: Component) -> Any:
+        """The model ``component``, loaded now if it is not in memory."""
+        component = Component(component)
+        if component not in self._models:
+            self._models[component] = self._loaders()[component]()
+            self.events.append(f"load {component.value}")
+            self._stage_loads.append(component.value)
+        return self._models[component]
+
+    def prompt_encoder(self):
+        return self.get(Component.PROMPT_ENCODER)
+
+    def video_encoder(self):
+        return self.get(Component.VIDEO_ENCODER)
+
+    def video_decoder(self):
+        return self.get(Component.VIDEO_DECODER)
+
+    def video_statistics(self):
+        return self.get(Component.VIDEO_STATISTICS)
+
+    def audio_encoder(self):
+        return self.get(Component.AUDIO_ENCODER)
+
+    def audio_decoder(self):
+        return self.get(Component.AUDIO_DECODER)
+
+    def vocoder(self):
+        return self.get(Component.VOCODER)
+
+    def spatial_upsampler(self):
+        return self.get(Component.SPATIAL_UPSAMPLER)
+
+    def temporal_upsampler(self):
+        return self.get(Component.TEMPORAL_UPSAMPLER)
 
     def transformer(self, loras: tuple = ()) -> Any:
         """The X0 transformer with exactly ``loras`` (LoraChoice) applied."""
-        model = self.get("transformer")
+        model = self.get(Component.TRANSFORMER)
         key = tuple((str(l.path), float(l.strength)) for l in loras)
         if key != self._lora_key:
             from ltx_core.loader.lora import LoraSpec, apply_loras
@@ -96,62 +227,33 @@ class ModelLedger:
             self.events.append(f"loras {[Path(p).name for p, _ in key]}")
         return model
 
-    def require(self, name: str) -> None:
-        """Raise MissingModelError now if the file a later stage needs is not configured."""
-        advice = {
-            "spatial_upsampler": ("ltx-2-spatial-upscaler-x2-1.0.safetensors", "--spatial-upscaler-weights"),
-            "temporal_upsampler": ("ltx-2-temporal-upscaler-x2-1.0.safetensors", "--temporal-upscaler-weights"),
-            "distilled_lora": ("ltx-2-19b-distilled-lora-384.safetensors", "--distilled-lora"),
-        }
-        path = getattr(self.paths, name)
-        file, flag = advice[name]
-        if path is None or not Path(path).exists():
-            state = "is not configured" if path is None else f"was not found at {path}"
-            raise MissingModelError(
-                f"this pipeline needs {file} (the {name.replace('_', ' ')}), which {state}: download it from the "
-                f"Hugging Face repository Lightricks/LTX-2 and pass it with {flag} (or set it in Models & Settings)."
-            )
-
-    def gemma_config(self):
-        """The Gemma folder's config, or None when it is not configured (pre-computed embeddings)."""
-        if self.paths.gemma is None or not Path(self.paths.gemma).exists():
-            return None
-        from ltx_core.loader.text_encoder import gemma_config
-
-        return gemma_config(self.paths.gemma)
-
-    def upsampler_config(self) -> dict | None:
-        if self.paths.spatial_upsampler is None or not Path(self.paths.spatial_upsampler).exists():
-            return None
-        import json
-
-        from ltx_core.loader.safetensors_file import SafetensorsFile
-
-        raw = SafetensorsFile(self.paths.spatial_upsampler).metadata.get("config")
-        return json.loads(raw) if raw else None
-
     def loaded(self) -> list[str]:
-        return list(self._models)
+        return [component.value for component in self._models]
 
-    def release(self, *names: str, force: bool = False) -> None:
+    def release(self, *components: Component, force: bool = False) -> None:
         """Free models (no-op under the keep-loaded policy unless ``force``)."""
-        if self.unload_policy == KEEP_LOADED and not force:
+        if self.runtime.keep_loaded and not force:
             return
-        for name in names:
-            model = self._models.pop(name, None)
+        for component in components:
+            model = self._models.pop(Component(component), None)
             if model is None:
                 continue
-            if name == "transformer":
+            if component == Component.TRANSFORMER:
                 self._applied_loras, self._lora_key = None, ()
             if hasattr(model, "release"):
                 model.release()
             del model
-            self.events.append(f"release {name}")
+            self.events.append(f"release {Component(component).value}")
         gc.collect()
         mx.clear_cache()
 
     def release_all(self, force: bool = True) -> None:
         self.release(*list(self._models), force=force)
+
+    def finish_job(self) -> None:
+        """After a job: everything released unless the runtime keeps models loaded."""
+        self.release_all(force=not self.runtime.keep_loaded)
+        mx.clear_cache()
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -167,26 +269,28 @@ class ModelLedger:
             self.events.append(f"stage {name}: {record.peak_bytes / 2**20:.1f} MiB peak")
 
     # -- loaders ---------------------------------------------------------------------------
-    def _loaders(self) -> dict[str, Callable[[], Any]]:
+    def _loaders(self) -> dict[Component, Callable[[], Any]]:
+        from ltx_core.loader import audio_vae, video_vae
+
+        dtype = self.dtype
         return {
-            "prompt_encoder": self._prompt_encoder,
-            "transformer": self._transformer,
-            "video_encoder": lambda: _video_vae("load_video_encoder", self.checkpoint, self.dtype),
-            "video_decoder": lambda: _video_vae("load_video_decoder", self.checkpoint, self.dtype),
-            "video_statistics": lambda: _video_vae("load_video_statistics", self.checkpoint),
-            "audio_decoder": lambda: _audio("load_audio_decoder", self.checkpoint, self.dtype),
-            "vocoder": lambda: _audio("load_vocoder", self.checkpoint, self.dtype),
-            "spatial_upsampler": lambda: self._upsampler(self.paths.spatial_upsampler, "spatial"),
-            "temporal_upsampler": lambda: self._upsampler(self.paths.temporal_upsampler, "temporal"),
+            Component.PROMPT_ENCODER: self._prompt_encoder,
+            Component.TRANSFORMER: self._transformer,
+            Component.VIDEO_ENCODER: lambda: video_vae.load_video_encoder(self.checkpoint, dtype),
+            Component.VIDEO_DECODER: lambda: video_vae.load_video_decoder(self.checkpoint, dtype),
+            Component.VIDEO_STATISTICS: lambda: video_vae.load_video_statistics(self.checkpoint),
+            Component.AUDIO_ENCODER: lambda: audio_vae.load_audio_encoder(self.checkpoint, dtype),
+            Component.AUDIO_DECODER: lambda: audio_vae.load_audio_decoder(self.checkpoint, dtype),
+            Component.VOCODER: lambda: audio_vae.load_vocoder(self.checkpoint, dtype),
+            Component.SPATIAL_UPSAMPLER: lambda: self._upsampler(Role.SPATIAL_UPSAMPLER),
+            Component.TEMPORAL_UPSAMPLER: lambda: self._upsampler(Role.TEMPORAL_UPSAMPLER),
         }
 
     def _prompt_encoder(self):
-        from ltx_core.model.text_encoder.prompt_encoder import PromptEncoder
+        from ltx_core.loader.text_encoder import load_prompt_encoder
 
-        bits = self.text_encoder_quantization.bits if self.text_encoder_quantization else None
-        group = self.text_encoder_quantization.group_size if self.text_encoder_quantization else 64
-        return PromptEncoder(
-            self.paths.gemma, self.checkpoint, dtype=self.dtype, quantize_bits=bits, group_size=group,
+        return load_prompt_encoder(
+            self.paths.gemma, self.checkpoint, self.dtype, self.runtime.text_encoder_quantization,
             cache_dir=self.paths.embeddings_cache,
         )  # fmt: skip
 
@@ -194,27 +298,35 @@ class ModelLedger:
         from ltx_core.loader.components import load_transformer
         from ltx_core.model.transformer import X0Model
 
-        self.release("prompt_encoder", "video_encoder")  # the text encoder never shares memory with it
+        self.release(Component.PROMPT_ENCODER, Component.VIDEO_ENCODER)  # the text encoder never shares memory with it
+        runtime = self.runtime
         return X0Model(
             load_transformer(
-                self.checkpoint, self.dtype, quantization=self.transformer_quantization, streaming=self.block_streaming
+                self.checkpoint, self.dtype, quantization=runtime.transformer_quantization, streaming=runtime.block_streaming
             )
         )
 
-    def _upsampler(self, path: Path | None, kind: str):
+    def _upsampler(self, role: Role):
         from ltx_core.loader.upsampler import load_upsampler
 
-        self.require(f"{kind}_upsampler")
-        return load_upsampler(path, self.dtype)
+        return load_upsampler(self.require(role), self.dtype)
 
 
-def _video_vae(function: str, *args):
-    from ltx_core.loader import video_vae
+def _supported_titles() -> list[str]:
+    from ltx_core.model_spec import VERSIONS
 
-    return getattr(video_vae, function)(*args)
+    return [spec.title for spec in VERSIONS.values() if spec.supported]
 
 
-def _audio(function: str, *args):
-    from ltx_core.loader import audio_vae
-
-    return getattr(audio_vae, function)(*args)
+def build_ledger(
+    paths: ModelPaths,
+    preset,
+    *,
+    demo: bool = False,
+    dtype: str | None = None,
+    quantize: str | None = None,
+    text_quantize: str | None = None,
+) -> ModelLedger:
+    """The ledger the CLI and the studio run jobs on: ``preset`` (a MemoryPreset) with the user's
+    overrides, resolved once into the ledger's ``RuntimeSettings``."""
+    return ModelLedger(paths, RuntimeSettings.from_preset(preset, dtype, quantize, text_quantize, demo))

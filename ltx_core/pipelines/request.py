@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
 
 import mlx.core as mx
 
 from ltx_core.components.guiders import MultiModalGuiderParams
 from ltx_core.errors import LTXError
+from ltx_core.model_spec import DEFAULT_VERSION, VersionSpec
 
-# The official dev-model defaults (ltx-pipelines 1.0.0).
-DEV_STEPS = 40
-DEV_VIDEO_GUIDANCE = MultiModalGuiderParams(
-    cfg_scale=3.0, stg_scale=1.0, stg_blocks=(29,), rescale_scale=0.7, modality_scale=3.0
-)
-DEV_AUDIO_GUIDANCE = MultiModalGuiderParams(
-    cfg_scale=7.0, stg_scale=1.0, stg_blocks=(29,), rescale_scale=0.7, modality_scale=3.0
-)
 DEFAULT_IMAGE_CRF = 33
+MAX_STEPS = 200
+MAX_SEED = 2**63 - 1
+GUIDANCE_LIMIT = 100.0
 
 
 class RequestError(LTXError):
@@ -51,10 +47,10 @@ class GenerationRequest:
     width: int = 768
     frames: int = 121
     fps: float = 24.0
-    steps: int = DEV_STEPS
+    steps: int = DEFAULT_VERSION.steps
     refine_steps: int | None = None  # stage-2 steps (1-3; default all 3 distilled refinement sigmas)
-    video_guidance: MultiModalGuiderParams = DEV_VIDEO_GUIDANCE
-    audio_guidance: MultiModalGuiderParams = DEV_AUDIO_GUIDANCE
+    video_guidance: MultiModalGuiderParams = DEFAULT_VERSION.video_guidance
+    audio_guidance: MultiModalGuiderParams = DEFAULT_VERSION.audio_guidance
     images: tuple[ImageCondition, ...] = ()
     loras: tuple[LoraChoice, ...] = ()
     generate_audio: bool = True
@@ -63,10 +59,28 @@ class GenerationRequest:
     control_video: str | Path | None = None  # IC-LoRA control (depth, pose or edges)
     control_strength: float = 1.0
     control_attention: float = 1.0
-    extra: dict[str, Any] = field(default_factory=dict)
+
+    @staticmethod
+    def for_version(version: VersionSpec, **values) -> "GenerationRequest":
+        """A request with ``version``'s defaults (steps, guidance, fps) where ``values`` give none."""
+        defaults = dict(
+            steps=version.steps, video_guidance=version.video_guidance, audio_guidance=version.audio_guidance,
+            fps=version.fps,
+        )  # fmt: skip
+        return GenerationRequest(**{**defaults, **{k: v for k, v in values.items() if v is not None}})
 
     def validate(self, size_multiple: int) -> None:
         """Reject impossible settings before any model loads."""
+        if not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+            raise RequestError(f"the seed must be a whole number from 0 to {MAX_SEED}, got {self.seed}.")
+        for name, params in (("video", self.video_guidance), ("audio", self.audio_guidance)):
+            for field in fields(params):
+                value = getattr(params, field.name)
+                if isinstance(value, float | int) and not isinstance(value, bool):
+                    if not math.isfinite(value) or not 0 <= value <= GUIDANCE_LIMIT:
+                        raise RequestError(
+                            f"{name} guidance {field.name} must be a number from 0 to {GUIDANCE_LIMIT:g}, got {value}."
+                        )
         if (self.frames - 1) % 8 != 0 or self.frames < 1:
             lower = max(1, (self.frames - 1) // 8 * 8 + 1)
             raise RequestError(f"frames must be 8k+1 (e.g. {lower} or {lower + 8}), got {self.frames}.")
@@ -76,16 +90,16 @@ class GenerationRequest:
                 raise RequestError(
                     f"{name} must be a positive multiple of {size_multiple} for this pipeline (e.g. {near}), got {value}."
                 )
-        if self.fps <= 0:
-            raise RequestError(f"fps must be positive, got {self.fps}.")
-        if self.steps < 1:
-            raise RequestError(f"steps must be at least 1, got {self.steps}.")
+        if not math.isfinite(self.fps) or not 0 < self.fps <= 120:
+            raise RequestError(f"fps must be between 0 and 120, got {self.fps}.")
+        if not 1 <= self.steps <= MAX_STEPS:
+            raise RequestError(f"steps must be from 1 to {MAX_STEPS}, got {self.steps}.")
         if self.refine_steps is not None and not 1 <= self.refine_steps <= 3:
             raise RequestError(f"the refinement stage has 1 to 3 steps, got {self.refine_steps}.")
         if not self.prompt.strip() and self.embeddings is None:
             raise RequestError("the prompt is empty: describe the video to generate.")
         for name in ("control_strength", "control_attention"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
+            if not 0.0 <= getattr(self, name) <= 1.0:  # NaN fails too
                 raise RequestError(f"{name} must be between 0 and 1, got {getattr(self, name)}.")
         seen: set[int] = set()
         for image in self.images:
@@ -96,5 +110,5 @@ class GenerationRequest:
             if image.frame_index in seen:
                 raise RequestError(f"two images are placed at frame {image.frame_index}; use one image per frame.")
             seen.add(image.frame_index)
-            if not 0.0 <= image.strength <= 1.0:
+            if not 0.0 <= image.strength <= 1.0:  # NaN fails too
                 raise RequestError(f"image strength must be between 0 and 1, got {image.strength}.")

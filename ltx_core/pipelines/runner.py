@@ -1,7 +1,8 @@
-"""Run a pipeline to a finished mp4: generate latents, decode audio then video (tile by tile,
-streamed into the encoder), write the video and its JSON sidecar atomically. The studio and the
-CLI call ``run_generation``; it reports progress, honours cancellation and always leaves the
-ledger ready for the next job."""
+"""The one run protocol every job follows: the pipeline prepares (validation, model files, memory:
+nothing loads), produces latents, then this module decodes audio and video (tile by tile,
+streamed into the encoder), writes the mp4 and its JSON sidecar atomically and returns the
+record. It owns timing, progress, cancellation and the release of every model, whatever happens.
+The studio and the CLI call ``run_job``."""
 
 from __future__ import annotations
 
@@ -14,18 +15,10 @@ from typing import Any
 import mlx.core as mx
 
 from ltx_core.pipelines.blocks import decode_audio, decode_frames
-from ltx_core.pipelines.distilled import DistilledPipeline
-from ltx_core.pipelines.ic_lora import ICLoraPipeline
-from ltx_core.pipelines.keyframes import KeyframePipeline
+from ltx_core.pipelines.descriptor import Latents, PipelineDescriptor
 from ltx_core.pipelines.ledger import ModelLedger, StageRecord
-from ltx_core.pipelines.one_stage import OneStagePipeline
 from ltx_core.pipelines.progress import CancelToken, ProgressCallback, ProgressReporter
-from ltx_core.pipelines.request import GenerationRequest
-from ltx_core.pipelines.two_stage import TwoStagePipeline
-
-PIPELINES = {
-    cls.name: cls for cls in (DistilledPipeline, OneStagePipeline, TwoStagePipeline, KeyframePipeline, ICLoraPipeline)
-}
+from ltx_core.pipelines.registry import pipeline_descriptor
 
 
 @dataclass(frozen=True)
@@ -39,54 +32,51 @@ class OutputRecord:
     notices: tuple[str, ...]
 
 
-def pipeline_names() -> list[str]:
-    return list(PIPELINES)
-
-
-def run_generation(
+def run_job(
     ledger: ModelLedger,
-    pipeline: str,
-    request: GenerationRequest,
+    pipeline: str | PipelineDescriptor,
+    request: Any,
     output: str | Path,
-    tiling=None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     extra_settings: dict[str, Any] | None = None,
 ) -> OutputRecord:
+    """Run one job of ``pipeline`` (a name or a descriptor) to a finished ``output`` mp4."""
     from ltx_core.media.video_write import write_mp4
 
-    if pipeline not in PIPELINES:
-        raise ValueError(f"unknown pipeline {pipeline!r}; choose one of {', '.join(PIPELINES)}")
+    descriptor = pipeline_descriptor(pipeline) if isinstance(pipeline, str) else pipeline
     started = time.monotonic()
     reporter = ProgressReporter(progress, cancel)
     first_stage = len(ledger.stages)
     try:
-        latents = PIPELINES[pipeline](ledger).generate(request, reporter)
-        audio = None
+        job = descriptor.create(ledger)
+        prepared, notices = job.prepare(request)
+        latents: Latents = job.produce(prepared, reporter)
+        notices = notices + latents.notices
+        fps = latents.fps if latents.fps is not None else prepared.fps
+        audio: tuple = latents.audio_track or ()  # (waveform, sample rate) carried over, or the decoded Audio
         if latents.audio is not None:
             with ledger.stage("audio decode"):
                 reporter.report("audio decode", 0, 1)
-                audio = decode_audio(ledger, latents.audio)
-        settings = _settings(ledger, pipeline, request, latents.prompt, latents.notices, extra_settings)
+                audio = (decode_audio(ledger, latents.audio),)
+        settings = _settings(ledger, descriptor, prepared, latents, notices, extra_settings)
         with ledger.stage("video decode"):
             reporter.report("video decode", 0, 1)
-            frames = _checked(decode_frames(ledger, latents.video, tiling, seed=request.seed), cancel)
-            written = write_mp4(output, frames, request.fps, audio, settings=settings)
+            frames = decode_frames(ledger, latents.video, ledger.runtime.tiling_config(), seed=prepared.seed)
+            written = write_mp4(output, _checked(frames, cancel), fps, *audio, settings=settings)
         stages = tuple(ledger.stages[first_stage:])
-        record = OutputRecord(
+        reporter.report("done", 1, 1)
+        return OutputRecord(
             video=written.path,
             sidecar=written.sidecar,
             seconds=time.monotonic() - started,
             peak_memory=max((s.peak_bytes for s in stages), default=0),
             stages=stages,
             prompt=latents.prompt,
-            notices=latents.notices,
+            notices=notices,
         )
-        reporter.report("done", 1, 1)
-        return record
     finally:
-        ledger.release_all(force=ledger.unload_policy != "keep_loaded")
-        mx.clear_cache()
+        ledger.finish_job()
 
 
 def _checked(chunks, cancel: CancelToken | None):
@@ -96,40 +86,47 @@ def _checked(chunks, cancel: CancelToken | None):
         yield chunk
 
 
+def request_settings(descriptor: PipelineDescriptor, request: Any) -> dict[str, Any]:
+    """The request's fields that ``descriptor`` uses, as JSON values."""
+    fields = {k: v for k, v in dataclasses.asdict(request).items() if descriptor.uses(k)}
+    if "images" in fields:
+        fields["images"] = [
+            {"image": str(i.image) if not isinstance(i.image, mx.array) else "<pixels>", "frame_index": i.frame_index,
+             "strength": i.strength, "crf": i.crf}
+            for i in request.images
+        ]  # fmt: skip
+    if "loras" in fields:
+        fields["loras"] = [{"path": str(lora.path), "strength": lora.strength} for lora in request.loras]
+    for key, value in fields.items():
+        if isinstance(value, Path):
+            fields[key] = str(value)
+    return fields
+
+
 def _settings(
     ledger: ModelLedger,
-    pipeline: str,
-    request: GenerationRequest,
-    prompt_used: str,
+    descriptor: PipelineDescriptor,
+    request: Any,
+    latents: Latents,
     notices: tuple[str, ...],
     extra: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    """Everything needed to reproduce the output."""
-    fields = dataclasses.asdict(request)
-    fields["images"] = [
-        {"image": str(i.image) if not isinstance(i.image, mx.array) else "<pixels>", "frame_index": i.frame_index,
-         "strength": i.strength, "crf": i.crf}
-        for i in request.images
-    ]  # fmt: skip
-    fields["loras"] = [{"path": str(l.path), "strength": l.strength} for l in request.loras]
-    paths = ledger.paths
+    """Everything needed to reproduce the output (only what the pipeline used)."""
+    paths, model = ledger.paths, ledger.model
     return {
-        "pipeline": pipeline,
-        "request": fields,
-        "prompt_used": prompt_used,
+        "pipeline": descriptor.name,
+        "request": latents.settings if latents.settings is not None else request_settings(descriptor, request),
+        "prompt_used": latents.prompt,
         "notices": list(notices),
         "models": {
             "checkpoint": {"file": Path(paths.checkpoint).name, "identity": ledger.checkpoint.identity()},
+            "model_version": model.version.version,
+            "variant": model.variant,
             "gemma": str(paths.gemma) if paths.gemma else None,
             "spatial_upsampler": Path(paths.spatial_upsampler).name if paths.spatial_upsampler else None,
             "distilled_lora": Path(paths.distilled_lora).name if paths.distilled_lora else None,
         },
-        "compute": {
-            "dtype": str(ledger.dtype).rsplit(".", 1)[-1],
-            "transformer_quantization": dataclasses.asdict(ledger.transformer_quantization)
-            if ledger.transformer_quantization
-            else None,
-        },
+        "compute": ledger.runtime.describe(),
         "stages": [dataclasses.asdict(s) for s in ledger.stages],
         **(extra or {}),
     }

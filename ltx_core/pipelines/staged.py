@@ -1,17 +1,19 @@
 """The shape every LTX-2 recipe shares: one denoising stage at full size, or a half-size stage,
-×2 latent upsampling and a short full-size refinement. A pipeline is a pair of ``StagePlan``s."""
+×2 latent upsampling and a short full-size refinement. A pipeline is its descriptor's pair of
+``StagePlan``s; ``prepare`` checks everything before any model loads, ``produce`` runs."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-import mlx.core as mx
 
 from ltx_core.components.guiders import MultiModalGuider
 from ltx_core.components.noisers import GaussianNoiser
 from ltx_core.components.schedulers import distilled_sigmas, ltx2_sigmas, refinement_sigmas
+from ltx_core.model_spec import Role
 from ltx_core.pipelines.blocks import (
     Prompts,
+    check_memory,
     denoise_stage,
     encode_prompts,
     image_conditionings,
@@ -19,107 +21,66 @@ from ltx_core.pipelines.blocks import (
     upsample_spatially,
 )
 from ltx_core.pipelines.denoising import GuidedDenoiser, SimpleDenoiser
+from ltx_core.pipelines.descriptor import Latents, PipelineDescriptor, StagePlan
 from ltx_core.pipelines.latents import VideoLatentSpace
-from ltx_core.pipelines.ledger import ModelLedger
+from ltx_core.pipelines.ledger import Component, ModelLedger
 from ltx_core.pipelines.progress import ProgressReporter
 from ltx_core.pipelines.request import GenerationRequest, LoraChoice, RequestError
 
 
-@dataclass(frozen=True)
-class StagePlan:
-    sigmas: str  # "distilled", "distilled_stage2" or "scheduler" (LTX2Scheduler with request.steps)
-    guided: bool = False  # multi-modal guidance with the negative prompt (dev model)
-    request_loras: bool = True  # apply the user's LoRAs in this stage
-    distilled_lora: bool = False  # apply the distilled LoRA in this stage (dev model, stage 2)
-
-
-@dataclass(frozen=True)
-class Latents:
-    video: mx.array  # (B, C, F, H, W)
-    audio: mx.array | None  # (B, C, T, M)
-    prompt: str
-    notices: tuple[str, ...] = ()
-
-
 class StagedPipeline:
-    name = ""
-    first = StagePlan("distilled")
-    second: StagePlan | None = StagePlan("distilled_stage2")
-    round_sizes = False  # round width/height to the size multiple with a notice instead of rejecting
+    descriptor: PipelineDescriptor
 
     def __init__(self, ledger: ModelLedger):
         self.ledger = ledger
 
     @property
-    def size_multiple(self) -> int:
-        return 64 if self.second is not None else 32  # two stages: stage 1 runs at half size
+    def first(self) -> StagePlan:
+        return self.descriptor.first
 
-    def prepare(self, request: GenerationRequest) -> tuple[GenerationRequest, tuple[str, ...]]:
+    @property
+    def second(self) -> StagePlan | None:
+        return self.descriptor.second
+
+    def prepare(self, request: GenerationRequest, text_encoder: bool = True) -> tuple[GenerationRequest, tuple[str, ...]]:
+        """Round or refuse sizes, validate the request, check model files and memory: all
+        before any model loads. ``text_encoder`` False: the prompt contexts will be given."""
         notices: list[str] = []
-        if self.round_sizes:
-            m = self.size_multiple
-            height, width = (max(m, round(v / m) * m) for v in (request.height, request.width))
+        descriptor = self.descriptor
+        if descriptor.round_sizes:
+            height, width = descriptor.snap_size(request.height, request.width)
             if (height, width) != (request.height, request.width):
                 notices.append(
                     f"{request.width}x{request.height} was rounded to {width}x{height}: this pipeline needs "
-                    f"multiples of {m}."
+                    f"multiples of {descriptor.size_multiple}."
                 )
                 request = replace(request, height=height, width=width)
-        request.validate(self.size_multiple)
+        request.validate(descriptor.size_multiple)
         self.check_models(request)
-        self.check_memory(request)
+        if text_encoder and request.embeddings is None:
+            self.ledger.check_files(Role.GEMMA)
+        check_memory(self.ledger, descriptor, request, text_encoder)
         return request, tuple(notices)
 
-    @property
-    def memory_kind(self) -> str:
-        if self.second is None:
-            return "one_stage"
-        return "two_stage" if self.first.guided else "distilled"
-
-    def check_memory(self, request: GenerationRequest) -> None:
-        """Refuse, before anything loads, a job predicted not to fit in this machine's memory."""
-        preset = self.ledger.preset
-        if preset is None:
-            return
-        from ltx_core.memory import Guidance, available_memory, check_fits, estimate_for_preset
-        from ltx_core.presets import load_presets
-
-        guided = self.first.guided or (self.second is not None and self.second.guided)
-        guidance = None
-        if guided:
-            v, a = MultiModalGuider(request.video_guidance), MultiModalGuider(request.audio_guidance)
-            checks = (
-                MultiModalGuider.do_unconditional_generation,
-                MultiModalGuider.do_perturbed_generation,
-                MultiModalGuider.do_isolated_modality_generation,
-            )
-            passes = 1 + sum(int(check(v) or check(a)) for check in checks)
-            guidance = Guidance(passes=passes, batched=self.ledger.batch_guidance_passes, contexts=2)
-        estimate = estimate_for_preset(
-            self.ledger.checkpoint.config, preset, height=request.height, width=request.width,
-            frames=request.frames, fps=request.fps, audio=request.generate_audio, pipeline=self.memory_kind,
-            guidance=guidance, gemma_config=self.ledger.gemma_config(), upsampler_config=self.ledger.upsampler_config(),
-        )  # fmt: skip
-        check_fits(estimate, available_memory(margin_bytes=self.ledger.memory_margin), load_presets(), preset.name)
-
     def check_models(self, request: GenerationRequest) -> None:
-        """Raise before anything loads when a model file this recipe needs is missing."""
-        if self.second is not None:
-            self.ledger.require("spatial_upsampler")
-        needs_lora = any(plan is not None and plan.distilled_lora for plan in (self.first, self.second))
-        if needs_lora:
-            self.ledger.require("distilled_lora")
-        if self.ledger.block_streaming and self.ledger.transformer_quantization is not None:
+        """Raise before anything loads when a model file this recipe needs is missing or wrong."""
+        ledger, descriptor = self.ledger, self.descriptor
+        ledger.check_files(*descriptor.needs)
+        if len(request.images) < descriptor.min_images:
+            raise RequestError(f"{descriptor.title} needs at least {descriptor.min_images} images at different frames.")
+        runtime = ledger.runtime
+        needs_lora = Role.DISTILLED_LORA in descriptor.needs
+        if runtime.block_streaming and runtime.transformer_quantization is not None:
             from ltx_core.loader.quantization import QuantizationSpec
 
-            if QuantizationSpec.from_metadata(self.ledger.checkpoint.file) is None:
-                bits = self.ledger.transformer_quantization.bits
+            if QuantizationSpec.from_metadata(ledger.checkpoint.file) is None:
+                bits = runtime.transformer_quantization.bits
                 raise RequestError(
-                    f"block streaming reads each block from disk at every step; quantizing {self.ledger.checkpoint.name} "
+                    f"block streaming reads each block from disk at every step; quantizing {ledger.checkpoint.name} "
                     f"to {bits}-bit there would take minutes per step. Convert it once: python -m ltx_core convert "
-                    f"{self.ledger.checkpoint.name} ltx-2-{bits}bit.safetensors --bits {bits}, and use the converted file."
+                    f"{ledger.checkpoint.name} ltx-2-{bits}bit.safetensors --bits {bits}, and use the converted file."
                 )
-        if self.ledger.block_streaming and (needs_lora or request.loras):
+        if runtime.block_streaming and (needs_lora or request.loras):
             raise RequestError(
                 "LoRAs need the transformer in memory, but block streaming (the 'compact' preset) reads each "
                 "block from disk: choose the 'balanced' preset or a pipeline without LoRAs (distilled, one-stage)."
@@ -132,12 +93,22 @@ class StagedPipeline:
         noiser: GaussianNoiser | None = None,
         prompts: Prompts | None = None,
     ) -> Latents:
-        request, notices = self.prepare(request)
+        """``prepare`` then ``produce`` (noise and prompt contexts may be injected)."""
+        request, notices = self.prepare(request, text_encoder=prompts is None)
+        latents = self.produce(request, reporter, noiser, prompts)
+        return replace(latents, notices=notices + latents.notices)
+
+    def produce(
+        self,
+        request: GenerationRequest,
+        reporter: ProgressReporter | None = None,
+        noiser: GaussianNoiser | None = None,
+        prompts: Prompts | None = None,
+    ) -> Latents:
         ledger = self.ledger
         noiser = noiser or GaussianNoiser(request.seed)
-        guided = self.first.guided or (self.second is not None and self.second.guided)
         with ledger.stage("text encoder"):
-            prompts = prompts or encode_prompts(ledger, request, with_negative=guided)
+            prompts = prompts or encode_prompts(ledger, request, with_negative=self.descriptor.guided)
 
         two_stage = self.second is not None
         height, width = (request.height // 2, request.width // 2) if two_stage else (request.height, request.width)
@@ -151,8 +122,8 @@ class StagedPipeline:
                     self.second, request, prompts, noiser, reporter, "stage 2", request.height, request.width,
                     initial=(upscaled, audio),
                 )  # fmt: skip
-        ledger.release("transformer", "video_encoder", "video_statistics")
-        return Latents(video, audio, prompts.prompt, notices)
+        ledger.release(Component.TRANSFORMER, Component.VIDEO_ENCODER, Component.VIDEO_STATISTICS)
+        return Latents(video, audio, prompts.prompt)
 
     def conditionings(self, plan: StagePlan, request: GenerationRequest, space: VideoLatentSpace, height: int, width: int) -> list:
         return image_conditionings(self.ledger, request.images, space, height, width)
@@ -167,7 +138,7 @@ class StagedPipeline:
             (LoraChoice(ledger.paths.distilled_lora, 1.0),) if plan.distilled_lora else ()
         )
         model = ledger.transformer(loras)
-        denoiser = self._denoiser(plan, request, prompts, model, audio_space is not None, ledger.batch_guidance_passes)
+        denoiser = self._denoiser(plan, request, prompts, model, audio_space is not None, ledger.runtime.batch_guidance_passes)
         if plan.sigmas == "scheduler":
             sigmas = ltx2_sigmas(request.steps)
         elif plan.sigmas == "distilled":

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from ltx_core.pipelines.registry import PIPELINES
 from tests.browser.studio_server import running_studio
 
 pytestmark = pytest.mark.browser
@@ -96,7 +97,7 @@ def test_progress_preview_and_cancel_in_the_browser(page):
 
     page.get_by_role("tab", name="Text / Image to Video").click()
     page.locator("#generate-prompt textarea").fill("a slow pan over hills")
-    page.get_by_label("one-stage").check()
+    page.get_by_label(PIPELINES["one-stage"].title).check()
     # Big enough (about 20 s on two CPU cores) to be cancelled halfway.
     for elem_id, value in (("generate-width", 256), ("generate-height", 256), ("generate-frames", 17)):
         fill_number(page, elem_id, value)

@@ -126,12 +126,12 @@ class EmbeddingCache:
         self.directory = Path(directory)
 
     @staticmethod
-    def key(prompt: str, negative_prompt: str | None, gemma_identity: str, checkpoint_identity: str, **settings) -> str:
+    def key(prompt: str, negative_prompt: str | None, weights_identity: str, **settings) -> str:
+        """``weights_identity``: fingerprints of every file the contexts depend on (text encoder, projection)."""
         payload = {
             "prompt": prompt,
             "negative_prompt": negative_prompt,
-            "gemma": gemma_identity,
-            "checkpoint": checkpoint_identity,
+            "weights": weights_identity,
             **{k: str(v) for k, v in settings.items()},
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]

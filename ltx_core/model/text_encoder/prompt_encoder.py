@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gc
 import os
-from pathlib import Path
+from typing import Protocol
 
 import mlx.core as mx
 
@@ -20,26 +20,31 @@ from ltx_core.model.text_encoder.gemma import GemmaTextModel
 from ltx_core.model.text_encoder.tokenizer import MAX_PROMPT_TOKENS, PromptError, PromptTokenizer, PromptTokens
 
 
+class TextEncoderSource(Protocol):
+    """Where the text encoder's parts come from (a Gemma folder and the LTX checkpoint, or one
+    text-encoder file); ``ltx_core.loader.text_encoder`` implements it."""
+
+    def tokenizer(self, max_length: int) -> PromptTokenizer: ...
+
+    def gemma(self, dtype: mx.Dtype, quantize_bits: int | None, group_size: int) -> GemmaTextModel: ...
+
+    def processor(self, dtype: mx.Dtype) -> EmbeddingsProcessor: ...
+
+    def identity(self) -> str: ...
+
+
 class PromptEncoder:
     def __init__(
         self,
-        gemma_folder: str | os.PathLike | None,
-        checkpoint,
-        dtype: mx.Dtype | str | None = None,
+        source: TextEncoderSource,
+        dtype: mx.Dtype,
         quantize_bits: int | None = None,
         group_size: int = 64,
         max_length: int = MAX_PROMPT_TOKENS,
         cache_dir: str | os.PathLike | None = None,
     ):
-        """``checkpoint``: an ``LTXCheckpoint`` or the path of an LTX-2 checkpoint file.
-        ``dtype`` defaults to the backend's compute dtype (float32 on CPU, bfloat16 on GPU)."""
-        from ltx_core.backend import default_compute_dtype
-        from ltx_core.loader.components import open_checkpoint, resolve_dtype
-        from ltx_core.loader.text_encoder import gemma_folder as check_folder
-
-        self.gemma_folder = check_folder(gemma_folder)
-        self.checkpoint = open_checkpoint(checkpoint)
-        self.dtype = resolve_dtype(dtype) if dtype is not None else default_compute_dtype()
+        self.source = source
+        self.dtype = dtype
         self.quantize_bits = quantize_bits
         self.group_size = group_size
         self.max_length = max_length
@@ -47,30 +52,26 @@ class PromptEncoder:
         self._tokenizer: PromptTokenizer | None = None
         self._gemma: GemmaTextModel | None = None
         self._processor: EmbeddingsProcessor | None = None
-        self._cache_identity: tuple[str, str] | None = None
+        self._identity: str | None = None
 
     # -- components, loaded on first use -------------------------------------------------
     @property
     def tokenizer(self) -> PromptTokenizer:
         if self._tokenizer is None:
-            self._tokenizer = PromptTokenizer(self.gemma_folder, self.max_length)
+            self._tokenizer = self.source.tokenizer(self.max_length)
         return self._tokenizer
 
     @property
     def gemma(self) -> GemmaTextModel:
         if self._gemma is None:
-            from ltx_core.loader.text_encoder import load_gemma
-
             self.processor  # noqa: B018  (checks the Gemma size against the checkpoint first)
-            self._gemma = load_gemma(self.gemma_folder, self.dtype, self.quantize_bits, self.group_size)
+            self._gemma = self.source.gemma(self.dtype, self.quantize_bits, self.group_size)
         return self._gemma
 
     @property
     def processor(self) -> EmbeddingsProcessor:
         if self._processor is None:
-            from ltx_core.loader.text_encoder import gemma_config, load_embeddings_processor
-
-            self._processor = load_embeddings_processor(self.checkpoint, self.dtype, gemma_config(self.gemma_folder))
+            self._processor = self.source.processor(self.dtype)
         return self._processor
 
     @property
@@ -136,24 +137,14 @@ class PromptEncoder:
         mx.clear_cache()
 
     def _cache_key(self, prompt: str, negative_prompt: str | None) -> str:
-        from ltx_core.loader.text_encoder import gemma_identity
-
-        if self._cache_identity is None:
-            self._cache_identity = (gemma_identity(self.gemma_folder), self.checkpoint.identity())
-        gemma_id, checkpoint_id = self._cache_identity
+        if self._identity is None:
+            self._identity = self.source.identity()
         return EmbeddingCache.key(
             prompt.strip(),
             None if negative_prompt is None else negative_prompt.strip(),
-            gemma_id,
-            checkpoint_id,
+            self._identity,
             max_length=self.max_length,
             dtype=self.dtype,
             quantize_bits=self.quantize_bits,
             group_size=self.group_size if self.quantize_bits else None,
         )
-
-
-def default_cache_dir() -> Path:
-    """``$LTX_CACHE_DIR/prompt-embeddings`` or ``~/.cache/ltx-studio/prompt-embeddings``."""
-    root = os.environ.get("LTX_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "ltx-studio")
-    return Path(root) / "prompt-embeddings"

@@ -1,0 +1,88 @@
+"""The one description of each pipeline: what it is called, its size rule, its stages, the
+models it needs and the request fields it reads. The pipeline code, the CLI, the studio and the
+memory estimator all ask these descriptors (``ltx_core.pipelines.registry.PIPELINES``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import mlx.core as mx
+
+from ltx_core.memory.estimate import DenoisePass
+from ltx_core.model_spec import Role
+
+if TYPE_CHECKING:
+    from ltx_core.pipelines.ledger import ModelLedger
+
+# Request fields, grouped by what reads them (the sidecar records a pipeline's fields only).
+COMMON_FIELDS = frozenset(
+    {"prompt", "seed", "height", "width", "frames", "fps", "images", "loras", "generate_audio", "enhance_prompt",
+     "embeddings"}
+)  # fmt: skip
+GUIDED_FIELDS = frozenset({"negative_prompt", "steps", "video_guidance", "audio_guidance"})
+REFINE_FIELDS = frozenset({"refine_steps"})
+CONTROL_FIELDS = frozenset({"control_video", "control_strength", "control_attention"})
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    sigmas: str  # "distilled", "distilled_stage2" or "scheduler" (LTX2Scheduler with request.steps)
+    guided: bool = False  # multi-modal guidance with the negative prompt (dev model)
+    request_loras: bool = True  # apply the user's LoRAs in this stage
+    distilled_lora: bool = False  # apply the distilled LoRA in this stage (dev model, stage 2)
+
+
+@dataclass(frozen=True)
+class PipelineDescriptor:
+    name: str  # CLI / API name
+    title: str  # what the studio shows
+    summary: str
+    first: StagePlan | None = None  # None: not a text-to-video recipe (upscaling)
+    second: StagePlan | None = None  # a refinement at full size after x2 latent upsampling
+    round_sizes: bool = False  # round width/height to the size multiple with a notice instead of refusing
+    needs: tuple[Role, ...] = ()  # companion files, checked before anything loads
+    fields: frozenset[str] = COMMON_FIELDS
+    min_images: int = 0
+    variant: str = "distilled"  # the checkpoint it is meant for ("dev": the guided recipes)
+    factory: Any = None  # (ledger) -> the pipeline object
+
+    @property
+    def size_multiple(self) -> int:
+        """Two stages run stage 1 at half size, so sizes are multiples of 64; one stage: 32."""
+        return 64 if self.second is not None else 32
+
+    @property
+    def guided(self) -> bool:
+        return any(plan is not None and plan.guided for plan in (self.first, self.second))
+
+    def uses(self, field: str) -> bool:
+        return field in self.fields
+
+    def snap_size(self, height: int, width: int) -> tuple[int, int]:
+        m = self.size_multiple
+        return tuple(max(m, round(v / m) * m) for v in (height, width))  # type: ignore[return-value]
+
+    def memory_stages(self) -> tuple[DenoisePass, ...]:
+        """The denoising stages as the memory estimator sees them."""
+        if self.first is None:
+            return ()
+        if self.second is None:
+            return (DenoisePass("stage 1", 1, self.first.guided),)
+        return DenoisePass("stage 1", 2, self.first.guided), DenoisePass("stage 2", 1, self.second.guided)
+
+    def create(self, ledger: "ModelLedger") -> Any:
+        return self.factory(ledger)
+
+
+@dataclass(frozen=True)
+class Latents:
+    """What a pipeline produces; the run protocol decodes and writes it."""
+
+    video: mx.array  # (B, C, F, H, W)
+    audio: mx.array | None  # (B, C, T, M), decoded by the audio VAE and vocoder
+    prompt: str
+    notices: tuple[str, ...] = ()
+    fps: float | None = None  # None: the request's
+    audio_track: tuple[Any, int] | None = None  # (waveform, sample rate) carried over instead of ``audio``
+    settings: dict | None = None  # the pipeline's own sidecar entries (None: the request's used fields)

@@ -1,0 +1,97 @@
+"""What every generation tab shares: the settings controls, the outputs, the Generate/Cancel
+wiring, one handler whose parameters are the tab's own fields followed by the settings (the API
+names), validation against the pipeline descriptor, one job per seed, and "reuse settings"."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+from typing import Any
+
+import gradio as gr
+
+from ltx_core.errors import LTXError
+from ltx_core.pipelines.registry import pipeline_descriptor
+from ltx_core.pipelines.request import GenerationRequest
+from ltx_ui.context import JOB_EVENT, Studio, Update, cancel_handler, submit_seeds, user_message
+from ltx_ui.controls import Outputs, Settings, base_request, output_controls, seeds, settings_controls, wire_size_note
+
+# The settings every tab's handler receives after its own fields (names = API parameter names).
+SETTINGS_FIELDS = ("prompt", "negative_prompt", "width", "height", "frames", "fps", "steps", "cfg", "stg", "seed",
+                   "randomize_seed", "seed_count", "audio")  # fmt: skip
+
+
+class GenerationTab:
+    tab = ""  # the tab's id (sidecars record it for "reuse settings")
+    api_name = ""  # the Generate endpoint
+    cancel_api_name: str | None = None  # the Cancel endpoint (None: not in the API)
+
+    def __init__(self, studio: Studio):
+        self.studio = studio
+        self.fields: dict[str, Any] = {}
+
+    # -- for subclasses ---------------------------------------------------------------------
+    def own_fields(self) -> dict[str, Any]:
+        """The tab's own inputs, by name, in the order the handler receives them."""
+        return {}
+
+    def make_request(self, values: dict[str, Any]) -> tuple[str, GenerationRequest, str]:
+        """(pipeline name, request without seed, note about snapped sizes) from the UI values;
+        may update ``values`` (what the sidecar records for "reuse settings")."""
+        raise NotImplementedError
+
+    # -- shared ---------------------------------------------------------------------------------
+    def settings_controls(self, **size: int) -> Settings:
+        self.settings = settings_controls(self.tab, self.studio.models.version, **size)
+        return self.settings
+
+    def base_request(self, pipeline: str, values: dict[str, Any], **extra: Any):
+        v = values
+        return base_request(
+            self.studio.models.version, pipeline, v["prompt"], v["negative_prompt"], v["width"], v["height"],
+            v["frames"], v["fps"], v["steps"], v["cfg"], v["stg"], v["audio"], **extra,
+        )  # fmt: skip
+
+    def finish_build(self, pipeline: Any, label: str = "Generate") -> None:
+        """Outputs, size note, Generate and Cancel, after the tab's own layout."""
+        self.out: Outputs = output_controls(self.tab, label)
+        wire_size_note(self.settings, pipeline)
+        own = self.own_fields()
+        settings = dict(zip(SETTINGS_FIELDS, self.settings.inputs()))
+        self.fields = {**own, **settings}
+        self.out.generate.click(self.handler(list(self.fields)), list(self.fields.values()), self.out.components(),
+                                api_name=self.api_name, **JOB_EVENT, show_progress_on=[self.out.status])  # fmt: skip
+        visibility = {"api_name": self.cancel_api_name} if self.cancel_api_name else {"api_visibility": "private"}
+        self.out.cancel.click(cancel_handler(self.studio), None, self.out.status, queue=False, **visibility)
+
+    def handler(self, names: list[str]):
+        """A generator function whose signature names each input (Gradio reads it for the API)."""
+
+        def generate(*args: Any, **kwargs: Any) -> Iterator[Update]:
+            values = dict(zip(names, args))
+            rest = list(args[len(names) :])
+            request = kwargs.get("request", rest[0] if rest else None)
+            progress = kwargs.get("progress", rest[1] if len(rest) > 1 else None)
+            yield from self.submit(values, request, progress)
+
+        parameters = [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for name in names]
+        parameters += [
+            inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=gr.Request),
+            inspect.Parameter("progress", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=gr.Progress()),
+        ]
+        generate.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+        generate.__annotations__ = {"request": gr.Request}  # Gradio finds the request by type hint
+        generate.__name__ = self.api_name
+        return generate
+
+    def submit(self, values: dict[str, Any], request: gr.Request | None, progress: gr.Progress | None) -> Iterator[Update]:
+        try:
+            pipeline, base, note = self.make_request(values)
+            base.validate(pipeline_descriptor(pipeline).size_multiple)
+            chosen = seeds(values["seed"], values["randomize_seed"], values["seed_count"])
+        except LTXError as exc:
+            raise gr.Error(user_message(exc), print_exception=False) from None
+        yield from submit_seeds(self.studio, pipeline, base, chosen, {"tab": self.tab}, values, request, progress, note)
+
+    def reuse(self, ui: dict[str, Any]) -> dict:
+        return {component: ui[name] for name, component in self.fields.items() if name in ui}
