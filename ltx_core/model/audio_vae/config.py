@@ -301,7 +301,11 @@ class VocoderWithBWEConfig:
         return self.bwe.output_sampling_rate
 
     def to_dict(self) -> dict[str, Any]:
-        return {"vocoder": self.vocoder.to_dict(), "bwe_generator": self.bwe_generator.to_dict(), "bwe": self.bwe.to_dict()}
+        return {
+            "vocoder": self.vocoder.to_dict(),
+            "bwe_generator": self.bwe_generator.to_dict(),
+            "bwe": self.bwe.to_dict(),
+        }
 
 
 def vocoder_config_from_section(
@@ -324,7 +328,12 @@ def vocoder_config_from_section(
         output_sampling_rate=bwe.input_sampling_rate,
     )
     generator = VocoderConfig.generator(
-        bwe_section, f"{where}.bwe", "AMP1", source, output_sampling_rate=bwe.output_sampling_rate, final_activation=False
+        bwe_section,
+        f"{where}.bwe",
+        "AMP1",
+        source,
+        output_sampling_rate=bwe.output_sampling_rate,
+        final_activation=False,
     )
     if generator.upsample_factor != bwe.ratio * bwe.hop_length:
         raise ConfigError(
