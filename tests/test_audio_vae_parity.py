@@ -98,3 +98,18 @@ def test_decode_audio_matches_the_e2e_waveform(reference: Reference):
     assert audio.waveform.dtype == mx.float32
     check_parity(E2E_WAVEFORM, audio.waveform, reference[E2E_WAVEFORM])
     assert np.abs(np.array(audio.waveform)).max() <= 1.0
+
+
+def test_mp4_audio_is_written_at_the_vocoder_rate(reference: Reference, tmp_path):
+    """The rate of the muxed audio is the vocoder's (LTX-2.3: 48 kHz after bandwidth extension)."""
+    from ltx_core.media import probe_video, write_mp4
+
+    if E2E_LATENT not in reference:
+        pytest.skip("no end-to-end audio latent in these fixtures")
+    path = str(reference.checkpoint)
+    vocoder = component(path, "vocoder")
+    audio = decode_audio(mx.array(reference[E2E_LATENT]), component(path, "decoder"), vocoder)
+    frames = np.zeros((9, 64, 64, 3), np.uint8)
+    written = write_mp4(tmp_path / "clip.mp4", frames, 24.0, audio, sidecar=False)
+    assert written.sample_rate == vocoder.output_sampling_rate == audio.sampling_rate
+    assert probe_video(written.path).sample_rate == vocoder.output_sampling_rate
