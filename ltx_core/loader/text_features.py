@@ -24,8 +24,8 @@ V2_CONFIG = {
     "caption_proj_input_norm": False,
     "caption_projection_second_linear": False,
 }
-# The width of the Gemma the released models use (Gemma 3 12B), when neither the config's
-# caption_channels nor a Gemma config tells it.
+# The width of the Gemma the released models use (Gemma 3 12B), when neither a Gemma config
+# nor the checkpoint config's caption_channels tells it.
 GEMMA_12B_WIDTH = 3840
 GEMMA_HINT = "google/gemma-3-12b-it for LTX-2"
 
@@ -108,9 +108,9 @@ def _v2(
             "Use a full LTX-2.3 checkpoint such as ltx-2.3-22b-distilled.safetensors."
         )
     video_dim, in_dim = checkpoint.file.info(video_key).shape
-    # The Gemma width is not in the projection's shape (D x layers): the config's caption
-    # channels say it, else the Gemma given, else the released models' Gemma.
-    width = section.get("caption_channels") or (gemma.hidden_size if gemma is not None else GEMMA_12B_WIDTH)
+    # The Gemma width is not in the projection's shape (D x layers): ltx-core takes it from its
+    # Gemma config; here the Gemma given, else the config's caption channels, else Gemma 3 12B's.
+    width = gemma.hidden_size if gemma is not None else section.get("caption_channels") or GEMMA_12B_WIDTH
     if not isinstance(width, int) or in_dim % width:
         raise WeightsMismatchError(
             f"{checkpoint.name}: {video_key} has input width {in_dim}, not a multiple of the Gemma width {width!r} "
