@@ -322,14 +322,14 @@ def vocoder_config_from_section(
     bwe = BandwidthExtensionConfig.from_dict(bwe_section, source=source)
     inner = VocoderConfig.generator(
         _mapping(section, "vocoder", where),
-        f"{where}.vocoder",
+        f"{source}, section 'vocoder.vocoder'",
         "AMP1",
         source,
         output_sampling_rate=bwe.input_sampling_rate,
     )
     generator = VocoderConfig.generator(
         bwe_section,
-        f"{where}.bwe",
+        f"{source}, section 'vocoder.bwe'",
         "AMP1",
         source,
         output_sampling_rate=bwe.output_sampling_rate,
@@ -337,7 +337,7 @@ def vocoder_config_from_section(
     )
     if generator.upsample_factor != bwe.ratio * bwe.hop_length:
         raise ConfigError(
-            f"{where}.bwe: upsample_rates multiply to {generator.upsample_factor}, but one mel frame of hop "
+            f"{source}, section 'vocoder.bwe': upsample_rates multiply to {generator.upsample_factor}, but one mel frame of hop "
             f"{bwe.hop_length} at x{bwe.ratio} needs {bwe.ratio * bwe.hop_length}."
         )
     return VocoderWithBWEConfig(inner, generator, bwe)
