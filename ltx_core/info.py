@@ -67,7 +67,22 @@ def describe_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
                 "gated_attention": config.apply_gated_attention,
                 "av_ca_timestep_scale_multiplier": config.av_ca_timestep_scale_multiplier,
             },
+            "video_vae": _video_vae_summary(checkpoint),
             "unassigned_tensors": len(checkpoint.file.keys()) - len(claimed),
         }
     finally:
         checkpoint.close()
+
+
+def _video_vae_summary(checkpoint: LTXCheckpoint) -> dict[str, Any] | None:
+    """Padding per half and the config key that chose it (the spellings differ between files)."""
+    if "vae" not in checkpoint.config:
+        return None
+    from ltx_core.loader.video_vae import video_vae_config
+
+    config = video_vae_config(checkpoint)
+    return {
+        "encoder_padding": f"{config.encoder_padding_mode} ({config.padding_source('encoder')})",
+        "decoder_padding": f"{config.decoder_padding_mode} ({config.padding_source('decoder')})",
+        "timestep_conditioning": config.timestep_conditioning,
+    }

@@ -15,7 +15,14 @@ from safetensors.numpy import load_file, save_file
 from ltx_core.errors import ConfigError, InputShapeError, WeightsMismatchError
 from ltx_core.loader import LTXCheckpoint
 from ltx_core.loader.audio_vae import load_audio_decoder, load_audio_encoder, load_vocoder
-from ltx_core.model.audio_vae import Audio, AudioVAEConfig, VocoderConfig, waveform_to_pcm16, write_wav
+from ltx_core.model.audio_vae import (
+    Audio,
+    AudioVAEConfig,
+    VocoderConfig,
+    vocoder_config_from_section,
+    waveform_to_pcm16,
+    write_wav,
+)
 from tests.conftest import Reference
 from tests.test_audio_vae_parity import component
 
@@ -73,8 +80,9 @@ def test_config_reads_the_fixture_and_official_defaults(reference: Reference):
     default = AudioVAEConfig.from_section({"preprocessing": {"mel": {"n_mel_channels": 64}}})
     assert (default.ch, default.ch_mult, default.z_channels, default.latent_mel_bins) == (128, (1, 2, 4), 8, 16)
     assert default.mid_block_add_attention and default.causality_axis == "height"
-    vocoder = VocoderConfig.from_section(vocoder_section)
-    assert vocoder.upsample_rates == vocoder_section["upsample_rates"]
+    vocoder = vocoder_config_from_section(vocoder_section)
+    inner = getattr(vocoder, "vocoder", vocoder)  # LTX-2.3: the vocoder before bandwidth extension
+    assert inner.upsample_rates == vocoder_section.get("vocoder", vocoder_section)["upsample_rates"]
 
 
 @pytest.mark.parametrize(
@@ -120,6 +128,8 @@ def test_audio_vae_config_needs_mel_bins(reference: Reference):
 )
 def test_vocoder_config_rejects_unsupported_values(reference: Reference, edit, message):
     _, section = fixture_sections(reference)
+    if "bwe" in section:
+        pytest.skip("a nested LTX-2.3 vocoder section: tests/test_vocoder_bwe_config.py checks it")
     edit(section)
     with pytest.raises(ConfigError, match=message):
         VocoderConfig.from_section(section)
@@ -136,10 +146,14 @@ def rewritten(reference: Reference, tmp_path: Path, name: str, edit) -> Path:
 
 
 def test_missing_and_unexpected_keys_are_listed(reference: Reference, tmp_path: Path):
+    # The first upsampling conv: of the vocoder, or of the inner vocoder of an LTX-2.3 file.
+    nested = "bwe" in LTXCheckpoint(reference.checkpoint).config["vocoder"]
+    ups = "vocoder.vocoder.ups.0.weight" if nested else "vocoder.ups.0.weight"
+
     def edit(tensors):
         del tensors["audio_vae.decoder.conv_in.conv.weight"]
         del tensors["audio_vae.per_channel_statistics.std-of-means"]
-        del tensors["vocoder.ups.0.weight"]
+        del tensors[ups]
         tensors["audio_vae.decoder.extra.weight"] = np.zeros((2, 2), np.float32)
         tensors["vocoder.extra.bias"] = np.zeros((2,), np.float32)
 
@@ -150,7 +164,8 @@ def test_missing_and_unexpected_keys_are_listed(reference: Reference, tmp_path: 
     assert "edited.safetensors" in message and "audio VAE decoder" in message
     assert "2 missing from the file: conv_in.conv.weight, per_channel_statistics.std_of_means" in message
     assert "1 unexpected in the file: audio_vae.decoder.extra.weight" in message
-    vocoder_message = r"1 missing from the file: ups.0.weight\. 1 unexpected .*vocoder.extra.bias"
+    missing = ups.removeprefix("vocoder.").replace(".", r"\.")
+    vocoder_message = rf"1 missing from the file: {missing}\. 1 unexpected .*vocoder.extra.bias"
     with pytest.raises(WeightsMismatchError, match=vocoder_message):
         load_vocoder(path)
     with pytest.raises(WeightsMismatchError, match=r"missing from the file: per_channel_statistics.std_of_means"):

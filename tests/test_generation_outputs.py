@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ltx_core.loader.audio_vae import vocoder_config
 from ltx_core.media import probe_video, write_mp4
 from ltx_core.media.canny import canny_video
 from ltx_core.pipelines.progress import CancelToken, Cancelled
@@ -30,7 +31,7 @@ def test_distilled_run_writes_a_playable_mp4_with_audio_and_sidecar(reference: R
     info = probe_video(record.video)
     assert (info.frames, info.width, info.height) == (17, 128, 128) and abs(info.fps - 24.0) < 1e-6
     assert info.has_audio and info.audio_codec == "aac"
-    assert info.sample_rate == ledger.checkpoint.config["vocoder"]["output_sampling_rate"] and info.channels == 2
+    assert info.sample_rate == vocoder_config(ledger.checkpoint).output_sampling_rate and info.channels == 2
     sidecar = json.loads(record.sidecar.read_text())
     assert sidecar["settings"]["pipeline"] == "distilled" and sidecar["settings"]["request"]["seed"] == 3
     assert sidecar["settings"]["models"]["checkpoint"]["identity"] == ledger.checkpoint.identity()

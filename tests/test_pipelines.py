@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from ltx_core.components.guiders import MultiModalGuiderParams
+from ltx_core.loader.audio_vae import vocoder_config
 from ltx_core.pipelines.blocks import decode_audio, decode_frames
 from ltx_core.pipelines.distilled import DistilledPipeline
 from ltx_core.pipelines.ledger import MissingModelError
@@ -37,7 +38,7 @@ def test_one_stage_guided_text_to_video(reference: Reference, tmp_path: Path):
     assert frames.shape == (9, 64, 64, 3) and frames.dtype == np.uint8
     audio = decode_audio(ledger, latents.audio)
     assert audio.waveform.shape[0] == 2
-    assert audio.sampling_rate == ledger.checkpoint.config["vocoder"]["output_sampling_rate"]
+    assert audio.sampling_rate == vocoder_config(ledger.checkpoint).output_sampling_rate
     assert [s.stage for s in ledger.stages] == ["text encoder", "stage 1"]
     loads = [e for e in ledger.events if e.startswith(("load", "release"))]
     assert loads.index("release prompt_encoder") < loads.index("load transformer")

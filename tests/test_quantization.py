@@ -17,7 +17,7 @@ from ltx_core.loader import LTXCheckpoint, load_transformer
 from ltx_core.loader.convert import convert_checkpoint
 from ltx_core.loader.quantization import QuantizationSpec
 from ltx_core.loader.safetensors_file import SafetensorsFile
-from tests.conftest import Reference
+from tests.conftest import DEFAULT_SET, Reference, load_reference
 from tests.parity import DOWNSTREAM_OF_ROPE, check_parity, relative_max_error
 from tests.test_transformer_parity import modality
 
@@ -29,13 +29,18 @@ FP8_REFERENCE = np.load(DATA_DIR / "fp8_reference.npz")
 QUANTIZED_TOLERANCE = {8: 1e-2, 4: 0.2}
 
 
+def fp8_inputs():
+    """The fp8 file and its reference were made from the in-repo LTX-2.0 set's transformer inputs."""
+    return av_inputs(load_reference(DEFAULT_SET))
+
+
 def av_inputs(reference: Reference):
     return modality(reference, "transformer_av", "video"), modality(reference, "transformer_av", "audio")
 
 
-def test_fp8_checkpoint_matches_the_official_dequantized_model(reference: Reference):
+def test_fp8_checkpoint_matches_the_official_dequantized_model():
     model = load_transformer(FP8_FILE)
-    video, audio = model(*av_inputs(reference))
+    video, audio = model(*fp8_inputs())
     check_parity("fp8/video_velocity", video, FP8_REFERENCE["video_velocity"], DOWNSTREAM_OF_ROPE)
     check_parity("fp8/audio_velocity", audio, FP8_REFERENCE["audio_velocity"], DOWNSTREAM_OF_ROPE)
     file = SafetensorsFile(FP8_FILE)
@@ -46,10 +51,10 @@ def test_fp8_checkpoint_matches_the_official_dequantized_model(reference: Refere
     np.testing.assert_array_equal(np.array(params[layer]), fp8 * file.read_numpy(key + "_scale"))
 
 
-def test_fp8_checkpoint_loads_straight_to_8bit(reference: Reference):
+def test_fp8_checkpoint_loads_straight_to_8bit():
     model = load_transformer(FP8_FILE, quantization=QuantizationSpec(8, 32))
     assert any(isinstance(m, nn.QuantizedLinear) for _, m in model.named_modules())
-    video, _ = model(*av_inputs(reference))
+    video, _ = model(*fp8_inputs())
     assert relative_max_error(video, FP8_REFERENCE["video_velocity"]) < QUANTIZED_TOLERANCE[8]
 
 

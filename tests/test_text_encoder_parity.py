@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from ltx_core.loader.text_encoder import gemma_config, load_embeddings_processor, load_gemma
-from ltx_core.model.text_encoder import additive_mask
+from ltx_core.model.text_encoder import FeatureExtractorV2, TextFeatures, additive_mask, normalize_per_token_rms
 from tests.conftest import Reference
 from tests.parity import DOWNSTREAM_OF_ROPE, check_parity
 
@@ -53,8 +53,10 @@ def test_text_case(reference: Reference, case: str, skip_padding: bool):
             for index, state in enumerate(states):
                 check_parity(f"{key}[{index}]", np.asarray(state)[real], ref[index][real])
             assert all(np.isfinite(np.asarray(s)).all() for s in states), "NaN/inf at padded positions"
-        elif name == "features":
-            check_parity(key, features, ref)
+        elif name in ("features", "video_features"):  # "features": the video ones (shared in V1)
+            check_parity(key, features.video, ref)
+        elif name == "audio_features":
+            check_parity(key, features.audio, ref)
         elif name == "additive_mask":
             check_parity(key, additive_mask(mask, mx.float32), ref)
         elif name == "video_context":
@@ -70,6 +72,10 @@ def test_text_case(reference: Reference, case: str, skip_padding: bool):
             pytest.fail(f"{key}: output not computed by this test; add it")
         compared.add(name)
     assert compared, f"case {case} has no out/ arrays"
+    normed_key = f"{case}/debug/normed_hidden_states"
+    if normed_key in reference:
+        assert isinstance(processor.feature_extractor, FeatureExtractorV2)
+        check_parity(normed_key, normalize_per_token_rms(mx.stack(states, axis=-1), mask), reference[normed_key])
 
 
 def test_features_from_reference_states(reference: Reference):
@@ -80,9 +86,17 @@ def test_features_from_reference_states(reference: Reference):
     mask = mx.array(reference["text/in/attention_mask"])
     states = [mx.array(s) for s in reference["text/out/gemma_hidden_states"]]
     features = processor.feature_extractor(states, mask)
-    check_parity("text/out/features (from reference states)", features, reference["text/out/features"])
-    contexts = processor.connect(mx.array(reference["text/out/features"]), mask)
-    check_parity("text/out/video_context (from reference features)", contexts.video, reference["text/out/video_context"])
+    check_parity("text/out/features (from reference states)", features.video, reference["text/out/features"])
+    if "text/out/audio_features" in reference:
+        audio_ref = reference["text/out/audio_features"]
+        check_parity("text/out/audio_features (from reference states)", features.audio, audio_ref)
+        given = TextFeatures(mx.array(reference["text/out/video_features"]), mx.array(audio_ref))
+    else:
+        given = mx.array(reference["text/out/features"])  # V1: both connectors read the same features
+    contexts = processor.connect(given, mask)
+    for stream in ("video", "audio"):
+        key = f"text/out/{stream}_context"
+        check_parity(f"{key} (from reference features)", getattr(contexts, stream), reference[key], DOWNSTREAM_OF_ROPE)
 
 
 def test_all_padding_prompt_is_finite(reference: Reference):

@@ -129,12 +129,18 @@ def debug_values(model, video: Modality, audio: Modality | None, blocks: dict) -
         values[f"{stream}_embedded_timestep"] = state.embedded_timestep.expanded()
         values[f"{stream}_rope_cos"] = state.rope.cos
         values[f"{stream}_rope_sin"] = state.rope.sin
+        if state.prompt_modulation is not None:  # cross-attention AdaLN (2.3)
+            values[f"{stream}_prompt_adaln_timestep"] = state.prompt_modulation
         if state.cross_rope is not None:
             values[f"{stream}_cross_rope_cos"] = state.cross_rope.cos
             values[f"{stream}_cross_rope_sin"] = state.cross_rope.sin
             values[f"{stream}_cross_scale_shift_timestep"] = state.cross_scale_shift
             values[f"{stream}_cross_gate_timestep"] = state.cross_gate
-    batch_tokens = {k: v for k, v in values.items() if k.endswith(("_adaln_timestep", "_embedded_timestep"))}
+    batch_tokens = {
+        k: v
+        for k, v in values.items()
+        if k.endswith(("_adaln_timestep", "_embedded_timestep")) and "_prompt_" not in k
+    }
     for key, value in batch_tokens.items():  # shared timestep -> broadcast to every token like the reference
         stream = key.split("_", 1)[0]
         tokens = values[f"{stream}_x_in"].shape[1]

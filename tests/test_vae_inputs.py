@@ -19,6 +19,7 @@ from ltx_core.model.upsampler import upsample_video
 from ltx_core.model.video_vae import VideoDecoder, VideoEncoder, VideoVAEConfig
 from ltx_core.model.video_vae.ops import pad_axis
 from tests.conftest import Reference
+from tests.parity import check_parity
 
 
 def spatial_upsampler(reference: Reference) -> Path:
@@ -41,11 +42,80 @@ def vae_only_copy(reference: Reference, tmp_path: Path, edit_config=None, edit_t
 def test_config_defaults_padding_per_half_and_reads_sizes(reference: Reference):
     raw = LTXCheckpoint(reference.checkpoint).section("vae")
     config = VideoVAEConfig.from_dict(raw)
-    assert "spatial_padding_mode" not in raw
-    assert (config.encoder_padding_mode, config.decoder_padding_mode) == ("zeros", "reflect")
     assert config.encoder_scale() == (8, 32, 32) == config.decoder_scale()
-    both = VideoVAEConfig.from_dict({**raw, "spatial_padding_mode": "replicate"})
+    plain = {k: v for k, v in raw.items() if not k.endswith("spatial_padding_mode")}
+    default = VideoVAEConfig.from_dict(plain)
+    assert (default.encoder_padding_mode, default.decoder_padding_mode) == ("zeros", "reflect")
+    assert default.padding_source("encoder") == default.padding_source("decoder") == "default"
+    both = VideoVAEConfig.from_dict({**plain, "spatial_padding_mode": "replicate"})
     assert (both.encoder_padding_mode, both.decoder_padding_mode) == ("replicate", "replicate")
+    assert both.padding_source("decoder") == "spatial_padding_mode"
+
+
+@pytest.mark.parametrize(
+    "keys, encoder, decoder",
+    [
+        (
+            {"decoder_spatial_padding_mode": "reflect"},
+            ("zeros", "default"),
+            ("reflect", "decoder_spatial_padding_mode"),
+        ),
+        (
+            {"encoder_spatial_padding_mode": "zeros", "decoder_spatial_padding_mode": "reflect"},
+            ("zeros", "encoder_spatial_padding_mode"),
+            ("reflect", "decoder_spatial_padding_mode"),
+        ),
+        (
+            {"spatial_padding_mode": "zeros", "decoder_spatial_padding_mode": "reflect"},
+            ("zeros", "spatial_padding_mode"),
+            ("reflect", "decoder_spatial_padding_mode"),
+        ),
+        (
+            {"spatial_padding_mode": "replicate", "encoder_spatial_padding_mode": "zeros"},
+            ("zeros", "encoder_spatial_padding_mode"),
+            ("replicate", "spatial_padding_mode"),
+        ),
+    ],
+)
+def test_per_half_padding_spellings_win_over_the_shared_key(reference: Reference, keys, encoder, decoder):
+    """ltx-core 1.0.0 reads only ``spatial_padding_mode``; some LTX-2.3 configs spell the
+    padding per half: both spellings are honoured, the per-half key first."""
+    raw = LTXCheckpoint(reference.checkpoint).section("vae")
+    plain = {k: v for k, v in raw.items() if not k.endswith("spatial_padding_mode")}
+    config = VideoVAEConfig.from_dict({**plain, **keys})
+    assert (config.encoder_padding_mode, config.padding_source("encoder")) == encoder
+    assert (config.decoder_padding_mode, config.padding_source("decoder")) == decoder
+    with pytest.raises(ConfigError, match=r"decoder_spatial_padding_mode = 'mirror'"):
+        VideoVAEConfig.from_dict({**plain, "decoder_spatial_padding_mode": "mirror"})
+
+
+def test_decoder_padding_spelled_per_half_reproduces_the_reference(reference: Reference, tmp_path: Path):
+    """The set's decoder, its padding given only by ``decoder_spatial_padding_mode`` (and a
+    different shared key), still gives the reference pixels."""
+    case = "video_vae_decode"
+    if f"{case}/out/pixels" not in reference:
+        pytest.skip("no video_vae_decode case")
+    config = VideoVAEConfig.from_dict(LTXCheckpoint(reference.checkpoint).section("vae"))
+    decoder_mode, encoder_mode = config.decoder_padding_mode, config.encoder_padding_mode
+    other = next(m for m in ("replicate", "zeros") if m != decoder_mode)
+
+    def edit(full):
+        full["vae"] = {k: v for k, v in full["vae"].items() if not k.endswith("spatial_padding_mode")}
+        full["vae"].update(
+            spatial_padding_mode=other,
+            encoder_spatial_padding_mode=encoder_mode,
+            decoder_spatial_padding_mode=decoder_mode,
+        )
+
+    decoder = load_video_decoder(vae_only_copy(reference, tmp_path, edit_config=edit))
+    def get(name: str) -> mx.array | None:
+        key = f"{case}/in/{name}"
+        return mx.array(reference[key]) if key in reference else None
+
+    scale = get("decode_noise_scale")
+    noise_scale = None if scale is None else float(scale)
+    pixels = decoder(get("latent"), timestep=get("timestep"), noise=get("decode_noise"), noise_scale=noise_scale)
+    check_parity(f"{case}/out/pixels (per-half padding keys)", pixels, reference[f"{case}/out/pixels"])
 
 
 @pytest.mark.parametrize(
@@ -112,7 +182,8 @@ def test_loader_accepts_and_skips_unused_statistics(reference: Reference):
     assert set(stats) == {"mean_of_means", "std_of_means"}
     std = np.array(LTXCheckpoint(reference.checkpoint).file.load("vae.per_channel_statistics.std-of-means", mx.float32))
     np.testing.assert_array_equal(np.array(load_video_statistics(reference.checkpoint).std_of_means), std)
-    assert float(decoder.timestep_scale_multiplier) == 1000.0 and decoder.timestep_scale_multiplier.ndim == 0
+    if decoder.timestep_conditioning:  # LTX-2.3 decoders have no timestep parameters
+        assert float(decoder.timestep_scale_multiplier) == 1000.0 and decoder.timestep_scale_multiplier.ndim == 0
 
 
 def test_loader_lists_missing_and_unexpected_keys_naming_the_file(reference: Reference, tmp_path: Path):
@@ -162,8 +233,9 @@ def test_decoder_rejects_wrong_latents(reference: Reference):
         decoder(mx.zeros((1, c + 1, 2, 2, 2)))
     with pytest.raises(InputShapeError, match=rf"\(B, {c}, F', H', W'\), got \(1, {c}, 2, 2\)"):
         decoder(mx.zeros((1, c, 2, 2)))
-    with pytest.raises(InputShapeError, match="noise must have the latent's shape"):
-        decoder(mx.zeros((1, c, 2, 2, 2)), noise=mx.zeros((1, c, 2, 2, 3)))
+    if decoder.timestep_conditioning:  # a decoder without it draws and reads no noise
+        with pytest.raises(InputShapeError, match="noise must have the latent's shape"):
+            decoder(mx.zeros((1, c, 2, 2, 2)), noise=mx.zeros((1, c, 2, 2, 3)))
 
 
 def test_encoder_rejects_bad_frame_counts_and_sizes(reference: Reference):
@@ -178,10 +250,11 @@ def test_encoder_rejects_bad_frame_counts_and_sizes(reference: Reference):
 
 def test_upsampler_rejects_wrong_latents_and_checks_config(reference: Reference, tmp_path: Path):
     upsampler = load_upsampler(spatial_upsampler(reference))
-    with pytest.raises(InputShapeError, match=r"expected a latent of shape \(B, 16, F, H, W\)"):
-        upsampler(mx.zeros((1, 8, 2, 3, 4)))
+    c = upsampler.config.in_channels
+    with pytest.raises(InputShapeError, match=rf"expected a latent of shape \(B, {c}, F, H, W\)"):
+        upsampler(mx.zeros((1, c + 1, 2, 3, 4)))
     stats = load_video_statistics(reference.checkpoint)
-    assert upsample_video(mx.zeros((1, 16, 2, 3, 4)), stats, upsampler).shape == (1, 16, 2, 6, 8)
+    assert upsample_video(mx.zeros((1, c, 2, 3, 4)), stats, upsampler).shape == (1, c, 2, 6, 8)
     tensors = load_file(str(spatial_upsampler(reference)))
     path = tmp_path / "bad-upsampler.safetensors"
     config = {"spatial_upsample": False, "temporal_upsample": False}

@@ -5,6 +5,7 @@ Models are built from the fixture files' own configs; every shape comes from the
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,6 +21,16 @@ from tests.conftest import Reference
 from tests.parity import check_parity
 
 UPSAMPLER_KINDS = ("spatial", "temporal")
+# Case-name suffix -> the file's scale suffix (spatial_upsampler_x1p5 -> ...-upsampler-x1.5.safetensors).
+_SCALE_SUFFIX = re.compile(r"_x(\d+)p(\d+)$")
+
+
+def upsampler_file(reference: Reference, case: str) -> Path:
+    """The fixture file an upsampler case runs: ``ltx2-tiny-<kind>-upsampler[-x<scale>].safetensors``."""
+    kind = case.split("_", 1)[0]
+    scale = _SCALE_SUFFIX.search(case)
+    suffix = f"-x{scale.group(1)}.{scale.group(2)}" if scale else ""
+    return reference.directory / f"ltx2-tiny-{kind}-upsampler{suffix}.safetensors"
 
 
 def covers(case: str) -> bool:
@@ -67,7 +78,7 @@ def compute(reference: Reference, case: str, output: str) -> mx.array:
         )
     kind = case.split("_", 1)[0]
     if kind in UPSAMPLER_KINDS:
-        upsampler = upsampler_for(str(reference.directory / f"ltx2-tiny-{kind}-upsampler.safetensors"))
+        upsampler = upsampler_for(str(upsampler_file(reference, case)))
         latent = _input(reference, case, "latent")
         if output == "raw":
             return upsampler(latent)
@@ -103,6 +114,6 @@ def test_decode_video_uint8_matches_e2e(reference: Reference):
 
 
 def test_fixture_upsampler_files_exist(reference: Reference):
-    for kind in UPSAMPLER_KINDS:
-        if any(case.startswith(f"{kind}_upsampler") for case in reference.cases()):
-            assert Path(reference.directory / f"ltx2-tiny-{kind}-upsampler.safetensors").exists()
+    for case in reference.cases():
+        if any(case.startswith(f"{kind}_upsampler") for kind in UPSAMPLER_KINDS):
+            assert upsampler_file(reference, case).exists(), case

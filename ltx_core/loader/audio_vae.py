@@ -11,7 +11,13 @@ from ltx_core.errors import CheckpointError
 from ltx_core.loader.checkpoint import AUDIO_VAE_PREFIX, VOCODER_PREFIX, LTXCheckpoint
 from ltx_core.loader.components import open_checkpoint, resolve_dtype
 from ltx_core.loader.weights import TensorSource, load_module_weights
-from ltx_core.model.audio_vae.config import AudioVAEConfig, VocoderConfig
+from ltx_core.model.audio_vae.bwe import VocoderWithBWE
+from ltx_core.model.audio_vae.config import (
+    AudioVAEConfig,
+    VocoderConfig,
+    VocoderWithBWEConfig,
+    vocoder_config_from_section,
+)
 from ltx_core.model.audio_vae.vae import AudioDecoder, AudioEncoder
 from ltx_core.model.audio_vae.vocoder import Vocoder
 from ltx_core.model.audio_vae.weights import statistics_param_name, vae_transform, vocoder_transform
@@ -25,8 +31,9 @@ def audio_vae_config(checkpoint: LTXCheckpoint) -> AudioVAEConfig:
     return AudioVAEConfig.from_section(checkpoint.section("audio_vae"), source=f"{checkpoint.name} config")
 
 
-def vocoder_config(checkpoint: LTXCheckpoint) -> VocoderConfig:
-    return VocoderConfig.from_section(checkpoint.section("vocoder"), source=f"{checkpoint.name} config")
+def vocoder_config(checkpoint: LTXCheckpoint) -> VocoderConfig | VocoderWithBWEConfig:
+    """The plain vocoder's config (LTX-2.0), or the vocoder with bandwidth extension's (LTX-2.3)."""
+    return vocoder_config_from_section(checkpoint.section("vocoder"), source=f"{checkpoint.name} config")
 
 
 def _require_keys(checkpoint: LTXCheckpoint, prefix: str, component: str) -> dict[str, str]:
@@ -70,10 +77,17 @@ def load_audio_encoder(
     return encoder
 
 
-def load_vocoder(checkpoint: LTXCheckpoint | str | os.PathLike, dtype: mx.Dtype | str = mx.float32) -> Vocoder:
-    """Stereo log-mel -> waveform at the config's output sampling rate, weights loaded strictly."""
+def load_vocoder(
+    checkpoint: LTXCheckpoint | str | os.PathLike, dtype: mx.Dtype | str = mx.float32
+) -> Vocoder | VocoderWithBWE:
+    """Stereo log-mel -> waveform at the config's output sampling rate, weights loaded strictly.
+
+    Keys lose one ``vocoder.`` (as the official filter does): ``vocoder.vocoder.*`` of an LTX-2.3
+    file is the inner vocoder, ``vocoder.bwe_generator.*`` / ``vocoder.mel_stft.*`` the extension.
+    """
     checkpoint = open_checkpoint(checkpoint)
-    vocoder = Vocoder(vocoder_config(checkpoint))
+    config = vocoder_config(checkpoint)
+    vocoder = VocoderWithBWE(config) if isinstance(config, VocoderWithBWEConfig) else Vocoder(config)
     mapping = {
         short: TensorSource(full, vocoder_transform(short, len(checkpoint.file.info(full).shape)))
         for short, full in _require_keys(checkpoint, VOCODER_PREFIX, "vocoder").items()

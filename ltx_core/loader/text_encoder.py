@@ -19,19 +19,18 @@ from mlx.utils import tree_flatten
 from ltx_core.errors import CheckpointError, ConfigError, WeightsMismatchError
 from ltx_core.loader.checkpoint import (
     AUDIO_CONNECTOR_PREFIX,
-    TEXT_PROJECTION_PREFIX,
     VIDEO_CONNECTOR_PREFIX,
     LTXCheckpoint,
 )
 from ltx_core.loader.components import open_checkpoint, resolve_dtype
 from ltx_core.loader.safetensors_file import SafetensorsFile, TensorInfo
+from ltx_core.loader.text_features import feature_projection
 from ltx_core.loader.weights import TensorSource, load_module_weights
 from ltx_core.model.text_encoder.connector import (
     ConnectorConfig,
     EmbeddingsConnector,
     EmbeddingsProcessor,
 )
-from ltx_core.model.text_encoder.features import FeatureExtractorV1
 from ltx_core.model.text_encoder.gemma import GemmaTextModel
 from ltx_core.model.text_encoder.gemma_config import GemmaConfig
 
@@ -51,13 +50,6 @@ IGNORED_PREFIXES = (
 )
 QUANTIZE_BITS = (4, 8)
 GROUP_SIZES = (32, 64, 128)
-# Checkpoint config keys that select the 22B "V2" feature extractor.
-_V2_KEYS = (
-    "caption_proj_before_connector",
-    "caption_projection_first_linear",
-    "caption_proj_input_norm",
-    "caption_projection_second_linear",
-)
 
 
 class ShardedSafetensors:
@@ -277,46 +269,25 @@ def load_embeddings_processor(
     dtype = resolve_dtype(dtype)
     section = checkpoint.section("transformer")
     where = f"{checkpoint.name} config, section 'transformer'"
-    if any(key in section for key in _V2_KEYS):
-        raise ConfigError(
-            f"{where}: this checkpoint uses the per-token-RMS feature extractor with separate video/audio "
-            "projections (the 22B 'V2' text path), which this port does not implement yet."
-        )
-    projection_key = f"{TEXT_PROJECTION_PREFIX}aggregate_embed.weight"
-    if projection_key not in checkpoint.file:
-        raise CheckpointError(
-            f"{checkpoint.name} has no Gemma feature projection ({projection_key}). "
-            "Use a full LTX-2 checkpoint such as ltx-2-19b-distilled.safetensors."
-        )
-    out_dim, in_dim = checkpoint.file.info(projection_key).shape
-    if in_dim % out_dim:
-        raise WeightsMismatchError(f"{checkpoint.name}: {projection_key} has shape {(out_dim, in_dim)}, not (D, D*k).")
-    num_states = in_dim // out_dim
-    if gemma is not None and (gemma.hidden_size, gemma.num_states) != (out_dim, num_states):
-        raise ConfigError(
-            f"The Gemma model has width {gemma.hidden_size} and {gemma.num_hidden_layers} layers, but "
-            f"{checkpoint.name}'s feature projection expects width {out_dim} and {num_states - 1} layers "
-            f"({GEMMA_REPO} for LTX-2). Use the Gemma the checkpoint was trained with."
-        )
+    projection = feature_projection(checkpoint, section, where, gemma)
     video_config = ConnectorConfig.from_transformer_section(section, False, where)
     audio_config = ConnectorConfig.from_transformer_section(section, True, where)
     audio_keys = checkpoint.keys_under(AUDIO_CONNECTOR_PREFIX)
-    for label, config in (("video", video_config), ("audio", audio_config if audio_keys else None)):
-        if config is not None and config.inner_dim != out_dim:
+    widths = (("video", video_config, projection.video_width), ("audio", audio_config, projection.audio_width))
+    for label, config, width in widths:
+        if label == "audio" and not audio_keys:
+            continue
+        if config.inner_dim != width:
             raise ConfigError(
                 f"{where}: the {label} connector width ({config.heads} heads x {config.head_dim}) differs from the "
-                f"text feature width {out_dim}."
+                f"{label} text feature width {width}."
             )
     processor = EmbeddingsProcessor(
-        FeatureExtractorV1(out_dim, num_states),
+        projection.module,
         EmbeddingsConnector(video_config),
         EmbeddingsConnector(audio_config) if audio_keys else None,
     )
-    mapping = {"feature_extractor.aggregate_embed.weight": TensorSource(projection_key)}
-    extra = checkpoint.keys_under(TEXT_PROJECTION_PREFIX)
-    extra.pop("aggregate_embed.weight")
-    for short, full in extra.items():
-        mapping[f"feature_extractor.{short}"] = TensorSource(full)  # reported as unexpected
+    mapping = dict(projection.mapping)
     for name, prefix in (("video_connector", VIDEO_CONNECTOR_PREFIX), ("audio_connector", AUDIO_CONNECTOR_PREFIX)):
         for short, full in checkpoint.keys_under(prefix).items():
             mapping[f"{name}.{_connector_param('.' + short)[1:]}"] = TensorSource(full)

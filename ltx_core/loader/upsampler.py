@@ -17,8 +17,9 @@ from ltx_core.model.video_vae.weights import conv_to_channels_last
 
 # Sections of a model checkpoint's config; an upsampler's config is flat.
 _CHECKPOINT_SECTIONS = ("transformer", "vae", "audio_vae", "vocoder")
-# A fixed buffer ltx-core registers (and may save) but never learns: rebuilt here from its formula.
-_FIXED_BUFFERS = ("upsampler.blur_down.kernel",)
+# The rational resampler's blur: a buffer ltx-core computes (binomial) but registers as
+# persistent, so a file that stores it overrides the formula there; it does here too.
+_BLUR_KERNEL = "upsampler.blur_down.kernel"
 
 
 def upsampler_config(file: SafetensorsFile) -> UpsamplerConfig:
@@ -60,11 +61,14 @@ def load_upsampler(path: str | os.PathLike | SafetensorsFile, dtype: mx.Dtype | 
     file = path if isinstance(path, SafetensorsFile) else SafetensorsFile(path)
     config = upsampler_config(file)
     model = LatentUpsampler(config)
+    blur = config.rational_resampler and _BLUR_KERNEL in file.keys()
     mapping = {
         upsampler_param_name(key): TensorSource(key, conv_to_channels_last)
         for key in file.keys()
-        if not (config.rational_resampler and key in _FIXED_BUFFERS)
+        if not (blur and key == _BLUR_KERNEL)
     }
     load_module_weights(model, file, mapping, resolve_dtype(dtype), f"{config.kind} latent upsampler")
+    if blur:
+        model.upsampler.blur_down.use_kernel(file.load(_BLUR_KERNEL, mx.float32))
     model.eval()
     return model

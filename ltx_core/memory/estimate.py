@@ -307,24 +307,34 @@ def video_decode_stage(
 
 
 def audio_decode_stage(audio_vae: dict, vocoder: dict, frames: int, fps: float, dtype: str) -> StageEstimate:
-    from ltx_core.model.audio_vae.config import AudioVAEConfig, VocoderConfig
+    from ltx_core.model.audio_vae.bwe import VocoderWithBWE
+    from ltx_core.model.audio_vae.config import AudioVAEConfig, VocoderWithBWEConfig, vocoder_config_from_section
     from ltx_core.model.audio_vae.vae import AudioDecoder
     from ltx_core.model.audio_vae.vocoder import Vocoder
 
     vae_config = AudioVAEConfig.from_section(audio_vae)
-    voc_config = VocoderConfig.from_section(vocoder)
+    voc_config = vocoder_config_from_section(vocoder)
     b = _BYTES[dtype]
-    weights = _parameter_bytes(AudioDecoder(vae_config), b) + _parameter_bytes(Vocoder(voc_config), b)
+    model = VocoderWithBWE(voc_config) if isinstance(voc_config, VocoderWithBWEConfig) else Vocoder(voc_config)
+    weights = _parameter_bytes(AudioDecoder(vae_config), b) + _parameter_bytes(model, b)
     mel_frames = AUDIO_MEL_PER_LATENT * audio_latent_frames(frames, fps) - 3
     widest = max(
         vae_config.ch * mult * math.ceil(mel_frames / 2**level) * math.ceil(vae_config.mel_bins / 2**level)
         for level, mult in enumerate(vae_config.ch_mult)
     )
-    length, channels = mel_frames, voc_config.upsample_initial_channel
-    levels = channels * length
-    for rate in voc_config.upsample_rates:
-        length, channels = length * rate, channels // 2
-        levels += channels * length
+
+    def generator_levels(config, length: int) -> tuple[int, int]:
+        channels = config.upsample_initial_channel
+        levels = channels * length
+        for rate in config.upsample_rates:
+            length, channels = length * rate, channels // 2
+            levels += channels * length
+        return levels, length
+
+    levels, length = generator_levels(voc_config if isinstance(model, Vocoder) else voc_config.vocoder, mel_frames)
+    if isinstance(voc_config, VocoderWithBWEConfig):  # then the extension, on the inner waveform's mel frames
+        bwe_levels, length = generator_levels(voc_config.bwe_generator, -(-length // voc_config.bwe.hop_length))
+        levels = max(levels, bwe_levels)
     working = max(AUDIO_DECODER_COPIES * widest, VOCODER_COPIES * levels) * b
     return StageEstimate("audio decode", weights, int(working), f"{length} samples")
 

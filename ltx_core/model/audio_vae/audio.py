@@ -12,6 +12,7 @@ import numpy as np
 
 from ltx_core.errors import InputShapeError
 from ltx_core.model.audio_vae.vae import AudioDecoder
+from ltx_core.model.audio_vae.bwe import VocoderWithBWE
 from ltx_core.model.audio_vae.vocoder import Vocoder
 
 PCM16_SCALE = 32767.0
@@ -26,7 +27,7 @@ class Audio:
     sampling_rate: int
 
 
-def decode_audio(latent: mx.array, decoder: AudioDecoder, vocoder: Vocoder) -> Audio:
+def decode_audio(latent: mx.array, decoder: AudioDecoder, vocoder: Vocoder | VocoderWithBWE) -> Audio:
     """Normalised audio latent (B, z, T, bins) -> waveform at the vocoder's output rate, float32.
 
     As the official ``decode_audio`` (``squeeze(0)``): a batch of one gives (2, samples); a larger

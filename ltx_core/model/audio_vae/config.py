@@ -7,7 +7,7 @@ absent from the file.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from ltx_core.config_base import ConfigBase, require_positive_int
@@ -148,10 +148,11 @@ def downsampled_length(length: int, times: int, padding: int) -> int:
 
 @dataclass(frozen=True)
 class VocoderConfig(ConfigBase):
-    """The plain HiFi-GAN vocoder of LTX-2 (``resblock: "1"``, stereo)."""
+    """A HiFi-GAN style generator: the plain LTX-2.0 vocoder (``resblock: "1"``, stereo), or a
+    BigVGAN v2 generator of the LTX-2.3 vocoder (``resblock: "AMP1"``, SnakeBeta)."""
 
     SECTION: ClassVar[str] = "vocoder"
-    SUPPORTED_VALUES: ClassVar[dict] = {"resblock": ("1",), "stereo": (True,)}
+    SUPPORTED_VALUES: ClassVar[dict] = {"resblock": ("1", "AMP1"), "stereo": (True,)}
 
     resblock_kernel_sizes: list[int] = field(default_factory=lambda: [3, 7, 11])
     upsample_rates: list[int] = field(default_factory=lambda: [6, 5, 2, 2, 2])
@@ -161,26 +162,46 @@ class VocoderConfig(ConfigBase):
     resblock: str = "1"
     stereo: bool = True
     output_sampling_rate: int = 24000
+    activation: str = "snake"
     use_tanh_at_final: bool = True
     use_bias_at_final: bool = True
+    # Not a file key: ltx-core decides it (off for the bandwidth-extension generator).
+    final_activation: bool = True
 
     @classmethod
     def from_section(cls, section: Mapping[str, Any], source: str = "checkpoint config") -> "VocoderConfig":
+        """The flat (LTX-2.0) ``vocoder`` section; a nested LTX-2.3 one goes to ``vocoder_config_from_section``."""
         where = f"{source}, section 'vocoder'"
         if not isinstance(section, Mapping):
             raise ConfigError(f"{where}: must be a JSON object.")
         if "bwe" in section:
             raise ConfigError(
-                f"{where}: a vocoder with bandwidth extension ('bwe', LTX-2.3 checkpoints) is not supported by "
-                "this port; use an LTX-2 (19B) checkpoint."
+                f"{where}: a vocoder with bandwidth extension ('bwe', LTX-2.3 checkpoints) is read by "
+                "vocoder_config_from_section, not as a plain vocoder."
             )
-        # The official configurator requires both keys to be present with exactly these values.
-        for key, expected in (("resblock", "1"), ("stereo", True)):
+        return cls.generator(section, where, "1", source)
+
+    @classmethod
+    def generator(
+        cls, section: Mapping[str, Any], where: str, resblock: str, source: str, **fixed: Any
+    ) -> "VocoderConfig":
+        """One generator section; the official configurator requires these keys with exactly these values."""
+        if not isinstance(section, Mapping):
+            raise ConfigError(f"{where}: must be a JSON object.")
+        required: tuple[tuple[str, Any], ...] = (("resblock", resblock), ("stereo", True))
+        if resblock == "AMP1":
+            required += (("activation", "snakebeta"),)
+        for key, expected in required:
             if section.get(key) != expected:
                 raise ConfigError(
                     f"{where}: {key} = {section.get(key)!r} is not supported by this port (supported: {expected!r})."
                 )
-        return cls.from_dict(section, source=source)
+        config = cls.from_dict(section, source=source)
+        return replace(config, **fixed) if fixed else config
+
+    @property
+    def is_amp(self) -> bool:
+        return self.resblock == "AMP1"
 
     @property
     def upsample_factor(self) -> int:
@@ -212,7 +233,7 @@ class VocoderConfig(ConfigBase):
             )
         for dilations in self.resblock_dilation_sizes:
             if len(dilations) != 3:
-                raise ConfigError(f"{where}: resblock '1' uses 3 dilations per block, got {dilations!r}.")
+                raise ConfigError(f"{where}: resblock {self.resblock!r} uses 3 dilations per block, got {dilations!r}.")
         halvings = len(self.upsample_rates)
         if self.channels(halvings) < 1 or self.upsample_initial_channel % (2**halvings):
             raise ConfigError(
@@ -228,3 +249,95 @@ def _mapping(section: Mapping[str, Any], key: str, where: str) -> Mapping[str, A
     if not isinstance(value, Mapping):
         raise ConfigError(f"{where}: '{key}' must be a JSON object, got {type(value).__name__}.")
     return value
+
+
+@dataclass(frozen=True)
+class BandwidthExtensionConfig(ConfigBase):
+    """The STFT / rate settings of the LTX-2.3 bandwidth extension (``vocoder.bwe``); ltx-core
+    reads them without defaults, and uses ``n_fft`` as the window length (``win_size`` unread)."""
+
+    SECTION: ClassVar[str] = "vocoder.bwe"
+    REQUIRED: ClassVar[tuple[str, ...]] = (
+        "n_fft",
+        "hop_length",
+        "num_mels",
+        "input_sampling_rate",
+        "output_sampling_rate",
+    )
+
+    n_fft: int = 0
+    hop_length: int = 0
+    num_mels: int = 0
+    input_sampling_rate: int = 0
+    output_sampling_rate: int = 0
+
+    @property
+    def ratio(self) -> int:
+        return self.output_sampling_rate // self.input_sampling_rate
+
+    def validate(self, where: str) -> None:
+        for key in self.REQUIRED:
+            require_positive_int(where, key, getattr(self, key))
+        if self.output_sampling_rate % self.input_sampling_rate:
+            raise ConfigError(
+                f"{where}: output_sampling_rate {self.output_sampling_rate} is not a multiple of input_sampling_rate "
+                f"{self.input_sampling_rate}."
+            )
+        if self.hop_length > self.n_fft:
+            raise ConfigError(f"{where}: hop_length {self.hop_length} is larger than n_fft {self.n_fft}.")
+
+
+@dataclass(frozen=True)
+class VocoderWithBWEConfig:
+    """LTX-2.3 ``vocoder: {vocoder: {...}, bwe: {...}}``: a 16 kHz BigVGAN v2 vocoder, then a
+    bandwidth-extension generator (same class, no final activation) to the output rate."""
+
+    vocoder: VocoderConfig
+    bwe_generator: VocoderConfig
+    bwe: BandwidthExtensionConfig
+
+    @property
+    def output_sampling_rate(self) -> int:
+        return self.bwe.output_sampling_rate
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "vocoder": self.vocoder.to_dict(),
+            "bwe_generator": self.bwe_generator.to_dict(),
+            "bwe": self.bwe.to_dict(),
+        }
+
+
+def vocoder_config_from_section(
+    section: Mapping[str, Any], source: str = "checkpoint config"
+) -> VocoderConfig | VocoderWithBWEConfig:
+    """The ``vocoder`` section as ltx-core 1.0.0 reads it: ``"bwe"`` in it selects VocoderWithBWE."""
+    where = f"{source}, section 'vocoder'"
+    if not isinstance(section, Mapping) or "bwe" not in section:
+        return VocoderConfig.from_section(section, source)
+    bwe_section = _mapping(section, "bwe", where)
+    missing = [key for key in BandwidthExtensionConfig.REQUIRED if key not in bwe_section]
+    if missing:
+        raise ConfigError(f"{where}: 'bwe' lacks {', '.join(missing)}, which the bandwidth extension needs.")
+    bwe = BandwidthExtensionConfig.from_dict(bwe_section, source=source)
+    inner = VocoderConfig.generator(
+        _mapping(section, "vocoder", where),
+        f"{source}, section 'vocoder.vocoder'",
+        "AMP1",
+        source,
+        output_sampling_rate=bwe.input_sampling_rate,
+    )
+    generator = VocoderConfig.generator(
+        bwe_section,
+        f"{source}, section 'vocoder.bwe'",
+        "AMP1",
+        source,
+        output_sampling_rate=bwe.output_sampling_rate,
+        final_activation=False,
+    )
+    if generator.upsample_factor != bwe.ratio * bwe.hop_length:
+        raise ConfigError(
+            f"{source}, section 'vocoder.bwe': upsample_rates multiply to {generator.upsample_factor}, but one mel frame of hop "
+            f"{bwe.hop_length} at x{bwe.ratio} needs {bwe.ratio * bwe.hop_length}."
+        )
+    return VocoderWithBWEConfig(inner, generator, bwe)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import mlx.core as mx
 
 STATISTICS = "per_channel_statistics."
-_TRANSPOSED_CONV = re.compile(r"^ups\.\d+\.weight$")
+_TRANSPOSED_CONV = re.compile(r"(^|\.)ups\.\d+\.weight$")
 
 
 def statistics_param_name(key: str) -> str:
@@ -40,6 +40,7 @@ def vae_transform(name: str, ndim: int) -> Callable[[mx.array], mx.array] | None
 
 
 def vocoder_transform(name: str, ndim: int) -> Callable[[mx.array], mx.array] | None:
+    """Conv weights to MLX layouts; buffers (anti-aliasing ``filter``, STFT bases) stay as stored."""
     if not name.endswith(".weight") or ndim != 3:
         return None
-    return conv_transpose1d_weight if _TRANSPOSED_CONV.match(name) else conv1d_weight
+    return conv_transpose1d_weight if _TRANSPOSED_CONV.search(name) else conv1d_weight

@@ -7,7 +7,13 @@ from ltx_core.model.text_encoder.connector import (
     TextContexts,
     additive_mask,
 )
-from ltx_core.model.text_encoder.features import FeatureExtractorV1, normalize_hidden_states
+from ltx_core.model.text_encoder.features import (
+    FeatureExtractorV1,
+    FeatureExtractorV2,
+    TextFeatures,
+    normalize_hidden_states,
+    normalize_per_token_rms,
+)
 from ltx_core.model.text_encoder.gemma import GemmaTextModel, KVCache
 from ltx_core.model.text_encoder.gemma_config import GemmaConfig
 
@@ -16,10 +22,13 @@ __all__ = [
     "EmbeddingsConnector",
     "EmbeddingsProcessor",
     "FeatureExtractorV1",
+    "FeatureExtractorV2",
     "GemmaConfig",
     "GemmaTextModel",
     "KVCache",
     "TextContexts",
+    "TextFeatures",
     "additive_mask",
     "normalize_hidden_states",
+    "normalize_per_token_rms",
 ]

@@ -15,6 +15,7 @@ import mlx.nn as nn
 import numpy as np
 
 from ltx_core.errors import ConfigError
+from ltx_core.model.text_encoder.features import TextFeatures
 from ltx_core.model.transformer.attention import Attention
 from ltx_core.model.transformer.block import FeedForward
 from ltx_core.model.transformer.rope import rotary_tables
@@ -151,10 +152,17 @@ class EmbeddingsProcessor(nn.Module):
         features = self.feature_extractor(hidden_states, attention_mask)
         return self.connect(features, attention_mask)
 
-    def connect(self, features: mx.array, attention_mask: mx.array) -> TextContexts:
-        video = self.video_connector(features, attention_mask)
+    def connect(self, features: TextFeatures | mx.array, attention_mask: mx.array) -> TextContexts:
+        """``features``: the extractor's output, or one array both connectors share (V1)."""
+        if not isinstance(features, TextFeatures):
+            features = TextFeatures(video=features, audio=features)
+        video = self.video_connector(features.video, attention_mask)
         # The connector mask is all ones (registers fill the padding), so the official
         # "multiply by the binary mask" step leaves the video context unchanged.
         mask = mx.ones(attention_mask.shape, dtype=mx.int64)
-        audio = self.audio_connector(features, attention_mask) if "audio_connector" in self else None
+        audio = None
+        if "audio_connector" in self:
+            if features.audio is None:
+                raise ValueError("the audio connector needs audio features; the feature extractor gave none")
+            audio = self.audio_connector(features.audio, attention_mask)
         return TextContexts(video=video, audio=audio, mask=mask)

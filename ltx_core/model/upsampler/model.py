@@ -91,7 +91,14 @@ class BlurDownsample(nn.Module):
         self.kernel_size = kernel_size
         k = mx.array([math.comb(kernel_size - 1, i) for i in range(kernel_size)], dtype=mx.float32)
         k2d = k[:, None] * k[None, :]
-        self._kernel = k2d / k2d.sum()
+        self._kernel = k2d / k2d.sum()  # private: not a parameter unless the file stores one
+
+    def use_kernel(self, kernel: mx.array) -> None:
+        """Take the file's ``blur_down.kernel`` (1, 1, k, k) instead of the binomial one."""
+        if tuple(kernel.shape) != (1, 1, self.kernel_size, self.kernel_size):
+            expected = (1, 1, self.kernel_size, self.kernel_size)
+            raise InputShapeError(f"blur_down.kernel must have shape {expected}, got {tuple(kernel.shape)}.")
+        self._kernel = kernel.reshape(self.kernel_size, self.kernel_size)
 
     def __call__(self, x: mx.array) -> mx.array:
         if self.stride == 1:

@@ -1,7 +1,12 @@
 """Video VAE config, read from the checkpoint's ``config["vae"]`` section.
 
-Defaults are those ltx-core 1.0.0 uses for absent keys. ``spatial_padding_mode`` is one key
-read by both halves with different defaults (encoder ``zeros``, decoder ``reflect``).
+Defaults are those ltx-core 1.0.0 uses for absent keys.
+
+Padding: ltx-core 1.0.0 reads one key, ``spatial_padding_mode``, for both halves, with
+different defaults (encoder ``zeros``, decoder ``reflect``). Some copies of the LTX-2.3 config
+spell it per half instead (``encoder_spatial_padding_mode`` / ``decoder_spatial_padding_mode``),
+which ltx-core 1.0.0 ignores; this port honours both spellings, the per-half key winning, and
+``padding_source`` says which key decided each half.
 """
 
 from __future__ import annotations
@@ -52,6 +57,8 @@ class VideoVAEConfig(ConfigBase):
         "norm_layer": NORM_LAYERS,
         "latent_log_var": ("uniform", "per_channel", "constant"),
         "spatial_padding_mode": PADDING_MODES,
+        "encoder_spatial_padding_mode": PADDING_MODES,
+        "decoder_spatial_padding_mode": PADDING_MODES,
         "causal_decoder": (True, False),
         "timestep_conditioning": (True, False),
     }
@@ -66,17 +73,28 @@ class VideoVAEConfig(ConfigBase):
     norm_layer: str = "pixel_norm"
     latent_log_var: str = "uniform"
     spatial_padding_mode: str | None = None
+    encoder_spatial_padding_mode: str | None = None
+    decoder_spatial_padding_mode: str | None = None
     causal_decoder: bool = False
     timestep_conditioning: bool = True
     decoder_base_channels: int = 128
 
     @property
     def encoder_padding_mode(self) -> str:
-        return self.spatial_padding_mode or "zeros"
+        return self.encoder_spatial_padding_mode or self.spatial_padding_mode or "zeros"
 
     @property
     def decoder_padding_mode(self) -> str:
-        return self.spatial_padding_mode or "reflect"
+        return self.decoder_spatial_padding_mode or self.spatial_padding_mode or "reflect"
+
+    def padding_source(self, half: str) -> str:
+        """The config key that set ``half``'s ("encoder"/"decoder") padding, or "default"."""
+        if half not in ("encoder", "decoder"):
+            raise ValueError(f"half must be 'encoder' or 'decoder', got {half!r}")
+        for key in (f"{half}_spatial_padding_mode", "spatial_padding_mode"):
+            if getattr(self, key) is not None:
+                return key
+        return "default"
 
     def encoder_scale(self) -> tuple[int, int, int]:
         """(time, height, width) compression of the encoder: patchify, then its blocks."""
