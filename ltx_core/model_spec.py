@@ -105,7 +105,6 @@ LTX_2_3 = VersionSpec(
     steps=30,
     video_guidance=_guidance(3.0, 28),
     audio_guidance=_guidance(7.0, 28),
-    supported=False,  # issue 13: the 2.3 text path, VAE layout and vocoder are being ported
     text_encoder="Gemma 3 12B QAT (a Hugging Face folder; the LTX-2 Gemma folder works too)",
     files=(
         CompanionFile(Role.CHECKPOINT, "ltx-2.3-22b-distilled.safetensors", "the distilled model (fast: 8+3 steps)"),
