@@ -14,6 +14,7 @@ from pathlib import Path
 import mlx.core as mx
 import numpy as np
 import pytest
+from mlx.utils import tree_flatten, tree_unflatten
 
 from ltx_core.errors import ConfigError, WeightsMismatchError
 from ltx_core.loader.gemma4 import (
@@ -109,7 +110,8 @@ def test_tokenizer_behaviour(ltx25: Reference):
     tokenizer = source.tokenizer(max_length=128)
     text = prompt(ltx25)
     padded = tokenizer(f"  \n{text}  ")
-    assert np.array_equal(np.asarray(padded.input_ids)[0, -padded.token_count :], ltx25["text/in/input_ids"][0, -padded.token_count :])
+    count = padded.token_count
+    assert np.array_equal(np.asarray(padded.input_ids)[0, -count:], ltx25["text/in/input_ids"][0, -count:])
     with pytest.raises(PromptError):
         tokenizer("   ")
     empty = tokenizer("", allow_empty=True)
@@ -141,7 +143,9 @@ def _with_gemma_version(version: str | None):
 @pytest.mark.parametrize("version", ["gemma4-12b-ltx-v2", None], ids=["other", "stock"])
 def test_version_mismatch_is_refused(ltx25: Reference, tmp_path: Path, version: str | None):
     transformer = component_file(ltx25, "diffusion_models")
-    edited = rewrite_safetensors(te_path(ltx25), tmp_path / "edited-te.safetensors", metadata=_with_gemma_version(version))
+    edited = rewrite_safetensors(
+        te_path(ltx25), tmp_path / "edited-te.safetensors", metadata=_with_gemma_version(version)
+    )
     with pytest.raises(ConfigError) as info:
         check_text_encoder_matches(transformer, edited)
     message = str(info.value)
@@ -158,8 +162,10 @@ def test_transformer_without_declaration_is_refused():
 
 # -- refusals on files ------------------------------------------------------------------------
 def test_missing_key_names_the_file(ltx25: Reference, tmp_path: Path):
-    broken = rewrite_safetensors(te_path(ltx25), tmp_path / "missing.safetensors", drop=["model.layers.1.mlp.up_proj.weight"])
-    with pytest.raises(WeightsMismatchError, match=r"missing\.safetensors.*missing from the file: mlp\.up_proj\.weight"):
+    dropped = "model.layers.1.mlp.up_proj.weight"
+    broken = rewrite_safetensors(te_path(ltx25), tmp_path / "missing.safetensors", drop=[dropped])
+    message = r"missing\.safetensors.*Gemma 4 layers\.1 .*missing from the file: mlp\.up_proj\.weight"
+    with pytest.raises(WeightsMismatchError, match=message):
         load_gemma4(broken)
 
 
@@ -169,11 +175,15 @@ def test_unknown_keys_are_refused(ltx25: Reference, tmp_path: Path):
     )
     with pytest.raises(WeightsMismatchError, match=r"lm\.safetensors.*model\.layers\.0\.mlp\.extra\.weight"):
         load_gemma4(lm)
-    other = rewrite_safetensors(te_path(ltx25), tmp_path / "other.safetensors", alias={"mystery.weight": "model.norm.weight"})
+    other = rewrite_safetensors(
+        te_path(ltx25), tmp_path / "other.safetensors", alias={"mystery.weight": "model.norm.weight"}
+    )
     with pytest.raises(WeightsMismatchError, match=r"other\.safetensors.*no known part.*mystery\.weight"):
         load_gemma4(other)
     deeper = rewrite_safetensors(
-        te_path(ltx25), tmp_path / "deeper.safetensors", alias={"model.layers.6.layer_scalar": "model.layers.0.layer_scalar"}
+        te_path(ltx25),
+        tmp_path / "deeper.safetensors",
+        alias={"model.layers.6.layer_scalar": "model.layers.0.layer_scalar"},
     )
     with pytest.raises(WeightsMismatchError, match=r"deeper\.safetensors.*model\.layers\.6\.layer_scalar"):
         load_gemma4(deeper)
@@ -202,10 +212,10 @@ def tiny_config(layers: int, **text) -> Gemma4Config:
 def random_model(config: Gemma4Config, seed: int = 0) -> Gemma4TextModel:
     model = Gemma4TextModel(config)
     mx.random.seed(seed)
-    from mlx.utils import tree_flatten, tree_unflatten
-
-    params = [(name, mx.random.normal(value.shape) * 0.3 + (1.0 if "norm" in name or "scalar" in name else 0.0))
-              for name, value in tree_flatten(model.parameters())]
+    params = [
+        (name, mx.random.normal(value.shape) * 0.3 + (1.0 if "norm" in name or "scalar" in name else 0.0))
+        for name, value in tree_flatten(model.parameters())
+    ]
     model.update(tree_unflatten(params))
     return model
 
@@ -253,7 +263,10 @@ def test_sliding_window_and_proportional_rope():
         ({"hidden_activation": "silu"}, "hidden_activation = 'silu'"),
         ({"num_kv_shared_layers": 2}, "num_kv_shared_layers = 2"),
         ({"use_bidirectional_attention": "all"}, "use_bidirectional_attention = 'all'"),
-        ({"rope_parameters": {"full_attention": {"rope_type": "yarn"}}}, "rope_parameters.full_attention.rope_type = 'yarn'"),
+        (
+            {"rope_parameters": {"full_attention": {"rope_type": "yarn"}}},
+            "rope_parameters.full_attention.rope_type = 'yarn'",
+        ),
         ({"layer_types": ["chunked_attention", "full_attention"]}, "layer_types must list 2 entries"),
         ({"num_global_key_value_heads": 3}, "num_global_key_value_heads"),
     ],
@@ -266,3 +279,13 @@ def test_unsupported_config_values_are_named(text: dict, message: str):
 def test_stock_gemma3_config_is_refused():
     with pytest.raises(ConfigError, match="model_type = 'gemma3'"):
         Gemma4Config.from_gemma_config({"model_type": "gemma3", "text_config": {}}, source="tiny")
+
+
+def test_identity_follows_the_file(ltx25: Reference, tmp_path: Path):
+    source, _ = text_encoder(str(te_path(ltx25)))
+    edited = rewrite_safetensors(te_path(ltx25), tmp_path / te_path(ltx25).name, metadata=_with_gemma_version("x"))
+    other = Gemma4TextEncoderFile(edited)
+    try:
+        assert source.identity() == Gemma4TextEncoderFile(te_path(ltx25)).identity() != other.identity()
+    finally:
+        other.close()

@@ -57,8 +57,10 @@ def test_euler_ancestral_edges():
     sample, denoised = (mx.array(rng.standard_normal((1, 6, 4)).astype(np.float32)) for _ in range(2))
     sigmas = mx.array([1.0, 0.7, 0.3, 0.0])
     plain = EulerDiffusionStep().step(sample, denoised, sigmas, 1)
-    np.testing.assert_allclose(np.asarray(EulerAncestralDiffusionStep(eta=0.0).step(sample, denoised, sigmas, 1)), np.asarray(plain), atol=1e-6)
-    assert np.array_equal(np.asarray(EulerAncestralDiffusionStep().step(sample, denoised, sigmas, 2)), np.asarray(denoised))
+    deterministic = EulerAncestralDiffusionStep(eta=0.0).step(sample, denoised, sigmas, 1)
+    np.testing.assert_allclose(np.asarray(deterministic), np.asarray(plain), atol=1e-6)
+    last = EulerAncestralDiffusionStep().step(sample, denoised, sigmas, 2)  # to sigma 0: the x0 prediction
+    assert np.array_equal(np.asarray(last), np.asarray(denoised))
     with pytest.raises(ValueError, match="noise"):
         EulerAncestralDiffusionStep().step(sample, denoised, sigmas, 0)
     half = EulerAncestralDiffusionStep().step(sample.astype(mx.bfloat16), denoised, sigmas, 0, noise=denoised)

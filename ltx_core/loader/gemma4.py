@@ -13,6 +13,7 @@ Any other key is an error naming the file.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import warnings
@@ -67,7 +68,9 @@ class Gemma4TextEncoderFile:
         try:
             self.gemma_config = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise CheckpointError(f"{self.name}: its metadata '{GEMMA_CONFIG_METADATA_KEY}' is not valid JSON ({exc}).") from None
+            raise CheckpointError(
+                f"{self.name}: its metadata '{GEMMA_CONFIG_METADATA_KEY}' is not valid JSON ({exc})."
+            ) from None
         self.config = Gemma4Config.from_gemma_config(
             self.gemma_config, source=f"{self.name} metadata '{GEMMA_CONFIG_METADATA_KEY}'"
         )
@@ -132,6 +135,15 @@ class Gemma4TextEncoderFile:
                 f"{', '.join(sorted(unknown)[:8])}."
             )
         return text
+
+    def identity(self) -> str:
+        """A short fingerprint (name, size, config, tensor layout), for caches keyed by weights."""
+        digest = hashlib.sha256(f"{self.name}:{self.file.file_size}".encode())
+        digest.update(json.dumps(self.gemma_config, sort_keys=True).encode())
+        for key in sorted(self.file.keys()):
+            info = self.file.info(key)
+            digest.update(f"{key}:{info.dtype}:{info.shape}:{info.start}".encode())
+        return digest.hexdigest()[:16]
 
     def close(self) -> None:
         self.file.close()
@@ -206,7 +218,9 @@ def check_gemma_version(
         try:
             declared = json.loads(raw) if isinstance(raw, str) else raw
         except json.JSONDecodeError:
-            raise ConfigError(f"{transformer_name}: its metadata '{SOURCE_CHECKPOINT_METADATA_KEY}' is not valid JSON.") from None
+            raise ConfigError(
+                f"{transformer_name}: its metadata '{SOURCE_CHECKPOINT_METADATA_KEY}' is not valid JSON."
+            ) from None
         expected = declared.get("gemma_version") if isinstance(declared, dict) else None
         if expected != gemma_version:
             found = f"gemma_version {gemma_version!r}" if gemma_version else "no gemma_version (a stock Gemma)"
