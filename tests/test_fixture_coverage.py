@@ -19,6 +19,8 @@ COMPONENT_OF = (
     ("transformer", "ltx_core.model.transformer"),
     ("scheduler", "ltx_core.components.schedulers"),
     ("euler_step", "ltx_core.components.diffusion_steps"),
+    ("euler_ancestral_step", "ltx_core.components.diffusion_steps"),
+    ("duration_head", "ltx_core.model.duration"),
     ("video_vae", "ltx_core.model.video_vae"),
     ("audio_vae", "ltx_core.model.audio_vae"),
     ("vocoder", "ltx_core.model.audio_vae"),
@@ -34,6 +36,7 @@ COVERING_TESTS = (
     importlib.import_module("tests.test_text_encoder_parity"),
     importlib.import_module("tests.test_vae_parity"),
     importlib.import_module("tests.test_pipeline_distilled_parity"),
+    importlib.import_module("tests.test_ltx25_components_parity"),
 )
 
 

@@ -1,4 +1,5 @@
-"""The LTX-2 text path: Gemma 3 hidden states -> features -> video/audio contexts."""
+"""The LTX-2 text path: Gemma 3 (LTX-2.0/2.3) or Gemma 4 (LTX-2.5) hidden states -> features ->
+video/audio contexts."""
 
 from ltx_core.model.text_encoder.connector import (
     ConnectorConfig,
@@ -15,14 +16,20 @@ from ltx_core.model.text_encoder.features import (
     normalize_per_token_rms,
 )
 from ltx_core.model.text_encoder.gemma import GemmaTextModel, KVCache
+from ltx_core.model.text_encoder.gemma4 import Gemma4TextModel
+from ltx_core.model.text_encoder.gemma4_config import Gemma4Config
+from ltx_core.model.text_encoder.gemma4_tokenizer import EmbeddedPromptTokenizer
 from ltx_core.model.text_encoder.gemma_config import GemmaConfig
 
 __all__ = [
     "ConnectorConfig",
     "EmbeddingsConnector",
+    "EmbeddedPromptTokenizer",
     "EmbeddingsProcessor",
     "FeatureExtractorV1",
     "FeatureExtractorV2",
+    "Gemma4Config",
+    "Gemma4TextModel",
     "GemmaConfig",
     "GemmaTextModel",
     "KVCache",
