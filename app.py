@@ -13,9 +13,12 @@ import ltx_core  # noqa: E402,F401  (backend set-up before mlx)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from ltx_core.presets import PRESETS_DIR
+
+    presets = ", ".join(sorted(path.stem for path in PRESETS_DIR.glob("*.json")))
     parser = argparse.ArgumentParser(description="LTX Studio for MLX (no weights found: the built-in demo models)")
     parser.add_argument("--host", default="127.0.0.1", help="address to serve on (default: this machine only)")
-    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--port", type=int, default=7860, help="port to serve on (default 7860)")
     parser.add_argument("--share", action="store_true", help="create a temporary public Gradio link (needs --auth)")
     parser.add_argument("--auth", metavar="USER:PASSWORD", help="require this login")
     parser.add_argument("--share-without-auth", action="store_true", help="allow --share without --auth")
@@ -23,8 +26,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="folder scanned for checkpoints, upsamplers, LoRAs and Gemma")  # fmt: skip
     parser.add_argument("--weights", default=os.environ.get("LTX_WEIGHTS"), help="use this checkpoint file")
     parser.add_argument("--gemma-path", default=os.environ.get("LTX_GEMMA_DIR"), help="Gemma 3 12B folder")
-    parser.add_argument("--preset", help="memory mode (default: picked from this machine's RAM)")
-    parser.add_argument("--outputs-dir", default=os.environ.get("LTX_OUTPUTS_DIR", "outputs"))
+    parser.add_argument("--preset", help=f"memory mode: {presets} (default: picked from this machine's RAM)")
+    parser.add_argument("--outputs-dir", default=os.environ.get("LTX_OUTPUTS_DIR", "outputs"),
+                        help="where videos and their settings are written (default: ./outputs)")  # fmt: skip
     parser.add_argument("--max-file-size", default="4gb", help="largest upload accepted (e.g. 500mb, 4gb)")
     return parser.parse_args(argv)
 
@@ -39,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         options = LaunchOptions(args.host, args.port, args.share, parse_auth(args.auth), args.share_without_auth,
                                 args.max_file_size)  # fmt: skip
         check_share(options)
+        check_port(args.host, args.port)
+        parse_size(args.max_file_size)
         if args.weights and not Path(args.weights).expanduser().is_file():
             raise ValueError(f"--weights {args.weights}: no such file")
         if args.weights_dir and not Path(args.weights_dir).expanduser().is_dir():
@@ -56,8 +62,36 @@ def main(argv: list[str] | None = None) -> int:
     if studio.models.demo:
         print("No LTX-2 checkpoint found: running the built-in demo models (outputs are not meaningful). "
               "Use --weights-dir to point at real weights.", file=sys.stderr)  # fmt: skip
-    launch(build_studio(studio), studio, options)
+    try:
+        launch(build_studio(studio), studio, options)
+    except KeyboardInterrupt:
+        print("\nStudio stopped.", file=sys.stderr)
     return 0
+
+
+def check_port(host: str, port: int) -> None:
+    """One sentence instead of Gradio's traceback when the port is taken."""
+    import socket
+
+    if not 0 < port < 65536:
+        raise ValueError(f"--port {port} is not a port number (1-65535).")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            raise ValueError(f"port {port} is in use (another studio or program): pass --port {port + 1} or another "
+                             "free port.") from None  # fmt: skip
+
+
+def parse_size(text: str) -> int:
+    """``500mb`` / ``4gb`` / bytes -> bytes; a clear error otherwise."""
+    import re
+
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb)?\s*", str(text).lower())
+    if not match:
+        raise ValueError(f"--max-file-size {text!r} is not a size: write e.g. 500mb or 4gb.")
+    units = {None: 1, "b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12}
+    return int(float(match.group(1)) * units[match.group(2)])
 
 
 if __name__ == "__main__":

@@ -148,7 +148,9 @@ def control_video(args: argparse.Namespace) -> str | None:
 
     source = Path(args.control_video)
     edges = Path(args.output).with_name(Path(args.output).stem + "-edges.mp4")
-    Path(edges).parent.mkdir(parents=True, exist_ok=True)
+    from ltx_core.media.output_folder import check_writable
+
+    check_writable(Path(edges).parent)
     write_mp4(edges, canny_video(iter_video_frames(source, max_frames=args.frames)), probe_video(source).fps, sidecar=False)
     return str(edges)
 
@@ -172,7 +174,6 @@ def run_generate(args: argparse.Namespace) -> int:
         bar.refresh()
 
     output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
     record = run_job(ledger, args.pipeline, request, output, progress)
     for bar in bars.values():
         bar.close()
@@ -209,7 +210,6 @@ def run_upscale_command(args: argparse.Namespace) -> int:
 
     ledger, _ = build_ledger(args)
     output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
     request = UpscaleRequest(args.input, spatial=args.spatial, temporal=args.temporal, prompt=args.prompt, seed=args.seed)
     record = run_job(ledger, "upscale", request, output)
     for notice in record.notices:

@@ -44,9 +44,6 @@ class ConfigBase:
     def validate(self, where: str) -> None:
         """Check relations between values; raise ConfigError naming the key."""
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)  # type: ignore[call-overload]
-
 
 def require_positive_int(where: str, key: str, value: Any) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import mlx.core as mx
@@ -87,5 +87,3 @@ class LatentState:
     clean_latent: mx.array
     attention_mask: mx.array | None = None
 
-    def with_latent(self, latent: mx.array) -> "LatentState":
-        return replace(self, latent=latent)

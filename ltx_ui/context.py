@@ -44,7 +44,13 @@ class Studio:
     @classmethod
     def create(cls, outputs: Path, weights_dir: Path | None, gemma: Path | None, preset: str | None,
                checkpoint: Path | None = None) -> Studio:  # fmt: skip
-        outputs.mkdir(parents=True, exist_ok=True)
+        from ltx_core.media.output_folder import check_writable, remove_partial_outputs
+
+        check_writable(outputs)
+        removed = remove_partial_outputs(outputs)
+        if removed:
+            print(f"Removed {len(removed)} unfinished temporary file(s) from {outputs} (left by an interrupted run).",
+                  flush=True)  # fmt: skip
         models = model_files.resolve_models(weights_dir, gemma, checkpoint)
         return cls(outputs, weights_dir, gemma, models, model_files.choose_preset(preset), preset is None)
 
@@ -160,12 +166,15 @@ def generate_updates(studio: Studio, session: str, jobs: list[Job], progress: gr
         output = new_output_path(studio.outputs, job.pipeline, job.seed)
 
         def work(report: Callable[[ProgressEvent], None], cancel: CancelToken, job=job, output=output) -> OutputRecord:
+            print(f"[job] {job.pipeline} seed {job.seed}: started", flush=True)
             try:
                 record = job.run(output, report, cancel)
-            except BaseException:
+            except BaseException as exc:
                 studio.discard_ledger()
+                print(f"[job] {job.pipeline} seed {job.seed}: {type(exc).__name__}: {exc}", flush=True)
                 raise
             finish_sidecar(record, job.extra)
+            print(f"[job] {job.pipeline} seed {job.seed}: {record.seconds:.1f} s -> {record.video}", flush=True)
             return record
 
         for update in run_job(studio.jobs, session, f"{job.pipeline} seed {job.seed}", work):

@@ -13,7 +13,7 @@ import gradio as gr
 from dataclasses import replace
 
 from ltx_core.model_spec import VersionSpec
-from ltx_core.pipelines.request import GenerationRequest, LoraChoice
+from ltx_core.pipelines.request import MAX_STEPS, GenerationRequest, LoraChoice
 from ltx_ui.inputs import InputProblem, Snapped, check_prompt, size_note, snap
 
 MAX_SEED = 2**31 - 1
@@ -71,15 +71,18 @@ def settings_controls(prefix: str, version: VersionSpec, width: int = 768, heigh
         fps = gr.Number(label="FPS", value=version.fps, minimum=1, maximum=60)
     note = gr.Markdown(size_note(snap("distilled", width, height, frames), version.fps), elem_id=f"{prefix}-size-note")
     with gr.Accordion("Sampling", open=False, elem_id=f"{prefix}-sampling"):
-        steps = gr.Slider(1, 80, value=version.steps, step=1,
+        steps = gr.Slider(1, MAX_STEPS, value=version.steps, step=1,
                           label="Steps (guided stage; distilled stages use their fixed schedule)",
                           elem_id=f"{prefix}-steps")  # fmt: skip
         cfg = gr.Slider(1.0, 10.0, value=version.video_guidance.cfg_scale, step=0.1,
                         label="CFG (video; audio keeps its default)")  # fmt: skip
         stg = gr.Slider(0.0, 3.0, value=version.video_guidance.stg_scale, step=0.1, label="STG")
         with gr.Row():
-            seed = gr.Number(label="Seed", value=42, precision=0, minimum=0, maximum=MAX_SEED)
+            seed = gr.Number(label="Seed (used when Randomize is off)", value=42, precision=0, minimum=0,
+                             maximum=MAX_SEED, interactive=False)  # fmt: skip
             randomize = gr.Checkbox(label="Randomize seed", value=True)
+            randomize.change(lambda on: gr.update(interactive=not on), randomize, seed, queue=False,
+                             api_visibility="private")  # fmt: skip
             count = gr.Number(label="Queue N seeds", value=1, precision=0, minimum=1, maximum=MAX_QUEUED_SEEDS)
         audio = gr.Checkbox(label="Generate audio", value=True)
     return Settings(prompt, negative, w, h, f, fps, note, steps, cfg, stg, seed, randomize, count, audio)
@@ -95,7 +98,7 @@ def output_controls(prefix: str, label: str = "Generate") -> Outputs:
         video = gr.Video(label="Result", interactive=False, elem_id=f"{prefix}-video")
     with gr.Row():
         prompt_used = gr.Textbox(label="Prompt used (the rewritten one when enhanced)", interactive=False)
-        seed_used = gr.Number(label="Seed used", interactive=False, precision=0)
+        seed_used = gr.Number(label="Seed used", value=None, interactive=False, precision=0)
     return Outputs(status, preview, video, prompt_used, seed_used, generate, cancel)
 
 

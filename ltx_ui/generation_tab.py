@@ -11,7 +11,7 @@ from typing import Any
 import gradio as gr
 
 from ltx_core.errors import LTXError
-from ltx_core.pipelines.registry import pipeline_descriptor
+from ltx_core.pipelines.registry import PIPELINES, pipeline_descriptor
 from ltx_core.pipelines.request import GenerationRequest
 from ltx_ui.context import JOB_EVENT, Studio, Update, cancel_handler, submit_seeds, user_message
 from ltx_ui.controls import Outputs, Settings, base_request, output_controls, seeds, settings_controls, wire_size_note
@@ -56,6 +56,7 @@ class GenerationTab:
         """Outputs, size note, Generate and Cancel, after the tab's own layout."""
         self.out: Outputs = output_controls(self.tab, label)
         wire_size_note(self.settings, pipeline)
+        self._show_used_controls(pipeline)
         own = self.own_fields()
         settings = dict(zip(SETTINGS_FIELDS, self.settings.inputs()))
         self.fields = {**own, **settings}
@@ -63,6 +64,20 @@ class GenerationTab:
                                 api_name=self.api_name, **JOB_EVENT, show_progress_on=[self.out.status])  # fmt: skip
         visibility = {"api_name": self.cancel_api_name} if self.cancel_api_name else {"api_visibility": "private"}
         self.out.cancel.click(cancel_handler(self.studio), None, self.out.status, queue=False, **visibility)
+
+    def _show_used_controls(self, pipeline: Any) -> None:
+        """Guidance controls (negative prompt, steps, CFG, STG) only for pipelines that use them."""
+        guided = [self.settings.negative, self.settings.steps, self.settings.cfg, self.settings.stg]
+
+        def visibility(name: str) -> list:
+            used = name in PIPELINES and PIPELINES[name].guided
+            return [gr.update(visible=used) for _ in guided]
+
+        initial = PIPELINES.get(pipeline.value)
+        for component in guided:
+            component.visible = bool(initial and initial.guided)
+        if isinstance(pipeline, gr.components.Component) and not isinstance(pipeline, gr.State):
+            pipeline.change(visibility, pipeline, guided, queue=False, api_visibility="private")
 
     def handler(self, names: list[str]):
         """A generator function whose signature names each input (Gradio reads it for the API)."""

@@ -13,7 +13,7 @@ from ltx_core.errors import LTXError
 from ltx_core.model_spec import DEFAULT_VERSION, VersionSpec
 
 DEFAULT_IMAGE_CRF = 33
-MAX_STEPS = 200
+MAX_STEPS = 100  # the studio's slider and the CLI share it
 MAX_SEED = 2**63 - 1
 GUIDANCE_LIMIT = 100.0
 

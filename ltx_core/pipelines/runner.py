@@ -42,9 +42,11 @@ def run_job(
     extra_settings: dict[str, Any] | None = None,
 ) -> OutputRecord:
     """Run one job of ``pipeline`` (a name or a descriptor) to a finished ``output`` mp4."""
+    from ltx_core.media.output_folder import check_writable
     from ltx_core.media.video_write import write_mp4
 
     descriptor = pipeline_descriptor(pipeline) if isinstance(pipeline, str) else pipeline
+    check_writable(Path(output).parent)  # before anything loads, not after the whole job
     started = time.monotonic()
     reporter = ProgressReporter(progress, cancel)
     first_stage = len(ledger.stages)

@@ -300,13 +300,6 @@ class VocoderWithBWEConfig:
     def output_sampling_rate(self) -> int:
         return self.bwe.output_sampling_rate
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "vocoder": self.vocoder.to_dict(),
-            "bwe_generator": self.bwe_generator.to_dict(),
-            "bwe": self.bwe.to_dict(),
-        }
-
 
 def vocoder_config_from_section(
     section: Mapping[str, Any], source: str = "checkpoint config"
