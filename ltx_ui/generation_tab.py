@@ -61,7 +61,7 @@ class GenerationTab:
         settings = dict(zip(SETTINGS_FIELDS, self.settings.inputs()))
         self.fields = {**own, **settings}
         self.out.generate.click(self.handler(list(self.fields)), list(self.fields.values()), self.out.components(),
-                                api_name=self.api_name, **JOB_EVENT, show_progress_on=[self.out.status])  # fmt: skip
+                                api_name=self.api_name, **JOB_EVENT, show_progress="hidden")  # fmt: skip
         visibility = {"api_name": self.cancel_api_name} if self.cancel_api_name else {"api_visibility": "private"}
         self.out.cancel.click(cancel_handler(self.studio), None, self.out.status, queue=False, **visibility)
 

@@ -81,8 +81,12 @@ def check_image(path: str | Path) -> Path:
             image.verify()
         with Image.open(path) as image:
             width, height = image.size
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise InputProblem(f"{path.name} is not an image the studio can read (PNG, JPEG, WebP...): {exc}") from None
+    except Image.DecompressionBombError:
+        raise InputProblem(f"{path.name} is too large an image to open safely: use one under "
+                           f"{MAX_IMAGE_PIXELS // 10**6} megapixels.") from None  # fmt: skip
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        # The library's text names the server's temporary copy, not the user's file: leave it out.
+        raise InputProblem(f"{path.name} is not an image the studio can read (PNG, JPEG, WebP...).") from None
     if width * height > MAX_IMAGE_PIXELS:
         raise InputProblem(f"{path.name} is {width}x{height}: images over {MAX_IMAGE_PIXELS // 10**6} megapixels are refused.")
     return path
