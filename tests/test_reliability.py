@@ -116,3 +116,29 @@ def test_the_demo_models_are_checked_against_memory_too(tmp_path: Path):
                      "--output", str(tmp_path / "huge.mp4"))  # fmt: skip
     message = assert_refused(result, "not enough memory for")
     assert "Try" in message or "No preset" in message
+
+
+def test_upscaling_a_4k_video_is_refused_before_anything_loads(reference, tmp_path: Path):
+    """The refinement at 7680x4320 would need ~34 GB of attention scores on the CPU backend: the
+    pre-flight estimate refuses it (the studio used to die in OpenBLAS after 150 s)."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from ltx_core.media.video_write import write_mp4
+    from ltx_core.memory import InsufficientMemoryError
+    from ltx_core.pipelines.upscale import UpscalePipeline, UpscaleRequest
+    from ltx_core.presets import load_presets, preset_by_name, system_memory_bytes
+    from ltx_core.runtime import RuntimeSettings
+    from tests.pipeline_helpers import tiny_ledger
+
+    source = tmp_path / "uhd.mp4"
+    write_mp4(source, np.zeros((9, 2160, 3840, 3), np.uint8), 24.0, settings={"prompt_used": "a calm sea"})
+    ledger = tiny_ledger(reference, tmp_path)
+    runtime = RuntimeSettings.from_preset(preset_by_name("balanced", load_presets()), demo=True)
+    ledger.runtime = replace(runtime, memory_margin=system_memory_bytes() - 16 * 2**30)  # a 16 GB machine
+    with pytest.raises(InsufficientMemoryError, match="not enough memory for refine"):
+        UpscalePipeline(ledger).prepare(UpscaleRequest(source, spatial=True))
+    assert ledger.events == []
+    prepared, _ = UpscalePipeline(ledger).prepare(UpscaleRequest(source, spatial=False, temporal=True))
+    assert (prepared.width, prepared.height, prepared.frames) == (3840, 2144, 9)  # temporal only fits
