@@ -63,7 +63,7 @@ def _pick_tiles(dims: tuple[int, ...], kernels: tuple[int, ...]) -> list[int]:
         return math.prod(ts) * math.prod(min(d, t + k - 1) for d, t, k in zip(dims, ts, kernels))
 
     while cost(tiles) > _TILE_SCORE_BUDGET and max(tiles) > 1:
-        axis = max(range(3), key=lambda a: tiles[a] / kernels[a])
+        axis = max((a for a in range(3) if tiles[a] > 1), key=lambda a: tiles[a] / kernels[a])
         tiles[axis] = max(1, (tiles[axis] + 1) // 2)
     return tiles
 
