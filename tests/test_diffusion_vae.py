@@ -13,8 +13,13 @@ from mlx.utils import tree_flatten, tree_map
 from ltx_core.errors import ConfigError, WeightsMismatchError
 from ltx_core.loader.diffusion_vae import load_diffusion_video_decoder
 from ltx_core.loader.safetensors_file import SafetensorsFile
-from ltx_core.model.video_vae.diffusion import AxisTiling, DiffusionDecoderConfig, DiffusionTilingConfig, DiffusionVideoDecoder
-from ltx_core.model.video_vae.diffusion import attention
+from ltx_core.model.video_vae.diffusion import (
+    AxisTiling,
+    DiffusionDecoderConfig,
+    DiffusionTilingConfig,
+    DiffusionVideoDecoder,
+    attention,
+)
 from ltx_core.model.video_vae.diffusion.tiling import split_by_size, trapezoid_mask
 from tests.ltx25_helpers import ltx25_directory, rewrite_safetensors
 
@@ -22,10 +27,17 @@ TINY = {
     "_class_name": "CausalDiffusionVAE",
     "model_output_type": "v",
     "decoder": {
-        "in_channels": 16, "out_channels": 3, "patch_size": 4, "head_dim": 8, "t_emb_dim": 16,
-        "stage_channels": [32, 16, 8, 8, 8], "stage_depths": [1, 1, 0, 1, 1],
-        "stage_kernels": [[3, 3, 3]] * 5, "upsamples": [[[1, 2, 2], 2], [[2, 1, 1], 2], [[2, 2, 2], 1], [[2, 2, 2], 1]],
-        "stage5_kernel": [3, 3, 3], "stage5_channels": 16,
+        "in_channels": 16,
+        "out_channels": 3,
+        "patch_size": 4,
+        "head_dim": 8,
+        "t_emb_dim": 16,
+        "stage_channels": [32, 16, 8, 8, 8],
+        "stage_depths": [1, 1, 0, 1, 1],
+        "stage_kernels": [[3, 3, 3]] * 5,
+        "upsamples": [[[1, 2, 2], 2], [[2, 1, 1], 2], [[2, 2, 2], 1], [[2, 2, 2], 1]],
+        "stage5_kernel": [3, 3, 3],
+        "stage5_channels": 16,
     },
 }
 
@@ -109,7 +121,15 @@ def test_x0_output_type_runs():
         ({"decoder": {**TINY["decoder"], "head_dim": 12}}, ["head_dim", "12"]),
         ({"decoder": {**TINY["decoder"], "stage_channels": [32, 16, 8, 8, 12]}}, ["stage_channels", "12"]),
         ({"decoder": {**TINY["decoder"], "stage_depths": [1, 1, 1]}}, ["stage_depths", "[1, 1, 1]"]),
-        ({"decoder": {**TINY["decoder"], "upsamples": [[[1, 2, 2], 2], [[2, 1, 1], 2], [[2, 2, 2], 1], [[3, 2, 2], 1]]}}, ["upsamples", "[3, 2, 2]"]),
+        (
+            {
+                "decoder": {
+                    **TINY["decoder"],
+                    "upsamples": [[[1, 2, 2], 2], [[2, 1, 1], 2], [[2, 2, 2], 1], [[3, 2, 2], 1]],
+                }
+            },
+            ["upsamples", "[3, 2, 2]"],
+        ),
     ],
 )
 def test_config_refusals_name_key_and_value(change, words):
@@ -121,7 +141,11 @@ def test_config_refusals_name_key_and_value(change, words):
 
 def test_config_defaults_and_unknown_keys():
     config = DiffusionDecoderConfig.from_vae_section({"decoder": {"na_head_dim": 32, "future_key": 1}})
-    assert config.head_dim == 32 and config.stage_channels == (1024, 512, 256, 256, 128) and config.model_output_type == "v"
+    assert (
+        config.head_dim == 32
+        and config.stage_channels == (1024, 512, 256, 256, 128)
+        and config.model_output_type == "v"
+    )
 
 
 # -- loader ------------------------------------------------------------------------------------
@@ -140,9 +164,11 @@ def params(model) -> dict[str, np.ndarray]:
 def test_gate_fold_rounds_to_file_dtype(vae_file: Path):
     model = load_diffusion_video_decoder(vae_file)
     raw = SafetensorsFile(vae_file)
-    for target, gate in (("det_stages.0.0.attn.proj.weight", "det_stages.0.0.gate_msa"),
-                         ("diff_blocks.1.context_proj.bias", "diff_blocks.1.gate_ctx"),
-                         ("diff_blocks.0.mlp.w_down.weight", "diff_blocks.0.gate_mlp")):
+    for target, gate in (
+        ("det_stages.0.0.attn.proj.weight", "det_stages.0.0.gate_msa"),
+        ("diff_blocks.1.context_proj.bias", "diff_blocks.1.gate_ctx"),
+        ("diff_blocks.0.mlp.w_down.weight", "diff_blocks.0.gate_mlp"),
+    ):
         w = np.array(raw.load(f"vae.decoder.{target}", mx.float32))
         g = np.array(raw.load(f"vae.decoder.{gate}", mx.float32))
         product = g[:, None] * w if w.ndim == 2 else g * w
@@ -155,7 +181,7 @@ def test_gate_fold_rounds_to_file_dtype(vae_file: Path):
 
 def test_bare_keys_and_coarse_weights_load_the_same(vae_file: Path, tmp_path: Path):
     keys = SafetensorsFile(vae_file).keys()
-    alias = {k[len("vae."):]: k for k in keys if k.startswith(("vae.decoder.", "vae.per_channel"))}
+    alias = {k[len("vae.") :]: k for k in keys if k.startswith(("vae.decoder.", "vae.per_channel"))}
     alias["coarse_head.weight"] = "vae.decoder.conv_out.weight"
     both = rewrite_safetensors(vae_file, tmp_path / "both.safetensors", alias=alias)
     bare = rewrite_safetensors(both, tmp_path / "bare.safetensors", drop=[k for k in keys if k.startswith("vae.")])
@@ -167,7 +193,10 @@ def test_bare_keys_and_coarse_weights_load_the_same(vae_file: Path, tmp_path: Pa
     "edit, words",
     [
         ({"drop": ["vae.decoder.norm_out.weight"]}, ["missing", "norm_out.weight"]),
-        ({"alias": {"vae.decoder.extra.weight": "vae.decoder.norm_out.weight"}}, ["unexpected", "vae.decoder.extra.weight"]),
+        (
+            {"alias": {"vae.decoder.extra.weight": "vae.decoder.norm_out.weight"}},
+            ["unexpected", "vae.decoder.extra.weight"],
+        ),
         ({"alias": {"vae.decoder.norm_out.gate_mlp": "vae.decoder.norm_out.weight"}}, ["unexpected", "gate_mlp"]),
     ],
 )

@@ -80,7 +80,9 @@ def main(path: str, target: str) -> None:
         out["untiled/frame_means"] = untiled.mean(axis=(3, 4))
         for name, (ft, fo, st, so) in TILINGS.items():
             cfg = TileSizeConfig(
-                frames=DimensionSizeConfig(ft, fo), height=DimensionSizeConfig(st, so), width=DimensionSizeConfig(st, so)
+                frames=DimensionSizeConfig(ft, fo),
+                height=DimensionSizeConfig(st, so),
+                width=DimensionSizeConfig(st, so),
             )
             chunks = [c.numpy() for c in decoder.tiled_decode(torch.from_numpy(latent), cfg)]
             tiled = np.concatenate(chunks, axis=2)

@@ -15,8 +15,8 @@ import math
 from dataclasses import dataclass
 
 import mlx.core as mx
-import mlx.nn as nn
 import numpy as np
+from mlx import nn
 
 # Score elements (queries x keys) of one tile: bounds the mask and each tile's scores.
 _TILE_SCORE_BUDGET = 1 << 16
@@ -87,8 +87,7 @@ def _inverse_order(groups: list[_AxisGroup]) -> mx.array:
 
 def na3d(q: mx.array, k: mx.array, v: mx.array, kernel: tuple[int, int, int]) -> mx.array:
     """Neighbourhood attention over (B, T, H, W, heads, head_dim); ``q`` is already scaled."""
-    b, t, h, w, n, d = q.shape
-    dims = (t, h, w)
+    dims = tuple(q.shape[1:4])
     kernels = tuple(min(kk, dd) for kk, dd in zip(kernel, dims))
     tiles = _pick_tiles(dims, kernels)
     axis_groups = [_axis_groups(dd, kk, tt) for dd, kk, tt in zip(dims, kernels, tiles)]
@@ -109,7 +108,7 @@ def _attend_group(q: mx.array, k: mx.array, v: mx.array, groups: tuple[_AxisGrou
     gt, gh, gw = groups
     b, n, d = q.shape[0], q.shape[4], q.shape[5]
     mt, mh, mw = gt.mask, gh.mask, gw.mask
-    mask = (mt[:, None, None, :, None, None] & mh[None, :, None, None, :, None] & mw[None, None, :, None, None, :])
+    mask = mt[:, None, None, :, None, None] & mh[None, :, None, None, :, None] & mw[None, None, :, None, None, :]
     nq, nk = mask.shape[0] * mask.shape[1] * mask.shape[2], mask.shape[3] * mask.shape[4] * mask.shape[5]
     mask = mx.array(mask.reshape(nq, nk))
     # Chunk the group's T tiles so one call's scores stay bounded.

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 import mlx.core as mx
-import mlx.nn as nn
+from mlx import nn
 
 from ltx_core.model.video_vae.diffusion.attention import RMS_EPS, NeighborhoodAttention3D, w_chunked_residual
 from ltx_core.model.video_vae.ops import depth_to_space

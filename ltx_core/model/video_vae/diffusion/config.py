@@ -62,7 +62,9 @@ class DiffusionDecoderConfig(ConfigBase):
             if key in data:
                 data[key] = _int_tuple(source, key, data[key])
         if "stage_kernels" in data:
-            data["stage_kernels"] = tuple(_triple(source, "stage_kernels", k) for k in _list(source, "stage_kernels", data["stage_kernels"]))
+            data["stage_kernels"] = tuple(
+                _triple(source, "stage_kernels", k) for k in _list(source, "stage_kernels", data["stage_kernels"])
+            )
         if "stage5_kernel" in data:
             data["stage5_kernel"] = _triple(source, "stage5_kernel", data["stage5_kernel"])
         if "upsamples" in data:
@@ -82,7 +84,14 @@ class DiffusionDecoderConfig(ConfigBase):
         return self.out_channels * self.patch_size**2
 
     def validate(self, where: str) -> None:
-        for key in ("in_channels", "out_channels", "patch_size", "head_dim", "t_emb_dim", "default_num_inference_steps"):
+        for key in (
+            "in_channels",
+            "out_channels",
+            "patch_size",
+            "head_dim",
+            "t_emb_dim",
+            "default_num_inference_steps",
+        ):
             require_positive_int(where, key, getattr(self, key))
         if self.head_dim % 8 != 0:
             raise ConfigError(f"{where}: head_dim = {self.head_dim} is not supported (RoPE splits it; multiple of 8).")
@@ -95,7 +104,9 @@ class DiffusionDecoderConfig(ConfigBase):
         for c in channels:
             require_positive_int(where, "stage_channels", c)
             if c % self.head_dim:
-                raise ConfigError(f"{where}: stage_channels = {list(channels)} must be multiples of head_dim = {self.head_dim}.")
+                raise ConfigError(
+                    f"{where}: stage_channels = {list(channels)} must be multiples of head_dim = {self.head_dim}."
+                )
         for d in self.stage_depths:
             if not isinstance(d, int) or d < 0:
                 raise ConfigError(f"{where}: stage_depths = {list(self.stage_depths)} must be non-negative integers.")
@@ -104,9 +115,15 @@ class DiffusionDecoderConfig(ConfigBase):
                 raise ConfigError(f"{where}: kernel {list(kernel)} must be positive.")
         for i, (stride, reduction) in enumerate(self.upsamples):
             if any(s not in (1, 2) for s in stride):
-                raise ConfigError(f"{where}: upsamples[{i}] stride = {list(stride)} is not supported (1 or 2 per axis).")
+                raise ConfigError(
+                    f"{where}: upsamples[{i}] stride = {list(stride)} is not supported (1 or 2 per axis)."
+                )
             expanded = self.stage_channels[i] * stride[0] * stride[1] * stride[2]
-            if reduction < 1 or expanded % reduction or expanded // reduction // (stride[0] * stride[1] * stride[2]) != self.stage_channels[i + 1]:
+            if (
+                reduction < 1
+                or expanded % reduction
+                or expanded // reduction // (stride[0] * stride[1] * stride[2]) != self.stage_channels[i + 1]
+            ):
                 raise ConfigError(
                     f"{where}: upsamples[{i}] = ({list(stride)}, {reduction}) does not turn "
                     f"{self.stage_channels[i]} channels into stage_channels[{i + 1}] = {self.stage_channels[i + 1]}."

@@ -17,8 +17,8 @@ import math
 from collections.abc import Iterator
 
 import mlx.core as mx
-import mlx.nn as nn
 import numpy as np
+from mlx import nn
 
 from ltx_core.errors import InputShapeError
 from ltx_core.model.transformer.embeddings import TimestepEmbedding
@@ -26,8 +26,8 @@ from ltx_core.model.video_vae.diffusion.attention import RMS_EPS
 from ltx_core.model.video_vae.diffusion.blocks import AdaLNZero, DiffusionNABlock, LinearPixelShuffleUpsample, NABlock
 from ltx_core.model.video_vae.diffusion.config import DiffusionDecoderConfig
 from ltx_core.model.video_vae.diffusion.tiling import (
-    DiffusionTilingConfig,
     DiffusionTile,
+    DiffusionTilingConfig,
     masks_are_complementary,
     resize_axis,
     temporal_groups,
@@ -190,7 +190,7 @@ class DiffusionVideoDecoder(nn.Module):
         stages 1-3 run once and each tile runs stage 4 and the diffusion stage on its own; with
         ``evaluate`` every tile and step is evaluated as it finishes, so memory follows the tile."""
         self.check_latent(latent)
-        b, _, f, h, w = latent.shape
+        _, _, f, h, w = latent.shape
         content = self.output_shape(latent.shape)
         padded = resize_axis(latent, 2, max(f, self.min_latent[0]), "repeat_last")
         h_before = (max(h, self.min_latent[1]) - h) // 2
@@ -201,7 +201,9 @@ class DiffusionVideoDecoder(nn.Module):
         if noise is None:
             noise = self.draw_noise(latent.shape, key, latent.dtype)
         elif tuple(noise.shape) != full:
-            raise InputShapeError(f"decoder noise must have shape {full} for latent {tuple(latent.shape)}, got {tuple(noise.shape)}")
+            raise InputShapeError(
+                f"decoder noise must have shape {full} for latent {tuple(latent.shape)}, got {tuple(noise.shape)}"
+            )
         s4 = self._stage4_thw(padded.shape[2:])
         tiles = tile_plan(s4, tiling, self.config.upsamples[3][0], self.patch, self.tile_min, self.min_overlaps)
         feat = self.stages_1_to_3(resize_axis(padded, 2, padded.shape[2] + self.trailing_pad, "repeat_last"))

@@ -115,7 +115,12 @@ def tile_plan(
         everything = (slice(None), slice(None), slice(None))
         return [DiffusionTile(everything, everything, (whole, whole, whole))]
     factors = (stride[0], stride[1] * patch, stride[2] * patch)
-    for name, axis, factor, floor in zip(("frames", "height", "width"), (tiling.frames, tiling.height, tiling.width), factors, (overlaps[0], overlaps[1], overlaps[1])):
+    for name, axis, factor, floor in zip(
+        ("frames", "height", "width"),
+        (tiling.frames, tiling.height, tiling.width),
+        factors,
+        (overlaps[0], overlaps[1], overlaps[1]),
+    ):
         if not axis.tile_size:
             continue
         if axis.tile_size < 2 * factor or axis.tile_size % factor or axis.overlap % factor:
@@ -126,7 +131,9 @@ def tile_plan(
         if axis.overlap < floor:
             raise ConfigError(f"{name} overlap {axis.overlap} is below the {floor} this diffusion decoder needs.")
     specs = []
-    for axis_i, (axis, factor, length) in enumerate(zip((tiling.frames, tiling.height, tiling.width), factors, stage4_thw)):
+    for axis_i, (axis, factor, length) in enumerate(
+        zip((tiling.frames, tiling.height, tiling.width), factors, stage4_thw)
+    ):
         if not axis.tile_size:
             specs.append([(slice(None), slice(None), whole)])
             continue
@@ -188,5 +195,9 @@ def resize_axis(x: mx.array, axis: int, size: int, mode: str) -> mx.array:
     first = x[tuple(index)]
     index[axis] = slice(length - 1, length)
     last = x[tuple(index)]
-    parts = ([mx.repeat(first, before, axis=axis)] if before else []) + [x] + ([mx.repeat(last, after, axis=axis)] if after else [])
+    parts = (
+        ([mx.repeat(first, before, axis=axis)] if before else [])
+        + [x]
+        + ([mx.repeat(last, after, axis=axis)] if after else [])
+    )
     return mx.concatenate(parts, axis=axis)
