@@ -21,6 +21,7 @@ COMPONENT_OF = (
     ("euler_step", "ltx_core.components.diffusion_steps"),
     ("euler_ancestral_step", "ltx_core.components.diffusion_steps"),
     ("duration_head", "ltx_core.model.duration"),
+    ("video_vae_decode_diffusion", "ltx_core.model.video_vae.diffusion"),
     ("video_vae", "ltx_core.model.video_vae"),
     ("audio_vae", "ltx_core.model.audio_vae"),
     ("vocoder", "ltx_core.model.audio_vae"),
@@ -37,6 +38,7 @@ COVERING_TESTS = (
     importlib.import_module("tests.test_vae_parity"),
     importlib.import_module("tests.test_pipeline_distilled_parity"),
     importlib.import_module("tests.test_ltx25_components_parity"),
+    importlib.import_module("tests.test_diffusion_vae_parity"),
 )
 
 
