@@ -24,6 +24,7 @@ COMPONENT_OF = (
     ("video_vae", "ltx_core.model.video_vae"),
     ("audio_vae", "ltx_core.model.audio_vae"),
     ("vocoder", "ltx_core.model.audio_vae"),
+    ("audio_decode", "ltx_core.model.audio_vae"),
     ("spatial_upsampler", "ltx_core.model.upsampler"),
     ("temporal_upsampler", "ltx_core.model.upsampler"),
     ("text", "ltx_core.model.text_encoder"),
