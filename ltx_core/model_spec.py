@@ -39,7 +39,7 @@ class Role(str, Enum):
 
     @property
     def label(self) -> str:
-        return self.value.replace("_", " ")
+        return self.value.replace("_", " ").replace("vae", "VAE")
 
 
 @dataclass(frozen=True)
