@@ -49,7 +49,11 @@ def component_of(case: str) -> str | None:
 
 
 # (version, case) -> the issue that ports it; such a case is an expected (strict) failure.
-PENDING: dict[tuple[str, str], str] = {}
+PENDING: dict[tuple[str, str], str] = {
+    ("2.5", "video_vae_decode_diffusion"): "issue 14: diffusion VAE decoder",
+}
+# The e2e case of the 2.5 set is compared (latents, stage-1 latents, waveform) except its decoded
+# frames: tests/test_pipeline_distilled_parity.py NOT_COMPARED ("issue 14: diffusion VAE decoder").
 
 
 @pytest.mark.parametrize(
