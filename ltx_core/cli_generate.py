@@ -15,7 +15,11 @@ from ltx_core.runtime import DTYPE_CHOICES, QUANTIZE_CHOICES
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     models = parser.add_argument_group("models (no --weights: the built-in demo models)")
-    models.add_argument("--weights", help="LTX-2 checkpoint (.safetensors), e.g. ltx-2-19b-distilled.safetensors")
+    models.add_argument(
+        "--weights",
+        help="LTX-2 checkpoint (.safetensors), e.g. ltx-2-19b-distilled.safetensors, or an LTX-2.5 weights folder "
+        "(diffusion_models/, text_encoders/, vae/, latent_upscale_models/, model_patches/; roles read from headers)",
+    )
     models.add_argument("--gemma-path", default=os.environ.get("LTX_GEMMA_DIR"), help="Gemma 3 12B folder")
     models.add_argument("--spatial-upscaler-weights", help="ltx-2-spatial-upscaler-x2-1.0.safetensors")
     models.add_argument("--temporal-upscaler-weights", help="ltx-2-temporal-upscaler-x2-1.0.safetensors")
@@ -91,7 +95,16 @@ def build_ledger(args: argparse.Namespace):
 
     presets = load_presets()
     preset = preset_by_name(args.preset, presets) if args.preset else pick_preset(system_memory_bytes(), presets)
-    if args.weights:
+    if args.weights and Path(args.weights).is_dir():
+        overrides = {
+            key: Path(value)
+            for key, value in (("spatial_upsampler", args.spatial_upscaler_weights),
+                               ("temporal_upsampler", args.temporal_upscaler_weights),
+                               ("distilled_lora", args.distilled_lora))
+            if value
+        }  # fmt: skip
+        paths = ModelPaths.from_folder(args.weights, **overrides)
+    elif args.weights:
         paths = ModelPaths(
             checkpoint=Path(args.weights),
             gemma=Path(args.gemma_path) if args.gemma_path else None,

@@ -48,3 +48,8 @@ class ConfigBase:
 def require_positive_int(where: str, key: str, value: Any) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         raise ConfigError(f"{where}: {key} must be a positive integer, got {value!r}.")
+
+
+def require_non_negative_int(where: str, key: str, value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ConfigError(f"{where}: {key} must be a non-negative integer, got {value!r}.")

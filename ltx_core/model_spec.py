@@ -39,7 +39,7 @@ class Role(str, Enum):
 
     @property
     def label(self) -> str:
-        return self.value.replace("_", " ")
+        return self.value.replace("_", " ").replace("vae", "VAE")
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,16 @@ class CompanionFile:
     file: str  # the official file (or folder) name
     purpose: str
     repo: str = ""  # Hugging Face repository; empty: the version's own
+
+
+@dataclass(frozen=True)
+class AncestralSampling:
+    """Stage 1 of the distilled recipe sampled with the ancestral Euler step (ltx-pipelines 1.2.0:
+    model_version >= 2.5), re-noising from its own stream seeded ``seed + noise_seed_offset``."""
+
+    eta: float = 1.0
+    s_noise: float = 1.0
+    noise_seed_offset: int = 10_000  # ANCESTRAL_NOISE_SEED_OFFSET
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,7 @@ class VersionSpec:
     fps: float = 24.0
     supported: bool = True  # this port runs it end to end
     text_encoder: str = ""  # what the text encoder is, in words
+    distilled_stage1: AncestralSampling | None = None  # None: deterministic Euler
 
     def file_for(self, role: Role, variant: str = "") -> CompanionFile | None:
         matches = [f for f in self.files if f.role == role]
@@ -123,10 +134,11 @@ LTX_2_5 = VersionSpec(
     title="LTX-2.5",
     parameters="22B",
     repo="Lightricks/LTX-2.5",
-    steps=30,
+    steps=30,  # ltx-pipelines 1.2.0 detect_params: LTX_2_4_PARAMS (the 2.3 recipe, image CRF 18) from 2.4 on
     video_guidance=_guidance(3.0, 28),
     audio_guidance=_guidance(7.0, 28),
-    supported=False,  # issue 14: Gemma 4, the diffusion VAE decoder and the 2.5 transformer are being ported
+    distilled_stage1=AncestralSampling(),
+    # Runs end to end with the conv video VAE; the diffusion VAE decoder is issue 14.
     text_encoder="the LTX fine-tuned Gemma 4 12B (one file in text_encoders/)",
     files=(
         CompanionFile(Role.TRANSFORMER, "diffusion_models/ltx-2.5-22b-distilled-transformer-bf16.safetensors",

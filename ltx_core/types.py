@@ -78,7 +78,9 @@ class LatentState:
     """Patchified latent being denoised.
 
     latent/clean_latent: (B, T, C); denoise_mask: (B, T, 1) with 1 = denoise fully and 0 =
-    keep the clean value; positions: (B, axes, T, 2); attention_mask: optional (B, T, T).
+    keep the clean value; positions: (B, axes, T, 2); attention_mask: optional (B, T, T);
+    keyframes_mask: optional (B, T, 1), 1 on tokens that encode a single pixel frame (the first
+    latent frame of a video), which LTX-2.5's keyframe embedding marks.
     """
 
     latent: mx.array
@@ -86,4 +88,5 @@ class LatentState:
     positions: mx.array
     clean_latent: mx.array
     attention_mask: mx.array | None = None
+    keyframes_mask: mx.array | None = None
 

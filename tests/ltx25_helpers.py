@@ -1,8 +1,9 @@
-"""The LTX-2.5 reference set for the 2.5 component tests, and safetensors header surgery.
+"""The LTX-2.5 reference set for the 2.5-only tests, and safetensors header surgery.
 
-The 2.5 set is not in ``tests/reference`` yet (every parity module would then run on it), so
-these tests find it themselves: ``LTX_REFERENCE_FIXTURES`` when it names a 2.5 set (a folder
-with ``diffusion_models/``), else ``tests/reference/ltx-2.5``, else ``<repo>/../shared/fixtures-2.5``.
+Every parity module runs on ``tests/reference/ltx-2.5`` through the conftest parametrisation;
+the 2.5-only tests find the set themselves: ``LTX_REFERENCE_FIXTURES`` when it names a 2.5 set
+(a folder with ``diffusion_models/``), else ``tests/reference/ltx-2.5``, else
+``<repo>/../shared/fixtures-2.5``.
 """
 
 from __future__ import annotations

@@ -16,13 +16,14 @@ import pytest
 from ltx_core.loader.audio_vae import load_audio_decoder, load_audio_encoder, load_vocoder
 from ltx_core.model.audio_vae import VocoderWithBWE, decode_audio
 from tests.conftest import Reference
+from tests.model_files import audio_vae_file
 from tests.parity import TOLERANCE, check_parity
 
 E2E_LATENT, E2E_WAVEFORM = "e2e_distilled/out/audio_latent", "e2e_distilled/out/waveform"
 
 
 def covers(case: str) -> bool:
-    return case.startswith(("audio_vae", "vocoder"))
+    return case.startswith(("audio_vae", "vocoder")) or case == "audio_decode"
 
 
 @lru_cache(maxsize=6)
@@ -31,16 +32,20 @@ def component(path: str, kind: str):
 
 
 def run_case(reference: Reference, case: str) -> dict[str, mx.array]:
-    path = str(reference.checkpoint)
+    path = str(audio_vae_file(reference))
     get = lambda name: mx.array(reference[f"{case}/in/{name}"])  # noqa: E731
     if case.startswith("audio_vae_decode"):
         return {"mel": component(path, "decoder")(get("latent"))}
     if case.startswith("audio_vae_encode"):
         return {"latent": component(path, "encoder")(get("mel"))}
+    if case == "audio_decode":  # the official decode_audio on the audio_vae_decode case's latent
+        latent = mx.array(reference["audio_vae_decode/in/latent"])
+        return {"waveform": decode_audio(latent, component(path, "decoder"), component(path, "vocoder")).waveform}
     if case.startswith("vocoder"):
         vocoder = component(path, "vocoder")
         if isinstance(vocoder, VocoderWithBWE):  # every stage, for the case's debug arrays
-            return vocoder.stages(get("mel"))
+            stages = vocoder.stages(get("mel"))
+            return {**stages, "base_waveform_16k": stages["inner_waveform"]}  # the 2.5 set's name
         return {"waveform": vocoder(get("mel"))}
     raise AssertionError(f"fixture case {case!r} has a variant this test does not know; add it")
 
@@ -60,7 +65,7 @@ def test_audio_case(reference: Reference, case: str):
 
 
 def test_output_shapes_follow_the_config(reference: Reference):
-    path = str(reference.checkpoint)
+    path = str(audio_vae_file(reference))
     decoder, encoder, vocoder = (component(path, kind) for kind in ("decoder", "encoder", "vocoder"))
     cfg = decoder.config
     latent = mx.zeros((1, cfg.z_channels, 5, cfg.latent_mel_bins))
@@ -75,7 +80,7 @@ def test_batch_items_are_independent(reference: Reference):
     case = next((c for c in reference.cases() if c.startswith("audio_vae_decode")), None)
     if case is None:
         pytest.skip("no audio_vae_decode case in these fixtures")
-    path = str(reference.checkpoint)
+    path = str(audio_vae_file(reference))
     latent = mx.array(reference[f"{case}/in/latent"][:1])
     batch = mx.concatenate([latent, 0.5 * latent], axis=0)
     decoder, vocoder = component(path, "decoder"), component(path, "vocoder")
@@ -92,7 +97,7 @@ def test_batch_items_are_independent(reference: Reference):
 def test_decode_audio_matches_the_e2e_waveform(reference: Reference):
     if E2E_LATENT not in reference or E2E_WAVEFORM not in reference:
         pytest.skip("no end-to-end audio in these fixtures")
-    path = str(reference.checkpoint)
+    path = str(audio_vae_file(reference))
     audio = decode_audio(mx.array(reference[E2E_LATENT]), component(path, "decoder"), component(path, "vocoder"))
     assert audio.sampling_rate == component(path, "vocoder").config.output_sampling_rate
     assert audio.waveform.dtype == mx.float32
@@ -106,7 +111,7 @@ def test_mp4_audio_is_written_at_the_vocoder_rate(reference: Reference, tmp_path
 
     if E2E_LATENT not in reference:
         pytest.skip("no end-to-end audio latent in these fixtures")
-    path = str(reference.checkpoint)
+    path = str(audio_vae_file(reference))
     vocoder = component(path, "vocoder")
     audio = decode_audio(mx.array(reference[E2E_LATENT]), component(path, "decoder"), vocoder)
     frames = np.zeros((9, 64, 64, 3), np.uint8)

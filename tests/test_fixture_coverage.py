@@ -25,6 +25,7 @@ COMPONENT_OF = (
     ("video_vae", "ltx_core.model.video_vae"),
     ("audio_vae", "ltx_core.model.audio_vae"),
     ("vocoder", "ltx_core.model.audio_vae"),
+    ("audio_decode", "ltx_core.model.audio_vae"),
     ("spatial_upsampler", "ltx_core.model.upsampler"),
     ("temporal_upsampler", "ltx_core.model.upsampler"),
     ("text", "ltx_core.model.text_encoder"),
@@ -51,6 +52,8 @@ def component_of(case: str) -> str | None:
 
 # (version, case) -> the issue that ports it; such a case is an expected (strict) failure.
 PENDING: dict[tuple[str, str], str] = {}
+# The e2e case of the 2.5 set is compared (latents, stage-1 latents, waveform) except its decoded
+# frames: tests/test_pipeline_distilled_parity.py NOT_COMPARED ("issue 14: diffusion VAE decoder").
 
 
 @pytest.mark.parametrize(

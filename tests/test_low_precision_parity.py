@@ -22,4 +22,6 @@ def test_transformer_in_half_precision(reference: Reference, case: str, dtype: s
     _, _, _, outputs, _ = run_case(reference, case, dtype)
     for name, ours in outputs.items():
         key = f"{case}/out/{name}"
+        if key not in reference:  # e.g. the 2.5 variants record their velocities only
+            continue
         check_parity(f"{key}@{dtype}", ours, reference[key], TOLERANCES[dtype])

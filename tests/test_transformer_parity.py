@@ -20,8 +20,8 @@ from ltx_core.model.transformer import (
     X0Model,
 )
 from tests.conftest import Reference
+from tests.model_files import transformer_file
 from tests.parity import DOWNSTREAM_OF_ROPE, ROPE_TABLE_ABSOLUTE, check_absolute, check_parity
-
 
 
 def covers(case: str) -> bool:
@@ -33,10 +33,11 @@ def model_for(path: str, with_audio: bool, dtype_name: str = "float32"):
     return load_transformer(path, dtype=dtype_name, with_audio=with_audio)
 
 
-def perturbations_for(case: str) -> BatchedPerturbations:
+def perturbations_for(case: str, reference: Reference | None = None) -> BatchedPerturbations:
     stg = re.search(r"_stg_block(\d+)$", case)
-    if stg:
-        block = (int(stg.group(1)),)
+    block_key = f"{case}/in/block"
+    if stg or (case.endswith("_stg") and reference is not None and block_key in reference):
+        block = (int(stg.group(1)) if stg else int(reference[block_key]),)
         return BatchedPerturbations.same(
             1,
             Perturbation(PerturbationType.SKIP_VIDEO_SELF_ATTN, block),
@@ -46,12 +47,14 @@ def perturbations_for(case: str) -> BatchedPerturbations:
         return BatchedPerturbations.same(
             1, Perturbation(PerturbationType.SKIP_A2V_CROSS_ATTN), Perturbation(PerturbationType.SKIP_V2A_CROSS_ATTN)
         )
-    if case in ("transformer_av", "transformer_video") or case.endswith("_mixed"):
+    if case in ("transformer_av", "transformer_video", "transformer_av_nokeyframes") or case.endswith("_mixed"):
         return BatchedPerturbations.none(1)
     raise AssertionError(f"fixture case {case!r} has a variant this test does not know; add it")
 
 
 def modality(reference: Reference, case: str, stream: str, dtype=mx.float32) -> Modality | None:
+    if f"{case}/in/{stream}_latent" in reference or case.startswith("transformer_av_") and reference.version == "2.5":
+        return flat_modality(reference, case, stream, dtype)
     prefix = f"{case}/in/{stream}/"
     if f"{prefix}latent" not in reference:
         return None
@@ -68,19 +71,41 @@ def modality(reference: Reference, case: str, stream: str, dtype=mx.float32) -> 
     )
 
 
+def flat_modality(reference: Reference, case: str, stream: str, dtype=mx.float32) -> Modality:
+    """The 2.5 layout: ``in/<stream>_<field>`` (variants reuse ``transformer_av``'s inputs),
+    contexts from the ``text`` case, the keyframes mask when the case has one."""
+    own = f"{case}/in/{stream}_latent" in reference
+    source = case if own else "transformer_av"
+
+    def get(name):
+        return mx.array(reference[f"{source}/in/{stream}_{name}"])
+
+    keyframes = f"{case}/in/{stream}_keyframes_mask"
+    if not own and case != "transformer_av_nokeyframes":
+        keyframes = f"transformer_av/in/{stream}_keyframes_mask"
+    return Modality(
+        latent=get("latent").astype(dtype),
+        sigma=get("sigma"),
+        timesteps=get("timesteps"),
+        positions=get("positions"),
+        context=mx.array(reference[f"text/out/{stream}_context"]).astype(dtype),
+        keyframes_mask=mx.array(reference[keyframes]) if keyframes in reference else None,
+    )
+
+
 def run_case(reference: Reference, case: str, dtype_name: str = "float32"):
     dtype = getattr(mx, dtype_name)
     video = modality(reference, case, "video", dtype)
     audio = modality(reference, case, "audio", dtype)
-    model = model_for(str(reference.checkpoint), True, dtype_name)
+    model = model_for(str(transformer_file(reference)), True, dtype_name)
     blocks = {}
 
     def record(index, v_state, a_state):
-        blocks[f"block{index}_video_x"] = v_state.x
+        blocks[f"block{index}_video_x"] = blocks[f"block{index}_video_hidden"] = v_state.x
         if a_state is not None:
-            blocks[f"block{index}_audio_x"] = a_state.x
+            blocks[f"block{index}_audio_x"] = blocks[f"block{index}_audio_hidden"] = a_state.x
 
-    perturbations = perturbations_for(case)
+    perturbations = perturbations_for(case, reference)
     v_vel, a_vel = model(video, audio, perturbations, on_block_end=record)
     outputs = {"video_velocity": v_vel}
     v_x0, a_x0 = X0Model(model)(video, audio, perturbations)
@@ -98,7 +123,7 @@ def test_transformer_case(reference: Reference, case: str):
     for key in out_keys:
         name = key.rsplit("/", 1)[1]
         if name == "video_velocity_videoonly_model":
-            video_only = model_for(str(reference.checkpoint), False)
+            video_only = model_for(str(transformer_file(reference)), False)
             ours = video_only(video, None)[0]
         else:
             assert name in outputs, f"{key}: an output this test does not compute"
@@ -124,6 +149,9 @@ def debug_values(model, video: Modality, audio: Modality | None, blocks: dict) -
             continue
         state = model.prepare(mine, other, stream)
         values[f"{stream}_x_in"] = state.x
+        values[f"{stream}_patchify_proj"] = getattr(model, stream).patchify_proj(mine.latent)
+        if "keyframes_abs_pos_embedding" in getattr(model, stream):
+            values["keyframes_abs_pos_embedding"] = getattr(model, stream).keyframes_abs_pos_embedding
         values[f"{stream}_context"] = state.context
         values[f"{stream}_adaln_timestep"] = state.modulation.expanded()
         values[f"{stream}_embedded_timestep"] = state.embedded_timestep.expanded()
@@ -152,7 +180,7 @@ def test_audio_only_forward_equals_av_forward_without_v2a(reference: Reference):
     """With video absent the audio stream sees no video; that equals skipping V2A everywhere."""
     case = "transformer_av"
     video, audio = modality(reference, case, "video"), modality(reference, case, "audio")
-    model = model_for(str(reference.checkpoint), True)
+    model = model_for(str(transformer_file(reference)), True)
     none_video, audio_only = model(None, audio)
     assert none_video is None
     skip_v2a = BatchedPerturbations.same(1, Perturbation(PerturbationType.SKIP_V2A_CROSS_ATTN))

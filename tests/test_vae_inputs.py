@@ -126,7 +126,7 @@ def test_decoder_padding_spelled_per_half_reproduces_the_reference(reference: Re
         ("norm_layer", "layer_norm", r"norm_layer = 'layer_norm'"),
         ("spatial_padding_mode", "mirror", r"spatial_padding_mode = 'mirror'"),
         ("decoder_blocks", [["attn_res_x", {"num_layers": 1}]], r"decoder_blocks\[0\] = 'attn_res_x'"),
-        ("encoder_blocks", [["res_x", {"num_layers": 0}]], r"encoder_blocks\[0\]\.num_layers"),
+        ("encoder_blocks", [["res_x", {"num_layers": -1}]], r"encoder_blocks\[0\]\.num_layers"),  # 0 is an identity stage
     ],
 )
 def test_config_rejects_unsupported_values(key, value, message):

@@ -18,6 +18,7 @@ from ltx_core.loader.video_vae import load_video_decoder, load_video_encoder, lo
 from ltx_core.model.upsampler import upsample_video
 from ltx_core.model.video_vae.tiled import decode_video
 from tests.conftest import Reference
+from tests.model_files import upsampler_path, video_vae_file
 from tests.parity import check_parity
 
 UPSAMPLER_KINDS = ("spatial", "temporal")
@@ -26,16 +27,19 @@ _SCALE_SUFFIX = re.compile(r"_x(\d+)p(\d+)$")
 
 
 def upsampler_file(reference: Reference, case: str) -> Path:
-    """The fixture file an upsampler case runs: ``ltx2-tiny-<kind>-upsampler[-x<scale>].safetensors``."""
+    """The fixture file an upsampler case runs: ``ltx2-tiny-<kind>-upsampler[-x<scale>].safetensors``,
+    or the 2.5 set's upsampler of that kind (found by its header)."""
     kind = case.split("_", 1)[0]
+    split = upsampler_path(reference, kind)
+    if split is not None:
+        return split
     scale = _SCALE_SUFFIX.search(case)
     suffix = f"-x{scale.group(1)}.{scale.group(2)}" if scale else ""
     return reference.directory / f"ltx2-tiny-{kind}-upsampler{suffix}.safetensors"
 
 
 def covers(case: str) -> bool:
-    # the 2.5 diffusion decoder's case is compared by test_diffusion_vae_parity
-    if case == "video_vae_decode_diffusion":
+    if case == "video_vae_decode_diffusion":  # compared by test_diffusion_vae_parity
         return False
     return case.startswith("video_vae") or any(case.startswith(f"{k}_upsampler") for k in UPSAMPLER_KINDS)
 
@@ -63,9 +67,16 @@ def _input(reference: Reference, case: str, name: str) -> mx.array | None:
 
 
 def compute(reference: Reference, case: str, output: str) -> mx.array:
-    checkpoint = str(reference.checkpoint)
+    checkpoint = str(video_vae_file(reference))
     if case == "video_vae_encode" and output == "latent":
         return encoder_for(checkpoint)(_input(reference, case, "pixels"))
+    if case.startswith("video_vae_decode") and not decoder_for(checkpoint).config.timestep_conditioning:
+        # LTX-2.3 / 2.5 conv decoder: no timestep, no noise.
+        latent = _input(reference, case, "latent")
+        if output == "pixels":
+            return decoder_for(checkpoint)(latent)
+        if output == "frames_uint8":
+            return np.concatenate(list(decode_video(latent, decoder_for(checkpoint))))
     if case.startswith("video_vae_decode") and output == "pixels":
         scale = _input(reference, case, "decode_noise_scale")
         noise = _input(reference, case, "decode_noise")
@@ -95,8 +106,19 @@ def test_video_vae_and_upsampler_parity(reference: Reference, case: str):
     assert outputs, f"{case} has no outputs"
     for key in outputs:
         ours = compute(reference, case, key.rsplit("/", 1)[1])
+        if key.endswith("frames_uint8"):
+            check_uint8(key, ours, reference[key])
+            continue
         mx.eval(ours)
         check_parity(key, ours, reference[key])
+
+
+def check_uint8(key: str, frames: np.ndarray, expected: np.ndarray) -> None:
+    """uint8 frames agree to +-1 (the fixture README's tolerance)."""
+    assert frames.dtype == np.uint8 and frames.shape == expected.shape, (frames.dtype, frames.shape, expected.shape)
+    diff = np.abs(frames.astype(np.int16) - expected.astype(np.int16))
+    print(f"PARITY {key} max |diff| {diff.max()} ({int((diff > 0).sum())} of {diff.size} values differ)")
+    assert diff.max() <= 1
 
 
 def test_decode_video_uint8_matches_e2e(reference: Reference):
@@ -104,16 +126,12 @@ def test_decode_video_uint8_matches_e2e(reference: Reference):
     latent_key, frames_key = "e2e_distilled/out/video_latent", "e2e_distilled/out/frames_uint8"
     if latent_key not in reference or frames_key not in reference:
         pytest.skip("this fixture set has no e2e decode")
-    decoder = decoder_for(str(reference.checkpoint))
+    decoder = decoder_for(str(video_vae_file(reference)))
     latent, noise = mx.array(reference[latent_key]), mx.array(reference["e2e_distilled/in/decode_noise"])
     pixels = decoder(latent, noise=noise)
     check_parity("e2e_distilled/out/pixels_float", pixels, reference["e2e_distilled/out/pixels_float"])
     frames = np.concatenate(list(decode_video(latent, decoder, noise=noise)))
-    expected = reference[frames_key]
-    assert frames.dtype == np.uint8 and frames.shape == expected.shape
-    diff = np.abs(frames.astype(np.int16) - expected.astype(np.int16))
-    print(f"PARITY {frames_key} max |diff| {diff.max()} ({int((diff > 0).sum())} of {diff.size} values differ)")
-    assert diff.max() <= 1
+    check_uint8(frames_key, frames, reference[frames_key])
 
 
 def test_fixture_upsampler_files_exist(reference: Reference):

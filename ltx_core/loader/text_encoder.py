@@ -258,18 +258,23 @@ def _connector_param(key: str) -> str:
 def load_embeddings_processor(
     checkpoint: LTXCheckpoint | str | os.PathLike,
     dtype: mx.Dtype | str = mx.float32,
-    gemma: GemmaConfig | None = None,
+    gemma=None,
+    projection_file: SafetensorsFile | None = None,
 ) -> EmbeddingsProcessor:
     """The feature extractor and both connectors from an LTX-2 checkpoint, loaded strictly.
 
-    With ``gemma`` given, the feature projection's input is checked against that Gemma's
-    width and layer count (a Gemma of another size is reported before anything runs).
+    With ``gemma`` given (a Gemma 3 or 4 config), the feature projection's input is checked
+    against that Gemma's width and layer count (a Gemma of another size is reported before
+    anything runs). ``projection_file``: where ``text_embedding_projection.*`` lives when it is
+    not the checkpoint (LTX-2.5: the text-encoder file; config and connectors stay in the
+    transformer file).
     """
     checkpoint = open_checkpoint(checkpoint)
     dtype = resolve_dtype(dtype)
     section = checkpoint.section("transformer")
     where = f"{checkpoint.name} config, section 'transformer'"
-    projection = feature_projection(checkpoint, section, where, gemma)
+    projection_source = projection_file if projection_file is not None else checkpoint.file
+    projection = feature_projection(projection_source, section, where, gemma)
     video_config = ConnectorConfig.from_transformer_section(section, False, where)
     audio_config = ConnectorConfig.from_transformer_section(section, True, where)
     audio_keys = checkpoint.keys_under(AUDIO_CONNECTOR_PREFIX)
@@ -291,7 +296,10 @@ def load_embeddings_processor(
     for name, prefix in (("video_connector", VIDEO_CONNECTOR_PREFIX), ("audio_connector", AUDIO_CONNECTOR_PREFIX)):
         for short, full in checkpoint.keys_under(prefix).items():
             mapping[f"{name}.{_connector_param('.' + short)[1:]}"] = TensorSource(full)
-    load_module_weights(processor, checkpoint.file, mapping, dtype, "text embeddings processor")
+    source = checkpoint.file
+    if projection_file is not None:
+        source = ShardedSafetensors([checkpoint.file, projection_file], f"{checkpoint.name} + {projection_file.name}")
+    load_module_weights(processor, source, mapping, dtype, "text embeddings processor")
     processor.eval()
     return processor
 

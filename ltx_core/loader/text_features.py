@@ -13,7 +13,8 @@ from typing import Any
 import mlx.nn as nn
 
 from ltx_core.errors import CheckpointError, ConfigError, WeightsMismatchError
-from ltx_core.loader.checkpoint import TEXT_PROJECTION_PREFIX, LTXCheckpoint
+from ltx_core.loader.checkpoint import TEXT_PROJECTION_PREFIX
+from ltx_core.loader.safetensors_file import SafetensorsFile
 from ltx_core.loader.weights import TensorSource
 from ltx_core.model.text_encoder.features import FeatureExtractorV1, FeatureExtractorV2
 from ltx_core.model.text_encoder.gemma_config import GemmaConfig
@@ -58,21 +59,22 @@ def feature_extractor_version(section: dict[str, Any], where: str) -> int:
 
 
 def feature_projection(
-    checkpoint: LTXCheckpoint, section: dict[str, Any], where: str, gemma: GemmaConfig | None
+    checkpoint: SafetensorsFile, section: dict[str, Any], where: str, gemma: GemmaConfig | None
 ) -> FeatureProjection:
-    """Build the extractor the config names, checked against the file's tensors (and ``gemma``)."""
+    """Build the extractor the config names, checked against the tensors of the file that holds
+    the projection (the checkpoint; LTX-2.5: the text-encoder file) and ``gemma``."""
     projection = _v2(checkpoint, section, where, gemma) if feature_extractor_version(section, where) == 2 else _v1(
         checkpoint, gemma
     )
     used = {source.key for source in projection.mapping.values()}
-    for short, full in checkpoint.keys_under(TEXT_PROJECTION_PREFIX).items():
-        if full not in used:
-            projection.mapping[short] = TensorSource(full)  # reported as unexpected by the loader
+    for full in checkpoint.keys():
+        if full.startswith(TEXT_PROJECTION_PREFIX) and full not in used:
+            projection.mapping[full[len(TEXT_PROJECTION_PREFIX) :]] = TensorSource(full)  # reported as unexpected
     projection.mapping = {f"feature_extractor.{k}": v for k, v in projection.mapping.items()}
     return projection
 
 
-def _check_gemma(checkpoint: LTXCheckpoint, gemma: GemmaConfig | None, width: int, num_states: int) -> None:
+def _check_gemma(checkpoint: SafetensorsFile, gemma: GemmaConfig | None, width: int, num_states: int) -> None:
     if gemma is not None and (gemma.hidden_size, gemma.num_states) != (width, num_states):
         raise ConfigError(
             f"The Gemma model has width {gemma.hidden_size} and {gemma.num_hidden_layers} layers, but "
@@ -81,14 +83,14 @@ def _check_gemma(checkpoint: LTXCheckpoint, gemma: GemmaConfig | None, width: in
         )
 
 
-def _v1(checkpoint: LTXCheckpoint, gemma: GemmaConfig | None) -> FeatureProjection:
+def _v1(checkpoint: SafetensorsFile, gemma: GemmaConfig | None) -> FeatureProjection:
     key = f"{TEXT_PROJECTION_PREFIX}aggregate_embed.weight"
-    if key not in checkpoint.file:
+    if key not in checkpoint:
         raise CheckpointError(
             f"{checkpoint.name} has no Gemma feature projection ({key}). "
             "Use a full LTX-2 checkpoint such as ltx-2-19b-distilled.safetensors."
         )
-    out_dim, in_dim = checkpoint.file.info(key).shape
+    out_dim, in_dim = checkpoint.info(key).shape
     if in_dim % out_dim:
         raise WeightsMismatchError(f"{checkpoint.name}: {key} has shape {(out_dim, in_dim)}, not (D, D*k).")
     num_states = in_dim // out_dim
@@ -98,16 +100,16 @@ def _v1(checkpoint: LTXCheckpoint, gemma: GemmaConfig | None) -> FeatureProjecti
 
 
 def _v2(
-    checkpoint: LTXCheckpoint, section: dict[str, Any], where: str, gemma: GemmaConfig | None
+    checkpoint: SafetensorsFile, section: dict[str, Any], where: str, gemma: GemmaConfig | None
 ) -> FeatureProjection:
     prefix = TEXT_PROJECTION_PREFIX
     video_key, audio_key = f"{prefix}video_aggregate_embed.weight", f"{prefix}audio_aggregate_embed.weight"
-    if video_key not in checkpoint.file:
+    if video_key not in checkpoint:
         raise CheckpointError(
             f"{checkpoint.name}: its config selects the LTX-2.3 text path but it has no {video_key}. "
             "Use a full LTX-2.3 checkpoint such as ltx-2.3-22b-distilled.safetensors."
         )
-    video_dim, in_dim = checkpoint.file.info(video_key).shape
+    video_dim, in_dim = checkpoint.info(video_key).shape
     # The Gemma width is not in the projection's shape (D x layers): ltx-core takes it from its
     # Gemma config; here the Gemma given, else the config's caption channels, else Gemma 3 12B's.
     width = gemma.hidden_size if gemma is not None else section.get("caption_channels") or GEMMA_12B_WIDTH
@@ -122,7 +124,7 @@ def _v2(
         "video": section.get("num_attention_heads", 32) * section.get("attention_head_dim", 128),
         "audio": section.get("audio_num_attention_heads", 32) * section.get("audio_attention_head_dim", 64),
     }
-    audio_dim = checkpoint.file.info(audio_key).shape[0] if audio_key in checkpoint.file else None
+    audio_dim = checkpoint.info(audio_key).shape[0] if audio_key in checkpoint else None
     for label, found in (("video", video_dim), ("audio", audio_dim)):
         if found is not None and found != expected[label]:
             raise WeightsMismatchError(

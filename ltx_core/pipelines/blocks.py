@@ -52,7 +52,7 @@ def check_memory(ledger: ModelLedger, descriptor, request: GenerationRequest, te
     if descriptor.guided:
         guidance = Guidance(passes=guidance_passes(request), batched=runtime.batch_guidance_passes, contexts=2)
     estimate = estimate_for_runtime(
-        ledger.checkpoint.config, runtime, height=request.height, width=request.width, frames=request.frames,
+        ledger.model_config, runtime, height=request.height, width=request.width, frames=request.frames,
         fps=request.fps, audio=request.generate_audio, stages=descriptor.memory_stages(), guidance=guidance,
         gemma_config=ledger.gemma_config(), upsampler_config=ledger.upsampler_config(),
         text_encoder=text_encoder and request.embeddings is None,
@@ -152,10 +152,12 @@ def denoise_stage(
     initial_video: mx.array | None = None,
     initial_audio: mx.array | None = None,
     audio_conditionings: tuple[AudioLatentConditioning, ...] = (),
+    ancestral=None,
 ) -> tuple[mx.array, mx.array | None]:
     """Build the noised states (video first, then audio: the official draw order), denoise them,
     drop appended conditioning tokens and return the (B, C, F, H, W) / (B, C, T, M) latents.
-    ``conditionings`` apply to the video state, ``audio_conditionings`` to the audio state."""
+    ``conditionings`` apply to the video state, ``audio_conditionings`` to the audio state;
+    ``ancestral`` (an ``AncestralSampler``) samples with the ancestral Euler step."""
     video = video_space.initial_state(ledger.dtype, initial_video)
     for item in conditionings:
         video = item.apply(video, video_space)
@@ -168,7 +170,7 @@ def denoise_stage(
         audio = noiser(audio, noise_scale)
     elif audio_conditionings:
         raise ConditioningError("audio conditioning needs the audio stream (generate audio).")
-    video, audio = euler_loop(sigmas, video, audio, denoiser, stage, reporter, video_space.preview)
+    video, audio = euler_loop(sigmas, video, audio, denoiser, stage, reporter, video_space.preview, ancestral)
     return video_space.finish(video), audio_space.finish(audio) if audio is not None else None
 
 

@@ -16,7 +16,8 @@ from typing import Protocol
 import mlx.core as mx
 import numpy as np
 
-from ltx_core.components.diffusion_steps import EulerDiffusionStep, blend_with_clean
+from ltx_core.components.diffusion_steps import EulerAncestralDiffusionStep, EulerDiffusionStep, blend_with_clean
+from ltx_core.components.noisers import GaussianNoiser
 from ltx_core.components.guiders import MultiModalGuider
 from ltx_core.model.transformer import BatchedPerturbations, Modality, Perturbation, PerturbationType, X0Model
 from ltx_core.pipelines.progress import ProgressReporter
@@ -38,6 +39,7 @@ def modality(state: LatentState, context: mx.array | None, sigma: mx.array, enab
         context=context,
         enabled=enabled,
         attention_mask=state.attention_mask,
+        keyframes_mask=state.keyframes_mask,
     )
 
 
@@ -179,7 +181,26 @@ def _repeat_state(state: LatentState, count: int) -> LatentState:
         positions=rep(state.positions),
         clean_latent=rep(state.clean_latent),
         attention_mask=rep(state.attention_mask),
+        keyframes_mask=rep(state.keyframes_mask),
     )
+
+
+@dataclass(frozen=True)
+class AncestralSampler:
+    """Ancestral (SDE) Euler sampling: the stepper and the noise stream it re-noises from (its own
+    seed, ``seed + noise_seed_offset`` of the version spec; one stream, video drawn before audio)."""
+
+    stepper: EulerAncestralDiffusionStep
+    noise: GaussianNoiser
+
+    def step(self, state: LatentState, x0: mx.array, sigmas: mx.array, step: int) -> mx.array:
+        """The next latent; a step to sigma 0 is the x0 prediction and draws no noise. Conditioning
+        tokens are put back to their clean values after the re-noising."""
+        if sigmas[step + 1].item() == 0:
+            return x0.astype(state.latent.dtype)
+        noise = self.noise.draw(tuple(state.latent.shape), mx.float32)
+        latent = self.stepper.step(state.latent, x0, sigmas, step, noise=noise)
+        return blend_with_clean(latent, state.denoise_mask, state.clean_latent)
 
 
 def euler_loop(
@@ -190,18 +211,25 @@ def euler_loop(
     stage: str = "denoise",
     reporter: ProgressReporter | None = None,
     preview: Callable[[mx.array], np.ndarray] | None = None,
+    ancestral: AncestralSampler | None = None,
 ) -> tuple[LatentState, LatentState | None]:
     """Denoise from ``sigmas[0]`` to ``sigmas[-1]``; conditioning tokens stay clean. The state is
-    evaluated after every step, and cancellation is checked between steps."""
+    evaluated after every step, and cancellation is checked between steps. ``ancestral``: sample
+    with the ancestral Euler step instead of the deterministic one."""
     stepper = EulerDiffusionStep()
+
+    def advance(state: LatentState, x0: mx.array, step: int) -> LatentState:
+        x0 = blend_with_clean(x0, state.denoise_mask, state.clean_latent)
+        if ancestral is not None:
+            return replace(state, latent=ancestral.step(state, x0, sigmas, step))
+        return replace(state, latent=stepper.step(state.latent, x0, sigmas, step))
+
     total = sigmas.shape[0] - 1
     for step in range(total):
         video_x0, audio_x0 = denoiser(video, audio, sigmas, step)
-        video_x0 = blend_with_clean(video_x0, video.denoise_mask, video.clean_latent)
-        video = replace(video, latent=stepper.step(video.latent, video_x0, sigmas, step))
+        video = advance(video, video_x0, step)
         if audio is not None:
-            audio_x0 = blend_with_clean(audio_x0, audio.denoise_mask, audio.clean_latent)
-            audio = replace(audio, latent=stepper.step(audio.latent, audio_x0, sigmas, step))
+            audio = advance(audio, audio_x0, step)
         mx.eval(video.latent, *([audio.latent] if audio is not None else []))
         if reporter is not None:
             image = preview(video_x0) if preview is not None and reporter.callback is not None else None

@@ -31,6 +31,7 @@ class StagePlan:
     guided: bool = False  # multi-modal guidance with the negative prompt (dev model)
     request_loras: bool = True  # apply the user's LoRAs in this stage
     distilled_lora: bool = False  # apply the distilled LoRA in this stage (dev model, stage 2)
+    version_sampler: bool = False  # sample as the model version's spec says (LTX-2.5 distilled stage 1: ancestral)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,15 @@ class ConditioningError(LTXError):
     """A conditioning input does not fit the video being generated."""
 
 
+def extend_keyframes_mask(state: LatentState, new_tokens: int) -> mx.array | None:
+    """The keyframes mask after appending ``new_tokens`` unmarked tokens (given-content
+    conditioning is never marked, as in ltx-core)."""
+    if state.keyframes_mask is None:
+        return None
+    pad = mx.zeros((state.keyframes_mask.shape[0], new_tokens, 1), state.keyframes_mask.dtype)
+    return mx.concatenate([state.keyframes_mask, pad], axis=1)
+
+
 def _initial_state(kind: str, expected: tuple, patchify, positions: mx.array, dtype: mx.Dtype, latent) -> LatentState:
     """Zeros (or ``latent``) as tokens with a full denoise mask."""
     if latent is None:
@@ -50,12 +59,21 @@ class VideoLatentSpace:
     def token_count(self) -> int:
         return self.shape.token_count()
 
+    @property
+    def tokens_per_frame(self) -> int:
+        return self.shape.height * self.shape.width
+
     def initial_state(self, dtype: mx.Dtype = mx.float32, latent: mx.array | None = None) -> LatentState:
-        """Zeros (or ``latent``, (B, C, F, H, W)) with a full denoise mask and the official positions."""
-        return _initial_state(
+        """Zeros (or ``latent``, (B, C, F, H, W)) with a full denoise mask and the official positions.
+        The first latent frame is marked in ``keyframes_mask``: the causal encoder gives it a single
+        pixel frame (models without the keyframe embedding ignore the mask)."""
+        state = _initial_state(
             "video", tuple(self.shape), self.patchifier.patchify, self.patchifier.positions(self.shape, self.fps, self.scale),
             dtype, latent,
         )  # fmt: skip
+        marked = (mx.arange(state.latent.shape[1]) < self.tokens_per_frame).astype(mx.float32)
+        keyframes = mx.broadcast_to(marked[None, :, None], state.denoise_mask.shape)
+        return replace(state, keyframes_mask=keyframes)
 
     def finish(self, state: LatentState) -> mx.array:
         """Drop appended conditioning tokens and return the (B, C, F, H, W) latent."""
@@ -217,6 +235,7 @@ class ReferenceVideoConditioning:
             positions=mx.concatenate([state.positions, mx.array(positions)], axis=2),
             clean_latent=mx.concatenate([state.clean_latent, tokens], axis=1),
             attention_mask=attention,
+            keyframes_mask=extend_keyframes_mask(state, tokens.shape[1]),
         )
 
 
@@ -242,6 +261,7 @@ class KeyframeConditioning:
             positions=mx.concatenate([state.positions, mx.array(positions)], axis=2),
             clean_latent=mx.concatenate([state.clean_latent, tokens], axis=1),
             attention_mask=extend_attention_mask(state, space.token_count, tokens.shape[1], None),
+            keyframes_mask=extend_keyframes_mask(state, tokens.shape[1]),
         )
 
 

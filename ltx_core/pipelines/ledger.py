@@ -17,14 +17,10 @@ from typing import Any
 
 import mlx.core as mx
 
-from ltx_core.errors import LTXError
 from ltx_core.loader.checkpoint import LTXCheckpoint
+from ltx_core.model_paths import SUPPORTED_VIDEO_DECODERS, MissingModelError, ModelPaths, video_vae_class
 from ltx_core.model_spec import Recognised, Role, VersionSpec, require_role
 from ltx_core.runtime import RuntimeSettings
-
-
-class MissingModelError(LTXError):
-    """A pipeline needs a model file that is not configured."""
 
 
 class Component(str, Enum):
@@ -48,26 +44,12 @@ OPTION_OF = {
     Role.TEMPORAL_UPSAMPLER: "--temporal-upscaler-weights",
     Role.DISTILLED_LORA: "--distilled-lora",
     Role.GEMMA: "--gemma-path",
+    Role.TEXT_ENCODER: "--text-encoder",
+    Role.VIDEO_VAE: "--video-vae",
+    Role.AUDIO_VAE: "--audio-vae",
+    Role.DURATION_HEAD: "--duration-head",
 }
-
-
-@dataclass(frozen=True)
-class ModelPaths:
-    checkpoint: Path
-    gemma: Path | None = None
-    spatial_upsampler: Path | None = None
-    temporal_upsampler: Path | None = None
-    distilled_lora: Path | None = None
-    embeddings_cache: Path | None = None
-
-    def path_for(self, role: Role) -> Path | None:
-        return {
-            Role.CHECKPOINT: self.checkpoint,
-            Role.GEMMA: self.gemma,
-            Role.SPATIAL_UPSAMPLER: self.spatial_upsampler,
-            Role.TEMPORAL_UPSAMPLER: self.temporal_upsampler,
-            Role.DISTILLED_LORA: self.distilled_lora,
-        }[role]
+__all__ = ["Component", "MissingModelError", "ModelLedger", "ModelPaths", "StageRecord", "build_ledger"]
 
 
 @dataclass(frozen=True)
@@ -86,6 +68,7 @@ class ModelLedger:
     stages: list[StageRecord] = field(default_factory=list)
     _models: dict[Component, Any] = field(default_factory=dict)
     _checkpoint: LTXCheckpoint | None = None
+    _component_files: dict = field(default_factory=dict)
     _stage_loads: list[str] = field(default_factory=list)
     _applied_loras: Any = None
     _lora_key: tuple = ()
@@ -97,10 +80,44 @@ class ModelLedger:
             self._checkpoint = LTXCheckpoint(self.paths.checkpoint)
         return self._checkpoint
 
+    def component_file(self, path: Path) -> LTXCheckpoint:
+        """A per-component file (video / audio VAE) opened once; the checkpoint itself when it is one."""
+        if Path(path) == Path(self.paths.checkpoint):
+            return self.checkpoint
+        key = str(path)
+        if key not in self._component_files:
+            self._component_files[key] = LTXCheckpoint(path)
+        return self._component_files[key]
+
+    @property
+    def video_file(self) -> LTXCheckpoint:
+        return self.component_file(self.paths.video_vae_file)
+
+    @property
+    def audio_file(self) -> LTXCheckpoint:
+        return self.component_file(self.paths.audio_vae_file)
+
+    @property
+    def model_config(self) -> dict:
+        """The config sections of every model file (transformer, vae, audio_vae, vocoder), merged:
+        what the memory estimator reads."""
+        config = dict(self.checkpoint.config)
+        if self.paths.split:
+            config["vae"] = self.video_file.section("vae")
+            config["audio_vae"] = self.audio_file.section("audio_vae")
+            config["vocoder"] = self.audio_file.section("vocoder")
+        return config
+
     @cached_property
     def model(self) -> Recognised:
-        """The checkpoint's role, version and variant, from its header."""
-        return require_role(self.paths.checkpoint, Role.CHECKPOINT, what="model checkpoint")
+        """The checkpoint's (or split transformer's) role, version and variant, from its header."""
+        roles = (Role.TRANSFORMER,) if self.paths.split else (Role.CHECKPOINT,)
+        return require_role(self.paths.checkpoint, *roles, what="model checkpoint" if not self.paths.split else "transformer")
+
+    @property
+    def text_encoder_role(self) -> Role:
+        """Gemma 3 folder (2.0, 2.3) or one-file text encoder (2.5)."""
+        return Role.TEXT_ENCODER if self.paths.split else Role.GEMMA
 
     @property
     def version(self) -> VersionSpec:
@@ -121,8 +138,31 @@ class ModelLedger:
                 f"{Path(self.paths.checkpoint).name} is an {model.version.title} checkpoint, which this version of the "
                 f"studio cannot run yet (it runs {', '.join(_supported_titles())}): use one of those checkpoints."
             )
+        if self.paths.split:
+            for role in (Role.VIDEO_VAE, Role.AUDIO_VAE):
+                self.require(role)
+            self._check_video_decoder()
         for role in roles:
             self.require(role)
+
+    def check_text_encoder(self) -> None:
+        """The text encoder is configured, of the right kind, and (2.5) the Gemma the transformer
+        was trained with: refused before anything loads."""
+        path = self.require(self.text_encoder_role)
+        if self.text_encoder_role == Role.TEXT_ENCODER:
+            from ltx_core.loader.gemma4 import check_text_encoder_matches
+
+            check_text_encoder_matches(self.paths.checkpoint, path)
+
+    def _check_video_decoder(self) -> None:
+        found = require_role(self.paths.video_vae, Role.VIDEO_VAE, what="video VAE")
+        kind = video_vae_class(found)
+        if kind not in SUPPORTED_VIDEO_DECODERS:
+            raise MissingModelError(
+                f"{Path(self.paths.video_vae).name} is a {kind} video VAE, whose decoder this version of the studio "
+                f"cannot run yet (issue 14: diffusion VAE decoder): give the conv video VAE file "
+                f"(vae/*-video-vae-conv-*.safetensors) instead."
+            )
 
     def require(self, role: Role) -> Path:
         """The configured file for ``role``; MissingModelError (what to download, which option)
@@ -146,7 +186,18 @@ class ModelLedger:
         return Path(path)
 
     def gemma_config(self):
-        """The Gemma folder's config, or None when it is not configured (pre-computed embeddings)."""
+        """The Gemma config (folder or one-file text encoder), or None when it is not configured
+        (pre-computed embeddings)."""
+        if self.paths.split:
+            if self.paths.text_encoder is None or not Path(self.paths.text_encoder).exists():
+                return None
+            from ltx_core.loader.gemma4 import Gemma4TextEncoderFile
+
+            source = Gemma4TextEncoderFile(self.paths.text_encoder)
+            try:
+                return source.config
+            finally:
+                source.close()
         if self.paths.gemma is None or not Path(self.paths.gemma).exists():
             return None
         from ltx_core.loader.text_encoder import gemma_config
@@ -165,13 +216,13 @@ class ModelLedger:
     def video_latent_channels(self) -> int:
         from ltx_core.loader.video_vae import video_vae_config
 
-        return video_vae_config(self.checkpoint).latent_channels
+        return video_vae_config(self.video_file).latent_channels
 
     @cached_property
     def audio_latent_channels(self) -> int:
         from ltx_core.loader.audio_vae import audio_vae_config
 
-        return audio_vae_config(self.checkpoint).z_channels
+        return audio_vae_config(self.audio_file).z_channels
 
     # -- models ------------------------------------------------------------------------------
     def get(self, component: Component) -> Any:
@@ -276,12 +327,12 @@ class ModelLedger:
         return {
             Component.PROMPT_ENCODER: self._prompt_encoder,
             Component.TRANSFORMER: self._transformer,
-            Component.VIDEO_ENCODER: lambda: video_vae.load_video_encoder(self.checkpoint, dtype),
-            Component.VIDEO_DECODER: lambda: video_vae.load_video_decoder(self.checkpoint, dtype),
-            Component.VIDEO_STATISTICS: lambda: video_vae.load_video_statistics(self.checkpoint),
-            Component.AUDIO_ENCODER: lambda: audio_vae.load_audio_encoder(self.checkpoint, dtype),
-            Component.AUDIO_DECODER: lambda: audio_vae.load_audio_decoder(self.checkpoint, dtype),
-            Component.VOCODER: lambda: audio_vae.load_vocoder(self.checkpoint, dtype),
+            Component.VIDEO_ENCODER: lambda: video_vae.load_video_encoder(self.video_file, dtype),
+            Component.VIDEO_DECODER: lambda: video_vae.load_video_decoder(self.video_file, dtype),
+            Component.VIDEO_STATISTICS: lambda: video_vae.load_video_statistics(self.video_file),
+            Component.AUDIO_ENCODER: lambda: audio_vae.load_audio_encoder(self.audio_file, dtype),
+            Component.AUDIO_DECODER: lambda: audio_vae.load_audio_decoder(self.audio_file, dtype),
+            Component.VOCODER: lambda: audio_vae.load_vocoder(self.audio_file, dtype),
             Component.SPATIAL_UPSAMPLER: lambda: self._upsampler(Role.SPATIAL_UPSAMPLER),
             Component.TEMPORAL_UPSAMPLER: lambda: self._upsampler(Role.TEMPORAL_UPSAMPLER),
         }
@@ -289,6 +340,13 @@ class ModelLedger:
     def _prompt_encoder(self):
         from ltx_core.loader.text_encoder import load_prompt_encoder
 
+        if self.paths.split:
+            from ltx_core.loader.gemma4_source import load_split_prompt_encoder
+
+            return load_split_prompt_encoder(
+                self.require(Role.TEXT_ENCODER), self.checkpoint, self.dtype, self.runtime.text_encoder_quantization,
+                cache_dir=self.paths.embeddings_cache,
+            )  # fmt: skip
         return load_prompt_encoder(
             self.paths.gemma, self.checkpoint, self.dtype, self.runtime.text_encoder_quantization,
             cache_dir=self.paths.embeddings_cache,

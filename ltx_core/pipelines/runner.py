@@ -125,6 +125,12 @@ def _settings(
             "model_version": model.version.version,
             "variant": model.variant,
             "gemma": str(paths.gemma) if paths.gemma else None,
+            **{
+                role: Path(path).name
+                for role, path in (("text_encoder", paths.text_encoder), ("video_vae", paths.video_vae),
+                                   ("audio_vae", paths.audio_vae))
+                if path is not None
+            },
             "spatial_upsampler": Path(paths.spatial_upsampler).name if paths.spatial_upsampler else None,
             "distilled_lora": Path(paths.distilled_lora).name if paths.distilled_lora else None,
         },

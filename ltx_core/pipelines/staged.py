@@ -20,7 +20,8 @@ from ltx_core.pipelines.blocks import (
     latent_spaces,
     upsample_spatially,
 )
-from ltx_core.pipelines.denoising import GuidedDenoiser, SimpleDenoiser
+from ltx_core.components.diffusion_steps import EulerAncestralDiffusionStep
+from ltx_core.pipelines.denoising import AncestralSampler, GuidedDenoiser, SimpleDenoiser
 from ltx_core.pipelines.descriptor import Latents, PipelineDescriptor, StagePlan
 from ltx_core.pipelines.latents import VideoLatentSpace
 from ltx_core.pipelines.ledger import Component, ModelLedger
@@ -33,6 +34,7 @@ class StagedPipeline:
 
     def __init__(self, ledger: ModelLedger):
         self.ledger = ledger
+        self._ancestral_noiser: GaussianNoiser | None = None  # set per run by ``produce``
 
     @property
     def first(self) -> StagePlan:
@@ -58,7 +60,7 @@ class StagedPipeline:
         request.validate(descriptor.size_multiple)
         self.check_models(request)
         if text_encoder and request.embeddings is None:
-            self.ledger.check_files(Role.GEMMA)
+            self.ledger.check_text_encoder()
         check_memory(self.ledger, descriptor, request, text_encoder)
         return request, tuple(notices)
 
@@ -92,10 +94,11 @@ class StagedPipeline:
         reporter: ProgressReporter | None = None,
         noiser: GaussianNoiser | None = None,
         prompts: Prompts | None = None,
+        ancestral_noiser: GaussianNoiser | None = None,
     ) -> Latents:
         """``prepare`` then ``produce`` (noise and prompt contexts may be injected)."""
         request, notices = self.prepare(request, text_encoder=prompts is None)
-        latents = self.produce(request, reporter, noiser, prompts)
+        latents = self.produce(request, reporter, noiser, prompts, ancestral_noiser)
         return replace(latents, notices=notices + latents.notices)
 
     def produce(
@@ -104,9 +107,13 @@ class StagedPipeline:
         reporter: ProgressReporter | None = None,
         noiser: GaussianNoiser | None = None,
         prompts: Prompts | None = None,
+        ancestral_noiser: GaussianNoiser | None = None,
     ) -> Latents:
+        """``ancestral_noiser``: the re-noising stream of an ancestral stage (default: seeded from
+        the request's seed and the version spec's offset)."""
         ledger = self.ledger
         noiser = noiser or GaussianNoiser(request.seed)
+        self._ancestral_noiser = ancestral_noiser
         with ledger.stage("text encoder"):
             prompts = prompts or encode_prompts(ledger, request, with_negative=self.descriptor.guided)
 
@@ -150,9 +157,18 @@ class StagedPipeline:
         result = denoise_stage(
             ledger, video_space, audio_space, sigmas, denoiser, noiser, conditionings, name, reporter,
             noise_scale=noise_scale, initial_video=video_init, initial_audio=audio_init,
+            ancestral=self._sampler(plan, request),
         )  # fmt: skip
         model.velocity_model.clear_run_cache()
         return result
+
+    def _sampler(self, plan: StagePlan, request: GenerationRequest) -> AncestralSampler | None:
+        """The model version's sampler for a stage that follows it (None: deterministic Euler)."""
+        spec = self.ledger.version.distilled_stage1 if plan.version_sampler else None
+        if spec is None:
+            return None
+        noise = self._ancestral_noiser or GaussianNoiser(request.seed + spec.noise_seed_offset)
+        return AncestralSampler(EulerAncestralDiffusionStep(spec.eta, spec.s_noise), noise)
 
     @staticmethod
     def _denoiser(plan: StagePlan, request: GenerationRequest, prompts: Prompts, model, with_audio: bool, batched: bool):

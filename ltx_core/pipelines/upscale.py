@@ -100,7 +100,7 @@ class UpscalePipeline:
         scale = 2 if job.request.spatial else 1
         frames = (job.frames - 1) * (2 if job.request.temporal else 1) + 1
         estimate = estimate_for_runtime(
-            ledger.checkpoint.config, ledger.runtime, height=job.height * scale, width=job.width * scale,
+            ledger.model_config, ledger.runtime, height=job.height * scale, width=job.width * scale,
             frames=frames, fps=job.fps, audio=False, stages=(DenoisePass("refine"),), gemma_config=ledger.gemma_config(),
         )  # fmt: skip
         if not job.request.spatial:  # no refinement: only the decode at the new length matters

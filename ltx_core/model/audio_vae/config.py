@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
-from ltx_core.config_base import ConfigBase, require_positive_int
+from ltx_core.config_base import ConfigBase, require_non_negative_int, require_positive_int
 from ltx_core.errors import ConfigError
 
 # Not configurable in ltx-core 1.0.0: the decoder's output length assumes 4x time compression.
@@ -111,8 +111,9 @@ class AudioVAEConfig(ConfigBase):
         }[self.causality_axis]
 
     def validate(self, where: str) -> None:
-        for key in ("ch", "out_ch", "num_res_blocks", "resolution", "z_channels", "in_channels"):
+        for key in ("ch", "out_ch", "resolution", "z_channels", "in_channels"):
             require_positive_int(where, key, getattr(self, key))
+        require_non_negative_int(where, "num_res_blocks", self.num_res_blocks)
         if not self.ch_mult or any(not isinstance(m, int) or m <= 0 for m in self.ch_mult):
             raise ConfigError(f"{where}: ch_mult must be a non-empty list of positive integers, got {self.ch_mult!r}.")
         if self.mel_bins is None:

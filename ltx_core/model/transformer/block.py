@@ -43,10 +43,10 @@ class StreamState:
 
 
 class FeedForward(nn.Module):
-    def __init__(self, dim: int, mult: int = 4):
+    def __init__(self, dim: int, mult: int = 4, bias: bool = True):
         super().__init__()
-        self.proj_in = nn.Linear(dim, dim * mult)
-        self.proj_out = nn.Linear(dim * mult, dim)
+        self.proj_in = nn.Linear(dim, dim * mult, bias=bias)
+        self.proj_out = nn.Linear(dim * mult, dim, bias=bias)
 
     def __call__(self, x: mx.array) -> mx.array:
         return self.proj_out(nn.gelu_approx(self.proj_in(x)))
@@ -65,6 +65,7 @@ class TransformerBlock(nn.Module):
         norm_eps: float,
         gated: bool,
         cross_attention_adaln: bool,
+        ff_bias: tuple[bool, bool] = (True, True),
     ):
         super().__init__()
         self.index = index
@@ -74,14 +75,14 @@ class TransformerBlock(nn.Module):
         if video is not None:
             self.attn1 = Attention(video.dim, None, video.heads, video.head_dim, norm_eps, gated)
             self.attn2 = Attention(video.dim, video.context_dim, video.heads, video.head_dim, norm_eps, gated)
-            self.ff = FeedForward(video.dim)
+            self.ff = FeedForward(video.dim, bias=ff_bias[0])
             self.scale_shift_table = mx.zeros((coefficient, video.dim))
             if cross_attention_adaln:
                 self.prompt_scale_shift_table = mx.zeros((2, video.dim))
         if audio is not None:
             self.audio_attn1 = Attention(audio.dim, None, audio.heads, audio.head_dim, norm_eps, gated)
             self.audio_attn2 = Attention(audio.dim, audio.context_dim, audio.heads, audio.head_dim, norm_eps, gated)
-            self.audio_ff = FeedForward(audio.dim)
+            self.audio_ff = FeedForward(audio.dim, bias=ff_bias[1])
             self.audio_scale_shift_table = mx.zeros((coefficient, audio.dim))
             if cross_attention_adaln:
                 self.audio_prompt_scale_shift_table = mx.zeros((2, audio.dim))
@@ -182,7 +183,9 @@ class TransformerBlock(nn.Module):
             return x + text_attn(rms(x, self.norm_eps), context=stream.context, mask=stream.context_mask, kv=kv)
         q_shift, q_scale, q_gate = self._ada(table, stream, range(6, 9))
         batch = x.shape[0]
-        kv = prompt_table.astype(x.dtype)[None, None] + stream.prompt_modulation.reshape(batch, -1, 2, x.shape[-1])
+        kv = prompt_table.astype(x.dtype)[None, None]
+        if stream.prompt_modulation is not None:  # absent: use_prompt_adaln_single false, the table alone
+            kv = kv + stream.prompt_modulation.reshape(batch, -1, 2, x.shape[-1])
         kv_shift, kv_scale = kv[:, :, 0], kv[:, :, 1]
         query = rms(x, self.norm_eps) * (1 + q_scale) + q_shift
         context = stream.context * (1 + kv_scale) + kv_shift

@@ -36,6 +36,10 @@ class TransformerConfig(ConfigBase):
         "rope_type": ("interleaved", "split"),
         "attention_type": ATTENTION_TYPES,
         "frequencies_precision": ("float32", "float64", False, None),
+        "ff_bias": (True, False),
+        "audio_ff_bias": (True, False),
+        "use_keyframes_abs_pos_embedding": (True, False),
+        "use_prompt_adaln_single": (True, False),
     }
 
     num_attention_heads: int = 32
@@ -66,6 +70,14 @@ class TransformerConfig(ConfigBase):
     cross_attention_adaln: bool = False
     caption_proj_before_connector: bool = False
     use_audio_video_cross_attention: bool | None = None
+    # LTX-2.5: the video feed-forward has no biases (the audio one keeps them unless
+    # audio_ff_bias says otherwise); a learned embedding marks single-pixel-frame tokens.
+    ff_bias: bool = True
+    audio_ff_bias: bool = True
+    use_keyframes_abs_pos_embedding: bool = False
+    # False drops the prompt-side AdaLN MLP: the cross-attention K/V modulation is the static
+    # per-block table alone (timestep-independent).
+    use_prompt_adaln_single: bool = True
 
     @property
     def inner_dim(self) -> int:
@@ -82,6 +94,11 @@ class TransformerConfig(ConfigBase):
     @property
     def has_caption_projection(self) -> bool:
         return not self.caption_proj_before_connector
+
+    @property
+    def prompt_adaln(self) -> bool:
+        """The timestep-conditioned prompt AdaLN MLP (cross-attention AdaLN only)."""
+        return self.cross_attention_adaln and self.use_prompt_adaln_single
 
     @property
     def adaln_coefficient(self) -> int:

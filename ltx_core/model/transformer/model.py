@@ -28,7 +28,9 @@ class Modality:
     latent: (B, T, C) patchified tokens; sigma: 0-d or (B,); timesteps: (B, T, 1) = denoise
     mask * sigma; positions: (B, axes, T, 2) [start, end) bounds; context: (B, S, caption
     channels); context_mask: (B, S) with 1 for real tokens, or an additive float mask;
-    attention_mask: (B, T, T) in [0, 1] (1 = full attention).
+    attention_mask: (B, T, T) in [0, 1] (1 = full attention); keyframes_mask: (B, T, 1), non-zero on
+    tokens that encode a single pixel frame (the first latent frame, generated keyframe slots),
+    which get the learned keyframe embedding of models that have one.
     """
 
     latent: mx.array
@@ -39,16 +41,19 @@ class Modality:
     enabled: bool = True
     context_mask: mx.array | None = None
     attention_mask: mx.array | None = None
+    keyframes_mask: mx.array | None = None
 
 
 class StreamInput(nn.Module):
     """Per-modality input/output layers: patch embedding, AdaLN, caption projection, output head."""
 
-    def __init__(self, in_channels: int, out_channels: int, dim: int, config: TransformerConfig):
+    def __init__(self, in_channels: int, out_channels: int, dim: int, config: TransformerConfig, keyframes: bool = False):
         super().__init__()
         self.patchify_proj = nn.Linear(in_channels, dim)
+        if keyframes:
+            self.keyframes_abs_pos_embedding = mx.zeros((1, dim))
         self.adaln_single = AdaLayerNormSingle(dim, config.adaln_coefficient)
-        if config.cross_attention_adaln:
+        if config.prompt_adaln:
             self.prompt_adaln_single = AdaLayerNormSingle(dim, 2)
         if config.has_caption_projection:
             self.caption_projection = CaptionProjection(config.caption_channels, dim)
@@ -65,7 +70,9 @@ class LTXModel(nn.Module):
         self.with_audio = with_audio
         self.norm_eps = config.norm_eps
         video_dims = StreamDims(config.inner_dim, config.num_attention_heads, config.attention_head_dim, config.cross_attention_dim)
-        self.video = StreamInput(config.in_channels, config.out_channels, config.inner_dim, config)
+        self.video = StreamInput(
+            config.in_channels, config.out_channels, config.inner_dim, config, config.use_keyframes_abs_pos_embedding
+        )
         audio_dims = None
         if with_audio:
             audio_dims = StreamDims(
@@ -80,7 +87,10 @@ class LTXModel(nn.Module):
             self.av_ca_a2v_gate_adaln_single = AdaLayerNormSingle(config.inner_dim, 1)
             self.av_ca_v2a_gate_adaln_single = AdaLayerNormSingle(config.audio_inner_dim, 1)
         self.transformer_blocks = [
-            TransformerBlock(i, video_dims, audio_dims, config.norm_eps, config.apply_gated_attention, config.cross_attention_adaln)
+            TransformerBlock(
+                i, video_dims, audio_dims, config.norm_eps, config.apply_gated_attention, config.cross_attention_adaln,
+                ff_bias=(config.ff_bias, config.audio_ff_bias),
+            )
             for i in range(config.num_layers)
         ]
         # Evaluate after every block so no graph spans the whole model (bounded memory, no
@@ -103,7 +113,7 @@ class LTXModel(nn.Module):
         cfg = self.config
         layers: StreamInput = self.video if stream == "video" else self.audio
         dtype = modality.latent.dtype
-        x = layers.patchify_proj(modality.latent)
+        x = self.embed_tokens(modality, stream)
         batch = x.shape[0]
         scale = cfg.timestep_scale_multiplier
 
@@ -144,6 +154,15 @@ class LTXModel(nn.Module):
         if other is None or not self.with_audio:
             return state
         return self._with_cross_modal(state, modality, other, stream, heads)
+
+    def embed_tokens(self, modality: Modality, stream: str) -> mx.array:
+        """``patchify_proj``, plus the keyframe embedding on the tokens ``keyframes_mask`` marks."""
+        layers: StreamInput = self.video if stream == "video" else self.audio
+        x = layers.patchify_proj(modality.latent)
+        if modality.keyframes_mask is None or "keyframes_abs_pos_embedding" not in layers:
+            return x
+        marked = (modality.keyframes_mask > 0).astype(x.dtype)
+        return x + marked * layers.keyframes_abs_pos_embedding.astype(x.dtype)
 
     def _with_cross_modal(
         self, state: StreamState, modality: Modality, other: Modality, stream: str, heads: int

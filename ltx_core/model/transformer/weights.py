@@ -7,6 +7,7 @@ import re
 # Top-level per-stream layers live under ``video.`` / ``audio.`` in this port.
 _STREAM_LAYERS = (
     "patchify_proj",
+    "keyframes_abs_pos_embedding",
     "adaln_single",
     "prompt_adaln_single",
     "caption_projection",

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from ltx_core.config_base import ConfigBase, require_positive_int
+from ltx_core.config_base import ConfigBase, require_non_negative_int, require_positive_int
 from ltx_core.errors import ConfigError
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -124,8 +124,8 @@ class VideoVAEConfig(ConfigBase):
                         f"{where}: {key}[{index}] parameters must be an int or an object, got {params!r}."
                     )
                 params = block_params(params)
-                if name == "res_x":
-                    require_positive_int(where, f"{key}[{index}].num_layers", params.get("num_layers"))
+                if name == "res_x":  # 0 layers is an identity stage (ltx-core builds an empty block)
+                    require_non_negative_int(where, f"{key}[{index}].num_layers", params.get("num_layers"))
                 if "multiplier" in params:
                     require_positive_int(where, f"{key}[{index}].multiplier", params["multiplier"])
 

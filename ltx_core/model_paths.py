@@ -1,0 +1,195 @@
+"""Which file holds each model component.
+
+LTX-2.0 and 2.3 ship one checkpoint file (transformer, VAEs, vocoder, text projection) beside a
+Gemma 3 folder. LTX-2.5 ships one file per component, in the official ``--weights-dir`` layout
+(``diffusion_models/``, ``text_encoders/``, ``vae/``, ``latent_upscale_models/``, ``loras/``,
+``model_patches/``). ``ModelPaths`` holds either; ``ModelPaths.from_folder`` resolves a 2.5
+folder by reading every file's header (``model_spec.recognise``), never its name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ltx_core.errors import LTXError
+from ltx_core.model_spec import LTX_2_5, Recognised, Role, recognise
+
+# The official weights-dir subfolders (searched first; any other file of the folder too).
+WEIGHTS_SUBFOLDERS = ("diffusion_models", "text_encoders", "vae", "latent_upscale_models", "loras", "model_patches")
+# Video VAE files by decoder, in the order this port prefers them. The diffusion decoder
+# (``CausalDiffusionVAE``) is not ported yet (issue 14), so its file is recognised but not chosen.
+VIDEO_VAE_CONV = "CausalVideoAutoencoder"
+VIDEO_VAE_DIFFUSION = "CausalDiffusionVAE"
+SUPPORTED_VIDEO_DECODERS = (VIDEO_VAE_CONV,)
+
+
+class MissingModelError(LTXError):
+    """A pipeline needs a model file that is not configured."""
+
+
+@dataclass(frozen=True)
+class ModelPaths:
+    """``checkpoint`` is the single-file checkpoint (2.0, 2.3) or the transformer file (2.5);
+    the per-component fields are set for the split layout only."""
+
+    checkpoint: Path
+    gemma: Path | None = None
+    spatial_upsampler: Path | None = None
+    temporal_upsampler: Path | None = None
+    distilled_lora: Path | None = None
+    embeddings_cache: Path | None = None
+    text_encoder: Path | None = None
+    video_vae: Path | None = None
+    audio_vae: Path | None = None
+    duration_head: Path | None = None
+
+    @staticmethod
+    def from_split(
+        transformer_path: str | os.PathLike,
+        text_encoder_path: str | os.PathLike | None,
+        video_vae_path: str | os.PathLike,
+        audio_vae_path: str | os.PathLike,
+        duration_head_path: str | os.PathLike | None = None,
+        spatial_upsampler: str | os.PathLike | None = None,
+        temporal_upsampler: str | os.PathLike | None = None,
+        distilled_lora: str | os.PathLike | None = None,
+        embeddings_cache: str | os.PathLike | None = None,
+    ) -> "ModelPaths":
+        """The per-component layout (the official ``ModelPaths.from_split``)."""
+
+        def opt(value) -> Path | None:
+            return None if value is None else Path(value)
+
+        return ModelPaths(
+            checkpoint=Path(transformer_path),
+            text_encoder=opt(text_encoder_path),
+            video_vae=Path(video_vae_path),
+            audio_vae=Path(audio_vae_path),
+            duration_head=opt(duration_head_path),
+            spatial_upsampler=opt(spatial_upsampler),
+            temporal_upsampler=opt(temporal_upsampler),
+            distilled_lora=opt(distilled_lora),
+            embeddings_cache=opt(embeddings_cache),
+        )
+
+    @staticmethod
+    def from_folder(folder: str | os.PathLike, variant: str = "distilled", **overrides) -> "ModelPaths":
+        """A weights folder -> its files by role (from their headers). The transformer, video VAE
+        and audio VAE are required; the text encoder, duration head, upsamplers and distilled LoRA
+        are taken when present (a pipeline that needs a missing one says so before loading)."""
+        return resolve_folder(Path(folder), variant, **overrides)
+
+    @property
+    def split(self) -> bool:
+        """Per-component files (LTX-2.5) rather than one checkpoint."""
+        return self.video_vae is not None or self.audio_vae is not None or self.text_encoder is not None
+
+    @property
+    def transformer(self) -> Path:
+        return self.checkpoint
+
+    @property
+    def video_vae_file(self) -> Path:
+        return self.video_vae or self.checkpoint
+
+    @property
+    def audio_vae_file(self) -> Path:
+        return self.audio_vae or self.checkpoint
+
+    def path_for(self, role: Role) -> Path | None:
+        return {
+            Role.CHECKPOINT: self.checkpoint,
+            Role.TRANSFORMER: self.checkpoint,
+            Role.GEMMA: self.gemma,
+            Role.TEXT_ENCODER: self.text_encoder,
+            Role.VIDEO_VAE: self.video_vae,
+            Role.AUDIO_VAE: self.audio_vae,
+            Role.DURATION_HEAD: self.duration_head,
+            Role.SPATIAL_UPSAMPLER: self.spatial_upsampler,
+            Role.TEMPORAL_UPSAMPLER: self.temporal_upsampler,
+            Role.DISTILLED_LORA: self.distilled_lora,
+        }[role]
+
+
+def video_vae_class(found: Recognised) -> str:
+    """The video VAE file's ``_class_name`` (conv autoencoder when unnamed, as ltx-core)."""
+    try:
+        section = json.loads(found.metadata.get("config", "{}")).get("vae", {})
+    except (ValueError, AttributeError):
+        return ""
+    return str(section.get("_class_name", VIDEO_VAE_CONV)) if isinstance(section, dict) else ""
+
+
+def _files(folder: Path) -> list[Path]:
+    seen: list[Path] = []
+    for sub in (*WEIGHTS_SUBFOLDERS, "."):
+        directory = folder / sub
+        if directory.is_dir():
+            for path in sorted(directory.glob("*.safetensors")):
+                if path.resolve() not in {p.resolve() for p in seen}:
+                    seen.append(path)
+    return seen
+
+
+def _missing(folder: Path, role: Role, detail: str = "") -> MissingModelError:
+    companion = LTX_2_5.file_for(role)
+    name = companion.file if companion else role.label
+    return MissingModelError(
+        f"{folder} has no {role.label} file{detail} (expected e.g. {name}, from the Hugging Face repository "
+        f"{LTX_2_5.repo}); the roles were read from the files' headers."
+    )
+
+
+def _one(folder: Path, found: list[Recognised], role: Role, prefer=None) -> Path | None:
+    matches = [f for f in found if f.role == role]
+    if prefer is not None:
+        matches = sorted(matches, key=prefer)
+    return matches[0].path if matches else None
+
+
+def resolve_folder(folder: Path, variant: str = "distilled", **overrides) -> ModelPaths:
+    if not folder.is_dir():
+        raise MissingModelError(f"the weights folder {folder} does not exist or is not a folder.")
+    found = [r for r in (recognise(p) for p in _files(folder)) if r.usable]
+    transformers = [f for f in found if f.role in (Role.TRANSFORMER, Role.CHECKPOINT)]
+    if not transformers:
+        raise _missing(folder, Role.TRANSFORMER)
+    transformers.sort(key=lambda f: (f.role != Role.TRANSFORMER, f.variant != variant, f.path.name))
+    model = transformers[0]
+    if model.role == Role.CHECKPOINT:  # a 2.0 / 2.3 folder: one checkpoint and its side files
+        return ModelPaths(
+            checkpoint=model.path,
+            spatial_upsampler=_one(folder, found, Role.SPATIAL_UPSAMPLER),
+            temporal_upsampler=_one(folder, found, Role.TEMPORAL_UPSAMPLER),
+            distilled_lora=_one(folder, found, Role.DISTILLED_LORA),
+            **overrides,
+        )
+    videos = [f for f in found if f.role == Role.VIDEO_VAE]
+    runnable = [f for f in videos if video_vae_class(f) in SUPPORTED_VIDEO_DECODERS]
+    if not runnable:
+        kinds = ", ".join(f"{f.path.name} ({video_vae_class(f) or 'unknown'})" for f in videos)
+        detail = f" with a decoder this version runs ({', '.join(SUPPORTED_VIDEO_DECODERS)}; found: {kinds})" if videos else ""
+        raise _missing(folder, Role.VIDEO_VAE, detail)
+    runnable.sort(key=lambda f: SUPPORTED_VIDEO_DECODERS.index(video_vae_class(f)))
+    audio = _one(folder, found, Role.AUDIO_VAE)
+    if audio is None:
+        raise _missing(folder, Role.AUDIO_VAE)
+
+    def spatial_x2_first(f: Recognised) -> tuple:
+        return ("x2 " not in f.detail + " ", f.path.name)
+
+    values = dict(
+        checkpoint=model.path,
+        text_encoder=_one(folder, found, Role.TEXT_ENCODER),
+        video_vae=runnable[0].path,
+        audio_vae=audio,
+        duration_head=_one(folder, found, Role.DURATION_HEAD),
+        spatial_upsampler=_one(folder, found, Role.SPATIAL_UPSAMPLER, spatial_x2_first),
+        temporal_upsampler=_one(folder, found, Role.TEMPORAL_UPSAMPLER),
+        distilled_lora=_one(folder, found, Role.DISTILLED_LORA),
+    )
+    values.update(overrides)
+    return ModelPaths(**values)
