@@ -51,6 +51,20 @@ class CompanionFile:
 
 
 @dataclass(frozen=True)
+class HQParams:
+    """The official two-stage HQ recipe (ltx-pipelines ``LTX_2_3_HQ_PARAMS`` and the
+    ``hq_2_stage_arg_parser`` defaults): res_2s steps of stage 1, its guidance, the distilled
+    LoRA's strength in each stage and the default output size (stage 1 runs at half of it)."""
+
+    steps: int
+    video_guidance: MultiModalGuiderParams
+    audio_guidance: MultiModalGuiderParams
+    distilled_lora_strengths: tuple[float, float]  # (stage 1, stage 2)
+    height: int
+    width: int
+
+
+@dataclass(frozen=True)
 class VersionSpec:
     """One model version's facts (the official ``detect_params`` defaults and file list)."""
 
@@ -65,6 +79,19 @@ class VersionSpec:
     fps: float = 24.0
     supported: bool = True  # this port runs it end to end
     text_encoder: str = ""  # what the text encoder is, in words
+    hq: "HQParams | None" = None  # the two-stage HQ recipe (res_2s), where the version has one
+
+    @property
+    def hq_steps(self) -> int | None:
+        return self.hq.steps if self.hq else None
+
+    @property
+    def hq_video_guidance(self) -> MultiModalGuiderParams | None:
+        return self.hq.video_guidance if self.hq else None
+
+    @property
+    def hq_audio_guidance(self) -> MultiModalGuiderParams | None:
+        return self.hq.audio_guidance if self.hq else None
 
     def file_for(self, role: Role, variant: str = "") -> CompanionFile | None:
         matches = [f for f in self.files if f.role == role]
@@ -116,6 +143,16 @@ LTX_2_3 = VersionSpec(
                       "refinement stage of the dev model"),  # fmt: skip
         CompanionFile(Role.GEMMA, "(whole repository)", "the text encoder (Gemma 3 12B QAT, about 24 GB)",
                       "google/gemma-3-12b-it-qat-q4_0-unquantized"),  # fmt: skip
+    ),
+    hq=HQParams(
+        steps=15,
+        video_guidance=MultiModalGuiderParams(cfg_scale=3.0, stg_scale=0.0, stg_blocks=(), rescale_scale=0.45,
+                                              modality_scale=3.0),  # fmt: skip
+        audio_guidance=MultiModalGuiderParams(cfg_scale=7.0, stg_scale=0.0, stg_blocks=(), rescale_scale=1.0,
+                                              modality_scale=3.0),  # fmt: skip
+        distilled_lora_strengths=(0.25, 0.5),
+        height=1088,  # stage 1 at 544 x 960
+        width=1920,
     ),
 )
 LTX_2_5 = VersionSpec(
