@@ -160,3 +160,55 @@ def test_a_distilled_lora_of_another_version_is_refused(model: str, lora: str, t
     with pytest.raises(VersionMismatchError, match=rf"is for {titles[lora]}"):
         run_job(ledger, "distilled", request, tmp_path / "y.mp4")
     assert ledger.events == []
+
+
+def _generate_args(argv: list[str]):
+    import argparse
+
+    from ltx_core.cli_generate import add_generate_parser
+
+    parser = argparse.ArgumentParser()
+    add_generate_parser(parser.add_subparsers(dest="command"))
+    return parser.parse_args(["generate", *argv])
+
+
+def test_cli_offers_two_stage_hq_with_the_spec_defaults():
+    from ltx_core.cli_generate import request_from_args
+    from ltx_core.model_spec import LTX_2_0
+
+    args = _generate_args(["--pipeline", "two-stage-hq", "--prompt", "x", "--output", "o.mp4"])
+    request = request_from_args(args, LTX_2_3)
+    assert (request.steps, request.height, request.width) == (15, 1088, 1920)
+    assert request.video_guidance == LTX_2_3.hq_video_guidance and request.audio_guidance == LTX_2_3.hq_audio_guidance
+    args = _generate_args(["--pipeline", "two-stage-hq", "--prompt", "x", "--output", "o.mp4", "--cfg", "4", "--steps", "9"])
+    request = request_from_args(args, LTX_2_3)
+    assert request.steps == 9 and request.video_guidance.cfg_scale == 4 and request.video_guidance.rescale_scale == 0.45
+    plain = request_from_args(_generate_args(["--prompt", "x", "--output", "o.mp4"]), LTX_2_3)
+    assert (plain.steps, plain.height, plain.width, plain.video_guidance) == (30, 512, 768, LTX_2_3.video_guidance)
+    # on a version without the recipe, the request keeps that version's defaults (the pipeline then refuses it)
+    assert request_from_args(_generate_args(["--pipeline", "two-stage-hq", "--prompt", "x", "--output", "o"]), LTX_2_0).steps == 40
+
+
+@needs_both
+def test_cli_two_stage_hq_on_the_23_set_and_refusal_on_the_demo_models(tmp_path: Path, monkeypatch, capsys):
+    from ltx_core.__main__ import main
+
+    reference = load_reference(SET_23)
+    ledger = tiny_ledger(reference, tmp_path)  # writes the Gemma folder with a tokenizer
+    out = tmp_path / "hq.mp4"
+    code = main([
+        "generate", "--pipeline", "two-stage-hq", "--prompt", "waves", "--negative-prompt", "blur", "--height", "128",
+        "--width", "128", "--frames", "9", "--steps", "2", "--output", str(out), "--weights", str(reference.checkpoint),
+        "--gemma-path", str(ledger.paths.gemma), "--spatial-upscaler-weights", str(ledger.paths.spatial_upsampler),
+        "--distilled-lora", str(lora_of(reference, tmp_path)), "--dtype", "float32", "--quantize", "none",
+        "--text-quantize", "none", "--preset", "balanced",
+    ])  # fmt: skip
+    assert code == 0
+    sidecar = json.loads(out.with_suffix(".json").read_text())["settings"]
+    assert sidecar["pipeline"] == "two-stage-hq" and sidecar["models"]["model_version"] == "2.3"
+    assert sidecar["request"]["audio_guidance"]["cfg_scale"] == 7.0
+    monkeypatch.setenv("LTX_DEMO_DIR", str(tmp_path / "demo"))
+    capsys.readouterr()
+    code = main(["generate", "--pipeline", "two-stage-hq", "--prompt", "w", "--height", "128", "--width", "128",
+                 "--frames", "9", "--output", str(tmp_path / "demo.mp4")])  # fmt: skip
+    assert code == 2 and "needs an LTX-2.3 checkpoint" in capsys.readouterr().err
