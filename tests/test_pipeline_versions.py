@@ -212,3 +212,19 @@ def test_cli_two_stage_hq_on_the_23_set_and_refusal_on_the_demo_models(tmp_path:
     code = main(["generate", "--pipeline", "two-stage-hq", "--prompt", "w", "--height", "128", "--width", "128",
                  "--frames", "9", "--output", str(tmp_path / "demo.mp4")])  # fmt: skip
     assert code == 2 and "needs an LTX-2.3 checkpoint" in capsys.readouterr().err
+
+
+def test_studio_switches_sampling_defaults_for_the_hq_recipe_only():
+    from types import SimpleNamespace
+
+    from ltx_core.model_spec import LTX_2_0
+    from ltx_ui.tab_generate import GenerateTab
+
+    tab = GenerateTab.__new__(GenerateTab)
+    tab.studio = SimpleNamespace(models=SimpleNamespace(version=LTX_2_3))
+    assert tab.sampling_defaults("two-stage-hq", 30, 3.0, 1.0) == (15, 3.0, 0.0)
+    assert tab.sampling_defaults("one-stage", 15, 3.0, 0.0) == (30, 3.0, 1.0)  # leaving untouched HQ defaults
+    kept = tab.sampling_defaults("one-stage", 22, 3.5, 1.0)  # the user's own values stay
+    assert all(isinstance(v, dict) and v.get("__type__") == "update" and len(v) == 1 for v in kept)
+    tab.studio.models.version = LTX_2_0  # 2.0 has no HQ recipe: nothing switches
+    assert all(isinstance(v, dict) for v in tab.sampling_defaults("two-stage-hq", 40, 3.0, 1.0))
