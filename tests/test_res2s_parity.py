@@ -143,3 +143,22 @@ def test_seeded_noise_is_reproducible_and_restarts_per_loop():
     assert not np.array_equal(np.array(a[0]), np.array(a[1]))
     first.restart()
     assert np.array_equal(np.array(first.draw("step", (1, 4, 2))), np.array(a[0]))
+
+
+def test_video_only_loop_and_progress_callbacks():
+    video, _ = _states("loop_to_zero")
+    weight_v = mx.array(DATA["loop/in/weight_video"])
+    calls = []
+
+    def denoise(video_state, audio_state, sigmas, step):
+        assert audio_state is None
+        calls.append(float(sigmas[step].item()))
+        return mx.tanh(video_state.latent @ weight_v), None
+
+    sigmas = mx.array(DATA["loop_to_zero/in/sigmas"])
+    steps = []
+    out, audio = res2s_loop(sigmas, video, None, denoise, Res2sNoise(7), on_step=lambda s, t, x0: steps.append((s, t)))
+    assert audio is None and out.latent.shape == video.latent.shape and np.isfinite(np.array(out.latent)).all()
+    total = sigmas.shape[0] - 1
+    assert steps == [(i, total) for i in range(total)]
+    assert len(calls) == 2 * total + 1 and calls[-1] == pytest.approx(0.0011)  # two per step, one final at 0.0011

@@ -17,9 +17,11 @@ The loop's ``model_dtype`` is float32 here (the official pipeline passes bfloat1
 this port keeps the compute dtype). Run it in a scratch environment, never the project's (the
 official import name ``ltx_core`` collides with ours):
 
-    python3 -m venv /tmp/refenv && /tmp/refenv/bin/pip install torch==2.13.0 ltx-core==1.0.0 ltx-pipelines==1.0.0
+    python3 -m venv /tmp/refenv && /tmp/refenv/bin/pip install torch ltx-core==1.0.0 ltx-pipelines==1.0.0
     cd /tmp && /tmp/refenv/bin/python /path/to/tools/make_res2s_reference.py \\
         /path/to/tests/reference/ltx-2.3 /path/to/tests/data/res2s_reference.npz
+
+The stored file was recorded with torch 2.14.1 (CPU), ltx-core 1.0.0, ltx-pipelines 1.0.0.
 """
 
 from __future__ import annotations
