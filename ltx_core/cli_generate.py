@@ -43,12 +43,12 @@ def add_generate_parser(commands) -> None:
     parser.add_argument("--pipeline", default="distilled", choices=GENERATION_PIPELINES)
     parser.add_argument("--prompt", default="")
     parser.add_argument("--negative-prompt", default="")
-    parser.add_argument("--height", type=int, default=512)
-    parser.add_argument("--width", type=int, default=768)
+    parser.add_argument("--height", type=int, default=None, help="default 512 (two-stage-hq: the version's HQ size)")
+    parser.add_argument("--width", type=int, default=None, help="default 768 (two-stage-hq: the version's HQ size)")
     parser.add_argument("--frames", type=int, default=121, help="8k+1")
     parser.add_argument("--fps", type=float, default=None, help="frames per second (default: the model version's)")
     parser.add_argument("--steps", type=int, default=None, help="denoising steps of the guided (dev) stage "
-                        "(default: the model version's, e.g. 40 for LTX-2, 30 for LTX-2.3)")  # fmt: skip
+                        "(default: the model version's, e.g. 40 for LTX-2, 30 for LTX-2.3, 15 for two-stage-hq)")  # fmt: skip
     parser.add_argument("--steps-stage1", type=int, help="same as --steps")
     parser.add_argument("--steps-stage2", type=int, help="refinement steps of two-stage pipelines (1-3, default 3)")
     guidance = parser.add_argument_group("guidance of the dev pipelines (defaults: the model version's)")
@@ -124,14 +124,21 @@ def build_ledger(args: argparse.Namespace):
     return ledger, preset
 
 
-def guidance_from_args(args: argparse.Namespace, version: VersionSpec) -> tuple[MultiModalGuiderParams, ...]:
-    """Video and audio guidance: the version's defaults with the options given."""
+def guidance_from_args(
+    args: argparse.Namespace, version: VersionSpec, pipeline: str | None = None
+) -> tuple[MultiModalGuiderParams, ...]:
+    """Video and audio guidance: the version's defaults (the pipeline's, e.g. HQ) with the options given."""
+    from ltx_core.pipelines.registry import pipeline_descriptor
+
+    defaults = pipeline_descriptor(pipeline).request_defaults(version) if pipeline else {}
+    base_video = defaults.get("video_guidance", version.video_guidance)
+    base_audio = defaults.get("audio_guidance", version.audio_guidance)
     blocks = None if args.stg_blocks is None else tuple(int(b) for b in args.stg_blocks.split(",") if b.strip())
     common = {"stg_scale": args.stg, "stg_blocks": blocks, "rescale_scale": args.rescale,
               "modality_scale": args.modality_scale, "skip_step": args.skip_step}  # fmt: skip
     common = {k: v for k, v in common.items() if v is not None}
-    video = replace(version.video_guidance, **common, **({} if args.cfg is None else {"cfg_scale": args.cfg}))
-    audio = replace(version.audio_guidance, **common, **({} if args.audio_cfg is None else {"cfg_scale": args.audio_cfg}))
+    video = replace(base_video, **common, **({} if args.cfg is None else {"cfg_scale": args.cfg}))
+    audio = replace(base_audio, **common, **({} if args.audio_cfg is None else {"cfg_scale": args.audio_cfg}))
     return video, audio
 
 
@@ -141,9 +148,10 @@ def request_from_args(args: argparse.Namespace, version: VersionSpec):
     images = [ImageCondition(p, f, s) for p, f, s in (_split(x, [0, 1.0]) for x in args.image)]
     images += [ImageCondition(p, f, s) for p, f, s in (_split(x, [0, 1.0]) for x in args.keyframe)]
     loras = [LoraChoice(p, s) for p, s in (_split(x, [1.0]) for x in args.lora)]
-    video, audio = guidance_from_args(args, version)
+    pipeline = getattr(args, "pipeline", None)
+    video, audio = guidance_from_args(args, version, pipeline)
     return GenerationRequest.for_version(
-        version, prompt=args.prompt, negative_prompt=args.negative_prompt, seed=args.seed, height=args.height,
+        version, pipeline, prompt=args.prompt, negative_prompt=args.negative_prompt, seed=args.seed, height=args.height,
         width=args.width, frames=args.frames, fps=args.fps, steps=args.steps_stage1 or args.steps,
         refine_steps=args.steps_stage2, video_guidance=video, audio_guidance=audio,
         images=tuple(images), loras=tuple(loras), generate_audio=args.generate_audio,

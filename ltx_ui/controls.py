@@ -156,6 +156,16 @@ def loras_from(*pairs: Any) -> tuple[LoraChoice, ...]:
     return tuple(chosen)
 
 
+def pipeline_defaults(version: VersionSpec, pipeline: str) -> dict[str, Any]:
+    """The request defaults of ``pipeline`` on ``version`` (the HQ recipe has its own steps and guidance)."""
+    from ltx_core.pipelines.registry import PIPELINES
+
+    descriptor = PIPELINES.get(pipeline)
+    if descriptor is None:
+        return dict(steps=version.steps, video_guidance=version.video_guidance, audio_guidance=version.audio_guidance)
+    return descriptor.request_defaults(version)
+
+
 def base_request(version: VersionSpec, pipeline: str, prompt: str, negative: str, width, height, frames, fps,
                  steps, cfg, stg, audio: bool, enhance: bool = False, **extra: Any) -> tuple[GenerationRequest, Snapped]:  # fmt: skip
     """The request common to every tab (seed 0: set per queued seed), with sizes snapped and the
@@ -164,11 +174,12 @@ def base_request(version: VersionSpec, pipeline: str, prompt: str, negative: str
     fps = float(fps or version.fps)
     if fps <= 0:
         raise InputProblem("FPS must be positive.")
+    defaults = pipeline_defaults(version, pipeline)
     request = GenerationRequest.for_version(
         version, prompt=check_prompt(prompt), negative_prompt=negative or "", height=snapped.height,
         width=snapped.width, frames=snapped.frames, fps=fps, steps=int(steps),
-        video_guidance=replace(version.video_guidance, cfg_scale=float(cfg), stg_scale=float(stg)),
-        audio_guidance=replace(version.audio_guidance, stg_scale=float(stg)),
+        video_guidance=replace(defaults["video_guidance"], cfg_scale=float(cfg), stg_scale=float(stg)),
+        audio_guidance=replace(defaults["audio_guidance"], stg_scale=float(stg)),
         generate_audio=bool(audio), enhance_prompt=bool(enhance), **extra,
     )  # fmt: skip
     return request, snapped

@@ -10,7 +10,7 @@ from ltx_core.pipelines.ledger import Component
 from ltx_core.pipelines.registry import GENERATION_PIPELINES, PIPELINES
 from ltx_core.pipelines.request import ImageCondition
 from ltx_ui.context import JOB_EVENT, session_of, user_message
-from ltx_ui.controls import lora_choices, loras_from
+from ltx_ui.controls import lora_choices, loras_from, pipeline_defaults
 from ltx_ui.generation_tab import GenerationTab
 from ltx_ui.inputs import InputProblem, check_image, check_prompt
 from ltx_ui.jobs import Done, Failed, run_job
@@ -50,10 +50,30 @@ class GenerateTab(GenerationTab):
                     self.lora_2 = gr.Dropdown(choices, value="", label="LoRA 2", allow_custom_value=False)
                     self.lora_2_strength = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Strength")
         self.finish_build(self.pipeline)
+        settings = self.settings
+        sampling = [settings.steps, settings.cfg, settings.stg]
+        self.pipeline.change(self.sampling_defaults, [self.pipeline, *sampling], sampling, queue=False,
+                             api_visibility="private")  # fmt: skip
         enhance_now.click(self.enhance_now, [self.settings.prompt, self.image, self.settings.seed], self.rewritten,
                           api_name="enhance_prompt", **JOB_EVENT)  # fmt: skip
         use_rewrite.click(lambda text: text or gr.skip(), self.rewritten, self.settings.prompt, queue=False,
                           api_visibility="private")  # fmt: skip
+
+    def sampling_defaults(self, pipeline: str, steps: float, cfg: float, stg: float):
+        """Steps, CFG and STG when the pipeline changes: a recipe with its own defaults (HQ: 15
+        steps, STG 0) sets them; leaving such defaults untouched restores the version's; any
+        other values the user set are kept."""
+        version = self.studio.models.version
+
+        def sampling(name: str) -> tuple:
+            d = pipeline_defaults(version, name)
+            return d["steps"], d["video_guidance"].cfg_scale, d["video_guidance"].stg_scale
+
+        own = [n for n in PIPELINE_CHOICES if PIPELINES[n].defaults is not None and PIPELINES[n].offered_by(version)]
+        current = (int(steps or 0), float(cfg or 0), float(stg or 0))
+        if pipeline in own or any(current == sampling(n) for n in own):
+            return sampling(pipeline)
+        return gr.skip(), gr.skip(), gr.skip()
 
     def own_fields(self) -> dict[str, Any]:
         return {

@@ -11,7 +11,7 @@ import numpy as np
 
 from ltx_core.components.noisers import GaussianNoiser
 from ltx_core.model.text_encoder.cache import PromptEmbeddings
-from ltx_core.pipelines.denoising import Denoiser, euler_loop
+from ltx_core.pipelines.denoising import Denoiser, euler_loop, res2s_denoise
 from ltx_core.pipelines.latents import (
     AudioLatentConditioning,
     AudioLatentSpace,
@@ -153,11 +153,14 @@ def denoise_stage(
     initial_audio: mx.array | None = None,
     audio_conditionings: tuple[AudioLatentConditioning, ...] = (),
     ancestral=None,
+    sampler: str = "euler",
+    seed: int = 0,
 ) -> tuple[mx.array, mx.array | None]:
     """Build the noised states (video first, then audio: the official draw order), denoise them,
     drop appended conditioning tokens and return the (B, C, F, H, W) / (B, C, T, M) latents.
     ``conditionings`` apply to the video state, ``audio_conditionings`` to the audio state;
-    ``ancestral`` (an ``AncestralSampler``) samples with the ancestral Euler step."""
+    ``ancestral`` (an ``AncestralSampler``) samples with the ancestral Euler step; ``sampler``
+    "res2s" denoises with the second-order res_2s loop, its SDE noise seeded from ``seed``."""
     video = video_space.initial_state(ledger.dtype, initial_video)
     for item in conditionings:
         video = item.apply(video, video_space)
@@ -170,7 +173,10 @@ def denoise_stage(
         audio = noiser(audio, noise_scale)
     elif audio_conditionings:
         raise ConditioningError("audio conditioning needs the audio stream (generate audio).")
-    video, audio = euler_loop(sigmas, video, audio, denoiser, stage, reporter, video_space.preview, ancestral)
+    if sampler == "res2s":
+        video, audio = res2s_denoise(sigmas, video, audio, denoiser, seed, stage, reporter, video_space.preview)
+    else:
+        video, audio = euler_loop(sigmas, video, audio, denoiser, stage, reporter, video_space.preview, ancestral)
     return video_space.finish(video), audio_space.finish(audio) if audio is not None else None
 
 

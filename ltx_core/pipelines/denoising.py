@@ -235,3 +235,26 @@ def euler_loop(
             image = preview(video_x0) if preview is not None and reporter.callback is not None else None
             reporter.report(stage, step + 1, total, image)
     return video, audio
+
+
+def res2s_denoise(
+    sigmas: mx.array,
+    video: LatentState,
+    audio: LatentState | None,
+    denoiser: Denoiser,
+    seed: int,
+    stage: str = "denoise",
+    reporter: ProgressReporter | None = None,
+    preview: Callable[[mx.array], np.ndarray] | None = None,
+    noise=None,
+) -> tuple[LatentState, LatentState | None]:
+    """The res_2s loop (``ltx_core.components.res2s``) with progress, previews and cancellation
+    between steps; its SDE noise streams are seeded from ``seed`` (or ``noise`` is given)."""
+    from ltx_core.components.res2s import Res2sNoise, res2s_loop
+
+    def on_step(step: int, total: int, video_x0: mx.array) -> None:
+        if reporter is not None:
+            image = preview(video_x0) if preview is not None and reporter.callback is not None else None
+            reporter.report(stage, step + 1, total, image)
+
+    return res2s_loop(sigmas, video, audio, denoiser, noise or Res2sNoise(seed), on_step=on_step)

@@ -13,6 +13,7 @@ from ltx_core.memory.estimate import DenoisePass
 from ltx_core.model_spec import Role
 
 if TYPE_CHECKING:
+    from ltx_core.model_spec import VersionSpec
     from ltx_core.pipelines.ledger import ModelLedger
 
 # Request fields, grouped by what reads them (the sidecar records a pipeline's fields only).
@@ -25,13 +26,23 @@ REFINE_FIELDS = frozenset({"refine_steps"})
 CONTROL_FIELDS = frozenset({"control_video", "control_strength", "control_attention"})
 
 
+SAMPLERS = ("euler", "res2s")
+
+
 @dataclass(frozen=True)
 class StagePlan:
-    sigmas: str  # "distilled", "distilled_stage2" or "scheduler" (LTX2Scheduler with request.steps)
+    # "distilled", "distilled_stage2", "scheduler" (LTX2Scheduler with request.steps, for 4096 tokens) or
+    # "scheduler_tokens" (the same, shifted for the stage's own latent token count, as the HQ recipe does)
+    sigmas: str
     guided: bool = False  # multi-modal guidance with the negative prompt (dev model)
     request_loras: bool = True  # apply the user's LoRAs in this stage
-    distilled_lora: bool = False  # apply the distilled LoRA in this stage (dev model, stage 2)
+    distilled_lora: bool = False  # apply the distilled LoRA in this stage (dev model)
     version_sampler: bool = False  # sample as the model version's spec says (LTX-2.5 distilled stage 1: ancestral)
+    sampler: str = "euler"  # "euler" (first order) or "res2s" (second order with SDE noise, the HQ recipe)
+
+    def __post_init__(self) -> None:
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"unknown sampler {self.sampler!r}: one of {', '.join(SAMPLERS)}")
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,22 @@ class PipelineDescriptor:
     min_images: int = 0
     variant: str = "distilled"  # the checkpoint it is meant for ("dev": the guided recipes)
     factory: Any = None  # (ledger) -> the pipeline object
+    versions: tuple[str, ...] = ()  # the model versions that offer it ("2.3", ...); empty: every version
+    defaults: Any = None  # (VersionSpec) -> request defaults of this recipe (steps, guidance, size)
+
+    def offered_by(self, version: "VersionSpec") -> bool:
+        return not self.versions or version.version in self.versions
+
+    def request_defaults(self, version: "VersionSpec") -> dict[str, Any]:
+        """The request values this recipe starts from on ``version``: the version's dev-model
+        defaults, overridden by the recipe's own (e.g. the HQ steps and guidance)."""
+        values: dict[str, Any] = dict(
+            steps=version.steps, video_guidance=version.video_guidance, audio_guidance=version.audio_guidance,
+            fps=version.fps,
+        )  # fmt: skip
+        if self.defaults is not None and self.offered_by(version):
+            values.update(self.defaults(version))
+        return values
 
     @property
     def size_multiple(self) -> int:

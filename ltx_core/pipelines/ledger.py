@@ -19,7 +19,14 @@ import mlx.core as mx
 
 from ltx_core.loader.checkpoint import LTXCheckpoint
 from ltx_core.model_paths import SUPPORTED_VIDEO_DECODERS, MissingModelError, ModelPaths, video_vae_class
-from ltx_core.model_spec import Recognised, Role, VersionSpec, require_role
+from ltx_core.model_spec import (
+    Recognised,
+    Role,
+    VersionSpec,
+    check_lora_version,
+    check_upsampler_version,
+    require_role,
+)
 from ltx_core.runtime import RuntimeSettings
 
 
@@ -183,6 +190,10 @@ class ModelLedger:
             )
         accepted = (Role.LORA, Role.DISTILLED_LORA) if role == Role.DISTILLED_LORA else (role,)
         require_role(path, *accepted, what=role.label)
+        if role in (Role.SPATIAL_UPSAMPLER, Role.TEMPORAL_UPSAMPLER):
+            check_upsampler_version(path, self.paths.checkpoint, role)
+        elif role == Role.DISTILLED_LORA:
+            check_lora_version(path, self.paths.checkpoint, "distilled LoRA")
         return Path(path)
 
     def gemma_config(self):

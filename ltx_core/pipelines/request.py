@@ -61,12 +61,20 @@ class GenerationRequest:
     control_attention: float = 1.0
 
     @staticmethod
-    def for_version(version: VersionSpec, **values) -> "GenerationRequest":
-        """A request with ``version``'s defaults (steps, guidance, fps) where ``values`` give none."""
-        defaults = dict(
-            steps=version.steps, video_guidance=version.video_guidance, audio_guidance=version.audio_guidance,
-            fps=version.fps,
-        )  # fmt: skip
+    def for_version(version: VersionSpec, pipeline=None, **values) -> "GenerationRequest":
+        """A request with ``version``'s defaults (steps, guidance, fps) where ``values`` give none;
+        with a ``pipeline`` (descriptor or name), that recipe's defaults on ``version`` (the HQ
+        recipe's steps, guidance and size)."""
+        if pipeline is not None:
+            from ltx_core.pipelines.registry import pipeline_descriptor
+
+            descriptor = pipeline_descriptor(pipeline) if isinstance(pipeline, str) else pipeline
+            defaults = descriptor.request_defaults(version)
+        else:
+            defaults = dict(
+                steps=version.steps, video_guidance=version.video_guidance, audio_guidance=version.audio_guidance,
+                fps=version.fps,
+            )  # fmt: skip
         return GenerationRequest(**{**defaults, **{k: v for k, v in values.items() if v is not None}})
 
     def validate(self, size_multiple: int) -> None:

@@ -5,12 +5,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
-
+from pathlib import Path
 
 from ltx_core.components.guiders import MultiModalGuider
 from ltx_core.components.noisers import GaussianNoiser
 from ltx_core.components.schedulers import distilled_sigmas, ltx2_sigmas, refinement_sigmas
-from ltx_core.model_spec import Role
+from ltx_core.model_spec import Role, check_lora_version
 from ltx_core.pipelines.blocks import (
     Prompts,
     check_memory,
@@ -67,7 +67,11 @@ class StagedPipeline:
     def check_models(self, request: GenerationRequest) -> None:
         """Raise before anything loads when a model file this recipe needs is missing or wrong."""
         ledger, descriptor = self.ledger, self.descriptor
+        self.check_version()
         ledger.check_files(*descriptor.needs)
+        for lora in request.loras:
+            if Path(lora.path).is_file():
+                check_lora_version(lora.path, ledger.paths.checkpoint)
         if len(request.images) < descriptor.min_images:
             raise RequestError(f"{descriptor.title} needs at least {descriptor.min_images} images at different frames.")
         runtime = ledger.runtime
@@ -87,6 +91,23 @@ class StagedPipeline:
                 "LoRAs need the transformer in memory, but block streaming (the 'compact' preset) reads each "
                 "block from disk: choose the 'balanced' preset or a pipeline without LoRAs (distilled, one-stage)."
             )
+
+    def check_version(self) -> None:
+        """Refuse, from the checkpoint's header alone, a model version this recipe is not offered for."""
+        descriptor, version = self.descriptor, self.ledger.version
+        if not descriptor.offered_by(version):
+            from ltx_core.model_spec import VERSIONS
+
+            offered = " or ".join(VERSIONS[v].title for v in descriptor.versions if v in VERSIONS)
+            raise RequestError(
+                f"the {descriptor.title} pipeline needs an {offered} checkpoint, but "
+                f"{Path(self.ledger.paths.checkpoint).name} is an {version.title} ({version.version}) checkpoint: "
+                "choose another pipeline or load an " + offered + " checkpoint."
+            )
+
+    def distilled_lora_strength(self, plan: StagePlan) -> float:
+        """The distilled LoRA's strength in a stage that applies it (1.0; the HQ recipe's differ)."""
+        return 1.0
 
     def generate(
         self,
@@ -142,12 +163,15 @@ class StagedPipeline:
             audio_space = None
         conditionings = self.conditionings(plan, request, video_space, height, width)
         loras = (request.loras if plan.request_loras else ()) + (
-            (LoraChoice(ledger.paths.distilled_lora, 1.0),) if plan.distilled_lora else ()
+            (LoraChoice(ledger.paths.distilled_lora, self.distilled_lora_strength(plan)),) if plan.distilled_lora else ()
         )
         model = ledger.transformer(loras)
         denoiser = self._denoiser(plan, request, prompts, model, audio_space is not None, ledger.runtime.batch_guidance_passes)
         if plan.sigmas == "scheduler":
             sigmas = ltx2_sigmas(request.steps)
+        elif plan.sigmas == "scheduler_tokens":
+            shape = video_space.shape
+            sigmas = ltx2_sigmas(request.steps, tokens=shape.frames * shape.height * shape.width)
         elif plan.sigmas == "distilled":
             sigmas = distilled_sigmas(1)
         else:
@@ -157,7 +181,7 @@ class StagedPipeline:
         result = denoise_stage(
             ledger, video_space, audio_space, sigmas, denoiser, noiser, conditionings, name, reporter,
             noise_scale=noise_scale, initial_video=video_init, initial_audio=audio_init,
-            ancestral=self._sampler(plan, request),
+            ancestral=self._sampler(plan, request), sampler=plan.sampler, seed=request.seed,
         )  # fmt: skip
         model.velocity_model.clear_run_cache()
         return result
