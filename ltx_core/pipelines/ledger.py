@@ -160,9 +160,17 @@ class ModelLedger:
         if kind not in SUPPORTED_VIDEO_DECODERS:
             raise MissingModelError(
                 f"{Path(self.paths.video_vae).name} is a {kind} video VAE, whose decoder this version of the studio "
-                f"cannot run yet (issue 14: diffusion VAE decoder): give the conv video VAE file "
-                f"(vae/*-video-vae-conv-*.safetensors) instead."
+                f"cannot run (it runs {', '.join(SUPPORTED_VIDEO_DECODERS)}): give the diffusion or the conv "
+                f"video VAE file (vae/*-video-vae-*.safetensors) instead."
             )
+
+    @cached_property
+    def diffusion_decoder(self) -> bool:
+        """Whether the video VAE file decodes with the diffusion decoder (``CausalDiffusionVAE``);
+        the file was chosen by ``model_paths.choose_video_vae``."""
+        from ltx_core.loader.diffusion_vae import is_diffusion_video_vae
+
+        return is_diffusion_video_vae(self.video_file)
 
     def require(self, role: Role) -> Path:
         """The configured file for ``role``; MissingModelError (what to download, which option)
@@ -328,7 +336,7 @@ class ModelLedger:
             Component.PROMPT_ENCODER: self._prompt_encoder,
             Component.TRANSFORMER: self._transformer,
             Component.VIDEO_ENCODER: lambda: video_vae.load_video_encoder(self.video_file, dtype),
-            Component.VIDEO_DECODER: lambda: video_vae.load_video_decoder(self.video_file, dtype),
+            Component.VIDEO_DECODER: self._video_decoder,
             Component.VIDEO_STATISTICS: lambda: video_vae.load_video_statistics(self.video_file),
             Component.AUDIO_ENCODER: lambda: audio_vae.load_audio_encoder(self.audio_file, dtype),
             Component.AUDIO_DECODER: lambda: audio_vae.load_audio_decoder(self.audio_file, dtype),
@@ -363,6 +371,15 @@ class ModelLedger:
                 self.checkpoint, self.dtype, quantization=runtime.transformer_quantization, streaming=runtime.block_streaming
             )
         )
+
+    def _video_decoder(self):
+        from ltx_core.loader import video_vae
+
+        if self.diffusion_decoder:
+            from ltx_core.loader.diffusion_vae import load_diffusion_video_decoder
+
+            return load_diffusion_video_decoder(self.video_file, self.dtype)
+        return video_vae.load_video_decoder(self.video_file, self.dtype)
 
     def _upsampler(self, role: Role):
         from ltx_core.loader.upsampler import load_upsampler
