@@ -112,6 +112,8 @@ def load_pixels(image: ImageCondition, height: int, width: int) -> mx.array:
         return pixels
     from ltx_core.media.image import load_image_conditioning
 
+    if image.crf is None:
+        raise ConditioningError("the image's CRF was not resolved from the model version (GenerationRequest.with_image_crf)")
     return load_image_conditioning(image.image, height, width, crf=image.crf)
 
 

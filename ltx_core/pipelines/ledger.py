@@ -36,6 +36,7 @@ class Component(str, Enum):
     VOCODER = "vocoder"
     SPATIAL_UPSAMPLER = "spatial_upsampler"
     TEMPORAL_UPSAMPLER = "temporal_upsampler"
+    DURATION_PREDICTOR = "duration_predictor"
 
 
 # The command-line option that gives each companion file (named in "missing file" messages).
@@ -343,6 +344,7 @@ class ModelLedger:
             Component.VOCODER: lambda: audio_vae.load_vocoder(self.audio_file, dtype),
             Component.SPATIAL_UPSAMPLER: lambda: self._upsampler(Role.SPATIAL_UPSAMPLER),
             Component.TEMPORAL_UPSAMPLER: lambda: self._upsampler(Role.TEMPORAL_UPSAMPLER),
+            Component.DURATION_PREDICTOR: self._duration_predictor,
         }
 
     def _prompt_encoder(self):
@@ -371,6 +373,32 @@ class ModelLedger:
                 self.checkpoint, self.dtype, quantization=runtime.transformer_quantization, streaming=runtime.block_streaming
             )
         )
+
+    def check_duration_head(self) -> None:
+        """Automatic duration needs a version with a duration head and its file: refused in one
+        sentence, before anything loads, otherwise."""
+        from ltx_core.loader.duration import has_duration_head
+        from ltx_core.pipelines.request import RequestError
+
+        companion = self.version.file_for(Role.DURATION_HEAD)
+        if companion is None:
+            raise RequestError(
+                f"{self.version.title} has no duration head, so the length cannot be left on auto: give the number of "
+                "frames (8k+1, e.g. 121)."
+            )
+        path = self.paths.duration_head
+        if path is None or not Path(path).exists() or not has_duration_head(path):
+            state = "is not configured" if path is None else f"{Path(path).name} holds no duration head"
+            raise RequestError(
+                f"automatic duration needs the duration head ({companion.file}, from {self.version.repo}), which "
+                f"{state}: add it with {OPTION_OF[Role.DURATION_HEAD]} or give the number of frames (8k+1)."
+            )
+
+    def _duration_predictor(self):
+        from ltx_core.loader.duration import load_duration_predictor
+
+        self.check_duration_head()
+        return load_duration_predictor(self.paths.duration_head, self.dtype)
 
     def _video_decoder(self):
         from ltx_core.loader import video_vae
