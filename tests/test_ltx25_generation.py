@@ -153,3 +153,76 @@ def test_frames_auto_on_the_command_line():
         _frames("long")
     with pytest.raises(RequestError, match="frames must be 8k\\+1 or 'auto'"):
         GenerationRequest(prompt="x", frames="soon").validate(32)
+
+
+# -- memory ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("bits, first, last", [(8, 1e-2, 0.5), (4, 0.15, 1.5)])
+def test_quantized_gemma4_stays_close(ltx25: Reference, paths: ModelPaths, bits: int, first: float, last: float):
+    """8/4-bit Gemma 4 quantized while loading, against the official float32 hidden states. The
+    embeddings' error is the quantization's own; the tiny random-weight model then amplifies it
+    about x1.5-2 per layer (float32: 2.6e-6 after 6 layers), so the last state gets a looser bound."""
+    from ltx_core.loader.gemma4 import load_gemma4
+    from tests.parity import relative_max_error
+
+    ids, mask = mx.array(ltx25["text/in/input_ids"]), mx.array(ltx25["text/in/attention_mask"])
+    real = np.asarray(ltx25["text/in/attention_mask"])[0] > 0
+    model = load_gemma4(paths.text_encoder, quantize_bits=bits, group_size=32)
+    assert type(model.layers[0].mlp.down_proj).__name__ == "QuantizedLinear"
+    assert type(model.layers[-1].self_attn.k_proj).__name__ == "QuantizedLinear"  # a full-attention layer
+    assert type(model.embed_tokens).__name__ == "QuantizedEmbedding"
+    states = model.hidden_states(ids, mask)
+    ref = ltx25["text/out/hidden_states"]
+    errors = [relative_max_error(np.asarray(s)[0][real], ref[i][real]) for i, s in enumerate(states)]
+    print(f"QUANTIZED {bits}-bit Gemma 4 hidden-state relative errors: {[f'{e:.2e}' for e in errors]}")
+    assert 1e-6 < errors[0] < first and max(errors) < last  # really quantized, still close
+
+
+def test_text_stage_uses_the_gemma4_estimate(paths: ModelPaths):
+    from ltx_core.loader.gemma4 import load_gemma4
+    from ltx_core.memory.estimate import text_encoder_stage
+    from ltx_core.model.text_encoder.memory import (
+        estimate_encode_memory,
+        estimate_gemma4_encode_memory,
+        gemma4_12b_config,
+        gemma4_weight_bytes,
+        gemma_12b_config,
+    )
+    from mlx.utils import tree_flatten
+
+    ledger = ModelLedger(paths)
+    config = ledger.gemma_config()
+    for bits, mode in ((None, "float32"), (8, "8bit"), (4, "4bit")):
+        model = load_gemma4(paths.text_encoder, quantize_bits=bits, group_size=32)
+        measured = sum(v.nbytes for _, v in tree_flatten(model.parameters()))
+        assert gemma4_weight_bytes(config, mode, 32, "float32") == pytest.approx(measured, rel=0.02), mode
+    stage = text_encoder_stage(ledger.model_config, config, "bfloat16", None)
+    assert stage.notes == "Gemma 4 bfloat16"
+    big = gemma4_12b_config()
+    bf16 = estimate_gemma4_encode_memory(big, 1024, "bfloat16")
+    assert 22e9 < bf16.weights < 25e9  # + the 2.3-width projection: the ~26 GB file
+    assert estimate_gemma4_encode_memory(big, 1024, "4bit").weights < 0.3 * bf16.weights
+    assert bf16.weights != estimate_encode_memory(gemma_12b_config(), 1024, "bfloat16").weights
+    default = text_encoder_stage({"transformer": {"use_keyframes_abs_pos_embedding": True}}, None, "bfloat16", None)
+    assert default.notes == "Gemma 4 bfloat16"
+
+
+@pytest.mark.parametrize("size, tiling", [((17, 256, 256), None), ((33, 384, 384), VaeTiling(128, 0, 16, 8))])
+def test_diffusion_decode_stage_is_predicted(paths: ModelPaths, size: tuple, tiling):
+    """The estimator's diffusion decode stage against the measured peak of the tiny decoder."""
+    from ltx_core.loader.checkpoint import LTXCheckpoint
+    from ltx_core.loader.diffusion_vae import load_diffusion_video_decoder
+    from ltx_core.memory.estimate import diffusion_decode_stage
+    from ltx_core.model.video_vae.diffusion.decode import decode_diffusion_video
+
+    frames, height, width = size
+    decoder = load_diffusion_video_decoder(paths.video_vae)
+    latent = mx.random.normal((1, 128, (frames - 1) // 8 + 1, height // 32, width // 32), key=mx.random.key(0))
+    mx.eval(latent)
+    mx.clear_cache()
+    mx.reset_peak_memory()
+    for _ in decode_diffusion_video(latent, decoder, decoder.fit_tiling(tiling), key=mx.random.key(1)):
+        pass
+    measured = mx.get_peak_memory()
+    predicted = diffusion_decode_stage(LTXCheckpoint(paths.video_vae).section("vae"), frames, height, width, "float32", tiling)
+    print(f"MEMORY diffusion decode {width}x{height}x{frames} tiled={tiling is not None}: predicted/measured {predicted.peak / measured:.2f}")
+    assert 0.9 <= predicted.peak / measured <= 1.4
