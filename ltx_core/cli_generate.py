@@ -28,6 +28,11 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     models.add_argument("--dtype", choices=DTYPE_CHOICES, default=None)
     models.add_argument("--quantize", choices=QUANTIZE_CHOICES, default=None, help="transformer quantization")
     models.add_argument("--text-quantize", choices=QUANTIZE_CHOICES, default=None, help="Gemma quantization")
+    models.add_argument(
+        "--video-decoder", choices=("diffusion", "conv"), default=None,
+        help="LTX-2.5 folders: decode with the diffusion video VAE (default when the folder has it, as the official "
+        "app) or the conv video VAE (faster)",
+    )  # fmt: skip
 
 
 def _preset_names() -> list[str]:
@@ -45,7 +50,8 @@ def add_generate_parser(commands) -> None:
     parser.add_argument("--negative-prompt", default="")
     parser.add_argument("--height", type=int, default=None, help="default 512 (two-stage-hq: the version's HQ size)")
     parser.add_argument("--width", type=int, default=None, help="default 768 (two-stage-hq: the version's HQ size)")
-    parser.add_argument("--frames", type=int, default=121, help="8k+1")
+    parser.add_argument("--frames", type=_frames, default=121,
+                        help="8k+1, or 'auto': the LTX-2.5 duration head predicts 1-20 s from the prompt")  # fmt: skip
     parser.add_argument("--fps", type=float, default=None, help="frames per second (default: the model version's)")
     parser.add_argument("--steps", type=int, default=None, help="denoising steps of the guided (dev) stage "
                         "(default: the model version's, e.g. 40 for LTX-2, 30 for LTX-2.3, 15 for two-stage-hq)")  # fmt: skip
@@ -75,6 +81,18 @@ def add_generate_parser(commands) -> None:
     add_model_arguments(parser)
 
 
+def _frames(value: str) -> int | str:
+    """``--frames``: a whole number, or "auto" (the duration head decides)."""
+    from ltx_core.pipelines.request import AUTO_FRAMES
+
+    if value.strip().lower() == AUTO_FRAMES:
+        return AUTO_FRAMES
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"frames must be a whole number (8k+1) or {AUTO_FRAMES!r}, got {value!r}") from None
+
+
 def _split(spec: str, defaults: list) -> list:
     """``path:a:b`` -> [path, a, b] with defaults; a Windows drive letter stays in the path."""
     parts = spec.split(":")
@@ -90,7 +108,7 @@ def _split(spec: str, defaults: list) -> list:
 def build_ledger(args: argparse.Namespace):
     """The ledger for the CLI's model options (the demo models without ``--weights``)."""
     from ltx_core.demo import demo_paths
-    from ltx_core.pipelines.ledger import ModelPaths, build_ledger as ledger_for
+    from ltx_core.pipelines.ledger import MissingModelError, ModelPaths, build_ledger as ledger_for
     from ltx_core.presets import load_presets, pick_preset, preset_by_name, system_memory_bytes
 
     presets = load_presets()
@@ -103,8 +121,13 @@ def build_ledger(args: argparse.Namespace):
                                ("distilled_lora", args.distilled_lora))
             if value
         }  # fmt: skip
-        paths = ModelPaths.from_folder(args.weights, **overrides)
+        paths = ModelPaths.from_folder(args.weights, video_decoder=getattr(args, "video_decoder", None), **overrides)
     elif args.weights:
+        if getattr(args, "video_decoder", None) == "diffusion":
+            raise MissingModelError(
+                f"{Path(args.weights).name} is a single-file checkpoint, whose video VAE has the conv decoder only: the "
+                "diffusion video decoder comes with LTX-2.5 weights folders (leave --video-decoder on its default)."
+            )
         paths = ModelPaths(
             checkpoint=Path(args.weights),
             gemma=Path(args.gemma_path) if args.gemma_path else None,
@@ -172,7 +195,7 @@ def control_video(args: argparse.Namespace) -> str | None:
     from ltx_core.media.output_folder import check_writable
 
     check_writable(Path(edges).parent)
-    write_mp4(edges, canny_video(iter_video_frames(source, max_frames=args.frames)), probe_video(source).fps, sidecar=False)
+    write_mp4(edges, canny_video(iter_video_frames(source, max_frames=args.frames if isinstance(args.frames, int) else None)), probe_video(source).fps, sidecar=False)
     return str(edges)
 
 

@@ -19,11 +19,14 @@ from ltx_core.model_spec import LTX_2_5, Recognised, Role, recognise
 
 # The official weights-dir subfolders (searched first; any other file of the folder too).
 WEIGHTS_SUBFOLDERS = ("diffusion_models", "text_encoders", "vae", "latent_upscale_models", "loras", "model_patches")
-# Video VAE files by decoder, in the order this port prefers them. The diffusion decoder
-# (``CausalDiffusionVAE``) is not ported yet (issue 14), so its file is recognised but not chosen.
+# Video VAE files by decoder, in the order this port prefers them: the diffusion decoder
+# (``CausalDiffusionVAE``, what the official app decodes with) first, the conv decoder (faster)
+# second. Both files carry the same encoder and latent statistics.
 VIDEO_VAE_CONV = "CausalVideoAutoencoder"
 VIDEO_VAE_DIFFUSION = "CausalDiffusionVAE"
-SUPPORTED_VIDEO_DECODERS = (VIDEO_VAE_CONV,)
+SUPPORTED_VIDEO_DECODERS = (VIDEO_VAE_DIFFUSION, VIDEO_VAE_CONV)
+# ``--video-decoder`` choices -> the file class each one needs.
+VIDEO_DECODER_CHOICES = {"diffusion": VIDEO_VAE_DIFFUSION, "conv": VIDEO_VAE_CONV}
 
 
 class MissingModelError(LTXError):
@@ -76,11 +79,15 @@ class ModelPaths:
         )
 
     @staticmethod
-    def from_folder(folder: str | os.PathLike, variant: str = "distilled", **overrides) -> "ModelPaths":
+    def from_folder(
+        folder: str | os.PathLike, variant: str = "distilled", video_decoder: str | None = None, **overrides
+    ) -> "ModelPaths":
         """A weights folder -> its files by role (from their headers). The transformer, video VAE
         and audio VAE are required; the text encoder, duration head, upsamplers and distilled LoRA
-        are taken when present (a pipeline that needs a missing one says so before loading)."""
-        return resolve_folder(Path(folder), variant, **overrides)
+        are taken when present (a pipeline that needs a missing one says so before loading).
+        ``video_decoder``: "diffusion" or "conv" (that video VAE file, refused when absent); None:
+        the diffusion one when the folder has it, else the conv one (``choose_video_vae``)."""
+        return resolve_folder(Path(folder), variant, video_decoder=video_decoder, **overrides)
 
     @property
     def split(self) -> bool:
@@ -150,7 +157,28 @@ def _one(folder: Path, found: list[Recognised], role: Role, prefer=None) -> Path
     return matches[0].path if matches else None
 
 
-def resolve_folder(folder: Path, variant: str = "distilled", **overrides) -> ModelPaths:
+def choose_video_vae(folder: Path, found: list[Recognised], video_decoder: str | None = None) -> Path:
+    """The one place that decides which video VAE file (so which decoder) a 2.5 folder runs with:
+    ``video_decoder`` ("diffusion" / "conv") when given, else the first of ``SUPPORTED_VIDEO_DECODERS``
+    the folder has."""
+    if video_decoder is not None and video_decoder not in VIDEO_DECODER_CHOICES:
+        raise LTXError(f"the video decoder must be one of {', '.join(VIDEO_DECODER_CHOICES)}, got {video_decoder!r}.")
+    videos = [f for f in found if f.role == Role.VIDEO_VAE]
+    wanted = (VIDEO_DECODER_CHOICES[video_decoder],) if video_decoder else SUPPORTED_VIDEO_DECODERS
+    runnable = sorted((f for f in videos if video_vae_class(f) in wanted), key=lambda f: (wanted.index(video_vae_class(f)), f.path.name))
+    if runnable:
+        return runnable[0].path
+    kinds = ", ".join(f"{f.path.name} ({video_vae_class(f) or 'unknown'})" for f in videos)
+    if video_decoder and videos:
+        raise MissingModelError(
+            f"{folder} has no {video_decoder} video VAE file ({wanted[0]}; found: {kinds}): choose the other "
+            f"video decoder or add the file (from the Hugging Face repository {LTX_2_5.repo})."
+        )
+    detail = f" with a decoder this version runs ({', '.join(wanted)}; found: {kinds})" if videos else ""
+    raise _missing(folder, Role.VIDEO_VAE, detail)
+
+
+def resolve_folder(folder: Path, variant: str = "distilled", video_decoder: str | None = None, **overrides) -> ModelPaths:
     if not folder.is_dir():
         raise MissingModelError(f"the weights folder {folder} does not exist or is not a folder.")
     found = [r for r in (recognise(p) for p in _files(folder)) if r.usable]
@@ -160,6 +188,11 @@ def resolve_folder(folder: Path, variant: str = "distilled", **overrides) -> Mod
     transformers.sort(key=lambda f: (f.role != Role.TRANSFORMER, f.variant != variant, f.path.name))
     model = transformers[0]
     if model.role == Role.CHECKPOINT:  # a 2.0 / 2.3 folder: one checkpoint and its side files
+        if video_decoder == "diffusion":
+            raise MissingModelError(
+                f"{model.path.name} is an {model.version.title} checkpoint, whose video VAE has the conv decoder only: "
+                "the diffusion video decoder comes with LTX-2.5 (leave the video decoder on its default)."
+            )
         return ModelPaths(
             checkpoint=model.path,
             spatial_upsampler=_one(folder, found, Role.SPATIAL_UPSAMPLER),
@@ -167,13 +200,7 @@ def resolve_folder(folder: Path, variant: str = "distilled", **overrides) -> Mod
             distilled_lora=_one(folder, found, Role.DISTILLED_LORA),
             **overrides,
         )
-    videos = [f for f in found if f.role == Role.VIDEO_VAE]
-    runnable = [f for f in videos if video_vae_class(f) in SUPPORTED_VIDEO_DECODERS]
-    if not runnable:
-        kinds = ", ".join(f"{f.path.name} ({video_vae_class(f) or 'unknown'})" for f in videos)
-        detail = f" with a decoder this version runs ({', '.join(SUPPORTED_VIDEO_DECODERS)}; found: {kinds})" if videos else ""
-        raise _missing(folder, Role.VIDEO_VAE, detail)
-    runnable.sort(key=lambda f: SUPPORTED_VIDEO_DECODERS.index(video_vae_class(f)))
+    video_vae = overrides.pop("video_vae", None) or choose_video_vae(folder, found, video_decoder)
     audio = _one(folder, found, Role.AUDIO_VAE)
     if audio is None:
         raise _missing(folder, Role.AUDIO_VAE)
@@ -184,7 +211,7 @@ def resolve_folder(folder: Path, variant: str = "distilled", **overrides) -> Mod
     values = dict(
         checkpoint=model.path,
         text_encoder=_one(folder, found, Role.TEXT_ENCODER),
-        video_vae=runnable[0].path,
+        video_vae=Path(video_vae),
         audio_vae=audio,
         duration_head=_one(folder, found, Role.DURATION_HEAD),
         spatial_upsampler=_one(folder, found, Role.SPATIAL_UPSAMPLER, spatial_x2_first),

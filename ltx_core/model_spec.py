@@ -90,6 +90,13 @@ class VersionSpec:
     supported: bool = True  # this port runs it end to end
     text_encoder: str = ""  # what the text encoder is, in words
     distilled_stage1: AncestralSampling | None = None  # None: deterministic Euler
+    # H.264 CRF a conditioning image is re-compressed at (ltx-pipelines ``default_image_crf``:
+    # 33 up to 2.3, ``LTX_2_4_IMAGE_CRF`` 18 from 2.4 on).
+    image_crf: int = 33
+    # Float pixels in [0, 1] -> uint8: "truncate" (x255 then cast, as ltx-core 1.0.0 and the 2.0/2.3
+    # reference sets) or "round" (x255 rounded to nearest: the 2.5 reference set's frames; unbiased,
+    # so a decoded mid-grey stays mid-grey). ``video_vae.tiled.to_uint8_frames`` applies it.
+    uint8_rounding: str = "truncate"
     hq: "HQParams | None" = None  # the two-stage HQ recipe (res_2s), where the version has one
 
     @property
@@ -175,7 +182,8 @@ LTX_2_5 = VersionSpec(
     video_guidance=_guidance(3.0, 28),
     audio_guidance=_guidance(7.0, 28),
     distilled_stage1=AncestralSampling(),
-    # Runs end to end with the conv video VAE; the diffusion VAE decoder is issue 14.
+    image_crf=18,
+    uint8_rounding="round",
     text_encoder="the LTX fine-tuned Gemma 4 12B (one file in text_encoders/)",
     files=(
         CompanionFile(Role.TRANSFORMER, "diffusion_models/ltx-2.5-22b-distilled-transformer-bf16.safetensors",

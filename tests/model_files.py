@@ -12,8 +12,8 @@ from tests.conftest import Reference
 
 
 @lru_cache(maxsize=None)
-def _split_paths(directory: Path) -> ModelPaths:
-    return ModelPaths.from_folder(directory)
+def _split_paths(directory: Path, video_decoder: str | None = None) -> ModelPaths:
+    return ModelPaths.from_folder(directory, video_decoder=video_decoder)
 
 
 def model_paths(reference: Reference) -> ModelPaths | None:
@@ -26,9 +26,11 @@ def transformer_file(reference: Reference) -> Path:
     return paths.checkpoint if paths else reference.checkpoint
 
 
-def video_vae_file(reference: Reference) -> Path:
-    paths = model_paths(reference)
-    return paths.video_vae if paths else reference.checkpoint
+def video_vae_file(reference: Reference, video_decoder: str = "conv") -> Path:
+    """The video VAE file with the ``video_decoder`` ("conv" or "diffusion"; 2.5 sets have both)."""
+    if reference.version != "2.5":
+        return reference.checkpoint
+    return _split_paths(reference.directory, video_decoder).video_vae
 
 
 def audio_vae_file(reference: Reference) -> Path:

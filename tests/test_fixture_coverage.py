@@ -52,8 +52,8 @@ def component_of(case: str) -> str | None:
 
 # (version, case) -> the issue that ports it; such a case is an expected (strict) failure.
 PENDING: dict[tuple[str, str], str] = {}
-# The e2e case of the 2.5 set is compared (latents, stage-1 latents, waveform) except its decoded
-# frames: tests/test_pipeline_distilled_parity.py NOT_COMPARED ("issue 14: diffusion VAE decoder").
+# The e2e case of the 2.5 set is compared whole (latents, stage-1 latents, waveform and the frames
+# its diffusion video decoder gives): tests/test_pipeline_distilled_parity.py.
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """LTX-2.5 per-component files end to end: a weights folder resolved by the files' headers, the
 distilled pipeline through ``run_job`` with a typed prompt (Gemma 4 text encoder, ancestral
-stage 1, conv video VAE decoder) to an mp4, and the refusals before anything loads."""
+stage 1, diffusion video VAE decoder, tiled as the preset asks) to an mp4, and the refusals before anything loads."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ltx_core.errors import ConfigError
+from ltx_core.errors import ConfigError, LTXError
 from ltx_core.model_paths import MissingModelError, ModelPaths
 from ltx_core.model_spec import LTX_2_5, Role
 from ltx_core.pipelines.ledger import ModelLedger
@@ -44,7 +44,7 @@ def test_folder_resolves_every_role_from_headers(ltx25: Reference, tmp_path: Pat
     assert resolved == {
         Role.TRANSFORMER: component_file(ltx25, "diffusion_models").name,
         Role.TEXT_ENCODER: component_file(ltx25, "text_encoders").name,
-        Role.VIDEO_VAE: "ltx-2.5-tiny-video-vae-conv-bf16.safetensors",  # the decoder this port runs
+        Role.VIDEO_VAE: "ltx-2.5-tiny-video-vae-bf16.safetensors",  # the diffusion decoder, as the official app
         Role.AUDIO_VAE: "ltx-2.5-tiny-audio-vae-bf16.safetensors",
         Role.DURATION_HEAD: component_file(ltx25, "model_patches").name,
         Role.SPATIAL_UPSAMPLER: "ltx-2.5-tiny-latent-spatial-upscaler-x2-bf16-1.0.safetensors",
@@ -58,7 +58,7 @@ def test_folder_resolves_every_role_from_headers(ltx25: Reference, tmp_path: Pat
     [
         (("audio-vae",), "no audio VAE file"),
         (("transformer",), "no transformer file"),
-        (("video-vae-conv",), "issue 14|CausalDiffusionVAE"),
+        (("video-vae",), "no video VAE file"),
     ],
 )
 def test_a_missing_component_is_named(ltx25: Reference, tmp_path: Path, skip: tuple, message: str):
@@ -66,11 +66,39 @@ def test_a_missing_component_is_named(ltx25: Reference, tmp_path: Path, skip: tu
         ModelPaths.from_folder(linked_folder(ltx25, tmp_path, skip))
 
 
-def test_the_diffusion_decoder_file_is_refused_before_loading(ltx25: Reference):
-    paths = ModelPaths.from_folder(ltx25.directory)
-    diffusion = ltx25.directory / "vae" / "ltx-2.5-tiny-video-vae-bf16.safetensors"
-    ledger = ModelLedger(ModelPaths(**{**paths.__dict__, "video_vae": diffusion}))
-    with pytest.raises(MissingModelError, match="issue 14"):
+@pytest.mark.parametrize(
+    "skip, choice, expected",
+    [
+        ((), None, "ltx-2.5-tiny-video-vae-bf16.safetensors"),
+        ((), "diffusion", "ltx-2.5-tiny-video-vae-bf16.safetensors"),
+        ((), "conv", "ltx-2.5-tiny-video-vae-conv-bf16.safetensors"),
+        (("video-vae-bf16",), None, "ltx-2.5-tiny-video-vae-conv-bf16.safetensors"),  # only the conv file
+        (("video-vae-conv",), None, "ltx-2.5-tiny-video-vae-bf16.safetensors"),
+    ],
+)
+def test_the_video_decoder_choice(ltx25: Reference, tmp_path: Path, skip: tuple, choice, expected: str):
+    paths = ModelPaths.from_folder(linked_folder(ltx25, tmp_path, skip), video_decoder=choice)
+    assert Path(os.path.realpath(paths.video_vae)).name == expected
+    assert ModelLedger(paths).diffusion_decoder == ("conv" not in expected)
+
+
+@pytest.mark.parametrize("skip, choice", [(("video-vae-conv",), "conv"), (("video-vae-bf16",), "diffusion")])
+def test_a_video_decoder_the_folder_lacks_is_refused(ltx25: Reference, tmp_path: Path, skip: tuple, choice: str):
+    with pytest.raises(MissingModelError, match=f"has no {choice} video VAE file"):
+        ModelPaths.from_folder(linked_folder(ltx25, tmp_path, skip), video_decoder=choice)
+    with pytest.raises(LTXError, match="must be one of diffusion, conv"):
+        ModelPaths.from_folder(ltx25.directory, video_decoder="fast")
+
+
+def test_an_unknown_video_vae_class_is_refused_before_loading(ltx25: Reference, tmp_path: Path):
+    def other_class(meta: dict) -> dict:
+        config = json.loads(meta["config"])
+        config["vae"]["_class_name"] = "SomeFutureVAE"
+        return {**meta, "config": json.dumps(config)}
+
+    vae = rewrite_safetensors(ltx25.directory / "vae" / "ltx-2.5-tiny-video-vae-bf16.safetensors", tmp_path / "v.safetensors", other_class)
+    ledger = ModelLedger(ModelPaths.from_folder(ltx25.directory, video_vae=vae))
+    with pytest.raises(MissingModelError, match="SomeFutureVAE video VAE"):
         ledger.check_files()
     assert ledger.events == []
 
@@ -100,7 +128,7 @@ def test_distilled_job_runs_end_to_end(ltx25: Reference, tmp_path: Path):
     assert record.video.is_file() and record.video.stat().st_size > 0
     sidecar = json.loads(record.sidecar.read_text())["settings"]
     assert sidecar["models"]["model_version"] == "2.5"
-    assert sidecar["models"]["video_vae"] == "ltx-2.5-tiny-video-vae-conv-bf16.safetensors"
+    assert sidecar["models"]["video_vae"] == "ltx-2.5-tiny-video-vae-bf16.safetensors"  # the diffusion decoder
     assert [s.stage for s in record.stages] == ["text encoder", "stage 1", "upsample", "stage 2", "audio decode", "video decode"]
     assert ledger.loaded() == []
     from ltx_core.media import probe_video

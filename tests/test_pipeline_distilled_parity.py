@@ -3,8 +3,9 @@
 
 LTX-2.5 (per-component files): stage 1 samples with the ancestral Euler step (its re-noising
 draws injected too); the final latents, the stage-1 and upscaled latents and the waveform are
-compared. The set decodes its frames with the diffusion VAE decoder, not ported yet (issue 14),
-so ``out/frames`` waits for that port (``NOT_COMPARED``)."""
+compared, and the frames the run decodes with the diffusion VAE decoder (the pipeline's own
+``decode_pixels``, the recorded decoder noise injected): float frames in [0, 1] within 1e-3
+(a two-step pixel diffusion after the whole run), uint8 frames (the version's rounding) +-1."""
 
 from __future__ import annotations
 
@@ -30,7 +31,9 @@ from tests.parity import DOWNSTREAM_OF_ROPE, check_parity
 
 E2E = "e2e_distilled"
 # (version, out/ array) -> why this port does not compare it yet.
-NOT_COMPARED = {("2.5", "frames"): "issue 14: diffusion VAE decoder (the set decodes with it)"}
+NOT_COMPARED: dict[tuple[str, str], str] = {}
+# The e2e frames pass through the diffusion decoder's two Euler steps after the whole run.
+DIFFUSION_FRAMES_TOLERANCE = 1e-3
 
 
 def covers(case: str) -> bool:
@@ -126,7 +129,16 @@ def test_split_distilled_run_matches_the_reference(reference: Reference, monkeyp
     assert "transformer" not in ledger.loaded(), "the transformer must be released before decoding"
     audio = decode_audio(ledger, latents.audio)
     check_parity(f"{E2E}/out/waveform", audio.waveform, reference[f"{E2E}/out/waveform"], DOWNSTREAM_OF_ROPE)
-    compared = {"video_latent", "audio_latent", "waveform"}
+    assert ledger.diffusion_decoder, "the 2.5 set's folder resolves to its diffusion video VAE"
+    pixels = mx.concatenate(list(decode_pixels(ledger, latents.video, noise=get("decoder_noise"))), axis=2)
+    frames = mx.clip((pixels[0] + 1.0) / 2.0, 0.0, 1.0).transpose(1, 2, 3, 0)
+    check_parity(f"{E2E}/out/frames", frames, reference[f"{E2E}/out/frames"], DIFFUSION_FRAMES_TOLERANCE)
+    ours = to_uint8_frames(pixels, ledger.version.uint8_rounding).astype(np.int16)
+    ref = np.round(reference[f"{E2E}/out/frames"] * 255.0).astype(np.int16)  # the 2.5 set rounds x255
+    difference = int(np.abs(ours - ref).max())
+    print(f"PARITY {E2E}/out/frames_uint8 {difference} (max absolute, uint8, {ledger.version.uint8_rounding})")
+    assert difference <= 1
+    compared = {"video_latent", "audio_latent", "waveform", "frames"}
     for key in reference.keys_of(E2E, "out") + reference.keys_of(E2E, "debug"):
         name = key.rsplit("/", 1)[1]
         assert name in compared or (reference.version, name) in NOT_COMPARED or name in recorded, f"{key} is not compared"

@@ -20,7 +20,24 @@ STATISTICS_PREFIX = VIDEO_VAE_PREFIX + "per_channel_statistics."
 
 
 def video_vae_config(checkpoint: LTXCheckpoint) -> VideoVAEConfig:
-    return VideoVAEConfig.from_dict(checkpoint.section("vae"), source=f"{checkpoint.name} config")
+    """The conv VAE's flat ``vae`` section, or (``CausalDiffusionVAE``, LTX-2.5) its nested
+    ``vae.encoder`` section read as ltx-core 1.2.0's ``_prepare_video_encoder_kwargs`` does:
+    ``blocks`` are the encoder blocks and the encoder's ``out_channels`` is the latent width. The
+    diffusion decoder's own config is ``loader.diffusion_vae.diffusion_decoder_config``."""
+    return VideoVAEConfig.from_dict(encoder_section(checkpoint.section("vae")), source=f"{checkpoint.name} config")
+
+
+def encoder_section(vae: dict) -> dict:
+    """A ``vae`` config section in the flat (conv VAE) form, for the encoder and the statistics."""
+    encoder = vae.get("encoder") if isinstance(vae, dict) else None
+    if not isinstance(encoder, dict):
+        return vae
+    flat = {k: v for k, v in encoder.items() if k not in ("blocks", "out_channels", "spatial_padding_mode")}
+    flat["latent_channels"] = encoder.get("out_channels", vae.get("latent_channels", 128))
+    flat["encoder_blocks"] = encoder.get("blocks", encoder.get("encoder_blocks", []))
+    if "spatial_padding_mode" in encoder:
+        flat["encoder_spatial_padding_mode"] = encoder["spatial_padding_mode"]
+    return flat
 
 
 def _statistics_mapping(checkpoint: LTXCheckpoint, param_prefix: str) -> dict[str, TensorSource]:

@@ -37,6 +37,11 @@ SCORE_COPIES = 2.0
 # 19B-sized decoder at two sizes and 69 (output head included) on the fixture's; it also gives
 # 56 GB for an untiled 768x512x121 bf16 decode, against ~52 GB reported on Metal.
 VAE_LEVEL_COPIES = 72.0
+# Diffusion video decoder (LTX-2.5): working set of a neighbourhood-attention stage in units of
+# its channels x voxels (q, k, v, the SwiGLU hidden of 4x width, residuals); calibrated on the
+# tiny 2.5 decoder (tests/test_memory.py, bench/memory_versions.py).
+DIFFUSION_STAGE_COPIES = 12.0
+DIFFUSION_VAE_CLASS = "CausalDiffusionVAE"
 # Per-run text constants: projected contexts and the caption projection's temporaries.
 CONTEXT_PROJECTION_COPIES = 3.0
 # Latent upsampler: working set in units of mid_channels x output voxels.
@@ -166,27 +171,43 @@ def audio_latent_frames(frames: int, fps: float) -> int:
 def text_encoder_stage(
     checkpoint_config: dict, gemma_config: Any | None, dtype: str, quantization: QuantizationSpec | None
 ) -> StageEstimate:
-    """Gemma (colleague's estimate in ``text_encoder.memory``) plus the feature projection and
-    the two embeddings connectors that run with it."""
-    from ltx_core.model.text_encoder.memory import estimate_encode_memory, gemma_12b_config
+    """Gemma 3 (2.0, 2.3: ``text_encoder.memory``) or Gemma 4 (2.5, from its own config) plus the
+    feature projection and the two embeddings connectors that run with it. Without a config: the
+    12B model of the checkpoint's generation (Gemma 4 when the transformer has the 2.5 keyframe
+    embedding)."""
+    from ltx_core.model.text_encoder.gemma4_config import Gemma4Config
+    from ltx_core.model.text_encoder.memory import (
+        estimate_encode_memory,
+        estimate_gemma4_encode_memory,
+        gemma4_12b_config,
+        gemma_12b_config,
+    )
 
-    config = gemma_config or gemma_12b_config()
+    t = checkpoint_config.get("transformer", {})
+    config = gemma_config or (gemma4_12b_config() if t.get("use_keyframes_abs_pos_embedding") else gemma_12b_config())
     mode = dtype if quantization is None else f"{quantization.bits}bit"
     if mode not in ("float32", "bfloat16", "8bit", "4bit"):
         mode = "bfloat16" if quantization is None else "8bit"
     group = quantization.group_size if quantization else 64
-    gemma = estimate_encode_memory(config, TEXT_TOKENS, mode, group, dtype)
+    gemma4 = isinstance(config, Gemma4Config)
+    gemma = (estimate_gemma4_encode_memory if gemma4 else estimate_encode_memory)(config, TEXT_TOKENS, mode, group, dtype)
     b = _BYTES[dtype]
     hidden = config.hidden_size
-    t = checkpoint_config.get("transformer", {})
-    connector_width = t.get("connector_attention_head_dim", 128) * t.get("connector_num_attention_heads", 30)
-    connector = 2 * t.get("connector_num_layers", 2) * 12 * connector_width**2  # 2 connectors, attn 4d^2 + ff 8d^2
-    projection = hidden * config.num_states * hidden
+    video_width = t.get("connector_attention_head_dim", 128) * t.get("connector_num_attention_heads", 30)
+    audio_width = t.get("audio_connector_attention_head_dim", t.get("connector_attention_head_dim", 128)) * t.get(
+        "audio_connector_num_attention_heads", t.get("connector_num_attention_heads", 30)
+    )
+    connector = t.get("connector_num_layers", 2) * 12 * (video_width**2 + audio_width**2)  # attn 4d^2 + ff 8d^2
+    if t.get("caption_proj_before_connector"):  # FeatureExtractorV2: all states -> video and audio widths
+        widths = t.get("cross_attention_dim", 4096) + t.get("audio_cross_attention_dim", 2048)
+        projection = hidden * config.num_states * widths
+    else:
+        projection = hidden * config.num_states * hidden
     return StageEstimate(
         "text encoder",
         gemma.weights + (projection + connector) * b,
         gemma.peak - gemma.weights,
-        f"Gemma {mode}",
+        f"Gemma {4 if gemma4 else 3} {mode}",
     )
 
 
@@ -306,6 +327,49 @@ def video_decode_stage(
     return StageEstimate("video decode", weights, int(working), note)
 
 
+def diffusion_decode_stage(
+    vae: dict, frames: int, height: int, width: int, dtype: str, tiling: Any | None
+) -> StageEstimate:
+    """The LTX-2.5 diffusion video decoder: stages 1-3 on the whole latent (their widest level's
+    working set), the stage-4 input kept for the tiles, then per tile stage 4 and the two-step
+    pixel diffusion (its tokens and neighbourhood-attention windows), plus the whole-video decoder
+    noise and the blended output of two temporal groups. ``tiling`` (the preset's conv VAE tiling)
+    is fitted to the decoder as the pipelines fit it."""
+    from ltx_core.model.video_vae.diffusion import DiffusionDecoderConfig, DiffusionVideoDecoder
+
+    config = DiffusionDecoderConfig.from_vae_section(vae, source="video VAE config")
+    decoder = DiffusionVideoDecoder(config)
+    b = _BYTES[dtype]
+    weights = _parameter_bytes(decoder, b)
+    f, h, w = (max(n, m) for n, m in zip(_latent_fhw(frames, height, width), decoder.min_latent))
+    out_f, out_h, out_w = (f - 1) * 8 + 1, h * 32, w * 32
+    levels, volume = [], (f + decoder.trailing_pad, h, w)
+    for i, (stride, _) in enumerate(config.upsamples):
+        levels.append(config.stage_channels[i] * math.prod(volume))
+        volume = tuple(v * s for v, s in zip(volume, stride))
+    s4 = decoder._stage4_thw((f, h, w))
+    fitted = decoder.fit_tiling(tiling)
+    tile_px = [out_f, out_h, out_w]
+    if fitted is not None:
+        for axis, spec in enumerate((fitted.frames, fitted.height, fitted.width)):
+            if spec.tile_size:
+                tile_px[axis] = min(tile_px[axis], spec.tile_size)
+    tile_s4 = [max(1, t * s4[a] // full) for a, (t, full) in enumerate(zip(tile_px, (out_f, out_h, out_w)))]
+    p = config.patch_size
+    tokens5 = tile_px[0] * (tile_px[1] // p) * (tile_px[2] // p)
+    heads5 = max(1, config.diffusion_channels // config.head_dim)
+    window = math.prod(config.stage5_kernel)
+    stage4 = DIFFUSION_STAGE_COPIES * config.stage_channels[3] * math.prod(tile_s4)
+    stage5 = DIFFUSION_STAGE_COPIES * (config.diffusion_channels + config.context_channels) * tokens5
+    scores = 2 * heads5 * tokens5 * window * 4 // b  # float32 window scores, counted in compute-dtype units
+    whole = DIFFUSION_STAGE_COPIES * max(levels[:3]) + config.stage_channels[3] * math.prod(s4)
+    group = tile_px[0] if fitted is not None and fitted.frames.tile_size else out_f
+    outputs = 3 * out_f * out_h * out_w * b + 3 * 3 * group * out_h * out_w * 4  # noise; group, stub, uint8 temp
+    working = max(whole, config.stage_channels[3] * math.prod(s4) + stage4 + stage5 + scores) * b + outputs
+    note = "untiled" if fitted is None else f"diffusion tile {tile_px[2]}x{tile_px[1]}x{tile_px[0]}"
+    return StageEstimate("video decode", weights, int(working), note)
+
+
 def audio_decode_stage(audio_vae: dict, vocoder: dict, frames: int, fps: float, dtype: str) -> StageEstimate:
     from ltx_core.model.audio_vae.bwe import VocoderWithBWE
     from ltx_core.model.audio_vae.config import AudioVAEConfig, VocoderWithBWEConfig, vocoder_config_from_section
@@ -392,7 +456,9 @@ def estimate_memory(
         if stage.downscale > 1 and index + 1 < len(stages):
             carried = estimates[-1].weights + prompt_embedding_bytes(transformer, guidance, audio, compute_dtype, text_tokens)
             estimates.append(upsample_stage(upsampler_config, frames, h, w, compute_dtype, carried))
-    estimates.append(video_decode_stage(checkpoint_config["vae"], frames, height, width, compute_dtype, tiling))
+    vae = checkpoint_config["vae"]
+    decode = diffusion_decode_stage if vae.get("_class_name") == DIFFUSION_VAE_CLASS else video_decode_stage
+    estimates.append(decode(vae, frames, height, width, compute_dtype, tiling))
     if audio:
         sections = checkpoint_config["audio_vae"], checkpoint_config["vocoder"]
         estimates.append(audio_decode_stage(*sections, frames, fps, compute_dtype))

@@ -112,6 +112,8 @@ def load_pixels(image: ImageCondition, height: int, width: int) -> mx.array:
         return pixels
     from ltx_core.media.image import load_image_conditioning
 
+    if image.crf is None:
+        raise ConditioningError("the image's CRF was not resolved from the model version (GenerationRequest.with_image_crf)")
     return load_image_conditioning(image.image, height, width, crf=image.crf)
 
 
@@ -214,20 +216,41 @@ def encode_audio(ledger: ModelLedger, mel: mx.array) -> mx.array:
     return latent
 
 
+def decode_tiling(ledger: ModelLedger, decoder, tiling=None):
+    """The tiling ``decoder`` runs with: the diffusion decoder gets ``tiling`` (the preset's conv VAE
+    tiling) fitted to its geometry (multiples of its strides, overlaps >= ``min_overlaps``)."""
+    from ltx_core.model.video_vae.diffusion import DiffusionVideoDecoder
+
+    if isinstance(decoder, DiffusionVideoDecoder):
+        return decoder.fit_tiling(tiling)
+    return tiling
+
+
 def decode_pixels(
     ledger: ModelLedger, latent: mx.array, tiling=None, noise: mx.array | None = None, seed: int = 0
 ) -> Iterator[mx.array]:
-    """Float pixels (B, 3, F, H, W) chunk by chunk (tile by tile in time when ``tiling`` is set)."""
+    """Float pixels (B, 3, F, H, W) chunk by chunk (tile by tile in time when ``tiling`` is set),
+    with the conv or the diffusion decoder (whichever the video VAE file holds)."""
+    from ltx_core.model.video_vae.diffusion import DiffusionVideoDecoder
+    from ltx_core.model.video_vae.diffusion.decode import decode_diffusion_pixels
     from ltx_core.model.video_vae.tiled import decode_pixels as decode
 
-    yield from decode(latent, ledger.video_decoder(), tiling, noise=noise, key=mx.random.key(seed))
+    decoder = ledger.video_decoder()
+    tiling = decode_tiling(ledger, decoder, tiling)
+    if isinstance(decoder, DiffusionVideoDecoder):
+        yield from decode_diffusion_pixels(latent, decoder, tiling, noise=noise, key=mx.random.key(seed))
+    else:
+        yield from decode(latent, decoder, tiling, noise=noise, key=mx.random.key(seed))
 
 
 def decode_frames(ledger: ModelLedger, latent: mx.array, tiling=None, noise=None, seed: int = 0) -> Iterator[np.ndarray]:
-    """uint8 (F, H, W, 3) chunks; the decoder is released when the last chunk is out."""
-    from ltx_core.model.video_vae.tiled import decode_video
+    """uint8 (F, H, W, 3) chunks, rounded as the model version says (``uint8_rounding``); the
+    decoder is released when the last chunk is out."""
+    from ltx_core.model.video_vae.tiled import to_uint8_frames
 
-    yield from decode_video(latent, ledger.video_decoder(), tiling, noise=noise, key=mx.random.key(seed))
+    rounding = ledger.version.uint8_rounding
+    for pixels in decode_pixels(ledger, latent, tiling, noise, seed):
+        yield to_uint8_frames(pixels, rounding)
     ledger.release(Component.VIDEO_DECODER)
 
 

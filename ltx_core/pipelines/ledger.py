@@ -43,6 +43,7 @@ class Component(str, Enum):
     VOCODER = "vocoder"
     SPATIAL_UPSAMPLER = "spatial_upsampler"
     TEMPORAL_UPSAMPLER = "temporal_upsampler"
+    DURATION_PREDICTOR = "duration_predictor"
 
 
 # The command-line option that gives each companion file (named in "missing file" messages).
@@ -167,9 +168,17 @@ class ModelLedger:
         if kind not in SUPPORTED_VIDEO_DECODERS:
             raise MissingModelError(
                 f"{Path(self.paths.video_vae).name} is a {kind} video VAE, whose decoder this version of the studio "
-                f"cannot run yet (issue 14: diffusion VAE decoder): give the conv video VAE file "
-                f"(vae/*-video-vae-conv-*.safetensors) instead."
+                f"cannot run (it runs {', '.join(SUPPORTED_VIDEO_DECODERS)}): give the diffusion or the conv "
+                f"video VAE file (vae/*-video-vae-*.safetensors) instead."
             )
+
+    @cached_property
+    def diffusion_decoder(self) -> bool:
+        """Whether the video VAE file decodes with the diffusion decoder (``CausalDiffusionVAE``);
+        the file was chosen by ``model_paths.choose_video_vae``."""
+        from ltx_core.loader.diffusion_vae import is_diffusion_video_vae
+
+        return is_diffusion_video_vae(self.video_file)
 
     def require(self, role: Role) -> Path:
         """The configured file for ``role``; MissingModelError (what to download, which option)
@@ -339,13 +348,14 @@ class ModelLedger:
             Component.PROMPT_ENCODER: self._prompt_encoder,
             Component.TRANSFORMER: self._transformer,
             Component.VIDEO_ENCODER: lambda: video_vae.load_video_encoder(self.video_file, dtype),
-            Component.VIDEO_DECODER: lambda: video_vae.load_video_decoder(self.video_file, dtype),
+            Component.VIDEO_DECODER: self._video_decoder,
             Component.VIDEO_STATISTICS: lambda: video_vae.load_video_statistics(self.video_file),
             Component.AUDIO_ENCODER: lambda: audio_vae.load_audio_encoder(self.audio_file, dtype),
             Component.AUDIO_DECODER: lambda: audio_vae.load_audio_decoder(self.audio_file, dtype),
             Component.VOCODER: lambda: audio_vae.load_vocoder(self.audio_file, dtype),
             Component.SPATIAL_UPSAMPLER: lambda: self._upsampler(Role.SPATIAL_UPSAMPLER),
             Component.TEMPORAL_UPSAMPLER: lambda: self._upsampler(Role.TEMPORAL_UPSAMPLER),
+            Component.DURATION_PREDICTOR: self._duration_predictor,
         }
 
     def _prompt_encoder(self):
@@ -374,6 +384,41 @@ class ModelLedger:
                 self.checkpoint, self.dtype, quantization=runtime.transformer_quantization, streaming=runtime.block_streaming
             )
         )
+
+    def check_duration_head(self) -> None:
+        """Automatic duration needs a version with a duration head and its file: refused in one
+        sentence, before anything loads, otherwise."""
+        from ltx_core.loader.duration import has_duration_head
+        from ltx_core.pipelines.request import RequestError
+
+        companion = self.version.file_for(Role.DURATION_HEAD)
+        if companion is None:
+            raise RequestError(
+                f"{self.version.title} has no duration head, so the length cannot be left on auto: give the number of "
+                "frames (8k+1, e.g. 121)."
+            )
+        path = self.paths.duration_head
+        if path is None or not Path(path).exists() or not has_duration_head(path):
+            state = "is not configured" if path is None else f"{Path(path).name} holds no duration head"
+            raise RequestError(
+                f"automatic duration needs the duration head ({companion.file}, from {self.version.repo}), which "
+                f"{state}: add it with {OPTION_OF[Role.DURATION_HEAD]} or give the number of frames (8k+1)."
+            )
+
+    def _duration_predictor(self):
+        from ltx_core.loader.duration import load_duration_predictor
+
+        self.check_duration_head()
+        return load_duration_predictor(self.paths.duration_head, self.dtype)
+
+    def _video_decoder(self):
+        from ltx_core.loader import video_vae
+
+        if self.diffusion_decoder:
+            from ltx_core.loader.diffusion_vae import load_diffusion_video_decoder
+
+            return load_diffusion_video_decoder(self.video_file, self.dtype)
+        return video_vae.load_video_decoder(self.video_file, self.dtype)
 
     def _upsampler(self, role: Role):
         from ltx_core.loader.upsampler import load_upsampler

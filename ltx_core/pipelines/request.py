@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import mlx.core as mx
@@ -12,7 +12,8 @@ from ltx_core.components.guiders import MultiModalGuiderParams
 from ltx_core.errors import LTXError
 from ltx_core.model_spec import DEFAULT_VERSION, VersionSpec
 
-DEFAULT_IMAGE_CRF = 33
+DEFAULT_IMAGE_CRF = 33  # up to LTX-2.3; the version's ``VersionSpec.image_crf`` is what a run uses
+AUTO_FRAMES = "auto"  # ``frames``: the duration head predicts the length from the prompt (LTX-2.5)
 MAX_STEPS = 100  # the studio's slider and the CLI share it
 MAX_SEED = 2**63 - 1
 GUIDANCE_LIMIT = 100.0
@@ -24,12 +25,14 @@ class RequestError(LTXError):
 
 @dataclass(frozen=True)
 class ImageCondition:
-    """An image (file path, or pixels (1, 3, 1, H, W) in [-1, 1]) placed at ``frame_index``."""
+    """An image (file path, or pixels (1, 3, 1, H, W) in [-1, 1]) placed at ``frame_index``.
+    ``crf`` None: the model version's image CRF (``VersionSpec.image_crf``: 33, 18 from 2.4 on),
+    filled in by ``with_image_crf`` when the pipeline prepares the request."""
 
     image: str | Path | mx.array
     frame_index: int = 0
     strength: float = 1.0
-    crf: int = DEFAULT_IMAGE_CRF
+    crf: int | None = None
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ class GenerationRequest:
     seed: int = 0
     height: int = 512
     width: int = 768
-    frames: int = 121
+    frames: int | str = 121  # 8k+1, or AUTO_FRAMES
     fps: float = 24.0
     steps: int = DEFAULT_VERSION.steps
     refine_steps: int | None = None  # stage-2 steps (1-3; default all 3 distilled refinement sigmas)
@@ -77,6 +80,19 @@ class GenerationRequest:
             )  # fmt: skip
         return GenerationRequest(**{**defaults, **{k: v for k, v in values.items() if v is not None}})
 
+    @property
+    def auto_frames(self) -> bool:
+        """The length is left to the duration head (resolved to a frame count before stage 1)."""
+        return isinstance(self.frames, str)
+
+    def with_image_crf(self, version: VersionSpec) -> "GenerationRequest":
+        """The request with every image's unset CRF set to ``version``'s (the official
+        ``ImageConditioner.resolve_crf``); an explicit CRF is kept."""
+        if all(image.crf is not None for image in self.images):
+            return self
+        images = tuple(replace(i, crf=version.image_crf) if i.crf is None else i for i in self.images)
+        return replace(self, images=images)
+
     def validate(self, size_multiple: int) -> None:
         """Reject impossible settings before any model loads."""
         if not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
@@ -89,7 +105,12 @@ class GenerationRequest:
                         raise RequestError(
                             f"{name} guidance {field.name} must be a number from 0 to {GUIDANCE_LIMIT:g}, got {value}."
                         )
-        if (self.frames - 1) % 8 != 0 or self.frames < 1:
+        if self.auto_frames:
+            if self.frames != AUTO_FRAMES:
+                raise RequestError(f"frames must be 8k+1 or {AUTO_FRAMES!r}, got {self.frames!r}.")
+        elif isinstance(self.frames, bool) or not isinstance(self.frames, int):
+            raise RequestError(f"frames must be a whole number 8k+1 or {AUTO_FRAMES!r}, got {self.frames!r}.")
+        elif (self.frames - 1) % 8 != 0 or self.frames < 1:
             lower = max(1, (self.frames - 1) // 8 * 8 + 1)
             raise RequestError(f"frames must be 8k+1 (e.g. {lower} or {lower + 8}), got {self.frames}.")
         for name, value in (("height", self.height), ("width", self.width)):
@@ -111,9 +132,10 @@ class GenerationRequest:
                 raise RequestError(f"{name} must be between 0 and 1, got {getattr(self, name)}.")
         seen: set[int] = set()
         for image in self.images:
-            if not 0 <= image.frame_index < self.frames:
+            if image.frame_index < 0 or (not self.auto_frames and image.frame_index >= self.frames):
+                last = "the predicted length" if self.auto_frames else str(self.frames - 1)
                 raise RequestError(
-                    f"an image is placed at frame {image.frame_index}, outside the video's frames 0..{self.frames - 1}."
+                    f"an image is placed at frame {image.frame_index}, outside the video's frames 0..{last}."
                 )
             if image.frame_index in seen:
                 raise RequestError(f"two images are placed at frame {image.frame_index}; use one image per frame.")

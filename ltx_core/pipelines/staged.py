@@ -10,6 +10,7 @@ from pathlib import Path
 from ltx_core.components.guiders import MultiModalGuider
 from ltx_core.components.noisers import GaussianNoiser
 from ltx_core.components.schedulers import distilled_sigmas, ltx2_sigmas, refinement_sigmas
+from ltx_core.model.duration.predictor import MAX_SECONDS, MIN_SECONDS, seconds_to_num_frames
 from ltx_core.model_spec import Role, check_lora_version
 from ltx_core.pipelines.blocks import (
     Prompts,
@@ -59,10 +60,38 @@ class StagedPipeline:
                 request = replace(request, height=height, width=width)
         request.validate(descriptor.size_multiple)
         self.check_models(request)
+        request = request.with_image_crf(self.ledger.version)
+        if request.auto_frames:  # refused now without a duration head
+            self.ledger.check_duration_head()
         if text_encoder and request.embeddings is None:
             self.ledger.check_text_encoder()
-        check_memory(self.ledger, descriptor, request, text_encoder)
+        if request.auto_frames:
+            # The shortest length now; the check runs again on the predicted one
+            # (``resolve_duration``), before the transformer loads.
+            check_memory(self.ledger, descriptor, replace(request, frames=seconds_to_num_frames(MIN_SECONDS, request.fps)), text_encoder)
+        else:
+            check_memory(self.ledger, descriptor, request, text_encoder)
         return request, tuple(notices)
+
+    def resolve_duration(self, request: GenerationRequest, prompts: Prompts) -> tuple[GenerationRequest, str, dict]:
+        """``frames`` "auto": the duration head predicts seconds from the prompt contexts, snapped to
+        the 8k+1 grid at the request's fps and clamped to [1 s, 20 s] (the official
+        ``DurationPredictor``); the request then is checked again (images inside the video, memory)."""
+        ledger = self.ledger
+        predictor = ledger.get(Component.DURATION_PREDICTOR)
+        positive = prompts.embeddings.positive
+        seconds = predictor.seconds(positive.video, positive.audio)
+        ledger.release(Component.DURATION_PREDICTOR)
+        frames = seconds_to_num_frames(seconds, request.fps)
+        request = replace(request, frames=frames)
+        request.validate(self.descriptor.size_multiple)
+        check_memory(ledger, self.descriptor, request, text_encoder=False)
+        clamped = "" if MIN_SECONDS <= seconds <= MAX_SECONDS else f", clamped to {MIN_SECONDS:g}-{MAX_SECONDS:g} s"
+        notice = (
+            f"auto duration: the duration head predicted {seconds:.2f} s{clamped}: {frames} frames "
+            f"({frames / request.fps:.2f} s at {request.fps:g} fps)."
+        )
+        return request, notice, {"predicted_seconds": round(seconds, 4), "frames": frames}
 
     def check_models(self, request: GenerationRequest) -> None:
         """Raise before anything loads when a model file this recipe needs is missing or wrong."""
@@ -135,8 +164,13 @@ class StagedPipeline:
         ledger = self.ledger
         noiser = noiser or GaussianNoiser(request.seed)
         self._ancestral_noiser = ancestral_noiser
+        notices: tuple[str, ...] = ()
+        duration = None
         with ledger.stage("text encoder"):
             prompts = prompts or encode_prompts(ledger, request, with_negative=self.descriptor.guided)
+            if request.auto_frames:
+                request, notice, duration = self.resolve_duration(request, prompts)
+                notices += (notice,)
 
         two_stage = self.second is not None
         height, width = (request.height // 2, request.width // 2) if two_stage else (request.height, request.width)
@@ -151,7 +185,12 @@ class StagedPipeline:
                     initial=(upscaled, audio),
                 )  # fmt: skip
         ledger.release(Component.TRANSFORMER, Component.VIDEO_ENCODER, Component.VIDEO_STATISTICS)
-        return Latents(video, audio, prompts.prompt)
+        settings = None
+        if duration is not None:  # the sidecar records the frame count that ran, and that it was predicted
+            from ltx_core.pipelines.runner import request_settings
+
+            settings = {**request_settings(self.descriptor, request), "auto_duration": duration}
+        return Latents(video, audio, prompts.prompt, notices=notices, settings=settings)
 
     def conditionings(self, plan: StagePlan, request: GenerationRequest, space: VideoLatentSpace, height: int, width: int) -> list:
         return image_conditionings(self.ledger, request.images, space, height, width)

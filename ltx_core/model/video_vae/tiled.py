@@ -119,10 +119,17 @@ def tiled_encode(encoder: VideoEncoder, pixels: mx.array, tiling: TilingConfig) 
     return latent
 
 
-def to_uint8_frames(pixels: mx.array) -> np.ndarray:
-    """First batch item of (B, 3, T, H, W) in [-1, 1] -> (T, H, W, 3) uint8, as ltx-core:
-    ``((x + 1) / 2)`` clamped to [0, 1], times 255, truncated."""
-    frames = (mx.clip((pixels[0] + 1.0) / 2.0, 0.0, 1.0) * 255.0).astype(mx.uint8)
+UINT8_ROUNDINGS = ("truncate", "round")
+
+
+def to_uint8_frames(pixels: mx.array, rounding: str = "truncate") -> np.ndarray:
+    """First batch item of (B, 3, T, H, W) in [-1, 1] -> (T, H, W, 3) uint8: ``((x + 1) / 2)``
+    clamped to [0, 1], times 255, then truncated (ltx-core 1.0.0) or rounded to nearest; the model
+    version's ``VersionSpec.uint8_rounding`` says which."""
+    if rounding not in UINT8_ROUNDINGS:
+        raise ValueError(f"rounding must be one of {UINT8_ROUNDINGS}, got {rounding!r}")
+    scaled = mx.clip((pixels[0] + 1.0) / 2.0, 0.0, 1.0) * 255.0
+    frames = (mx.round(scaled) if rounding == "round" else scaled).astype(mx.uint8)
     return np.array(frames.transpose(1, 2, 3, 0))
 
 
@@ -150,7 +157,8 @@ def decode_video(
     timestep: float | mx.array | None = None,
     noise: mx.array | None = None,
     key: mx.array | None = None,
+    rounding: str = "truncate",
 ) -> Iterator[np.ndarray]:
     """Decode to uint8 frames chunk by chunk: yields (T, H, W, 3) arrays, in order."""
     for pixels in decode_pixels(latent, decoder, tiling, timestep, noise, key):
-        yield to_uint8_frames(pixels)
+        yield to_uint8_frames(pixels, rounding)

@@ -37,7 +37,8 @@ def decode_diffusion_video(
     tiling: DiffusionTilingConfig | TilingConfig | None = None,
     noise: mx.array | None = None,
     key: mx.array | None = None,
+    rounding: str = "truncate",
 ) -> Iterator[np.ndarray]:
-    """(T, H, W, 3) uint8 chunks, in order (first batch item)."""
+    """(T, H, W, 3) uint8 chunks, in order (first batch item); ``rounding`` as ``to_uint8_frames``."""
     for pixels in decode_diffusion_pixels(latent, decoder, tiling, noise, key):
-        yield to_uint8_frames(pixels)
+        yield to_uint8_frames(pixels, rounding)

@@ -28,6 +28,7 @@ from ltx_core.model.video_vae.diffusion.config import DiffusionDecoderConfig
 from ltx_core.model.video_vae.diffusion.tiling import (
     DiffusionTile,
     DiffusionTilingConfig,
+    fit_tiling,
     masks_are_complementary,
     resize_axis,
     temporal_groups,
@@ -96,6 +97,18 @@ class DiffusionVideoDecoder(nn.Module):
         )
         self.trailing_pad = (cfg.stage_kernels[0][0] // 2) * 2
         self.stage4_time_scale = math.prod(s[0] for s in strides[:3])
+
+    @property
+    def tiling_factors(self) -> tuple[int, int, int]:
+        """Tile sizes and overlaps (frames, height px, width px) must be multiples of these."""
+        st, sh, sw = self.config.upsamples[3][0]
+        return st, sh * self.patch, sw * self.patch
+
+    def fit_tiling(self, tiling) -> DiffusionTilingConfig | None:
+        """``tiling`` (a preset's VAE tiling, a conv ``TilingConfig`` or a ``DiffusionTilingConfig``)
+        made valid for this decoder: multiples of :attr:`tiling_factors`, overlaps at least
+        :attr:`min_overlaps` (see ``tiling.fit_tiling``); None stays untiled."""
+        return fit_tiling(tiling, self.tiling_factors, self.min_overlaps)
 
     def output_shape(self, latent_shape: tuple[int, ...]) -> tuple[int, int, int, int, int]:
         b, _, f, h, w = latent_shape

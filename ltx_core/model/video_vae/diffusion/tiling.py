@@ -201,3 +201,44 @@ def resize_axis(x: mx.array, axis: int, size: int, mode: str) -> mx.array:
         + ([mx.repeat(last, after, axis=axis)] if after else [])
     )
     return mx.concatenate(parts, axis=axis)
+
+
+def _round_up(value: int, multiple: int) -> int:
+    return -(-value // multiple) * multiple
+
+
+def fit_axis(tile: int, overlap: int, factor: int, min_overlap: int) -> AxisTiling:
+    """A tile size / overlap this decoder accepts, from a wish (e.g. a preset's conv VAE tiling):
+    both rounded up to ``factor``, the overlap raised to the decoder's halo ``min_overlap``, and
+    the tile kept at least twice the overlap (so each tile adds at least as much as it repeats).
+    ``tile`` 0 keeps the axis untiled."""
+    if tile <= 0:
+        return AxisTiling()
+    overlap = max(_round_up(max(overlap, 0), factor), _round_up(min_overlap, factor))
+    tile = max(_round_up(tile, factor), 2 * factor, 2 * overlap)
+    return AxisTiling(tile, overlap)
+
+
+def fit_tiling(
+    tiling,
+    factors: tuple[int, int, int],
+    min_overlaps: tuple[int, int],
+) -> DiffusionTilingConfig | None:
+    """The diffusion decoder's tiling closest to ``tiling`` (a ``DiffusionTilingConfig``, the conv
+    VAE's ``TilingConfig`` or a preset's ``VaeTiling``; None: untiled) that satisfies its geometry:
+    ``factors`` (frames, height, width) and ``min_overlaps`` (frames, pixels) as the decoder gives
+    them (``DiffusionVideoDecoder.tiling_factors`` / ``min_overlaps``)."""
+    if tiling is None:
+        return None
+    if hasattr(tiling, "spatial_tile"):  # presets.VaeTiling
+        frames = (tiling.temporal_tile, tiling.temporal_overlap)
+        height = width = (tiling.spatial_tile, tiling.spatial_overlap)
+    else:
+        if not isinstance(tiling, DiffusionTilingConfig):
+            tiling = DiffusionTilingConfig.from_vae_tiling(tiling)
+        frames, height, width = ((a.tile_size, a.overlap) for a in (tiling.frames, tiling.height, tiling.width))
+    return DiffusionTilingConfig(
+        fit_axis(*frames, factors[0], min_overlaps[0]),
+        fit_axis(*height, factors[1], min_overlaps[1]),
+        fit_axis(*width, factors[2], min_overlaps[1]),
+    )
