@@ -52,10 +52,17 @@ class GenerationTab:
             v["frames"], v["fps"], v["steps"], v["cfg"], v["stg"], v["audio"], **extra,
         )  # fmt: skip
 
-    def finish_build(self, pipeline: Any, label: str = "Generate") -> None:
-        """Outputs, size note, Generate and Cancel, after the tab's own layout."""
-        self.out: Outputs = output_controls(self.tab, label)
+    def result_column(self, label: str = "Generate") -> Outputs:
+        """The right-hand column: the action and the result where the eye is (sticky while the
+        settings on the left scroll)."""
+        with gr.Column(scale=4, elem_classes="result-column"):
+            self.out = output_controls(self.tab, label)
+        return self.out
+
+    def finish_build(self, pipeline: Any) -> None:
+        """Size note, estimate, Generate and Cancel wiring, after the tab's own layout."""
         wire_size_note(self.settings, pipeline)
+        self._wire_estimate(pipeline)
         self._show_used_controls(pipeline)
         own = self.own_fields()
         settings = dict(zip(SETTINGS_FIELDS, self.settings.inputs()))
@@ -64,6 +71,34 @@ class GenerationTab:
                                 api_name=self.api_name, **JOB_EVENT, show_progress="hidden")  # fmt: skip
         visibility = {"api_name": self.cancel_api_name} if self.cancel_api_name else {"api_visibility": "private"}
         self.out.cancel.click(cancel_handler(self.studio), None, self.out.status, queue=False, **visibility)
+
+    def _wire_estimate(self, pipeline: Any) -> None:
+        """The duration and memory of the job as set, next to Generate, kept current."""
+        s = self.settings
+        inputs = [pipeline, s.width, s.height, s.frames, s.fps, s.steps, s.cfg, s.stg, s.audio, s.count]
+        self.out.estimate.value = self.estimate(pipeline.value, s.width.value, s.height.value, s.frames.value,
+                                                s.fps.value, s.steps.value, s.cfg.value, s.stg.value, s.audio.value, 1)
+        private = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}
+        for box in (s.width, s.height, s.frames, s.fps, s.count):
+            box.blur(self.estimate, inputs, self.out.estimate, **private)
+            box.submit(self.estimate, inputs, self.out.estimate, **private)
+        for control in (s.steps, s.cfg, s.stg, s.audio):
+            control.change(self.estimate, inputs, self.out.estimate, **private)
+        if isinstance(pipeline, gr.components.Component) and not isinstance(pipeline, gr.State):
+            pipeline.change(self.estimate, inputs, self.out.estimate, **private)
+        self.out.video.change(self.estimate, inputs, self.out.estimate, **private)  # a finished job taught the speed model
+
+    def estimate(self, pipeline: str, width, height, frames, fps, steps, cfg, stg, audio, count) -> str:
+        from ltx_ui.estimates import describe_generation
+
+        values = {"prompt": "estimate", "negative_prompt": "", "width": width, "height": height, "frames": frames,
+                  "fps": fps, "steps": steps, "cfg": cfg, "stg": stg, "audio": audio}  # fmt: skip
+        try:
+            request, _ = self.base_request(pipeline, values)
+            jobs = int(count or 1)
+        except (LTXError, TypeError, ValueError) as exc:
+            return f"⚠️ {user_message(exc)}" if isinstance(exc, LTXError) else ""
+        return describe_generation(self.studio, pipeline, request, max(1, min(jobs, 16)))
 
     def _show_used_controls(self, pipeline: Any) -> None:
         """Guidance controls (negative prompt, steps, CFG, STG) only for pipelines that use them."""

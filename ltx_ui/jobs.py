@@ -235,11 +235,17 @@ def _eta(event: ProgressEvent, stage_start: float) -> float | None:
     return None if per_step is None else per_step * (event.total - event.step)
 
 
-def describe_progress(update: Progress) -> str:
+# Stages whose steps are VAE tiles rather than denoising steps.
+TILED_STAGES = ("video decode", "encode")
+
+
+def describe_progress(update: Progress, eta: float | None = None, batch: bool = False) -> str:
+    """``eta``: seconds left for the whole job (the batch when ``batch``), None while unknown."""
     event = update.event
-    parts = [f"**{event.stage}**", f"step {event.step}/{event.total}", f"{event.elapsed:.1f} s elapsed"]
-    if update.eta is not None:
-        parts.append(f"ETA {update.eta:.1f} s")
+    unit = "tile" if event.stage in TILED_STAGES else "step"
+    parts = [f"**{event.stage}**", f"{unit} {event.step}/{event.total}", f"{event.elapsed:.1f} s elapsed"]
+    if eta is not None:
+        parts.append(f"ETA {eta:.1f} s" + (" for the batch" if batch else " for the whole job"))
     if event.peak_memory:
         parts.append(f"peak {event.peak_memory / 2**20:.0f} MiB")
     return " · ".join(parts)

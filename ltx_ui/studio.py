@@ -21,6 +21,7 @@ from ltx_ui.tab_upscale import UpscaleTab
 ASSETS = Path(__file__).resolve().parent / "assets"
 CSS = """
 #studio-banner { border-left: 6px solid #d97706; padding: 0.4em 1em; background: rgba(217,119,6,0.10); }
+.result-column { position: sticky; top: 8px; align-self: flex-start; }
 [id$="-preview"] img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }
 """
 
@@ -64,6 +65,7 @@ def build_studio(studio: Studio | None = None) -> gr.Blocks:
         for event in models.changed:
             event.success(models_changed, None, [banner, *pickers], queue=False, api_visibility="private")
         blocks.load(gallery.refresh, None, listing, queue=False, api_visibility="private")
+        blocks.load(upscale.on_load, None, upscale.choice, queue=False, api_visibility="private")
         for tab in (generate, keyframes, ic_lora, upscale):
             tab.out.video.change(gallery.refresh, None, listing, queue=False, api_visibility="private")
             tab.out.video.change(lambda: gr.Dropdown(choices=upscale.choices()), None, upscale.choice, queue=False,

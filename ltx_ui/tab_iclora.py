@@ -48,8 +48,8 @@ class ICLoraTab(GenerationTab):
     api_name = "ic_lora_generate"
 
     def build(self) -> None:
-        with gr.Row():
-            with gr.Column(scale=2):
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=5):
                 self.control = gr.Video(label="Control video (depth, pose or edges)", sources=["upload"], height=220,
                                         elem_id="ic-control")  # fmt: skip
                 with gr.Accordion("Make an edge control video with Canny", open=True):
@@ -61,9 +61,9 @@ class ICLoraTab(GenerationTab):
                 self.lora = gr.Dropdown(lora_choices(self.studio.models.loras()), value="", label="IC-LoRA file",
                                         elem_id="ic-lora-file")  # fmt: skip
                 self.strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Control strength")
-                self.message = gr.Markdown()
-            with gr.Column(scale=3):
+                self.message = gr.Markdown(elem_id="ic-message")
                 self.settings_controls(width=768, height=512, frames=121)
+            self.result_column()
         self.finish_build(gr.State(PIPELINE))
         extract.click(self.canny, [self.source, low, high], [self.control, self.message], api_name="canny",
                       **JOB_EVENT)  # fmt: skip

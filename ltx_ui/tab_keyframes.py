@@ -58,8 +58,8 @@ class KeyframesTab(GenerationTab):
 
     def build(self) -> None:
         self.items = gr.State([])
-        with gr.Row():
-            with gr.Column(scale=2):
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=5):
                 self.drop = gr.File(label="Drop keyframe images here (several at once)", file_count="multiple",
                                     elem_id="keyframes-drop", height=140)  # fmt: skip
                 self.gallery = gr.Gallery(label="Keyframes in order", columns=4, height=220, object_fit="contain",
@@ -78,8 +78,8 @@ class KeyframesTab(GenerationTab):
                     remove = gr.Button("Remove", size="sm", variant="stop")
                     even = gr.Button("Spread evenly", size="sm")
                 self.message = gr.Markdown(elem_id="keyframes-message")
-            with gr.Column(scale=3):
                 self.settings_controls(width=768, height=512, frames=121)
+            self.result_column()
         self.finish_build(gr.State(PIPELINE))
 
         views = [self.items, self.gallery, self.table]

@@ -89,7 +89,7 @@ def test_only_the_outputs_folder_is_served(app, client):
 
 def test_text_to_video_writes_the_video_its_sidecar_and_a_gallery_entry(app, client):
     started = time.monotonic()
-    status, _, video, prompt_used, seed_used = generate(client, "a red kite over the sea", seed=11)
+    status, _, video, prompt_used, seed_used, _ = generate(client, "a red kite over the sea", seed=11)
     took = time.monotonic() - started
     print(f"\n[ui] tiny distilled generation through the API: {took:.2f} s")
     info = probe_video(video)
@@ -121,11 +121,13 @@ def test_sizes_snap_with_a_note_and_progress_shows_steps_and_previews(app, clien
 def test_image_to_video_with_enhanced_prompt_lora_and_two_seeds(app, client, tmp_path):
     lora = str(app.studio.models.loras()[0])
     start = image(tmp_path / "start.png", (200, 40, 40))
-    status, _, video, prompt_used, seed_used = generate(
+    status, _, video, prompt_used, seed_used, batch = generate(
         client, "a cat", seed=100, image=handle_file(str(start)), enhance=True, lora_1=lora, lora_1_strength=0.5,
         seed_count=2,
     )  # fmt: skip
     assert status.count("Saved") == 2 and seed_used == 101
+    batch = batch["value"] if isinstance(batch, dict) else batch  # a visibility update around the grid's items
+    assert len(batch) == 2 and "seed 100" in json.dumps(batch) and "seed 101" in json.dumps(batch)  # the batch grid
     settings = sidecar(app, video)["settings"]
     assert settings["request"]["enhance_prompt"] and settings["prompt_used"] == prompt_used
     assert settings["request"]["images"][0]["image"].startswith(str(app.outputs / "inputs"))
@@ -169,7 +171,7 @@ def test_ic_lora_with_a_canny_control_video(app, client, tmp_path):
 
 
 def test_gallery_reuse_send_to_upscaling_upscale_and_delete(app, client):
-    _, _, video, _, _ = generate(client, "a paper boat", seed=321, width=192)
+    _, _, video, *_ = generate(client, "a paper boat", seed=321, width=192)
     name = Path(video).name
     client.predict(name, api_name="/gallery_show")
     reused = client.predict(name, api_name="/gallery_reuse")
@@ -188,7 +190,7 @@ def test_gallery_reuse_send_to_upscaling_upscale_and_delete(app, client):
 
 
 def test_a_file_deleted_outside_the_studio_gets_a_clear_message(app, client):
-    _, _, video, _, _ = generate(client, "gone soon", seed=5)
+    _, _, video, *_ = generate(client, "gone soon", seed=5)
     name = Path(video).name
     (app.outputs / name).unlink()
     _, details, *_ = client.predict(name, api_name="/gallery_show")
