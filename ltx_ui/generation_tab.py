@@ -143,5 +143,27 @@ class GenerationTab:
             raise gr.Error(user_message(exc), print_exception=False) from None
         yield from submit_seeds(self.studio, pipeline, base, chosen, {"tab": self.tab}, values, request, progress, note)
 
+    def fixed_pipeline(self) -> str | None:
+        """The tab's one pipeline (None: the user picks it, in the ``pipeline`` field)."""
+        return None
+
+    def reuse_targets(self) -> list[Any]:
+        """What "reuse settings" may update: the fields, and what is derived from them."""
+        return [*self.fields.values(), self.settings.size_note, self.out.estimate]
+
     def reuse(self, ui: dict[str, Any]) -> dict:
-        return {component: ui[name] for name, component in self.fields.items() if name in ui}
+        """Updates that load a sidecar's UI values; the size note and the estimate follow them."""
+        from ltx_ui.inputs import size_note, snap
+
+        updates = {component: ui[name] for name, component in self.fields.items() if name in ui}
+        pipeline = self.fixed_pipeline() or str(ui.get("pipeline") or "")
+        s = self.settings
+        values = [ui.get(name, getattr(s, attr).value) for name, attr in
+                  (("width", "width"), ("height", "height"), ("frames", "frames"), ("fps", "fps"))]  # fmt: skip
+        try:
+            updates[s.size_note] = size_note(snap(pipeline, *values[:3]), float(values[3] or 24))
+        except (LTXError, TypeError, ValueError):
+            updates[s.size_note] = ""
+        extra = [ui.get(name, getattr(s, name).value) for name in ("steps", "cfg", "stg")]
+        updates[self.out.estimate] = self.estimate(pipeline, *values, *extra, ui.get("audio", True), 1)
+        return updates

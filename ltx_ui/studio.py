@@ -55,7 +55,7 @@ def build_studio(studio: Studio | None = None) -> gr.Blocks:
                 models.build()
         gallery.wire(tabs, {"generate": generate, "keyframes": keyframes, "ic-lora": ic_lora, "upscale": upscale},
                      upscale.choice)  # fmt: skip
-        listing = [gallery.grid, gallery.selected, gallery.count]
+        listing = gallery.listing()
         pickers = [generate.lora_1, generate.lora_2, ic_lora.lora]
 
         def models_changed():
@@ -64,10 +64,10 @@ def build_studio(studio: Studio | None = None) -> gr.Blocks:
 
         for event in models.changed:
             event.success(models_changed, None, [banner, *pickers], queue=False, api_visibility="private")
-        blocks.load(gallery.refresh, None, listing, queue=False, api_visibility="private")
+        blocks.load(gallery.refresh, gallery.filters, listing, queue=False, api_visibility="private")
         blocks.load(upscale.on_load, None, upscale.choice, queue=False, api_visibility="private")
         for tab in (generate, keyframes, ic_lora, upscale):
-            tab.out.video.change(gallery.refresh, None, listing, queue=False, api_visibility="private")
+            tab.out.video.change(gallery.refresh, gallery.filters, listing, queue=False, api_visibility="private")
             tab.out.video.change(lambda: gr.Dropdown(choices=upscale.choices()), None, upscale.choice, queue=False,
                                  api_visibility="private")  # fmt: skip
     return blocks

@@ -75,6 +75,9 @@ class ICLoraTab(GenerationTab):
             raise gr.Error(user_message(exc), print_exception=False) from None
         return str(path), f"Edge video ready: `{path.name}` (used as the control video)."
 
+    def fixed_pipeline(self) -> str:
+        return PIPELINE
+
     def own_fields(self) -> dict[str, Any]:
         return {"control_video": self.control, "ic_lora": self.lora, "control_strength": self.strength}
 

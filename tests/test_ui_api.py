@@ -98,8 +98,10 @@ def test_text_to_video_writes_the_video_its_sidecar_and_a_gallery_entry(app, cli
     data = sidecar(app, video)["settings"]
     assert data["studio"]["tab"] == "generate" and data["studio"]["seconds"] > 0 and data["studio"]["peak_memory"] > 0
     assert [s["stage"] for s in data["stages"]][0] == "text encoder"  # this job's stages only
-    items, _, count = client.predict(api_name="/gallery_refresh")
-    assert Path(video).name in items[0]["caption"] and "output(s)" in count
+    items, selected, count, *_ = client.predict(api_name="/gallery_refresh")
+    items = items["value"] if isinstance(items, dict) else items
+    assert selected["choices"][0][0] == Path(video).name and "output(s)" in count
+    assert items[0]["caption"] == "seed 11 · a red kite over the sea"  # the seed and the prompt, not the file name
     import urllib.request
 
     served = urllib.request.urlopen(f"{app.url}gradio_api/file={app.outputs / Path(video).name}", timeout=10)
@@ -194,7 +196,7 @@ def test_a_file_deleted_outside_the_studio_gets_a_clear_message(app, client):
     name = Path(video).name
     (app.outputs / name).unlink()
     _, details, *_ = client.predict(name, api_name="/gallery_show")
-    assert "no longer exists on disk" in details
+    assert "is not in the outputs folder" in details
     for endpoint in ("/gallery_reuse", "/gallery_send_to_upscale", "/gallery_delete"):
         with pytest.raises(AppError, match="no longer exists"):
             client.predict(name, api_name=endpoint)
