@@ -22,8 +22,10 @@ class GalleryTab:
         with gr.Row(equal_height=True):
             self.search = gr.Textbox("", label="Search prompts and names", placeholder="e.g. lighthouse", scale=3,
                                      elem_id="gallery-search")  # fmt: skip
-            self.pipeline = gr.Dropdown([ALL], value=ALL, label="Pipeline", scale=1, elem_id="gallery-pipeline")
-            self.version = gr.Dropdown([ALL], value=ALL, label="Model version", scale=1, elem_id="gallery-version")
+            self.pipeline = gr.Dropdown([ALL], value=ALL, label="Pipeline", scale=1, allow_custom_value=True,
+                                        elem_id="gallery-pipeline")
+            self.version = gr.Dropdown([ALL], value=ALL, label="Model version", scale=1, allow_custom_value=True,
+                                       elem_id="gallery-version")
             self.sort = gr.Dropdown(list(SORTS), value="newest first", label="Sort", scale=1, elem_id="gallery-sort")
             refresh = gr.Button("Refresh", size="sm", scale=0, elem_id="gallery-refresh")
         self.count = gr.Markdown(elem_id="gallery-count")

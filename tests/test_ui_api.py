@@ -158,6 +158,23 @@ def test_keyframes_drop_edit_reorder_remove_and_generate(app, client, tmp_path):
     images = sidecar(app, video)["settings"]["request"]["images"]
     assert [(i["frame_index"], i["strength"]) for i in images] == [(4, 1.0), (8, 0.8)]
 
+    # A frame typed into the table outside the clip is refused on edit, and the table is put back.
+    rows = {"headers": ["#", "image", "frame", "strength"], "data": [[1, "k2.png", 4, 1.0], [2, "k1.png", 200, 0.8]]}
+    _, table, message = client.predict(rows, 9, api_name="/keyframes_edit_table")
+    assert "keyframe #2: frame 200 is outside the clip: type a frame from 0 to 8" in message
+    assert [row[2] for row in table["data"]] == [4, 8]
+    rows["data"][1][2] = 4
+    _, _, message = client.predict(rows, 9, api_name="/keyframes_edit_table")
+    assert "keyframe #1 is already at frame 4" in message
+    with pytest.raises(AppError, match="frame 9 is outside the clip"):
+        client.predict(1, 9, 1.0, 9, api_name="/keyframes_set")
+
+    # Reuse settings brings the keyframes back as thumbnails and rows, with a fresh size note.
+    client.predict(1, api_name="/keyframes_remove")
+    reused = json.dumps(client.predict(Path(video).name, api_name="/gallery_reuse"), ensure_ascii=False)
+    assert "Loaded 2 keyframe(s)" in reused and "k2.png" in reused and "#2 · frame 8" in reused
+    assert "128x128, 9 frames = **0.38 s**" in reused and "Estimated" in reused
+
 
 def test_ic_lora_with_a_canny_control_video(app, client, tmp_path):
     source = clip(tmp_path / "source.mp4")
@@ -189,6 +206,44 @@ def test_gallery_reuse_send_to_upscaling_upscale_and_delete(app, client):
     client.predict(name, api_name="/gallery_ask_delete")
     client.predict(name, api_name="/gallery_delete")
     assert not (app.outputs / name).exists() and not (app.outputs / name).with_suffix(".json").exists()
+
+
+def gallery(client, text="", pipeline="(all)", version="(all)", sort="newest first"):
+    """(captions, names, count) of the gallery as filtered and sorted."""
+    items, selected, count, *_ = client.predict(text, pipeline, version, sort, api_name="/gallery_refresh")
+    items = items["value"] if isinstance(items, dict) else items
+    return [i["caption"] for i in items], [c[0] for c in selected["choices"]], count
+
+
+def test_gallery_search_filters_sorts_and_flags_unreadable_settings(app, client, tmp_path):
+    _, _, wheat, *_ = generate(client, "zz wheat field", seed=31)
+    _, _, whale, *_ = generate(client, "zz blue whale", seed=32, pipeline="one-stage")
+    captions, names, count = gallery(client, "zz")
+    assert names == [Path(whale).name, Path(wheat).name] and "output(s)" in count
+    assert gallery(client, "zz", sort="prompt A-Z")[0] == ["seed 32 · zz blue whale", "seed 31 · zz wheat field"]
+    assert gallery(client, "zz", pipeline="one-stage")[1] == [Path(whale).name]
+    assert gallery(client, "zz", version="2.3")[1] == [] and gallery(client, "zz", version="2.0")[1]  # demo: LTX-2.0
+
+    # A truncated sidecar: the video stays listed, flagged, playable and deletable.
+    (app.outputs / Path(wheat).name).with_suffix(".json").write_text('{"created": "2026-')
+    captions, names, count = gallery(client, Path(wheat).stem)  # no prompt to search any more: the name
+    assert names == [Path(wheat).name] and captions == [f"⚠️ settings unreadable · {Path(wheat).name}"]
+    shown, details, settings, *_ = client.predict(Path(wheat).name, api_name="/gallery_show")
+    assert shown and Path(shown["video"] if isinstance(shown, dict) else shown).name.endswith(".mp4")
+    assert "settings unreadable" in details and "plays and can be deleted" in details
+    with pytest.raises(AppError, match="unreadable, so they cannot be reused"):
+        client.predict(Path(wheat).name, api_name="/gallery_reuse")
+    _, message, *_ = client.predict(Path(wheat).name, api_name="/gallery_delete")
+    assert "Deleted" in message and not (app.outputs / Path(wheat).name).exists()
+
+    # A link in the outputs folder is not listed (serving it would be refused), and says so when asked for.
+    (app.outputs / "linked.mp4").symlink_to(whale)
+    (app.outputs / "linked.json").symlink_to(Path(whale).with_suffix(".json"))
+    assert "linked.mp4" not in gallery(client)[1]
+    _, details, *_ = client.predict("linked.mp4", api_name="/gallery_show")
+    assert "is not in the outputs folder" in details
+    (app.outputs / "linked.mp4").unlink()
+    (app.outputs / "linked.json").unlink()
 
 
 def test_a_file_deleted_outside_the_studio_gets_a_clear_message(app, client):
