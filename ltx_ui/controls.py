@@ -154,12 +154,22 @@ def lora_choices(paths: list[Path]) -> list[tuple[str, str]]:
 
 
 def loras_from(*pairs: Any) -> tuple[LoraChoice, ...]:
-    """(path, strength, path, strength, ...) -> LoraChoices, skipping empty slots."""
+    """(path, strength, path, strength, ...) -> LoraChoices, skipping empty slots; each file must
+    be a LoRA (its header says what it is)."""
+    from ltx_core.model_spec import Role, recognise
+
     chosen = []
     for path, strength in zip(pairs[::2], pairs[1::2]):
         if path:
             if not Path(path).is_file():
                 raise InputProblem(f"the LoRA {Path(path).name} is no longer on disk: press Rescan in Models & Settings.")
+            found = recognise(path)
+            if found.problem:
+                raise InputProblem(f"{Path(path).name} cannot be used as a LoRA ({found.problem}): choose another file.")
+            if found.role not in (Role.LORA, Role.DISTILLED_LORA):
+                what = found.role.value.replace("_", " ")
+                article = "an" if what[0] in "aeiou" else "a"
+                raise InputProblem(f"{Path(path).name} is {article} {what} file, not a LoRA: choose a LoRA file.")
             chosen.append(LoraChoice(path, float(strength)))
     return tuple(chosen)
 

@@ -36,11 +36,20 @@ class ModelSet:
     version: VersionSpec = LTX_2_0  # the chosen checkpoint's
 
     def loras(self) -> list[Path]:
-        """LoRA files a user may apply (in demo mode: the demo LoRA, as a stand-in)."""
+        """LoRA files a user may apply (in demo mode: the demo IC-LoRA and distilled LoRA, as stand-ins)."""
         items = [f.path for f in self.found if f.role in (Role.LORA, Role.DISTILLED_LORA) and not f.problem]
-        if self.demo and self.paths.distilled_lora:
-            items.append(Path(self.paths.distilled_lora))
-        return items
+        if self.demo:
+            from ltx_core.demo import demo_ic_lora
+
+            items += [p for p in (demo_ic_lora(self.paths), self.paths.distilled_lora) if p and Path(p).is_file()]
+        return [Path(p) for p in items]
+
+    def ic_lora(self) -> Path | None:
+        """The IC-LoRA to preselect: the first LoRA named like one (the demo IC-LoRA in demo mode)."""
+        for path in self.loras():
+            if "ic-lora" in path.name.lower().replace("_", "-"):
+                return path
+        return None
 
     def checkpoints(self) -> list[Path]:
         return [f.path for f in self.found if f.role == Role.CHECKPOINT and not f.problem]

@@ -58,8 +58,9 @@ class ICLoraTab(GenerationTab):
                         low = gr.Slider(0, 500, value=100, step=5, label="Low threshold")
                         high = gr.Slider(0, 500, value=200, step=5, label="High threshold")
                     extract = gr.Button("Extract Canny edges", elem_id="ic-extract")
-                self.lora = gr.Dropdown(lora_choices(self.studio.models.loras()), value="", label="IC-LoRA file",
-                                        elem_id="ic-lora-file")  # fmt: skip
+                preselected = self.studio.models.ic_lora()
+                self.lora = gr.Dropdown(lora_choices(self.studio.models.loras()), label="IC-LoRA file",
+                                        value=str(preselected) if preselected else "", elem_id="ic-lora-file")  # fmt: skip
                 self.strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Control strength")
                 self.message = gr.Markdown(elem_id="ic-message")
                 self.settings_controls(width=768, height=512, frames=121)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -331,9 +332,17 @@ def test_models_tab_reports_demo_files_and_downloads_fail_fast_offline(app, clie
     found, missing = client.predict(api_name="/models_rescan")
     assert "built-in demo models" in found and "Lightricks/LTX-2" in found and "google/gemma-3-12b-it" in found
     started = time.monotonic()
-    with pytest.raises(AppError, match="cannot be reached"):
-        client.predict("Lightricks/LTX-2|ltx-2-spatial-upscaler-x2-1.0.safetensors", api_name="/models_download")
+    status, *_ = client.predict("Lightricks/LTX-2|ltx-2-spatial-upscaler-x2-1.0.safetensors", api_name="/models_download")
+    assert "cannot be reached" in status and "Download of" in status  # in the status line, not as an error on the list
     assert time.monotonic() - started < 15
+    config = json.dumps(client.config, ensure_ascii=False)
+    assert "Weights folder" in config and "| **Two stages" in config
+    assert (" Macs" in config) == (sys.platform == "darwin")
+    # The inspector reads only the model folders.
+    status, details = client.predict("/etc/passwd", api_name="/inspect")
+    assert status.startswith("**Not inspected.** Only files in") and details == ""
+    status, _ = client.predict(str(app.studio.models.paths.checkpoint), api_name="/inspect")
+    assert "transformer blocks" in status
     text = client.predict("compact", api_name="/models_preset")
     assert "compact" in text and app.studio.preset.name == "compact"
     client.predict("auto", api_name="/models_preset")
@@ -356,20 +365,21 @@ def test_rescan_switches_to_found_weights_and_a_broken_checkpoint_is_reported(ap
     broken = tmp_path / "ltx-2-19b-distilled.safetensors"
     broken.write_bytes(b"this is not a checkpoint")
     model = tmp_path / "ltx-2-19b-dev.safetensors"
-    app.studio.weights_dir = tmp_path
     try:
-        found, _ = client.predict(api_name="/models_rescan")
+        with pytest.raises(AppError, match="is not a folder: type the path of the folder"):
+            client.predict(str(tmp_path / "nowhere"), api_name="/models_rescan")
+        found, _ = client.predict(str(tmp_path), api_name="/models_rescan")
         assert "unusable" in found and broken.name in found  # marked in the Models tab, never picked
         assert "built-in demo models" in found and app.studio.models.demo
         shutil.copy(fixtures_dir() / "ltx2-tiny.safetensors", model)
-        found, _ = client.predict(api_name="/models_rescan")
+        found, _ = client.predict(str(tmp_path), api_name="/models_rescan")
         assert "**In use:**" in found and str(model) in found and not app.studio.models.demo
         with pytest.raises(AppError, match="needs ltx-2-spatial-upscaler-x2-1.0.safetensors"):
             generate(client, "without the upsampler", seed=1)
     finally:
         broken.unlink()
         model.unlink(missing_ok=True)
-        found, _ = client.predict(api_name="/models_rescan")
+        found, _ = client.predict("", api_name="/models_rescan")
     assert "built-in demo models" in found and app.studio.models.demo
     status, *_ = generate(client, "demo again", seed=2)
     assert "Saved" in status

@@ -216,3 +216,14 @@ def test_app_with_share_and_auth_serves_locally_behind_a_login(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_a_non_lora_file_is_refused_as_a_lora_and_the_demo_ic_lora_is_preselected(tmp_path, monkeypatch):
+    from ltx_ui.controls import loras_from
+
+    monkeypatch.setenv("LTX_DEMO_DIR", str(tmp_path / "demo"))
+    models = model_files.resolve_models(None, None)
+    assert models.ic_lora().name == "ltx2-demo-ic-lora-canny-control.safetensors"
+    with pytest.raises(InputProblem, match="is a spatial upsampler file, not a LoRA: choose a LoRA file."):
+        loras_from(str(models.paths.spatial_upsampler), 1.0)
+    assert loras_from(str(models.ic_lora()), 0.5)[0].strength == 0.5
