@@ -15,6 +15,7 @@ from ltx_core.pipelines.registry import PIPELINES, pipeline_descriptor
 from ltx_core.pipelines.request import GenerationRequest
 from ltx_ui.context import JOB_EVENT, Studio, Update, cancel_handler, submit_seeds, user_message
 from ltx_ui.controls import Outputs, Settings, base_request, output_controls, seeds, settings_controls, wire_size_note
+from ltx_ui.inputs import prompt_length_notes
 
 # The settings every tab's handler receives after its own fields (names = API parameter names).
 SETTINGS_FIELDS = ("prompt", "negative_prompt", "width", "height", "frames", "fps", "steps", "cfg", "stg", "seed",
@@ -141,6 +142,10 @@ class GenerationTab:
             chosen = seeds(values["seed"], values["randomize_seed"], values["seed_count"])
         except LTXError as exc:
             raise gr.Error(user_message(exc), print_exception=False) from None
+        negative = base.negative_prompt if pipeline_descriptor(pipeline).guided else ""
+        for long in prompt_length_notes(self.studio.models.paths.gemma, base.prompt, negative):
+            gr.Warning(long[0].upper() + long[1:])
+            note = f"{note}\n\nNote: {long}" if note else long
         yield from submit_seeds(self.studio, pipeline, base, chosen, {"tab": self.tab}, values, request, progress, note)
 
     def fixed_pipeline(self) -> str | None:

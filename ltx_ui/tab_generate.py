@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import gradio as gr
@@ -78,13 +79,14 @@ class GenerateTab(GenerationTab):
         pipeline = values["pipeline"]
         if pipeline not in PIPELINE_CHOICES:
             raise InputProblem(f"choose a pipeline: {', '.join(PIPELINE_CHOICES)}.")
-        images = ()
-        if values["image"]:
-            kept = keep_input(self.studio.outputs, check_image(values["image"]))
-            values["image"] = str(kept)
-            images = (ImageCondition(str(kept), 0, float(values["image_strength"])),)
         loras = loras_from(values["lora_1"], values["lora_1_strength"], values["lora_2"], values["lora_2_strength"])
-        base, snapped = self.base_request(pipeline, values, enhance=values["enhance"], images=images, loras=loras)
+        image = check_image(values["image"]) if values["image"] else None
+        base, snapped = self.base_request(pipeline, values, enhance=values["enhance"], loras=loras)
+        base.validate(PIPELINES[pipeline].size_multiple)
+        if image is not None:  # kept in outputs/inputs only once everything else passed
+            kept = keep_input(self.studio.outputs, image)
+            values["image"] = str(kept)
+            base = replace(base, images=(ImageCondition(str(kept), 0, float(values["image_strength"])),))
         return pipeline, base, snapped.note
 
     def enhance_now(self, prompt: str, image: str | None, seed: float, request: gr.Request = None) -> str:

@@ -83,15 +83,28 @@ class ICLoraTab(GenerationTab):
         return {"control_video": self.control, "ic_lora": self.lora, "control_strength": self.strength}
 
     def make_request(self, values: dict[str, Any]):
+        """Everything is checked before the control video is kept in outputs/inputs (a refused
+        video leaves nothing behind)."""
+        from dataclasses import replace
+
+        from ltx_core.media import probe_video
+        from ltx_core.pipelines.registry import pipeline_descriptor
+
         if not values["ic_lora"]:
             raise InputProblem("Choose the IC-LoRA file (e.g. ltx-2-19b-ic-lora-canny-control.safetensors).")
-        control = keep_input(self.studio.outputs, check_video(values["control_video"], "control video"))
-        values["control_video"] = str(control)
+        loras = loras_from(values["ic_lora"], 1.0)
+        source = check_video(values["control_video"], "control video")
         base, snapped = self.base_request(
-            PIPELINE, values, control_video=str(control), control_strength=float(values["control_strength"]),
-            loras=loras_from(values["ic_lora"], 1.0),
+            PIPELINE, values, control_video=str(source), control_strength=float(values["control_strength"]), loras=loras,
         )  # fmt: skip
-        return PIPELINE, base, snapped.note
+        base.validate(pipeline_descriptor(PIPELINE).size_multiple)
+        frames = probe_video(source).frames
+        if frames < snapped.frames:
+            raise InputProblem(f"{source.name} has {frames} frames but the clip needs {snapped.frames}: use a longer "
+                               "control video or fewer frames.")  # fmt: skip
+        control = keep_input(self.studio.outputs, source)
+        values["control_video"] = str(control)
+        return PIPELINE, replace(base, control_video=str(control)), snapped.note
 
     def reuse(self, ui: dict[str, Any]) -> dict:
         updates = super().reuse(ui)

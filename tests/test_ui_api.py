@@ -188,6 +188,20 @@ def test_ic_lora_with_a_canny_control_video(app, client, tmp_path):
                                           api_name="/ic_lora_generate")  # fmt: skip
     assert "Saved" in status and probe_video(video).frames == 9
     assert sidecar(app, video)["settings"]["pipeline"] == "ic-lora"
+    assert Path(lora).name == "ltx2-demo-ic-lora-canny-control.safetensors"  # the demo IC-LoRA, preselected in the tab
+    # A control video too short for the clip is refused before it is kept in outputs/inputs.
+    kept = set((app.outputs / "inputs").iterdir())
+    short = clip(tmp_path / "short.mp4", frames=9)
+    with pytest.raises(AppError, match="^short.mp4 has 9 frames but the clip needs 17: use a longer control video"):
+        client.predict(handle_file(str(short)), lora, 1.0, **{**TINY, "frames": 17, "prompt": "edges", "seed": 4},
+                       api_name="/ic_lora_generate")  # fmt: skip
+    assert set((app.outputs / "inputs").iterdir()) == kept
+
+
+def test_an_over_long_prompt_or_negative_prompt_gets_a_note(app, client):
+    status, *_ = generate(client, "a " * 600, seed=1, pipeline="one-stage", negative_prompt="blurry " * 200)
+    assert "Note: the prompt is 1201 tokens long; only its first 1024 are used" in status
+    assert "Note: the negative prompt is 1401 tokens long" in status and "Saved" in status
 
 
 def test_gallery_reuse_send_to_upscaling_upscale_and_delete(app, client):
@@ -315,10 +329,14 @@ def test_bad_generation_settings_get_clear_messages(app, client, overrides, mess
 def test_corrupt_and_huge_uploads_are_refused_and_the_app_keeps_serving(app, client, tmp_path):
     corrupt = tmp_path / "broken.mp4"
     corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
-    with pytest.raises(AppError, match="cannot read .*broken.mp4"):
-        client.predict("(uploaded video below)", handle_file(str(corrupt)), True, False, "a prompt", 0,
-                       api_name="/upscale")  # fmt: skip
-    with pytest.raises(AppError, match="broken.mp4"):
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    for upload, message in ((corrupt, "^broken.mp4 is not a video the studio can read: use an MP4, MOV or WebM file.$"),
+                            (empty, r"^empty.mp4 is empty \(0 bytes\): upload the video to upscale again.$")):  # fmt: skip
+        with pytest.raises(AppError, match=message):  # the user's file name; no ffmpeg log, no server path
+            client.predict("(uploaded video below)", handle_file(str(upload)), True, False, "a prompt", 0,
+                           api_name="/upscale")  # fmt: skip
+    with pytest.raises(AppError, match="^broken.mp4 is not a video the studio can read"):
         client.predict(handle_file(str(corrupt)), 100, 200, api_name="/canny")
     huge = tmp_path / "huge.png"
     huge.write_bytes(b"\x89PNG" + b"\x00" * (5 * 2**20))  # over the fixture's 4 MB upload limit
