@@ -67,6 +67,12 @@ def size_note(snapped: Snapped, fps: float) -> str:
     return text + (f" · snapped: {snapped.note}" if snapped.note else "")
 
 
+def one_line(text: object, limit: int = 80) -> str:
+    """A user-typed name as messages show it: one line, at most ``limit`` characters."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 def check_prompt(prompt: str | None) -> str:
     prompt = (prompt or "").strip()
     if not prompt:

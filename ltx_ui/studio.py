@@ -70,7 +70,43 @@ def build_studio(studio: Studio | None = None) -> gr.Blocks:
             tab.out.video.change(gallery.refresh, gallery.filters, listing, queue=False, api_visibility="private")
             tab.out.video.change(lambda: gr.Dropdown(choices=upscale.choices()), None, upscale.choice, queue=False,
                                  api_visibility="private")  # fmt: skip
+    one_line_input_errors(blocks)
     return blocks
+
+
+def one_line_input_errors(blocks: gr.Blocks) -> None:
+    """A value a component cannot take (an API client sending text to a slider, say) is refused in
+    one sentence naming the field, instead of Gradio's multi-line report with the Python error."""
+    for block in blocks.blocks.values():
+        if not isinstance(block, gr.components.Component) or block.stateful:
+            continue
+        original = block.preprocess
+
+        def preprocess(payload, original=original, block=block):
+            try:
+                return original(payload)
+            except gr.Error as exc:  # Gradio's own bounds check ("Value -1 is less than minimum value 0.")
+                if block.label and isinstance(block, (gr.Number, gr.Slider)):
+                    raise gr.Error(f"{block.label}: {exc.message}", print_exception=False) from None
+                raise
+            except Exception:
+                raise gr.Error(_refusal(block, payload), print_exception=False) from None
+
+        block.preprocess = preprocess
+
+
+def _refusal(block: gr.components.Component, payload) -> str:
+    from pathlib import PurePath
+
+    path = getattr(payload, "path", None) or (payload.get("path") if isinstance(payload, dict) else None)
+    if path:  # an upload: its own name (the server's temporary copy is no business of the user)
+        name = getattr(payload, "orig_name", None) or PurePath(str(path)).name
+        if isinstance(block, gr.Image):
+            return f"{name} is not an image the studio can read (PNG, JPEG, WebP...)."
+        return f"{name} cannot be used for {block.label or 'this field'}: choose another file."
+    label = block.label or type(block).__name__
+    kind = "a number" if isinstance(block, (gr.Number, gr.Slider)) else "a valid value"
+    return f"{label}: {repr(payload)[:40]} is not accepted; enter {kind}."
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import gradio as gr
 
 from ltx_core.errors import LTXError
 from ltx_ui.context import Studio
+from ltx_ui.inputs import one_line
 from ltx_ui.outputs import ALL, SORTS, Entry, delete_entry, filter_entries, find_entry, list_entries, thumbnail_for
 
 TAB_IDS = {"generate": "generate", "keyframes": "keyframes", "ic-lora": "ic-lora", "upscale": "upscale"}
@@ -107,7 +108,7 @@ class GalleryTab:
             raise gr.Error("Select an output in the gallery first.", print_exception=False)
         entry = find_entry(self.studio.outputs, name)
         if entry is None:
-            raise gr.Error(f"{name} no longer exists in the outputs folder (deleted outside the studio?); press Refresh.",
+            raise gr.Error(f"{one_line(name)} no longer exists in the outputs folder (deleted outside the studio?); press Refresh.",
                            print_exception=False)  # fmt: skip
         return entry
 
@@ -136,8 +137,9 @@ class GalleryTab:
             return None, "", "", *unchanged
         entry = find_entry(self.studio.outputs, name)
         if entry is None:
-            gr.Warning(f"{name} is not in the outputs folder (deleted outside the studio?); the gallery was refreshed.")
-            return None, f"⚠️ `{name}` is not in the outputs folder; the gallery was refreshed.", "", *self.refresh()
+            gr.Warning(f"{one_line(name)} is not in the outputs folder (deleted outside the studio?); the gallery was "
+                       "refreshed.")  # fmt: skip
+            return None, f"⚠️ `{one_line(name)}` is not in the outputs folder; the gallery was refreshed.", "", *self.refresh()
         settings = json.dumps(entry.settings, indent=1) if not entry.problem else ""
         return str(entry.video), entry.summary(), settings, *unchanged
 

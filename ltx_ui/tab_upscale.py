@@ -22,7 +22,7 @@ from ltx_ui.context import (
     user_message,
 )
 from ltx_ui.controls import MAX_SEED, output_controls
-from ltx_ui.inputs import InputProblem, check_video
+from ltx_ui.inputs import InputProblem, check_video, one_line
 from ltx_ui.outputs import find_entry, keep_input, list_entries
 
 TAB = "upscale"
@@ -109,7 +109,7 @@ class UpscaleTab:
             if gallery_item and gallery_item != UPLOAD:
                 entry = find_entry(studio.outputs, gallery_item)
                 if entry is None:
-                    raise InputProblem(f"{gallery_item} is no longer in the outputs folder (deleted?): refresh the list.")
+                    raise InputProblem(f"{one_line(gallery_item)} is no longer in the outputs folder (deleted?): refresh the list.")
                 source = check_video(entry.video)
             else:
                 source = keep_input(studio.outputs, check_video(video, "video to upscale"))
