@@ -101,7 +101,7 @@ def output_controls(prefix: str, label: str = "Generate") -> Outputs:
     with gr.Row():
         preview = gr.Image(label="Live preview", interactive=False, height=200, elem_id=f"{prefix}-preview")
         video = gr.Video(label="Result", interactive=False, height=200, elem_id=f"{prefix}-video")
-    batch = gr.Gallery(label="This batch (one video per seed, filled in as each finishes)", columns=4, height=220,
+    batch = gr.Gallery(label="This batch (one video per seed, filled in as each finishes)", columns=4, height=220, fit_columns=False,
                        visible=False, allow_preview=True, object_fit="contain", elem_id=f"{prefix}-batch")  # fmt: skip
     with gr.Row():
         prompt_used = gr.Textbox(label="Prompt used (the rewritten one when enhanced)", interactive=False, lines=2,

@@ -116,13 +116,17 @@ def resolve_models(weights_dir: Path | None, gemma: Path | None, checkpoint: Pat
 
 
 def missing_files(models: ModelSet) -> list[tuple[str, str, str]]:
-    """(repo, file, why) of what to download for the full feature set of the model's version."""
+    """(repo, file, why) of what to download for the full feature set of the model's version (in
+    demo mode: of LTX-2.3, the version the banner recommends)."""
+    from ltx_core.model_spec import LTX_2_3
+
+    version = LTX_2_3 if models.demo else models.version
     usable = [f for f in models.found if not f.problem]
     present = {f.role for f in usable}
     names = {f.path.name for f in usable}
     missing = []
-    for companion in models.version.files:
-        repo = companion.repo or models.version.repo
+    for companion in version.files:
+        repo = companion.repo or version.repo
         if companion.role == Role.CHECKPOINT:
             if Path(companion.file).name not in names:
                 missing.append((repo, companion.file, companion.purpose))

@@ -22,6 +22,8 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 CSS = """
 #studio-banner { border-left: 6px solid #d97706; padding: 0.4em 1em; background: rgba(217,119,6,0.10); }
 .result-column { position: sticky; top: 8px; align-self: flex-start; }
+#gallery-grid .caption-label, #keyframes-gallery .caption-label, [id$="-batch"] .caption-label {
+  white-space: normal; max-width: calc(100% - 8px); opacity: 0.9; line-height: 1.25; }
 [id$="-preview"] img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }
 """
 

@@ -33,7 +33,7 @@ class GalleryTab:
         self.names = gr.State([])  # the grid's items, in order (a click gives an index)
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
-                self.grid = gr.Gallery(label="Outputs", columns=4, height=560, allow_preview=False,
+                self.grid = gr.Gallery(label="Outputs", columns=4, height=560, allow_preview=False, fit_columns=False,
                                        object_fit="contain", elem_id="gallery-grid")  # fmt: skip
             with gr.Column(scale=2):
                 self.selected = gr.Dropdown([], label="Selected output", allow_custom_value=True,
@@ -133,8 +133,8 @@ class GalleryTab:
 
     def show(self, name: str | None) -> tuple:
         unchanged = (gr.skip(),) * len(self.listing())
-        if not name:
-            return None, "", "", *unchanged
+        if not name:  # cleared (after a delete): keep the message there
+            return None, gr.skip(), "", *unchanged
         entry = find_entry(self.studio.outputs, name)
         if entry is None:
             gr.Warning(f"{one_line(name)} is not in the outputs folder (deleted outside the studio?); the gallery was "

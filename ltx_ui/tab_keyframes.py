@@ -61,7 +61,7 @@ class KeyframesTab(GenerationTab):
             with gr.Column(scale=5):
                 self.drop = gr.File(label="Drop keyframe images here (several at once)", file_count="multiple",
                                     elem_id="keyframes-drop", height=140)  # fmt: skip
-                self.gallery = gr.Gallery(label="Keyframes in order", columns=4, height=220, object_fit="contain",
+                self.gallery = gr.Gallery(label="Keyframes in order", columns=4, height=220, object_fit="contain", fit_columns=False,
                                           allow_preview=False, elem_id="keyframes-gallery")  # fmt: skip
                 self.table = gr.Dataframe(headers=HEADERS, datatype=["number", "str", "number", "number"],
                                           interactive=True, label="Edit frame and strength in the table",

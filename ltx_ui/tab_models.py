@@ -101,14 +101,14 @@ class ModelsTab:
             gr.Markdown(self.pipelines_table(), elem_id="models-pipelines-table")
         self.changed = [
             rescan.click(self.rescan, self.folder, [self.found, self.missing], api_name="models_rescan", queue=False),
-            download.click(self.download, self.missing, [self.download_status, self.found, self.missing],
+            download.click(self.download, self.missing, [self.download_status, self.found, self.missing, self.folder],
                            api_name="models_download", concurrency_limit=1, show_progress_on=[self.download_status]),
         ]  # fmt: skip
         self.preset.change(self.set_preset, self.preset, self.preset_status, api_name="models_preset", queue=False)
 
     def describe(self) -> str:
         studio, models = self.studio, self.studio.models
-        lines = [f"Weights folder: `{studio.weights_dir or '(none: pass --weights-dir)'}` · backend **{backend_name()}** · "
+        lines = [f"Weights folder: `{studio.weights_dir or '(none: type one above and press Rescan)'}` · backend **{backend_name()}** · "
                  f"BLAS: {loaded_blas() or 'bundled'}", ""]  # fmt: skip
         if models.demo:
             lines.append("**In use: the built-in demo models** (tiny random weights; outputs are not meaningful).")
@@ -159,19 +159,18 @@ class ModelsTab:
 
     def download(self, choice: str | None, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple:
         if not choice or "|" not in choice:
-            return "⚠️ Choose a missing file to download first.", gr.skip(), gr.skip()
+            return "⚠️ Choose a missing file to download first.", gr.skip(), gr.skip(), gr.skip()
         repo, file = choice.split("|", 1)
         target = self.studio.weights_dir or Path.home() / ".cache" / "ltx-studio-mlx" / "weights"
-        if self.studio.weights_dir is None:
-            self.studio.weights_dir = target
         progress(0, desc=f"connecting to huggingface.co for {file}")
         try:
             path = model_files.download(repo, file, target)
         except Exception as exc:  # network, auth (gated Gemma), disk: all reported, none fatal
             # Shown in the status line only (a raised error would put "Error" over the file list too).
-            return f"⚠️ Download of `{file}` failed: {exc}", gr.skip(), gr.skip()
+            return f"⚠️ Download of `{file}` failed: {exc}", gr.skip(), gr.skip(), gr.skip()
+        self.studio.weights_dir = target  # scanned from now on
         found, missing = self.rescan()
-        return f"Downloaded `{path}`.", found, missing
+        return f"Downloaded `{path}`.", found, missing, str(target)
 
     def estimate(self, pipeline: str, width: float, height: float, frames: float, audio: bool) -> str:
         """Per-stage predicted peak memory of the checkpoint in use under the current memory mode."""

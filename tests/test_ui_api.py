@@ -350,7 +350,7 @@ def test_models_tab_reports_demo_files_and_downloads_fail_fast_offline(app, clie
     found, missing = client.predict(api_name="/models_rescan")
     assert "built-in demo models" in found and "Lightricks/LTX-2" in found and "google/gemma-3-12b-it" in found
     started = time.monotonic()
-    status, *_ = client.predict("Lightricks/LTX-2|ltx-2-spatial-upscaler-x2-1.0.safetensors", api_name="/models_download")
+    status, *_ = client.predict("Lightricks/LTX-2.3|ltx-2.3-spatial-upscaler-x2-1.1.safetensors", api_name="/models_download")
     assert "cannot be reached" in status and "Download of" in status  # in the status line, not as an error on the list
     assert time.monotonic() - started < 15
     config = json.dumps(client.config, ensure_ascii=False)

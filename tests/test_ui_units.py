@@ -95,7 +95,9 @@ def test_no_checkpoint_means_demo_models(tmp_path, monkeypatch):
     monkeypatch.setenv("LTX_DEMO_DIR", str(tmp_path / "demo"))
     models = model_files.resolve_models(tmp_path / "empty", None)
     assert models.demo and models.paths.checkpoint.exists() and models.loras()
-    assert ("google/gemma-3-12b-it", "(whole repository)") in [(r, f) for r, f, _ in model_files.missing_files(models)]
+    missing = [(r, f) for r, f, _ in model_files.missing_files(models)]  # what the banner recommends: LTX-2.3
+    assert ("google/gemma-3-12b-it-qat-q4_0-unquantized", "(whole repository)") in missing
+    assert ("Lightricks/LTX-2.3", "ltx-2.3-22b-distilled.safetensors") in missing
 
 
 def test_offline_download_fails_fast_with_advice(tmp_path, monkeypatch):
