@@ -212,7 +212,10 @@ def test_gallery_reuse_send_to_upscaling_upscale_and_delete(app, client):
     assert "a paper boat" in reused and 321 in reused and 192 in reused and "distilled" in reused
     choice = client.predict(name, api_name="/gallery_send_to_upscale")
     assert choice["value"] == name and [name, name] in choice["choices"]
-    status, _, up, *_ = client.predict(name, None, True, True, "", 0, api_name="/upscale")
+    job = client.submit(name, None, True, True, "", 0, api_name="/upscale")
+    status, _, up, *_ = job.result()
+    steps = [o[0] for o in job.outputs()]
+    assert any("**video decode** · tile" in s for s in steps) and any("for the whole job" in s for s in steps)
     info = probe_video(up)
     assert (info.width, info.height, info.frames) == (384, 256, 17) and "Saved" in status
     assert sidecar(app, up)["settings"]["studio"]["tab"] == "upscale"
