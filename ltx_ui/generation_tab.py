@@ -77,6 +77,7 @@ class GenerationTab:
         """The duration and memory of the job as set, next to Generate, kept current."""
         s = self.settings
         inputs = [pipeline, s.width, s.height, s.frames, s.fps, s.steps, s.cfg, s.stg, s.audio, s.count]
+        self.estimate_inputs = inputs
         self.out.estimate.value = self.estimate(pipeline.value, s.width.value, s.height.value, s.frames.value,
                                                 s.fps.value, s.steps.value, s.cfg.value, s.stg.value, s.audio.value, 1)
         private = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}
@@ -88,6 +89,11 @@ class GenerationTab:
         if isinstance(pipeline, gr.components.Component) and not isinstance(pipeline, gr.State):
             pipeline.change(self.estimate, inputs, self.out.estimate, **private)
         self.out.video.change(self.estimate, inputs, self.out.estimate, **private)  # a finished job taught the speed model
+
+    def refresh_estimate_on(self, event: Any) -> None:
+        """Recompute the estimate on ``event`` (a tab selected: the speed model may have learned since)."""
+        event(self.estimate, self.estimate_inputs, self.out.estimate, queue=False, api_visibility="private",
+              show_progress="hidden")  # fmt: skip
 
     def estimate(self, pipeline: str, width, height, frames, fps, steps, cfg, stg, audio, count) -> str:
         from ltx_ui.estimates import describe_generation

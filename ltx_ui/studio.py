@@ -43,11 +43,11 @@ def build_studio(studio: Studio | None = None) -> gr.Blocks:
         generate, keyframes, ic_lora = GenerateTab(studio), KeyframesTab(studio), ICLoraTab(studio)
         upscale, gallery, models = UpscaleTab(studio), GalleryTab(studio), ModelsTab(studio)
         with gr.Tabs() as tabs:
-            with gr.Tab("Text / Image to Video", id="generate"):
+            with gr.Tab("Text / Image to Video", id="generate") as generate_tab:
                 generate.build()
-            with gr.Tab("Keyframe Interpolation", id="keyframes"):
+            with gr.Tab("Keyframe Interpolation", id="keyframes") as keyframes_tab:
                 keyframes.build()
-            with gr.Tab("IC-LoRA Control", id="ic-lora"):
+            with gr.Tab("IC-LoRA Control", id="ic-lora") as ic_lora_tab:
                 ic_lora.build()
             with gr.Tab("Upscaling", id="upscale"):
                 upscale.build()
@@ -62,12 +62,17 @@ def build_studio(studio: Studio | None = None) -> gr.Blocks:
 
         def models_changed():
             choices = lora_choices(studio.models.loras())
-            return studio.banner(), *(gr.Dropdown(choices=choices) for _ in pickers)
+            preselected = studio.models.ic_lora()
+            ic = gr.Dropdown(choices=choices, value=str(preselected) if preselected else "")
+            return studio.banner(), gr.Dropdown(choices=choices), gr.Dropdown(choices=choices), ic
 
         for event in models.changed:
             event.success(models_changed, None, [banner, *pickers], queue=False, api_visibility="private")
         blocks.load(gallery.refresh, gallery.filters, listing, queue=False, api_visibility="private")
         blocks.load(upscale.on_load, None, upscale.choice, queue=False, api_visibility="private")
+        for tab, page in ((generate, generate_tab), (keyframes, keyframes_tab), (ic_lora, ic_lora_tab)):
+            tab.refresh_estimate_on(page.select)
+            tab.refresh_estimate_on(blocks.load)
         for tab in (generate, keyframes, ic_lora, upscale):
             tab.out.video.change(gallery.refresh, gallery.filters, listing, queue=False, api_visibility="private")
             tab.out.video.change(lambda: gr.Dropdown(choices=upscale.choices()), None, upscale.choice, queue=False,

@@ -174,35 +174,25 @@ class ModelsTab:
 
     def estimate(self, pipeline: str, width: float, height: float, frames: float, audio: bool) -> str:
         """Per-stage predicted peak memory of the checkpoint in use under the current memory mode."""
-        from ltx_core.errors import LTXError
-        from ltx_core.memory import Guidance, available_memory, estimate_for_runtime
-        from ltx_core.pipelines.blocks import guidance_passes
+        from ltx_core.memory import available_memory
         from ltx_core.pipelines.request import GenerationRequest
+        from ltx_ui.estimates import memory_estimate
 
         studio = self.studio
         try:
             descriptor = pipeline_descriptor(pipeline)
-            version = studio.models.version
-            request = GenerationRequest.for_version(version, prompt="estimate", height=int(height), width=int(width),
-                                                    frames=int(frames), generate_audio=bool(audio))  # fmt: skip
+            request = GenerationRequest.for_version(studio.models.version, prompt="estimate", height=int(height),
+                                                    width=int(width), frames=int(frames), generate_audio=bool(audio))  # fmt: skip
             request.validate(descriptor.size_multiple)
-            ledger = studio.ledger()  # its runtime is what a job would run with (demo: float32, unquantized)
-            guidance = None
-            if descriptor.guided:
-                guidance = Guidance(guidance_passes(request), ledger.runtime.batch_guidance_passes, contexts=2)
-            result = estimate_for_runtime(
-                ledger.checkpoint.config, ledger.runtime, height=request.height, width=request.width,
-                frames=request.frames, fps=request.fps, audio=request.generate_audio, stages=descriptor.memory_stages(),
-                guidance=guidance, gemma_config=ledger.gemma_config(), upsampler_config=ledger.upsampler_config(),
-            )  # fmt: skip
-        except (LTXError, ValueError, KeyError) as exc:
+            mode, result = memory_estimate(studio, pipeline, request)  # never touches a running job's ledger log
+        except (LTXError, ValueError, KeyError, TypeError, OverflowError) as exc:
             raise gr.Error(f"Cannot estimate: {exc}", print_exception=False) from None
         available = available_memory()
         verdict = "fits" if result.peak <= available else "does **not** fit"
         rows = [f"| {s.stage} | {s.weights / 1e9:.2f} | {s.activations / 1e9:.2f} | {s.peak / 1e9:.2f} |" for s in result.stages]
         return "\n".join(
             [
-                f"Memory mode **{ledger.runtime.name}**: peak **{result.peak / 1e9:.2f} GB**, {verdict} in the "
+                f"Memory mode **{mode}**: peak **{result.peak / 1e9:.2f} GB**, {verdict} in the "
                 f"{available / 1e9:.1f} GB this machine can give a job.",
                 "",
                 "| stage | weights GB | working GB | peak GB |",
