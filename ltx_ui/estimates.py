@@ -37,7 +37,12 @@ def duration(seconds: float) -> str:
 
 def describe_duration(prediction: Prediction, jobs: int = 1) -> str:
     total = prediction.seconds * jobs
-    basis = "learned from finished jobs on this machine" if prediction.learned else "first guess: it learns from each finished job"
+    if not prediction.learned:
+        basis = "first guess: it learns from each finished job"
+    elif prediction.guessed:
+        basis = "partly a first guess: it learns from each finished job"
+    else:
+        basis = "learned from finished jobs on this machine"
     what = f"Estimated for {jobs} jobs:" if jobs > 1 else "Estimated:"
     return f"{what} **{duration(total)}** ({basis})"
 

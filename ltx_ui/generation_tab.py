@@ -71,7 +71,8 @@ class GenerationTab:
         self.out.generate.click(self.handler(list(self.fields)), list(self.fields.values()), self.out.components(),
                                 api_name=self.api_name, **JOB_EVENT, show_progress="hidden")  # fmt: skip
         visibility = {"api_name": self.cancel_api_name} if self.cancel_api_name else {"api_visibility": "private"}
-        self.out.cancel.click(cancel_handler(self.studio), None, self.out.status, queue=False, **visibility)
+        self.out.cancel.click(cancel_handler(self.studio), None, self.out.status, queue=False, show_progress="hidden",
+                              **visibility)  # fmt: skip
 
     def _wire_estimate(self, pipeline: Any) -> None:
         """The duration and memory of the job as set, next to Generate, kept current."""

@@ -35,7 +35,6 @@ class Waiting:
 @dataclass(frozen=True)
 class Progress:
     event: ProgressEvent
-    eta: float | None  # seconds left in the current stage, None until a step is done
 
 
 @dataclass(frozen=True)
@@ -207,15 +206,13 @@ def run_job(jobs: JobQueue, session: str, label: str, work: Work) -> Iterator[Jo
 
         worker = finished
         DEVICE.run(task)
-        stage_started: dict[str, float] = {}
         while True:
             item = updates.get()
             # Coalesce a backlog of progress events: only the newest is worth drawing.
             while isinstance(item, ProgressEvent) and not updates.empty():
                 item = updates.get()
             if isinstance(item, ProgressEvent):
-                stage_started.setdefault(item.stage, item.elapsed)
-                yield Progress(item, _eta(item, stage_started[item.stage]))
+                yield Progress(item)
                 continue
             yield item
             return
@@ -224,15 +221,6 @@ def run_job(jobs: JobQueue, session: str, label: str, work: Work) -> Iterator[Jo
             jobs.leave(ticket)
         elif not worker.is_set():
             ticket.cancel.cancel()
-
-
-def _eta(event: ProgressEvent, stage_start: float) -> float | None:
-    if event.step <= 0 or event.total <= 0 or event.step >= event.total:
-        return 0.0 if event.total > 0 and event.step >= event.total else None
-    spent = max(event.elapsed - stage_start, 0.0)
-    # The first event of a stage arrives after its first step, so the stage began one step earlier.
-    per_step = spent / max(event.step - 1, 1) if event.step > 1 else None
-    return None if per_step is None else per_step * (event.total - event.step)
 
 
 # Stages whose steps are VAE tiles rather than denoising steps.

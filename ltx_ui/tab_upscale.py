@@ -59,7 +59,8 @@ class UpscaleTab:
         self.out.generate.click(self.upscale, [self.choice, self.upload, self.spatial, self.temporal, self.prompt, self.seed],
                                 self.out.components(), api_name="upscale", **JOB_EVENT,
                                 show_progress="hidden")  # fmt: skip
-        self.out.cancel.click(cancel_handler(self.studio), None, self.out.status, queue=False, api_visibility="private")
+        self.out.cancel.click(cancel_handler(self.studio), None, self.out.status, queue=False, show_progress="hidden",
+                              api_visibility="private")  # fmt: skip
         self.fields = {"source": self.choice, "upload": self.upload, "spatial": self.spatial, "temporal": self.temporal,
                        "prompt": self.prompt, "seed": self.seed}  # fmt: skip
 

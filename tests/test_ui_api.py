@@ -210,6 +210,7 @@ def test_gallery_reuse_send_to_upscaling_upscale_and_delete(app, client):
     client.predict(name, api_name="/gallery_show")
     reused = client.predict(name, api_name="/gallery_reuse")
     assert "a paper boat" in reused and 321 in reused and 192 in reused and "distilled" in reused
+    assert "192x128, 9 frames = **0.38 s** at 24 fps" in reused  # the size note follows the reused values
     choice = client.predict(name, api_name="/gallery_send_to_upscale")
     assert choice["value"] == name and [name, name] in choice["choices"]
     job = client.submit(name, None, True, True, "", 0, api_name="/upscale")

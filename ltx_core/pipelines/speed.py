@@ -105,7 +105,8 @@ def speed_key(checkpoint: str | os.PathLike, runtime_name: str) -> str:
 @dataclass(frozen=True)
 class Prediction:
     stages: tuple[tuple[str, float], ...]  # (stage, seconds) in plan order
-    learned: bool  # False: every stage is still the first guess
+    learned: bool  # some stage was timed on this machine
+    guessed: int = 0  # stages still on the first guess
 
     @property
     def seconds(self) -> float:
@@ -132,7 +133,7 @@ class SpeedModel:
         scale = max(1.0, (checkpoint_bytes or DEMO_CHECKPOINT_BYTES) / DEMO_CHECKPOINT_BYTES)
         with self._lock:
             observed = self._data.get(key, {})
-            stages, learned = [], False
+            stages, learned, guessed = [], False, 0
             for work in plan:
                 kind = stage_kind(work.stage)
                 fitted = _fit(observed.get(kind, []))
@@ -140,10 +141,11 @@ class SpeedModel:
                     learned = True
                     fixed, rate = fitted
                 else:
+                    guessed += 1
                     fixed, rate = FIRST_GUESS.get(kind, (1.0, 0.0))
                     fixed, rate = fixed * scale, rate * scale
                 stages.append((work.stage, max(0.0, fixed + rate * work.units)))
-        return Prediction(tuple(stages), learned)
+        return Prediction(tuple(stages), learned, guessed)
 
     def learn(self, key: str, plan: list[StageWork], stage_seconds: list[tuple[str, float]]) -> None:
         """Record the measured seconds of a finished job's stages (``StageRecord`` name, seconds)."""
