@@ -229,3 +229,23 @@ def test_a_non_lora_file_is_refused_as_a_lora_and_the_demo_ic_lora_is_preselecte
     with pytest.raises(InputProblem, match="is a spatial upsampler file, not a LoRA: choose a LoRA file."):
         loras_from(str(models.paths.spatial_upsampler), 1.0)
     assert loras_from(str(models.ic_lora()), 0.5)[0].strength == 0.5
+
+
+def test_a_listening_port_is_in_use_but_one_left_in_time_wait_is_not():
+    import socket
+
+    sys.path.insert(0, str(ROOT))
+    from app import check_port
+
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Gradio's server (uvicorn) does
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        with pytest.raises(ValueError, match=f"port {port} is in use .*: pass --port {port + 1} or another free port"):
+            check_port("127.0.0.1", port)
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = server.accept()
+        accepted.close()  # the server side closes first: its end waits in TIME_WAIT
+        client.close()
+    check_port("127.0.0.1", port)  # a studio restarted right away may take the port again
