@@ -76,6 +76,8 @@ def check_port(host: str, port: int) -> None:
     if not 0 < port < 65536:
         raise ValueError(f"--port {port} is not a port number (1-65535).")
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the server will: connections of a studio just stopped (TIME_WAIT) do not block the port.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError:

@@ -178,15 +178,33 @@ def choose_video_vae(folder: Path, found: list[Recognised], video_decoder: str |
     raise _missing(folder, Role.VIDEO_VAE, detail)
 
 
-def resolve_folder(folder: Path, variant: str = "distilled", video_decoder: str | None = None, **overrides) -> ModelPaths:
+def _spatial_x2_first(f: Recognised) -> tuple:
+    """The x2 spatial upsampler (two-stage pipelines) before the x1.5 one."""
+    return ("x2 " not in f.detail + " ", f.path.name)
+
+
+def resolve_folder(
+    folder: Path,
+    variant: str = "distilled",
+    video_decoder: str | None = None,
+    checkpoint: Path | None = None,
+    **overrides,
+) -> ModelPaths:
+    """``checkpoint``: the model to use when the folder holds several (else the ``variant`` one,
+    split layout first); companion files of another version are not picked for it."""
     if not folder.is_dir():
         raise MissingModelError(f"the weights folder {folder} does not exist or is not a folder.")
     found = [r for r in (recognise(p) for p in _files(folder)) if r.usable]
     transformers = [f for f in found if f.role in (Role.TRANSFORMER, Role.CHECKPOINT)]
+    if checkpoint is not None:
+        transformers = [f for f in transformers if f.path.resolve() == Path(checkpoint).resolve()] or [
+            recognise(checkpoint)
+        ]
     if not transformers:
         raise _missing(folder, Role.TRANSFORMER)
     transformers.sort(key=lambda f: (f.role != Role.TRANSFORMER, f.variant != variant, f.path.name))
     model = transformers[0]
+    found = [f for f in found if f.version is None or model.version is None or f.version == model.version]
     if model.role == Role.CHECKPOINT:  # a 2.0 / 2.3 folder: one checkpoint and its side files
         if video_decoder == "diffusion":
             raise MissingModelError(
@@ -195,7 +213,7 @@ def resolve_folder(folder: Path, variant: str = "distilled", video_decoder: str 
             )
         return ModelPaths(
             checkpoint=model.path,
-            spatial_upsampler=_one(folder, found, Role.SPATIAL_UPSAMPLER),
+            spatial_upsampler=_one(folder, found, Role.SPATIAL_UPSAMPLER, _spatial_x2_first),
             temporal_upsampler=_one(folder, found, Role.TEMPORAL_UPSAMPLER),
             distilled_lora=_one(folder, found, Role.DISTILLED_LORA),
             **overrides,
@@ -205,16 +223,13 @@ def resolve_folder(folder: Path, variant: str = "distilled", video_decoder: str 
     if audio is None:
         raise _missing(folder, Role.AUDIO_VAE)
 
-    def spatial_x2_first(f: Recognised) -> tuple:
-        return ("x2 " not in f.detail + " ", f.path.name)
-
     values = dict(
         checkpoint=model.path,
         text_encoder=_one(folder, found, Role.TEXT_ENCODER),
         video_vae=Path(video_vae),
         audio_vae=audio,
         duration_head=_one(folder, found, Role.DURATION_HEAD),
-        spatial_upsampler=_one(folder, found, Role.SPATIAL_UPSAMPLER, spatial_x2_first),
+        spatial_upsampler=_one(folder, found, Role.SPATIAL_UPSAMPLER, _spatial_x2_first),
         temporal_upsampler=_one(folder, found, Role.TEMPORAL_UPSAMPLER),
         distilled_lora=_one(folder, found, Role.DISTILLED_LORA),
     )

@@ -16,6 +16,7 @@ from ltx_core.pipelines.ledger import ModelLedger
 from ltx_core.pipelines.progress import CancelToken, ProgressEvent
 from ltx_core.pipelines.request import GenerationRequest
 from ltx_core.pipelines.runner import OutputRecord, run_job as run_pipeline
+from ltx_core.pipelines.speed import JobClock, Prediction, SpeedModel, StageWork, generation_plan, speed_key
 from ltx_core.presets import MemoryPreset
 from ltx_ui import models as model_files
 from ltx_ui.jobs import DEVICE, Done, Failed, JobQueue, Progress, Waiting, describe_progress, run_job
@@ -25,8 +26,9 @@ from ltx_ui.outputs import finish_sidecar, new_output_path
 # 16 in at once (all sharing one limit); beyond that Gradio's queue holds them.
 JOB_EVENT = {"concurrency_limit": 16, "concurrency_id": "studio-jobs"}
 
-# One UI update of a generation: (status markdown, preview image, video path, prompt used, seed used).
-Update = tuple[Any, Any, Any, Any, Any]
+# One UI update of a generation: (status markdown, preview image, video path, prompt used, seed used,
+# the batch so far: [(video, caption)] of each finished seed).
+Update = tuple[Any, Any, Any, Any, Any, Any]
 
 
 @dataclass
@@ -38,6 +40,7 @@ class Studio:
     preset: MemoryPreset
     preset_auto: bool
     jobs: JobQueue = field(default_factory=JobQueue)
+    speed: SpeedModel = field(default_factory=SpeedModel)
     _ledger: ModelLedger | None = None
     _ledger_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -78,6 +81,21 @@ class Studio:
                 self._ledger = model_files.build_ledger(self.models, self.preset)
             self._ledger.stages.clear()
             return self._ledger
+
+    def current_ledger(self) -> ModelLedger:
+        """The ledger for estimates: built if needed, its running job's stage log left alone."""
+        with self._ledger_lock:
+            if self._ledger is None:
+                self._ledger = model_files.build_ledger(self.models, self.preset)
+            return self._ledger
+
+    def speed_key(self) -> str:
+        return speed_key(self.models.paths.checkpoint, "demo" if self.models.demo else self.preset.name)
+
+    def predict(self, plan: list[StageWork]) -> Prediction:
+        checkpoint = Path(self.models.paths.checkpoint)
+        size = checkpoint.stat().st_size if checkpoint.is_file() else None
+        return self.speed.predict(self.speed_key(), plan, size)
 
     def discard_ledger(self) -> None:
         """After a failed or cancelled job start the next one from a fresh ledger (called on the
@@ -137,13 +155,21 @@ class Job:
     seed: int
     run: Callable[[Path, Callable[[ProgressEvent], None], CancelToken], OutputRecord]
     extra: dict[str, Any]  # the studio's record in the sidecar: tab and UI values for "reuse settings"
+    plan: tuple[StageWork, ...] = ()  # its stages and their work, for the ETA and the speed model
+
+
+def generation_plan_for(pipeline: str, request: GenerationRequest) -> list[StageWork]:
+    from ltx_core.pipelines.blocks import guidance_passes
+    from ltx_core.pipelines.registry import pipeline_descriptor
+
+    return generation_plan(pipeline_descriptor(pipeline), request, guidance_passes(request))
 
 
 def generation_job(studio: Studio, pipeline: str, request: GenerationRequest, extra: dict[str, Any]) -> Job:
     def run(output: Path, report: Callable[[ProgressEvent], None], cancel: CancelToken) -> OutputRecord:
         return run_pipeline(studio.ledger(), pipeline, request, output, report, cancel, extra_settings={"studio": extra})
 
-    return Job(pipeline, request.seed, run, extra)
+    return Job(pipeline, request.seed, run, extra, tuple(generation_plan_for(pipeline, request)))
 
 
 def submit_seeds(
@@ -158,12 +184,22 @@ def submit_seeds(
 
 def generate_updates(studio: Studio, session: str, jobs: list[Job], progress: gr.Progress | None,
                      notes: str = "") -> Iterator[Update]:  # fmt: skip
-    """Run jobs one after another through the queue, yielding status, preview and results."""
+    """Run jobs one after another through the queue, yielding status, preview and results (the
+    batch grid fills in as each job finishes)."""
     done: list[str] = []
+    batch: list[tuple[str, str]] = []
     last_video = last_prompt = last_seed = None
+    predictions = [studio.predict(list(job.plan)) for job in jobs]
+
+    def shown(status: str, preview: Any) -> Update:
+        grid = gr.Gallery(value=list(batch), visible=True) if len(jobs) > 1 else gr.Gallery(visible=False)
+        return status, preview, last_video, last_prompt, last_seed, grid
+
     for index, job in enumerate(jobs):
         prefix = f"Job {index + 1}/{len(jobs)} (seed {job.seed}) · " if len(jobs) > 1 else ""
         output = new_output_path(studio.outputs, job.pipeline, job.seed)
+        clock = JobClock(predictions[index])
+        later_jobs = sum(p.seconds for p in predictions[index + 1 :])
 
         def work(report: Callable[[ProgressEvent], None], cancel: CancelToken, job=job, output=output) -> OutputRecord:
             print(f"[job] {job.pipeline} seed {job.seed}: started", flush=True)
@@ -174,6 +210,7 @@ def generate_updates(studio: Studio, session: str, jobs: list[Job], progress: gr
                 print(f"[job] {job.pipeline} seed {job.seed}: {type(exc).__name__}: {exc}", flush=True)
                 raise
             finish_sidecar(record, job.extra)
+            studio.speed.learn(studio.speed_key(), list(job.plan), [(s.stage, s.seconds) for s in record.stages])
             print(f"[job] {job.pipeline} seed {job.seed}: {record.seconds:.1f} s -> {record.video}", flush=True)
             return record
 
@@ -182,25 +219,26 @@ def generate_updates(studio: Studio, session: str, jobs: list[Job], progress: gr
                 text = f"{prefix}Waiting in the queue: position {update.position} (one job runs at a time)."
                 if progress is not None:
                     progress(0.0, desc=text)
-                yield _status(text, done, notes), None, last_video, last_prompt, last_seed
+                yield shown(_status(text, done, notes), None)
             elif isinstance(update, Progress):
-                text = prefix + describe_progress(update)
+                event = update.event
+                eta = clock.remaining(event.stage, event.step, event.total, event.elapsed)
+                text = prefix + describe_progress(update, None if eta is None else eta + later_jobs, len(jobs) > 1)
                 if progress is not None:
-                    event = update.event
                     progress((event.step, max(event.total, 1)), desc=text.replace("**", ""), unit="steps")
-                preview = update.event.preview if update.event.preview is not None else gr.skip()
-                yield _status(text, done, notes), preview, last_video, last_prompt, last_seed
+                yield shown(_status(text, done, notes), event.preview if event.preview is not None else gr.skip())
             elif isinstance(update, Done):
                 record: OutputRecord = update.result
                 last_video, last_prompt, last_seed = str(record.video), record.prompt, job.seed
+                batch.append((str(record.video), f"seed {job.seed}"))
                 line = f"Saved `{record.video.name}` in {record.seconds:.1f} s (peak {record.peak_memory / 2**20:.0f} MiB)."
                 done.extend([line, *(f"Note: {n}" for n in record.notices)])
-                yield _status("Done.", done, notes), gr.skip(), last_video, last_prompt, last_seed
+                yield shown(_status("Done.", done, notes), gr.skip())
             elif isinstance(update, Failed):
                 if update.cancelled:
                     latency = f" within {update.cancel_latency:.2f} s" if update.cancel_latency is not None else ""
                     text = f"Cancelled{latency}; memory released, ready for the next job."
-                    yield _status(text, done, notes), None, last_video, last_prompt, last_seed
+                    yield shown(_status(text, done, notes), None)
                     return
                 raise gr.Error(user_message(update.error), print_exception=not isinstance(update.error, LTXError))
 

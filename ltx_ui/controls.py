@@ -52,11 +52,13 @@ class Outputs:
     video: gr.Video
     prompt_used: gr.Textbox
     seed_used: gr.Number
+    batch: gr.Gallery
     generate: gr.Button
     cancel: gr.Button
+    estimate: gr.Markdown
 
     def components(self) -> list[gr.components.Component]:
-        return [self.status, self.preview, self.video, self.prompt_used, self.seed_used]
+        return [self.status, self.preview, self.video, self.prompt_used, self.seed_used, self.batch]
 
 
 def settings_controls(prefix: str, version: VersionSpec, width: int = 768, height: int = 512, frames: int = 121) -> Settings:
@@ -89,17 +91,23 @@ def settings_controls(prefix: str, version: VersionSpec, width: int = 768, heigh
 
 
 def output_controls(prefix: str, label: str = "Generate") -> Outputs:
+    """The action and the result, meant for the right-hand column: Generate, the estimate, the
+    status line, the preview and the video, the batch grid, the prompt and seed used."""
     with gr.Row():
-        generate = gr.Button(label, variant="primary", elem_id=f"{prefix}-generate")
-        cancel = gr.Button("Cancel", variant="stop", elem_id=f"{prefix}-cancel")
+        generate = gr.Button(label, variant="primary", elem_id=f"{prefix}-generate", scale=3)
+        cancel = gr.Button("Cancel", variant="stop", elem_id=f"{prefix}-cancel", scale=1)
+    estimate = gr.Markdown(elem_id=f"{prefix}-estimate")
     status = gr.Markdown(elem_id=f"{prefix}-status")
     with gr.Row():
-        preview = gr.Image(label="Live preview", interactive=False, height=256, elem_id=f"{prefix}-preview")
-        video = gr.Video(label="Result", interactive=False, elem_id=f"{prefix}-video")
+        preview = gr.Image(label="Live preview", interactive=False, height=200, elem_id=f"{prefix}-preview")
+        video = gr.Video(label="Result", interactive=False, height=200, elem_id=f"{prefix}-video")
+    batch = gr.Gallery(label="This batch (one video per seed, filled in as each finishes)", columns=4, height=220, fit_columns=False,
+                       visible=False, allow_preview=True, object_fit="contain", elem_id=f"{prefix}-batch")  # fmt: skip
     with gr.Row():
-        prompt_used = gr.Textbox(label="Prompt used (the rewritten one when enhanced)", interactive=False)
-        seed_used = gr.Number(label="Seed used", value=None, interactive=False, precision=0)
-    return Outputs(status, preview, video, prompt_used, seed_used, generate, cancel)
+        prompt_used = gr.Textbox(label="Prompt used (the rewritten one when enhanced)", interactive=False, lines=2,
+                                 max_lines=4, scale=3)  # fmt: skip
+        seed_used = gr.Number(label="Seed used", value=None, interactive=False, precision=0, scale=1)
+    return Outputs(status, preview, video, prompt_used, seed_used, batch, generate, cancel, estimate)
 
 
 def wire_size_note(settings: Settings, pipeline: Any) -> None:
@@ -146,12 +154,22 @@ def lora_choices(paths: list[Path]) -> list[tuple[str, str]]:
 
 
 def loras_from(*pairs: Any) -> tuple[LoraChoice, ...]:
-    """(path, strength, path, strength, ...) -> LoraChoices, skipping empty slots."""
+    """(path, strength, path, strength, ...) -> LoraChoices, skipping empty slots; each file must
+    be a LoRA (its header says what it is)."""
+    from ltx_core.model_spec import Role, recognise
+
     chosen = []
     for path, strength in zip(pairs[::2], pairs[1::2]):
         if path:
             if not Path(path).is_file():
                 raise InputProblem(f"the LoRA {Path(path).name} is no longer on disk: press Rescan in Models & Settings.")
+            found = recognise(path)
+            if found.problem:
+                raise InputProblem(f"{Path(path).name} cannot be used as a LoRA ({found.problem}): choose another file.")
+            if found.role not in (Role.LORA, Role.DISTILLED_LORA):
+                what = found.role.value.replace("_", " ")
+                article = "an" if what[0] in "aeiou" else "a"
+                raise InputProblem(f"{Path(path).name} is {article} {what} file, not a LoRA: choose a LoRA file.")
             chosen.append(LoraChoice(path, float(strength)))
     return tuple(chosen)
 

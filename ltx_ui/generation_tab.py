@@ -15,6 +15,7 @@ from ltx_core.pipelines.registry import PIPELINES, pipeline_descriptor
 from ltx_core.pipelines.request import GenerationRequest
 from ltx_ui.context import JOB_EVENT, Studio, Update, cancel_handler, submit_seeds, user_message
 from ltx_ui.controls import Outputs, Settings, base_request, output_controls, seeds, settings_controls, wire_size_note
+from ltx_ui.inputs import prompt_length_notes
 
 # The settings every tab's handler receives after its own fields (names = API parameter names).
 SETTINGS_FIELDS = ("prompt", "negative_prompt", "width", "height", "frames", "fps", "steps", "cfg", "stg", "seed",
@@ -52,10 +53,17 @@ class GenerationTab:
             v["frames"], v["fps"], v["steps"], v["cfg"], v["stg"], v["audio"], **extra,
         )  # fmt: skip
 
-    def finish_build(self, pipeline: Any, label: str = "Generate") -> None:
-        """Outputs, size note, Generate and Cancel, after the tab's own layout."""
-        self.out: Outputs = output_controls(self.tab, label)
+    def result_column(self, label: str = "Generate") -> Outputs:
+        """The right-hand column: the action and the result where the eye is (sticky while the
+        settings on the left scroll)."""
+        with gr.Column(scale=4, elem_classes="result-column"):
+            self.out = output_controls(self.tab, label)
+        return self.out
+
+    def finish_build(self, pipeline: Any) -> None:
+        """Size note, estimate, Generate and Cancel wiring, after the tab's own layout."""
         wire_size_note(self.settings, pipeline)
+        self._wire_estimate(pipeline)
         self._show_used_controls(pipeline)
         own = self.own_fields()
         settings = dict(zip(SETTINGS_FIELDS, self.settings.inputs()))
@@ -63,7 +71,42 @@ class GenerationTab:
         self.out.generate.click(self.handler(list(self.fields)), list(self.fields.values()), self.out.components(),
                                 api_name=self.api_name, **JOB_EVENT, show_progress="hidden")  # fmt: skip
         visibility = {"api_name": self.cancel_api_name} if self.cancel_api_name else {"api_visibility": "private"}
-        self.out.cancel.click(cancel_handler(self.studio), None, self.out.status, queue=False, **visibility)
+        self.out.cancel.click(cancel_handler(self.studio), None, self.out.status, queue=False, show_progress="hidden",
+                              **visibility)  # fmt: skip
+
+    def _wire_estimate(self, pipeline: Any) -> None:
+        """The duration and memory of the job as set, next to Generate, kept current."""
+        s = self.settings
+        inputs = [pipeline, s.width, s.height, s.frames, s.fps, s.steps, s.cfg, s.stg, s.audio, s.count]
+        self.estimate_inputs = inputs
+        self.out.estimate.value = self.estimate(pipeline.value, s.width.value, s.height.value, s.frames.value,
+                                                s.fps.value, s.steps.value, s.cfg.value, s.stg.value, s.audio.value, 1)
+        private = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}
+        for box in (s.width, s.height, s.frames, s.fps, s.count):
+            box.blur(self.estimate, inputs, self.out.estimate, **private)
+            box.submit(self.estimate, inputs, self.out.estimate, **private)
+        for control in (s.steps, s.cfg, s.stg, s.audio):
+            control.change(self.estimate, inputs, self.out.estimate, **private)
+        if isinstance(pipeline, gr.components.Component) and not isinstance(pipeline, gr.State):
+            pipeline.change(self.estimate, inputs, self.out.estimate, **private)
+        self.out.video.change(self.estimate, inputs, self.out.estimate, **private)  # a finished job taught the speed model
+
+    def refresh_estimate_on(self, event: Any) -> None:
+        """Recompute the estimate on ``event`` (a tab selected: the speed model may have learned since)."""
+        event(self.estimate, self.estimate_inputs, self.out.estimate, queue=False, api_visibility="private",
+              show_progress="hidden")  # fmt: skip
+
+    def estimate(self, pipeline: str, width, height, frames, fps, steps, cfg, stg, audio, count) -> str:
+        from ltx_ui.estimates import describe_generation
+
+        values = {"prompt": "estimate", "negative_prompt": "", "width": width, "height": height, "frames": frames,
+                  "fps": fps, "steps": steps, "cfg": cfg, "stg": stg, "audio": audio}  # fmt: skip
+        try:
+            request, _ = self.base_request(pipeline, values)
+            jobs = int(count or 1)
+        except (LTXError, TypeError, ValueError) as exc:
+            return f"⚠️ {user_message(exc)}" if isinstance(exc, LTXError) else ""
+        return describe_generation(self.studio, pipeline, request, max(1, min(jobs, 16)))
 
     def _show_used_controls(self, pipeline: Any) -> None:
         """Guidance controls (negative prompt, steps, CFG, STG) only for pipelines that use them."""
@@ -106,7 +149,33 @@ class GenerationTab:
             chosen = seeds(values["seed"], values["randomize_seed"], values["seed_count"])
         except LTXError as exc:
             raise gr.Error(user_message(exc), print_exception=False) from None
+        negative = base.negative_prompt if pipeline_descriptor(pipeline).guided else ""
+        for long in prompt_length_notes(self.studio.models.paths.gemma, base.prompt, negative):
+            gr.Warning(long[0].upper() + long[1:])
+            note = f"{note}\n\nNote: {long}" if note else long
         yield from submit_seeds(self.studio, pipeline, base, chosen, {"tab": self.tab}, values, request, progress, note)
 
+    def fixed_pipeline(self) -> str | None:
+        """The tab's one pipeline (None: the user picks it, in the ``pipeline`` field)."""
+        return None
+
+    def reuse_targets(self) -> list[Any]:
+        """What "reuse settings" may update: the fields, and what is derived from them."""
+        return [*self.fields.values(), self.settings.size_note, self.out.estimate]
+
     def reuse(self, ui: dict[str, Any]) -> dict:
-        return {component: ui[name] for name, component in self.fields.items() if name in ui}
+        """Updates that load a sidecar's UI values; the size note and the estimate follow them."""
+        from ltx_ui.inputs import size_note, snap
+
+        updates = {component: ui[name] for name, component in self.fields.items() if name in ui}
+        pipeline = self.fixed_pipeline() or str(ui.get("pipeline") or "")
+        s = self.settings
+        values = [ui.get(name, getattr(s, attr).value) for name, attr in
+                  (("width", "width"), ("height", "height"), ("frames", "frames"), ("fps", "fps"))]  # fmt: skip
+        try:
+            updates[s.size_note] = size_note(snap(pipeline, *values[:3]), float(values[3] or 24))
+        except (LTXError, TypeError, ValueError):
+            updates[s.size_note] = ""
+        extra = [ui.get(name, getattr(s, name).value) for name in ("steps", "cfg", "stg")]
+        updates[self.out.estimate] = self.estimate(pipeline, *values, *extra, ui.get("audio", True), 1)
+        return updates

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
@@ -66,11 +67,43 @@ def size_note(snapped: Snapped, fps: float) -> str:
     return text + (f" · snapped: {snapped.note}" if snapped.note else "")
 
 
+def one_line(text: object, limit: int = 80) -> str:
+    """A user-typed name as messages show it: one line, at most ``limit`` characters."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 def check_prompt(prompt: str | None) -> str:
     prompt = (prompt or "").strip()
     if not prompt:
         raise InputProblem("The prompt is empty: describe the video to generate.")
     return prompt
+
+
+@lru_cache(maxsize=2)
+def _tokenizer(folder: str):
+    from ltx_core.model.text_encoder.tokenizer import PromptTokenizer
+
+    return PromptTokenizer(folder)
+
+
+def prompt_length_notes(gemma: str | Path | None, prompt: str, negative: str = "") -> list[str]:
+    """A note for each prompt longer than the text encoder reads (it would be cut silently)."""
+    if gemma is None or not Path(gemma).is_dir():
+        return []  # a one-file text encoder (LTX-2.5) warns in its own log
+    try:
+        tokenizer = _tokenizer(str(gemma))
+    except Exception:  # noqa: BLE001 - a missing tokenizer is reported when the job loads it
+        return []
+    notes = []
+    for what, text in (("prompt", prompt), ("negative prompt", negative)):
+        text = (text or "").strip()
+        if text:
+            count = len(tokenizer.tokenizer(text, truncation=False, verbose=False)["input_ids"]) + 1  # with <bos>
+            if count > tokenizer.max_length:
+                notes.append(f"the {what} is {count} tokens long; only its first {tokenizer.max_length} are used "
+                             f"(about {count - tokenizer.max_length} at the end are ignored): shorten it.")  # fmt: skip
+    return notes
 
 
 def check_image(path: str | Path) -> Path:
@@ -93,12 +126,31 @@ def check_image(path: str | Path) -> Path:
 
 
 def check_video(path: str | Path | None, what: str = "video") -> Path:
-    from ltx_core.media import probe_video
+    """A readable video of at least ``MIN_FRAMES`` frames, or InputProblem naming the user's file
+    (an upload keeps its own name; ffmpeg's log, which names the server's copy, is left out)."""
+    from ltx_core.media import iter_video_frames, probe_video
+    from ltx_core.media.errors import MediaError
 
     if not path:
         raise InputProblem(f"No {what} given: upload one first.")
     path = Path(path)
-    info = probe_video(path)  # MediaReadError (an LTXError) says why a file is not a video
+    try:
+        size = path.stat().st_size
+    except OSError:
+        raise InputProblem(f"{path.name} is no longer on disk: upload it again.") from None
+    if size == 0:
+        raise InputProblem(f"{path.name} is empty (0 bytes): upload the {what} again.")
+    unreadable = f"{path.name} is not a video the studio can read: use an MP4, MOV or WebM file."
+    try:
+        info = probe_video(path)
+        frames = iter_video_frames(path, max_frames=1)
+        try:
+            if next(frames, None) is None:  # a header alone is no video
+                raise ValueError("no frame")
+        finally:
+            frames.close()
+    except (MediaError, OSError, ValueError):
+        raise InputProblem(unreadable) from None
     if info.frames < MIN_FRAMES:
-        raise InputProblem(f"{path.name} has {info.frames} frames; at least {MIN_FRAMES} are needed.")
+        raise InputProblem(f"{path.name} has {info.frames} frames; at least {MIN_FRAMES} are needed: use a longer {what}.")
     return path

@@ -35,7 +35,6 @@ class Waiting:
 @dataclass(frozen=True)
 class Progress:
     event: ProgressEvent
-    eta: float | None  # seconds left in the current stage, None until a step is done
 
 
 @dataclass(frozen=True)
@@ -207,15 +206,13 @@ def run_job(jobs: JobQueue, session: str, label: str, work: Work) -> Iterator[Jo
 
         worker = finished
         DEVICE.run(task)
-        stage_started: dict[str, float] = {}
         while True:
             item = updates.get()
             # Coalesce a backlog of progress events: only the newest is worth drawing.
             while isinstance(item, ProgressEvent) and not updates.empty():
                 item = updates.get()
             if isinstance(item, ProgressEvent):
-                stage_started.setdefault(item.stage, item.elapsed)
-                yield Progress(item, _eta(item, stage_started[item.stage]))
+                yield Progress(item)
                 continue
             yield item
             return
@@ -226,20 +223,17 @@ def run_job(jobs: JobQueue, session: str, label: str, work: Work) -> Iterator[Jo
             ticket.cancel.cancel()
 
 
-def _eta(event: ProgressEvent, stage_start: float) -> float | None:
-    if event.step <= 0 or event.total <= 0 or event.step >= event.total:
-        return 0.0 if event.total > 0 and event.step >= event.total else None
-    spent = max(event.elapsed - stage_start, 0.0)
-    # The first event of a stage arrives after its first step, so the stage began one step earlier.
-    per_step = spent / max(event.step - 1, 1) if event.step > 1 else None
-    return None if per_step is None else per_step * (event.total - event.step)
+# Stages whose steps are VAE tiles rather than denoising steps.
+TILED_STAGES = ("video decode", "encode")
 
 
-def describe_progress(update: Progress) -> str:
+def describe_progress(update: Progress, eta: float | None = None, batch: bool = False) -> str:
+    """``eta``: seconds left for the whole job (the batch when ``batch``), None while unknown."""
     event = update.event
-    parts = [f"**{event.stage}**", f"step {event.step}/{event.total}", f"{event.elapsed:.1f} s elapsed"]
-    if update.eta is not None:
-        parts.append(f"ETA {update.eta:.1f} s")
+    unit = "tile" if event.stage in TILED_STAGES else "step"
+    parts = [f"**{event.stage}**", f"{unit} {event.step}/{event.total}", f"{event.elapsed:.1f} s elapsed"]
+    if eta is not None:
+        parts.append(f"ETA {eta:.1f} s" + (" for the batch" if batch else " for the whole job"))
     if event.peak_memory:
         parts.append(f"peak {event.peak_memory / 2**20:.0f} MiB")
     return " · ".join(parts)

@@ -36,11 +36,20 @@ class ModelSet:
     version: VersionSpec = LTX_2_0  # the chosen checkpoint's
 
     def loras(self) -> list[Path]:
-        """LoRA files a user may apply (in demo mode: the demo LoRA, as a stand-in)."""
+        """LoRA files a user may apply (in demo mode: the demo IC-LoRA and distilled LoRA, as stand-ins)."""
         items = [f.path for f in self.found if f.role in (Role.LORA, Role.DISTILLED_LORA) and not f.problem]
-        if self.demo and self.paths.distilled_lora:
-            items.append(Path(self.paths.distilled_lora))
-        return items
+        if self.demo:
+            from ltx_core.demo import demo_ic_lora
+
+            items += [p for p in (demo_ic_lora(self.paths), self.paths.distilled_lora) if p and Path(p).is_file()]
+        return [Path(p) for p in items]
+
+    def ic_lora(self) -> Path | None:
+        """The IC-LoRA to preselect: the first LoRA named like one (the demo IC-LoRA in demo mode)."""
+        for path in self.loras():
+            if "ic-lora" in path.name.lower().replace("_", "-"):
+                return path
+        return None
 
     def checkpoints(self) -> list[Path]:
         return [f.path for f in self.found if f.role == Role.CHECKPOINT and not f.problem]
@@ -80,40 +89,47 @@ def scan_weights(folder: Path | None, gemma: Path | None = None) -> list[FoundFi
     return sorted(found, key=lambda f: (f.role, str(f.path)))
 
 
-def _first(found: list[FoundFile], role: Role, version: VersionSpec | None = None, prefer: str = "") -> Path | None:
-    items = [f for f in found if f.role == role and not f.problem and (version is None or f.version in (None, version.version))]
-    preferred = [f for f in items if prefer and prefer in f.path.name]
-    chosen = (preferred or items or [None])[0]
-    return chosen.path if chosen is not None else None
+def _first(found: list[FoundFile], role: Role) -> Path | None:
+    items = [f.path for f in found if f.role == role and not f.problem]
+    return items[0] if items else None
 
 
 def resolve_models(weights_dir: Path | None, gemma: Path | None, checkpoint: Path | None = None) -> ModelSet:
-    """Real weights when a usable checkpoint is found (or given), else the built-in demo set."""
+    """Real weights when a usable model is found (or given), else the built-in demo set. Which
+    file plays which role is decided by ``ltx_core.model_paths`` (single-file 2.0/2.3 checkpoints
+    and the per-component 2.5 layout alike); the scan lists every file for the Models tab."""
+    from ltx_core.model_paths import MissingModelError, resolve_folder
+
     found = scan_weights(weights_dir, gemma)
-    checkpoint = checkpoint or _first(found, Role.CHECKPOINT, prefer="distilled")
-    if checkpoint is None:
+    gemma = gemma or _first(found, Role.GEMMA)
+    paths = None
+    if weights_dir is not None and weights_dir.is_dir():
+        try:
+            paths = resolve_folder(weights_dir, checkpoint=checkpoint, gemma=gemma)
+        except MissingModelError:
+            paths = None
+    if paths is None and checkpoint is not None:
+        paths = ModelPaths(checkpoint=checkpoint, gemma=gemma)
+    if paths is None:
         from ltx_core.demo import demo_paths
 
         return ModelSet(demo_paths(), demo=True, found=found)
-    version = recognise(checkpoint).version or LTX_2_0
-    paths = ModelPaths(
-        checkpoint=checkpoint,
-        gemma=gemma or _first(found, Role.GEMMA),
-        spatial_upsampler=_first(found, Role.SPATIAL_UPSAMPLER, version),
-        temporal_upsampler=_first(found, Role.TEMPORAL_UPSAMPLER, version),
-        distilled_lora=_first(found, Role.DISTILLED_LORA, version),
-    )
+    version = recognise(paths.checkpoint).version or LTX_2_0
     return ModelSet(paths, demo=False, found=found, version=version)
 
 
 def missing_files(models: ModelSet) -> list[tuple[str, str, str]]:
-    """(repo, file, why) of what to download for the full feature set of the model's version."""
+    """(repo, file, why) of what to download for the full feature set of the model's version (in
+    demo mode: of LTX-2.3, the version the banner recommends)."""
+    from ltx_core.model_spec import LTX_2_3
+
+    version = LTX_2_3 if models.demo else models.version
     usable = [f for f in models.found if not f.problem]
     present = {f.role for f in usable}
     names = {f.path.name for f in usable}
     missing = []
-    for companion in models.version.files:
-        repo = companion.repo or models.version.repo
+    for companion in version.files:
+        repo = companion.repo or version.repo
         if companion.role == Role.CHECKPOINT:
             if Path(companion.file).name not in names:
                 missing.append((repo, companion.file, companion.purpose))

@@ -26,6 +26,7 @@ class Entry:
     created: str
     settings: dict[str, Any]
     info: dict[str, Any]  # the sidecar's "video" section
+    problem: str = ""  # non-empty: the sidecar could not be read (the video is still listed)
 
     @property
     def name(self) -> str:
@@ -43,6 +44,12 @@ class Entry:
     def request(self) -> dict[str, Any]:
         request = self.settings.get("request")
         return request if isinstance(request, dict) else {}
+
+    @property
+    def model_version(self) -> str:
+        models = self.settings.get("models")
+        version = models.get("model_version") if isinstance(models, dict) else None
+        return str(version) if version else ""
 
     @property
     def seed(self) -> int | None:
@@ -65,12 +72,24 @@ class Entry:
         stages = self.settings.get("stages") or []
         return max((int(s.get("peak_bytes", 0)) for s in stages if isinstance(s, dict)), default=None)
 
+    def caption(self) -> str:
+        """The grid's caption: the seed and the start of the prompt (the file name is in the details)."""
+        if self.problem:
+            return f"⚠️ settings unreadable · {self.name}"
+        seed = f"seed {self.seed}" if self.seed is not None else self.pipeline
+        prompt = " ".join(self.prompt.split())
+        return f"{seed} · {prompt[:48] + '…' if len(prompt) > 48 else prompt or '(no prompt)'}"
+
     def summary(self) -> str:
+        if self.problem:
+            return (f"**{self.name}** · ⚠️ settings unreadable: `{self.sidecar.name}` {self.problem}. The video plays "
+                    "and can be deleted; its settings cannot be reused.")  # fmt: skip
+        version = f"LTX-{self.model_version} · " if self.model_version else ""
         seconds = f"{self.seconds:.1f} s" if self.seconds is not None else "?"
         peak = f"{self.peak_memory / 2**20:.0f} MiB" if self.peak_memory else "?"
         size = f"{self.info.get('width', '?')}x{self.info.get('height', '?')}, {self.info.get('frames', '?')} frames"
         return (
-            f"**{self.name}** · {self.pipeline} · seed {self.seed if self.seed is not None else '-'} · {size} · "
+            f"**{self.name}** · {self.pipeline} · {version}seed {self.seed if self.seed is not None else '-'} · {size} · "
             f"{seconds} · peak {peak} · {self.created}\n\n> {self.prompt or '(no prompt)'}"
         )
 
@@ -117,23 +136,51 @@ def keep_input(folder: Path, source: str | Path) -> Path:
 
 
 def list_entries(folder: Path) -> list[Entry]:
-    """Every finished output (a video with its sidecar), newest first."""
+    """Every finished output (a video with its sidecar), newest first. A video whose sidecar is
+    unreadable is listed with its problem; links are left out (the studio serves only files that
+    really are in the outputs folder)."""
     entries = []
     if not folder.is_dir():
         return entries
     for sidecar in folder.glob("*.json"):
+        video = sidecar.with_suffix(".mp4")
+        if sidecar.is_symlink() or video.is_symlink() or not video.is_file():
+            continue
         try:
             data = json.loads(sidecar.read_text())
-        except (OSError, ValueError):
-            continue
-        if not isinstance(data, dict) or not isinstance(data.get("settings"), dict):
-            continue
-        video = sidecar.with_suffix(".mp4")
-        if not video.is_file():
+            if not isinstance(data, dict) or not isinstance(data.get("settings"), dict):
+                raise ValueError("has no settings section")
+        except (OSError, ValueError) as exc:
+            problem = "is truncated or not JSON" if isinstance(exc, json.JSONDecodeError) else "cannot be read"
+            stamp = datetime.datetime.fromtimestamp(video.stat().st_mtime).isoformat(timespec="seconds")
+            entries.append(Entry(video, sidecar, stamp, {}, {}, problem))
             continue
         info = data.get("video") if isinstance(data.get("video"), dict) else {}
         entries.append(Entry(video, sidecar, str(data.get("created", "")), data["settings"], info))
     return sorted(entries, key=lambda e: (e.created, e.video.stat().st_mtime, e.name), reverse=True)
+
+
+SORTS = {
+    "newest first": (lambda e: (e.created, e.name), True),
+    "oldest first": (lambda e: (e.created, e.name), False),
+    "pipeline": (lambda e: (e.pipeline, e.created), False),
+    "model version": (lambda e: (e.model_version, e.created), False),
+    "prompt A-Z": (lambda e: (e.prompt.lower(), e.created), False),
+}
+ALL = "(all)"
+
+
+def filter_entries(entries: list[Entry], text: str = "", pipeline: str = ALL, version: str = ALL,
+                   sort: str = "newest first") -> list[Entry]:  # fmt: skip
+    """Entries whose prompt or name contains ``text``, of ``pipeline`` and ``version``, sorted."""
+    words = (text or "").lower().split()
+    chosen = [
+        e for e in entries
+        if all(w in f"{e.prompt} {e.name}".lower() for w in words)
+        and pipeline in (ALL, "", None, e.pipeline) and version in (ALL, "", None, e.model_version)
+    ]  # fmt: skip
+    key, reverse = SORTS.get(sort, SORTS["newest first"])
+    return sorted(chosen, key=key, reverse=reverse)
 
 
 def find_entry(folder: Path, name: str) -> Entry | None:
@@ -144,7 +191,29 @@ def find_entry(folder: Path, name: str) -> Entry | None:
 
 
 def thumbnail_for(entry: Entry) -> Path:
-    """A cached PNG of the first frame (written atomically beside the outputs)."""
+    """A cached PNG of the first frame (written atomically beside the outputs); a placeholder
+    when the video cannot be read, so the item stays visible (and deletable)."""
+    try:
+        return _first_frame(entry)
+    except Exception:  # noqa: BLE001 - any unreadable video gets the placeholder
+        return _placeholder(entry.video.parent / THUMBS)
+
+
+def _placeholder(folder: Path) -> Path:
+    target = folder / "_unreadable.png"
+    if not target.exists():
+        from PIL import Image, ImageDraw
+
+        folder.mkdir(exist_ok=True)
+        image = Image.new("RGB", (160, 120), (60, 60, 60))
+        ImageDraw.Draw(image).text((20, 52), "unreadable video", fill=(230, 230, 230))
+        partial = target.with_name(target.name + ".part")
+        image.save(partial, format="PNG")
+        partial.replace(target)
+    return target
+
+
+def _first_frame(entry: Entry) -> Path:
     folder = entry.video.parent / THUMBS
     target = folder / f"{entry.video.stem}.png"
     if not target.exists() or target.stat().st_mtime < entry.video.stat().st_mtime:

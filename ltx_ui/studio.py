@@ -21,6 +21,9 @@ from ltx_ui.tab_upscale import UpscaleTab
 ASSETS = Path(__file__).resolve().parent / "assets"
 CSS = """
 #studio-banner { border-left: 6px solid #d97706; padding: 0.4em 1em; background: rgba(217,119,6,0.10); }
+.result-column { position: sticky; top: 8px; align-self: flex-start; }
+#gallery-grid .caption-label, #keyframes-gallery .caption-label, [id$="-batch"] .caption-label {
+  white-space: normal; max-width: calc(100% - 8px); opacity: 0.9; line-height: 1.25; }
 [id$="-preview"] img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }
 """
 
@@ -40,11 +43,11 @@ def build_studio(studio: Studio | None = None) -> gr.Blocks:
         generate, keyframes, ic_lora = GenerateTab(studio), KeyframesTab(studio), ICLoraTab(studio)
         upscale, gallery, models = UpscaleTab(studio), GalleryTab(studio), ModelsTab(studio)
         with gr.Tabs() as tabs:
-            with gr.Tab("Text / Image to Video", id="generate"):
+            with gr.Tab("Text / Image to Video", id="generate") as generate_tab:
                 generate.build()
-            with gr.Tab("Keyframe Interpolation", id="keyframes"):
+            with gr.Tab("Keyframe Interpolation", id="keyframes") as keyframes_tab:
                 keyframes.build()
-            with gr.Tab("IC-LoRA Control", id="ic-lora"):
+            with gr.Tab("IC-LoRA Control", id="ic-lora") as ic_lora_tab:
                 ic_lora.build()
             with gr.Tab("Upscaling", id="upscale"):
                 upscale.build()
@@ -54,21 +57,63 @@ def build_studio(studio: Studio | None = None) -> gr.Blocks:
                 models.build()
         gallery.wire(tabs, {"generate": generate, "keyframes": keyframes, "ic-lora": ic_lora, "upscale": upscale},
                      upscale.choice)  # fmt: skip
-        listing = [gallery.grid, gallery.selected, gallery.count]
+        listing = gallery.listing()
         pickers = [generate.lora_1, generate.lora_2, ic_lora.lora]
 
         def models_changed():
             choices = lora_choices(studio.models.loras())
-            return studio.banner(), *(gr.Dropdown(choices=choices) for _ in pickers)
+            preselected = studio.models.ic_lora()
+            ic = gr.Dropdown(choices=choices, value=str(preselected) if preselected else "")
+            return studio.banner(), gr.Dropdown(choices=choices), gr.Dropdown(choices=choices), ic
 
         for event in models.changed:
             event.success(models_changed, None, [banner, *pickers], queue=False, api_visibility="private")
-        blocks.load(gallery.refresh, None, listing, queue=False, api_visibility="private")
+        blocks.load(gallery.refresh, gallery.filters, listing, queue=False, api_visibility="private")
+        blocks.load(upscale.on_load, None, upscale.choice, queue=False, api_visibility="private")
+        for tab, page in ((generate, generate_tab), (keyframes, keyframes_tab), (ic_lora, ic_lora_tab)):
+            tab.refresh_estimate_on(page.select)
+            tab.refresh_estimate_on(blocks.load)
         for tab in (generate, keyframes, ic_lora, upscale):
-            tab.out.video.change(gallery.refresh, None, listing, queue=False, api_visibility="private")
+            tab.out.video.change(gallery.refresh, gallery.filters, listing, queue=False, api_visibility="private")
             tab.out.video.change(lambda: gr.Dropdown(choices=upscale.choices()), None, upscale.choice, queue=False,
                                  api_visibility="private")  # fmt: skip
+    one_line_input_errors(blocks)
     return blocks
+
+
+def one_line_input_errors(blocks: gr.Blocks) -> None:
+    """A value a component cannot take (an API client sending text to a slider, say) is refused in
+    one sentence naming the field, instead of Gradio's multi-line report with the Python error."""
+    for block in blocks.blocks.values():
+        if not isinstance(block, gr.components.Component) or block.stateful:
+            continue
+        original = block.preprocess
+
+        def preprocess(payload, original=original, block=block):
+            try:
+                return original(payload)
+            except gr.Error as exc:  # Gradio's own bounds check ("Value -1 is less than minimum value 0.")
+                if block.label and isinstance(block, (gr.Number, gr.Slider)):
+                    raise gr.Error(f"{block.label}: {exc.message}", print_exception=False) from None
+                raise
+            except Exception:
+                raise gr.Error(_refusal(block, payload), print_exception=False) from None
+
+        block.preprocess = preprocess
+
+
+def _refusal(block: gr.components.Component, payload) -> str:
+    from pathlib import PurePath
+
+    path = getattr(payload, "path", None) or (payload.get("path") if isinstance(payload, dict) else None)
+    if path:  # an upload: its own name (the server's temporary copy is no business of the user)
+        name = getattr(payload, "orig_name", None) or PurePath(str(path)).name
+        if isinstance(block, gr.Image):
+            return f"{name} is not an image the studio can read (PNG, JPEG, WebP...)."
+        return f"{name} cannot be used for {block.label or 'this field'}: choose another file."
+    label = block.label or type(block).__name__
+    kind = "a number" if isinstance(block, (gr.Number, gr.Slider)) else "a valid value"
+    return f"{label}: {repr(payload)[:40]} is not accepted; enter {kind}."
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ from typing import Any
 
 import gradio as gr
 
-from ltx_core.errors import LTXError
 from ltx_ui.context import Studio
-from ltx_ui.outputs import Entry, delete_entry, find_entry, list_entries, thumbnail_for
+from ltx_ui.inputs import one_line
+from ltx_ui.outputs import ALL, SORTS, Entry, delete_entry, filter_entries, find_entry, list_entries, thumbnail_for
 
 TAB_IDS = {"generate": "generate", "keyframes": "keyframes", "ic-lora": "ic-lora", "upscale": "upscale"}
 
@@ -19,16 +19,25 @@ class GalleryTab:
         self.studio = studio
 
     def build(self) -> None:
-        with gr.Row():
-            refresh = gr.Button("Refresh", size="sm", elem_id="gallery-refresh")
-            self.count = gr.Markdown()
-        self.grid = gr.Gallery(label="Outputs (newest first)", columns=5, height=300, allow_preview=False,
-                               object_fit="contain", elem_id="gallery-grid")  # fmt: skip
-        self.selected = gr.Dropdown([], label="Selected output", allow_custom_value=True, elem_id="gallery-selected")
-        with gr.Row():
-            with gr.Column():
-                self.video = gr.Video(label="Video", interactive=False, elem_id="gallery-video")
-            with gr.Column():
+        with gr.Row(equal_height=True):
+            self.search = gr.Textbox("", label="Search prompts and names", placeholder="e.g. lighthouse", scale=3,
+                                     elem_id="gallery-search")  # fmt: skip
+            self.pipeline = gr.Dropdown([ALL], value=ALL, label="Pipeline", scale=1, allow_custom_value=True,
+                                        elem_id="gallery-pipeline")
+            self.version = gr.Dropdown([ALL], value=ALL, label="Model version", scale=1, allow_custom_value=True,
+                                       elem_id="gallery-version")
+            self.sort = gr.Dropdown(list(SORTS), value="newest first", label="Sort", scale=1, elem_id="gallery-sort")
+            refresh = gr.Button("Refresh", size="sm", scale=0, elem_id="gallery-refresh")
+        self.count = gr.Markdown(elem_id="gallery-count")
+        self.names = gr.State([])  # the grid's items, in order (a click gives an index)
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                self.grid = gr.Gallery(label="Outputs", columns=4, height=560, allow_preview=False, fit_columns=False,
+                                       object_fit="contain", elem_id="gallery-grid")  # fmt: skip
+            with gr.Column(scale=2):
+                self.selected = gr.Dropdown([], label="Selected output", allow_custom_value=True,
+                                            elem_id="gallery-selected")  # fmt: skip
+                self.video = gr.Video(label="Video", interactive=False, height=260, elem_id="gallery-video")
                 self.details = gr.Markdown(elem_id="gallery-details")
                 with gr.Row():
                     self.reuse_button = gr.Button("Reuse settings", elem_id="gallery-reuse")
@@ -37,11 +46,17 @@ class GalleryTab:
                 with gr.Row(visible=False) as self.confirm_row:
                     confirm = gr.Button("Yes, delete the video and its settings", variant="stop", elem_id="gallery-confirm")
                     keep = gr.Button("Keep it", elem_id="gallery-keep")
-                self.settings = gr.Code(label="Settings (sidecar)", language="json", elem_id="gallery-settings")
-        listing = [self.grid, self.selected, self.count]
+                with gr.Accordion("Settings (sidecar JSON)", open=False, elem_id="gallery-settings-box"):
+                    self.settings = gr.Code(language="json", max_lines=24, elem_id="gallery-settings")
+        self.filters = filters = [self.search, self.pipeline, self.version, self.sort]
+        listing = self.listing()
         shown = [self.video, self.details, self.settings]
-        refresh.click(self.refresh, None, listing, api_name="gallery_refresh", queue=False)
-        self.grid.select(self.pick, None, self.selected, queue=False, api_visibility="private")
+        refresh.click(self.refresh, filters, listing, api_name="gallery_refresh", queue=False)
+        for control in (self.pipeline, self.version, self.sort):
+            control.change(self.refresh, filters, listing, queue=False, api_visibility="private")
+        self.search.submit(self.refresh, filters, listing, queue=False, api_visibility="private")
+        self.search.blur(self.refresh, filters, listing, queue=False, api_visibility="private")
+        self.grid.select(self.pick, self.names, self.selected, queue=False, api_visibility="private")
         self.selected.change(self.show, self.selected, [*shown, *listing], api_name="gallery_show", queue=False)
         delete.click(self.ask_delete, self.selected, [self.confirm_row, self.details], api_name="gallery_ask_delete",
                      queue=False)  # fmt: skip
@@ -49,15 +64,23 @@ class GalleryTab:
         confirm.click(self.delete, self.selected, [self.confirm_row, *shown, *listing], api_name="gallery_delete",
                       queue=False)  # fmt: skip
 
+    def listing(self) -> list:
+        """What ``refresh`` updates (the page load and finished jobs refresh it too)."""
+        return [self.grid, self.selected, self.count, self.names, self.pipeline, self.version]
+
     def wire(self, tabs: gr.Tabs, reusers: dict[str, Any], upscale_choice: gr.Dropdown) -> None:
         """Connect "reuse settings" and "send to upscaling" to the other tabs (built by then)."""
-        fields = [component for reuser in reusers.values() for component in reuser.fields.values()]
+        fields = [component for reuser in reusers.values()
+                  for component in (reuser.reuse_targets() if hasattr(reuser, "reuse_targets") else reuser.fields.values())]
         outputs = [tabs, self.details, *dict.fromkeys(fields)]
 
         def reuse(name: str):
             entry = self._entry(name)
             studio = entry.settings.get("studio") if isinstance(entry.settings.get("studio"), dict) else {}
             tab, ui = studio.get("tab"), studio.get("ui")
+            if entry.problem:
+                raise gr.Error(f"The settings of {entry.name} are unreadable, so they cannot be reused; the video itself "
+                               "plays and can be deleted.", print_exception=False)  # fmt: skip
             if tab not in reusers or not isinstance(ui, dict):
                 raise gr.Error(f"{entry.name} was not made by a studio tab with reusable settings.", print_exception=False)
             ui = {**ui, "randomize_seed": False, "seed_count": 1}  # reproduce this very output
@@ -84,33 +107,40 @@ class GalleryTab:
             raise gr.Error("Select an output in the gallery first.", print_exception=False)
         entry = find_entry(self.studio.outputs, name)
         if entry is None:
-            raise gr.Error(f"{name} no longer exists in the outputs folder (deleted outside the studio?); press Refresh.",
+            raise gr.Error(f"{one_line(name)} no longer exists in the outputs folder (deleted outside the studio?); press Refresh.",
                            print_exception=False)  # fmt: skip
         return entry
 
-    def refresh(self) -> tuple:
-        entries = list_entries(self.studio.outputs)
-        items = []
-        for entry in entries:
-            try:
-                items.append((str(thumbnail_for(entry)), f"{entry.name}\n{entry.prompt[:60]}"))
-            except (LTXError, OSError):
-                continue  # an unreadable video stays out of the grid; its sidecar is left alone
+    def refresh(self, text: str = "", pipeline: str = ALL, version: str = ALL, sort: str = "newest first") -> tuple:
+        everything = list_entries(self.studio.outputs)
+        entries = filter_entries(everything, text, pipeline, version, sort)
+        items = [(str(thumbnail_for(entry)), entry.caption()) for entry in entries]
         names = [entry.name for entry in entries]
-        return items, gr.Dropdown(choices=names), f"{len(entries)} output(s) in `{self.studio.outputs}`"
+        pipelines = sorted({e.pipeline for e in everything if not e.problem})
+        versions = sorted({e.model_version for e in everything if e.model_version})
+        shown = f"{len(entries)} of {len(everything)}" if len(entries) != len(everything) else f"{len(entries)}"
+        count = f"{shown} output(s) in `{self.studio.outputs}`"
+        flagged = sum(1 for e in everything if e.problem)
+        if flagged:
+            count += f" · ⚠️ {flagged} with unreadable settings (still playable and deletable)"
+        return (gr.Gallery(value=items, selected_index=None), gr.Dropdown(choices=names), count, names,
+                gr.Dropdown(choices=[ALL, *pipelines]), gr.Dropdown(choices=[ALL, *versions]))  # fmt: skip
 
-    def pick(self, event: gr.SelectData) -> str:
-        caption = event.value.get("caption") if isinstance(event.value, dict) else None
-        return (caption or "").split("\n", 1)[0]
+    def pick(self, names: list[str], event: gr.SelectData) -> str:
+        index = event.index if isinstance(event.index, int) else None
+        return names[index] if names and index is not None and 0 <= index < len(names) else gr.skip()
 
     def show(self, name: str | None) -> tuple:
-        if not name:
-            return None, "", "", gr.skip(), gr.skip(), gr.skip()
+        unchanged = (gr.skip(),) * len(self.listing())
+        if not name:  # cleared (after a delete): keep the message there
+            return None, gr.skip(), "", *unchanged
         entry = find_entry(self.studio.outputs, name)
         if entry is None:
-            gr.Warning(f"{name} no longer exists on disk (deleted outside the studio); the gallery was refreshed.")
-            return None, f"⚠️ `{name}` no longer exists on disk; the gallery was refreshed.", "", *self.refresh()
-        return str(entry.video), entry.summary(), json.dumps(entry.settings, indent=1), gr.skip(), gr.skip(), gr.skip()
+            gr.Warning(f"{one_line(name)} is not in the outputs folder (deleted outside the studio?); the gallery was "
+                       "refreshed.")  # fmt: skip
+            return None, f"⚠️ `{one_line(name)}` is not in the outputs folder; the gallery was refreshed.", "", *self.refresh()
+        settings = json.dumps(entry.settings, indent=1) if not entry.problem else ""
+        return str(entry.video), entry.summary(), settings, *unchanged
 
     def ask_delete(self, name: str | None) -> tuple:
         entry = self._entry(name)
@@ -119,6 +149,7 @@ class GalleryTab:
     def delete(self, name: str | None) -> tuple:
         entry = self._entry(name)
         delete_entry(entry)
-        items, _, count = self.refresh()
-        names = [e.name for e in list_entries(self.studio.outputs)]
-        return gr.Row(visible=False), None, f"Deleted `{entry.name}`.", "", items, gr.Dropdown(choices=names, value=None), count
+        gr.Info(f"Deleted {entry.name} and its settings.")
+        grid, _, count, names, pipelines, versions = self.refresh()
+        return (gr.Row(visible=False), None, f"🗑️ Deleted `{entry.name}` and its settings.", "", grid,
+                gr.Dropdown(choices=names, value=None), count, names, pipelines, versions)

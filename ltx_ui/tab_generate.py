@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import gradio as gr
@@ -28,34 +29,46 @@ class GenerateTab(GenerationTab):
 
     def build(self) -> None:
         studio = self.studio
-        with gr.Row():
-            with gr.Column(scale=3):
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=5):
                 self.settings_controls()
                 with gr.Row():
-                    self.enhance = gr.Checkbox(label="Enhance prompt with Gemma (the rewrite is shown below)", value=False)
-                    enhance_now = gr.Button("Enhance now", size="sm")
-                self.rewritten = gr.Textbox(label="Rewritten prompt", interactive=True, visible=True, lines=2)
-                use_rewrite = gr.Button("Use the rewritten prompt", size="sm")
-            with gr.Column(scale=2):
+                    self.enhance = gr.Checkbox(label="Enhance prompt with Gemma before generating", value=False,
+                                               elem_id="generate-enhance", scale=3)  # fmt: skip
+                    enhance_now = gr.Button("Enhance now", size="sm", scale=1, elem_id="generate-enhance-now")
+                with gr.Group(visible=False, elem_id="generate-rewrite") as rewrite:
+                    self.rewritten = gr.Textbox(label="Rewritten prompt", interactive=True, lines=2,
+                                                elem_id="generate-rewritten")  # fmt: skip
+                    if studio.models.demo:
+                        gr.Markdown("The demo models have random weights, so their rewrite is gibberish; with the real "
+                                    "Gemma weights it is a detailed prompt.", elem_id="generate-rewrite-note")  # fmt: skip
+                    use_rewrite = gr.Button("Use the rewritten prompt", size="sm")
                 self.pipeline = gr.Radio([(PIPELINES[n].title, n) for n in PIPELINE_CHOICES], value="distilled",
                                          label="Pipeline", elem_id="generate-pipeline")  # fmt: skip
-                self.image = gr.Image(label="Start image (optional: drop an image for image-to-video)", type="filepath",
-                                      sources=["upload", "clipboard"], height=200, elem_id="generate-image")  # fmt: skip
-                self.image_strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Start image strength")
+                with gr.Row():
+                    self.image = gr.Image(label="Start image (optional: drop one for image-to-video)", type="filepath",
+                                          sources=["upload", "clipboard"], height=160, elem_id="generate-image",
+                                          scale=2)  # fmt: skip
+                    self.image_strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Start image strength", scale=1)
                 choices = lora_choices(studio.models.loras())
-                with gr.Row():
-                    self.lora_1 = gr.Dropdown(choices, value="", label="LoRA 1", allow_custom_value=False)
-                    self.lora_1_strength = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Strength")
-                with gr.Row():
-                    self.lora_2 = gr.Dropdown(choices, value="", label="LoRA 2", allow_custom_value=False)
-                    self.lora_2_strength = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Strength")
+                with gr.Accordion("LoRAs", open=False, elem_id="generate-loras"):
+                    with gr.Row():
+                        self.lora_1 = gr.Dropdown(choices, value="", label="LoRA 1", allow_custom_value=False)
+                        self.lora_1_strength = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Strength")
+                    with gr.Row():
+                        self.lora_2 = gr.Dropdown(choices, value="", label="LoRA 2", allow_custom_value=False)
+                        self.lora_2_strength = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Strength")
+            self.result_column()
         self.finish_build(self.pipeline)
         settings = self.settings
         sampling = [settings.steps, settings.cfg, settings.stg]
         self.pipeline.change(self.sampling_defaults, [self.pipeline, *sampling], sampling, queue=False,
                              api_visibility="private")  # fmt: skip
+        self.enhance.change(lambda on, text: gr.Group(visible=bool(on or text)), [self.enhance, self.rewritten], rewrite,
+                            queue=False, api_visibility="private")  # fmt: skip
         enhance_now.click(self.enhance_now, [self.settings.prompt, self.image, self.settings.seed], self.rewritten,
-                          api_name="enhance_prompt", **JOB_EVENT)  # fmt: skip
+                          api_name="enhance_prompt", **JOB_EVENT).success(
+            lambda: gr.Group(visible=True), None, rewrite, queue=False, api_visibility="private")  # fmt: skip
         use_rewrite.click(lambda text: text or gr.skip(), self.rewritten, self.settings.prompt, queue=False,
                           api_visibility="private")  # fmt: skip
 
@@ -86,13 +99,14 @@ class GenerateTab(GenerationTab):
         pipeline = values["pipeline"]
         if pipeline not in PIPELINE_CHOICES:
             raise InputProblem(f"choose a pipeline: {', '.join(PIPELINE_CHOICES)}.")
-        images = ()
-        if values["image"]:
-            kept = keep_input(self.studio.outputs, check_image(values["image"]))
-            values["image"] = str(kept)
-            images = (ImageCondition(str(kept), 0, float(values["image_strength"])),)
         loras = loras_from(values["lora_1"], values["lora_1_strength"], values["lora_2"], values["lora_2_strength"])
-        base, snapped = self.base_request(pipeline, values, enhance=values["enhance"], images=images, loras=loras)
+        image = check_image(values["image"]) if values["image"] else None
+        base, snapped = self.base_request(pipeline, values, enhance=values["enhance"], loras=loras)
+        base.validate(PIPELINES[pipeline].size_multiple)
+        if image is not None:  # kept in outputs/inputs only once everything else passed
+            kept = keep_input(self.studio.outputs, image)
+            values["image"] = str(kept)
+            base = replace(base, images=(ImageCondition(str(kept), 0, float(values["image_strength"])),))
         return pipeline, base, snapped.note
 
     def enhance_now(self, prompt: str, image: str | None, seed: float, request: gr.Request = None) -> str:

@@ -48,8 +48,8 @@ class ICLoraTab(GenerationTab):
     api_name = "ic_lora_generate"
 
     def build(self) -> None:
-        with gr.Row():
-            with gr.Column(scale=2):
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=5):
                 self.control = gr.Video(label="Control video (depth, pose or edges)", sources=["upload"], height=220,
                                         elem_id="ic-control")  # fmt: skip
                 with gr.Accordion("Make an edge control video with Canny", open=True):
@@ -58,12 +58,13 @@ class ICLoraTab(GenerationTab):
                         low = gr.Slider(0, 500, value=100, step=5, label="Low threshold")
                         high = gr.Slider(0, 500, value=200, step=5, label="High threshold")
                     extract = gr.Button("Extract Canny edges", elem_id="ic-extract")
-                self.lora = gr.Dropdown(lora_choices(self.studio.models.loras()), value="", label="IC-LoRA file",
-                                        elem_id="ic-lora-file")  # fmt: skip
+                preselected = self.studio.models.ic_lora()
+                self.lora = gr.Dropdown(lora_choices(self.studio.models.loras()), label="IC-LoRA file",
+                                        value=str(preselected) if preselected else "", elem_id="ic-lora-file")  # fmt: skip
                 self.strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Control strength")
-                self.message = gr.Markdown()
-            with gr.Column(scale=3):
+                self.message = gr.Markdown(elem_id="ic-message")
                 self.settings_controls(width=768, height=512, frames=121)
+            self.result_column()
         self.finish_build(gr.State(PIPELINE))
         extract.click(self.canny, [self.source, low, high], [self.control, self.message], api_name="canny",
                       **JOB_EVENT)  # fmt: skip
@@ -75,19 +76,35 @@ class ICLoraTab(GenerationTab):
             raise gr.Error(user_message(exc), print_exception=False) from None
         return str(path), f"Edge video ready: `{path.name}` (used as the control video)."
 
+    def fixed_pipeline(self) -> str:
+        return PIPELINE
+
     def own_fields(self) -> dict[str, Any]:
         return {"control_video": self.control, "ic_lora": self.lora, "control_strength": self.strength}
 
     def make_request(self, values: dict[str, Any]):
+        """Everything is checked before the control video is kept in outputs/inputs (a refused
+        video leaves nothing behind)."""
+        from dataclasses import replace
+
+        from ltx_core.media import probe_video
+        from ltx_core.pipelines.registry import pipeline_descriptor
+
         if not values["ic_lora"]:
             raise InputProblem("Choose the IC-LoRA file (e.g. ltx-2-19b-ic-lora-canny-control.safetensors).")
-        control = keep_input(self.studio.outputs, check_video(values["control_video"], "control video"))
-        values["control_video"] = str(control)
+        loras = loras_from(values["ic_lora"], 1.0)
+        source = check_video(values["control_video"], "control video")
         base, snapped = self.base_request(
-            PIPELINE, values, control_video=str(control), control_strength=float(values["control_strength"]),
-            loras=loras_from(values["ic_lora"], 1.0),
+            PIPELINE, values, control_video=str(source), control_strength=float(values["control_strength"]), loras=loras,
         )  # fmt: skip
-        return PIPELINE, base, snapped.note
+        base.validate(pipeline_descriptor(PIPELINE).size_multiple)
+        frames = probe_video(source).frames
+        if frames < snapped.frames:
+            raise InputProblem(f"{source.name} has {frames} frames but the clip needs {snapped.frames}: use a longer "
+                               "control video or fewer frames.")  # fmt: skip
+        control = keep_input(self.studio.outputs, source)
+        values["control_video"] = str(control)
+        return PIPELINE, replace(base, control_video=str(control)), snapped.note
 
     def reuse(self, ui: dict[str, Any]) -> dict:
         updates = super().reuse(ui)

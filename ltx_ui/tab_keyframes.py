@@ -29,8 +29,7 @@ def spread(count: int, frames: int) -> list[int]:
 
 
 def render(items: Items) -> tuple[Items, list[tuple[str, str]], list[list[Any]]]:
-    gallery = [(item["path"], f"#{i + 1} · frame {item['frame']} · strength {item['strength']:g}")
-               for i, item in enumerate(items)]  # fmt: skip
+    gallery = [(item["path"], f"#{i + 1} · frame {item['frame']}") for i, item in enumerate(items)]
     table = [[i + 1, item.get("name") or Path(item["path"]).name, item["frame"], item["strength"]]
              for i, item in enumerate(items)]
     return items, gallery, table
@@ -58,11 +57,11 @@ class KeyframesTab(GenerationTab):
 
     def build(self) -> None:
         self.items = gr.State([])
-        with gr.Row():
-            with gr.Column(scale=2):
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=5):
                 self.drop = gr.File(label="Drop keyframe images here (several at once)", file_count="multiple",
                                     elem_id="keyframes-drop", height=140)  # fmt: skip
-                self.gallery = gr.Gallery(label="Keyframes in order", columns=4, height=220, object_fit="contain",
+                self.gallery = gr.Gallery(label="Keyframes in order", columns=4, height=220, object_fit="contain", fit_columns=False,
                                           allow_preview=False, elem_id="keyframes-gallery")  # fmt: skip
                 self.table = gr.Dataframe(headers=HEADERS, datatype=["number", "str", "number", "number"],
                                           interactive=True, label="Edit frame and strength in the table",
@@ -78,15 +77,17 @@ class KeyframesTab(GenerationTab):
                     remove = gr.Button("Remove", size="sm", variant="stop")
                     even = gr.Button("Spread evenly", size="sm")
                 self.message = gr.Markdown(elem_id="keyframes-message")
-            with gr.Column(scale=3):
                 self.settings_controls(width=768, height=512, frames=121)
+            self.result_column()
         self.finish_build(gr.State(PIPELINE))
 
         views = [self.items, self.gallery, self.table]
         self.drop.upload(self.add, [self.items, self.drop, self.settings.frames], [*views, self.drop, self.message],
                          api_name="keyframes_add")  # fmt: skip
-        self.table.input(self.edit_table, [self.items, self.table], [*views, self.message], api_visibility="private")
-        apply.click(self.set_item, [self.items, row, frame, strength], [*views, self.message], api_name="keyframes_set")
+        self.table.input(self.edit_table, [self.items, self.table, self.settings.frames], [*views, self.message],
+                         api_name="keyframes_edit_table")  # fmt: skip
+        apply.click(self.set_item, [self.items, row, frame, strength, self.settings.frames], [*views, self.message],
+                    api_name="keyframes_set")  # fmt: skip
         up.click(lambda items, r: self.move(items, r, -1), [self.items, row], [*views, self.message], api_name="keyframes_up")
         down.click(lambda items, r: self.move(items, r, 1), [self.items, row], [*views, self.message],
                    api_name="keyframes_down")  # fmt: skip
@@ -118,22 +119,32 @@ class KeyframesTab(GenerationTab):
             message += "\n\n" + "\n\n".join(f"⚠️ Skipped: {p}" for p in problems)
         return *render(items), None, message
 
-    def edit_table(self, items: Items, table: Any) -> tuple:
+    def edit_table(self, items: Items, table: Any, frames: float | None = None) -> tuple:
+        """Frames and strengths typed into the table, checked against the clip now (a refused
+        edit puts the table back as it was)."""
         rows = table.values.tolist() if hasattr(table, "values") else (table or [])
-        items = [dict(item) for item in items or []]
+        if isinstance(rows, dict):  # the API sends {"headers": ..., "data": ...}
+            rows = rows.get("data") or []
+        before = [dict(item) for item in items or []]
+        items = [dict(item) for item in before]
         try:
-            for item, row in zip(items, rows):
-                item["frame"], item["strength"] = _frame(row[2]), _strength(row[3])
-        except InputProblem as exc:
-            gr.Warning(str(exc))
-            return *render(items), f"⚠️ {exc}"
+            for index, (item, row) in enumerate(zip(items, rows), start=1):
+                item["frame"], item["strength"] = _frame(row[2], index, _clip_frames(frames)), _strength(row[3])
+            _check_distinct(items, before)
+        except (InputProblem, IndexError, TypeError) as exc:
+            message = str(exc) if isinstance(exc, InputProblem) else "each row needs a frame and a strength."
+            gr.Warning(message)
+            return *render(before), f"⚠️ {message}"
         return *render(items), "Updated."
 
-    def set_item(self, items: Items, row: float, frame: float, strength: float) -> tuple:
-        items = [dict(item) for item in items or []]
+    def set_item(self, items: Items, row: float, frame: float, strength: float, frames: float | None = None) -> tuple:
+        before = [dict(item) for item in items or []]
+        items = [dict(item) for item in before]
         try:
             index = _row(items, row)
-            items[index]["frame"], items[index]["strength"] = _frame(frame), _strength(strength)
+            items[index]["frame"] = _frame(frame, index + 1, _clip_frames(frames))
+            items[index]["strength"] = _strength(strength)
+            _check_distinct(items, before)
         except InputProblem as exc:
             raise gr.Error(str(exc), print_exception=False) from None
         return *render(items), f"Keyframe #{index + 1}: frame {items[index]['frame']}, strength {items[index]['strength']:g}."
@@ -182,6 +193,9 @@ class KeyframesTab(GenerationTab):
         *views, _ = self.spread_evenly(items, total)
         return *views, f"Keyframes re-spread over {total} frames (some were past the end of the clip)."
 
+    def fixed_pipeline(self) -> str:
+        return PIPELINE
+
     def own_fields(self) -> dict[str, Any]:
         return {"keyframes": self.items}
 
@@ -192,11 +206,25 @@ class KeyframesTab(GenerationTab):
         images = tuple(ImageCondition(k["path"], int(k["frame"]), float(k["strength"])) for k in keyframes)
         return PIPELINE, replace(base, images=images), snapped.note
 
+    def reuse_targets(self) -> list[Any]:
+        return [*super().reuse_targets(), self.gallery, self.table, self.message]
+
     def reuse(self, ui: dict[str, Any]) -> dict:
-        updates = {component: ui[name] for name, component in self.fields.items() if name in ui and name != "keyframes"}
-        items = [k for k in ui.get("keyframes") or [] if Path(k.get("path", "")).is_file()]
-        items, gallery, table = render(items)
-        updates.update({self.items: items, self.gallery: gallery, self.table: table})
+        """The keyframes come back as thumbnails and table rows; any whose image is gone is left
+        out and named, so Generate never runs with images the user cannot see."""
+        updates = super().reuse(ui)
+        kept, missing = [], []
+        for index, item in enumerate(ui.get("keyframes") or [], start=1):
+            if isinstance(item, dict) and Path(str(item.get("path", ""))).is_file():
+                kept.append(item)
+            else:
+                name = item.get("name") or Path(str(item.get("path", ""))).name if isinstance(item, dict) else "?"
+                missing.append(f"#{index} ({name})")
+        items, gallery, table = render(kept)
+        message = f"Loaded {len(items)} keyframe(s) from the gallery item."
+        if missing:
+            message += f" ⚠️ Left out {', '.join(missing)}: the image is no longer on disk; drop it again."
+        updates.update({self.items: items, self.gallery: gallery, self.table: table, self.message: message})
         return updates
 
 
@@ -208,14 +236,37 @@ def _row(items: Items, row: float | None) -> int:
     return int(row) - 1
 
 
-def _frame(value: Any) -> int:
+def _clip_frames(frames: float | None) -> int | None:
+    try:
+        return snap(PIPELINE, 128, 128, frames).frames
+    except (InputProblem, TypeError, ValueError):
+        return None
+
+
+def _frame(value: Any, index: int = 0, frames: int | None = None) -> int:
+    """A keyframe's frame index, inside the clip of ``frames`` frames when that is known."""
+    which = f"keyframe #{index}: " if index else ""
     try:
         frame = int(float(value))
-    except (TypeError, ValueError):
-        raise InputProblem(f"frame {value!r} is not a number.") from None
+    except (TypeError, ValueError, OverflowError):
+        raise InputProblem(f"{which}frame {value!r} is not a number: type a whole number.") from None
     if frame < 0:
-        raise InputProblem("a frame index cannot be negative.")
+        raise InputProblem(f"{which}a frame index cannot be negative: type 0 or more.")
+    if frames is not None and frame >= frames:
+        raise InputProblem(f"{which}frame {frame} is outside the clip: type a frame from 0 to {frames - 1} "
+                           "(or make the clip longer first).")  # fmt: skip
     return frame
+
+
+def _check_distinct(items: Items, before: Items) -> None:
+    """A frame just typed must not land on another keyframe's (older clashes are Generate's to refuse)."""
+    for index, (item, old) in enumerate(zip(items, before), start=1):
+        if item["frame"] == old["frame"]:
+            continue
+        for other, candidate in enumerate(items, start=1):
+            if other != index and candidate["frame"] == item["frame"]:
+                raise InputProblem(f"keyframe #{other} is already at frame {item['frame']}: give keyframe #{index} "
+                                   "another frame.")  # fmt: skip
 
 
 def _strength(value: Any) -> float:

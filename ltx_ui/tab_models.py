@@ -22,16 +22,27 @@ def _size(n: int) -> str:
     return f"{n / 1e9:.2f} GB" if n >= 1e8 else f"{n / 1e6:.1f} MB"
 
 
-def inspect_checkpoint(path: str) -> tuple[str, str]:
-    """(status markdown, JSON summary) for a checkpoint path; never raises on bad input."""
+def inspectable_folders(studio: Studio) -> list[Path]:
+    """Where the inspector may read: the weights folder and the folder of the models in use."""
+    folders = [studio.weights_dir, Path(studio.models.paths.checkpoint).parent]
+    return [Path(f).expanduser().resolve() for f in folders if f]
+
+
+def inspect_checkpoint(path: str, folders: list[Path] | None = None) -> tuple[str, str]:
+    """(status markdown, JSON summary) for a checkpoint path inside ``folders`` (None: any);
+    never raises on bad input."""
     import json
     import os
 
     path = (path or "").strip()
     if not path:
         return "Enter the path of an LTX-2 `.safetensors` checkpoint.", ""
+    resolved = Path(os.path.expanduser(path)).resolve()
+    if folders is not None and not any(resolved.is_relative_to(folder) for folder in folders):
+        where = " or ".join(f"`{f}`" for f in folders) or "the weights folder"
+        return f"**Not inspected.** Only files in {where} can be inspected: put the file there, or set the weights folder above.", ""
     try:
-        summary = describe_checkpoint(os.path.expanduser(path))
+        summary = describe_checkpoint(str(resolved))
     except LTXError as exc:
         return f"**Cannot use this file.** {exc}", ""
     except OSError as exc:
@@ -50,9 +61,12 @@ class ModelsTab:
 
     def build(self) -> None:
         studio = self.studio
+        with gr.Row(equal_height=True):
+            self.folder = gr.Textbox(str(studio.weights_dir or ""), label="Weights folder (checkpoints, upsamplers, "
+                                     "LoRAs and Gemma, scanned 3 levels deep)", placeholder="/path/to/ltx-weights",
+                                     scale=4, elem_id="models-folder")  # fmt: skip
+            rescan = gr.Button("Rescan", scale=1, elem_id="models-rescan")
         self.found = gr.Markdown(self.describe(), elem_id="models-found")
-        with gr.Row():
-            rescan = gr.Button("Rescan weights folder", elem_id="models-rescan")
         with gr.Accordion("Download a missing file from Hugging Face", open=True):
             self.missing = gr.Dropdown(self.missing_choices(), label="File", elem_id="models-missing")
             download = gr.Button("Download", elem_id="models-download")
@@ -60,7 +74,7 @@ class ModelsTab:
         presets = load_presets()
         auto_name = model_files.auto_preset().name
         choices = [(f"auto ({auto_name}, picked from {system_memory_bytes() / 2**30:.0f} GiB RAM)", AUTO)]
-        choices += [(f"{p.name}: {p.description}", p.name) for p in presets]
+        choices += [(f"{p.name}: {machine_text(p.description)}", p.name) for p in presets]
         self.preset = gr.Dropdown(choices, value=AUTO if studio.preset_auto else studio.preset.name,
                                   label="Memory mode", elem_id="models-preset")  # fmt: skip
         self.preset_status = gr.Markdown(self.preset_text())
@@ -79,18 +93,22 @@ class ModelsTab:
         with gr.Accordion("Inspect a checkpoint", open=False):
             path = gr.Textbox(label="Checkpoint path", value=str(studio.models.paths.checkpoint))
             inspect = gr.Button("Inspect")
-            status, details = gr.Markdown(), gr.Code(label="Summary", language="json")
-        inspect.click(inspect_checkpoint, path, [status, details], api_name="inspect", queue=False)
+            status, details = gr.Markdown(elem_id="models-inspect-status"), gr.Code(label="Summary", language="json",
+                                                                                   max_lines=24)  # fmt: skip
+        inspect.click(lambda p: inspect_checkpoint(p, inspectable_folders(studio)), path, [status, details],
+                      api_name="inspect", queue=False)  # fmt: skip
+        with gr.Accordion("Pipelines", open=False, elem_id="models-pipelines"):
+            gr.Markdown(self.pipelines_table(), elem_id="models-pipelines-table")
         self.changed = [
-            rescan.click(self.rescan, None, [self.found, self.missing], api_name="models_rescan", queue=False),
-            download.click(self.download, self.missing, [self.download_status, self.found, self.missing],
-                           api_name="models_download", concurrency_limit=1),
+            rescan.click(self.rescan, self.folder, [self.found, self.missing], api_name="models_rescan", queue=False),
+            download.click(self.download, self.missing, [self.download_status, self.found, self.missing, self.folder],
+                           api_name="models_download", concurrency_limit=1, show_progress_on=[self.download_status]),
         ]  # fmt: skip
         self.preset.change(self.set_preset, self.preset, self.preset_status, api_name="models_preset", queue=False)
 
     def describe(self) -> str:
         studio, models = self.studio, self.studio.models
-        lines = [f"Weights folder: `{studio.weights_dir or '(none: pass --weights-dir)'}` · backend **{backend_name()}** · "
+        lines = [f"Weights folder: `{studio.weights_dir or '(none: type one above and press Rescan)'}` · backend **{backend_name()}** · "
                  f"BLAS: {loaded_blas() or 'bundled'}", ""]  # fmt: skip
         if models.demo:
             lines.append("**In use: the built-in demo models** (tiny random weights; outputs are not meaningful).")
@@ -112,10 +130,27 @@ class ModelsTab:
     def preset_text(self) -> str:
         p = self.studio.preset
         note = " (not applied to the demo models: they run unquantized in float32)" if self.studio.models.demo else ""
-        return f"Memory mode in use: **{p.name}**{note}: {p.description}"
+        return f"Memory mode in use: **{p.name}**{note}: {machine_text(p.description)}"
 
-    def rescan(self) -> tuple:
+    def pipelines_table(self) -> str:
+        """Each pipeline: where it is in the studio, the files it needs, and the checkpoint kind it is meant for."""
+        tabs = {"distilled": "Text / Image to Video", "one-stage": "Text / Image to Video", "two-stage":
+                "Text / Image to Video", "keyframes": "Keyframe Interpolation", "ic-lora": "IC-LoRA Control",
+                "upscale": "Upscaling"}  # fmt: skip
+        rows = ["| Pipeline | Tab | Needs | Meant for |", "|---|---|---|---|"]
+        for name, d in PIPELINES.items():
+            needs = ", ".join(role.value.replace("_", " ") for role in d.needs) or "the checkpoint only"
+            rows.append(f"| **{d.title}** (`{name}`): {d.summary} | {tabs.get(name, '')} | {needs} | {d.variant} |")
+        return "\n".join(rows)
+
+    def rescan(self, folder: str | None = None) -> tuple:
         studio = self.studio
+        if folder is not None and folder.strip() != str(studio.weights_dir or ""):
+            chosen = Path(folder.strip()).expanduser() if folder.strip() else None
+            if chosen is not None and not chosen.is_dir():
+                raise gr.Error(f"{chosen} is not a folder: type the path of the folder that holds the .safetensors "
+                               "files.", print_exception=False)  # fmt: skip
+            studio.weights_dir = chosen
         checkpoint = None if studio.models.demo else Path(studio.models.paths.checkpoint)
         if checkpoint is not None and not checkpoint.exists():
             checkpoint = None
@@ -124,50 +159,40 @@ class ModelsTab:
 
     def download(self, choice: str | None, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple:
         if not choice or "|" not in choice:
-            raise gr.Error("Choose a missing file to download.", print_exception=False)
+            return "⚠️ Choose a missing file to download first.", gr.skip(), gr.skip(), gr.skip()
         repo, file = choice.split("|", 1)
         target = self.studio.weights_dir or Path.home() / ".cache" / "ltx-studio-mlx" / "weights"
-        if self.studio.weights_dir is None:
-            self.studio.weights_dir = target
         progress(0, desc=f"connecting to huggingface.co for {file}")
         try:
             path = model_files.download(repo, file, target)
         except Exception as exc:  # network, auth (gated Gemma), disk: all reported, none fatal
-            raise gr.Error(f"Download of {file} failed: {exc}", print_exception=False) from None
+            # Shown in the status line only (a raised error would put "Error" over the file list too).
+            return f"⚠️ Download of `{file}` failed: {exc}", gr.skip(), gr.skip(), gr.skip()
+        self.studio.weights_dir = target  # scanned from now on
         found, missing = self.rescan()
-        return f"Downloaded `{path}`.", found, missing
+        return f"Downloaded `{path}`.", found, missing, str(target)
 
     def estimate(self, pipeline: str, width: float, height: float, frames: float, audio: bool) -> str:
         """Per-stage predicted peak memory of the checkpoint in use under the current memory mode."""
-        from ltx_core.errors import LTXError
-        from ltx_core.memory import Guidance, available_memory, estimate_for_runtime
-        from ltx_core.pipelines.blocks import guidance_passes
+        from ltx_core.memory import available_memory
         from ltx_core.pipelines.request import GenerationRequest
+        from ltx_ui.estimates import memory_estimate
 
         studio = self.studio
         try:
             descriptor = pipeline_descriptor(pipeline)
-            version = studio.models.version
-            request = GenerationRequest.for_version(version, prompt="estimate", height=int(height), width=int(width),
-                                                    frames=int(frames), generate_audio=bool(audio))  # fmt: skip
+            request = GenerationRequest.for_version(studio.models.version, prompt="estimate", height=int(height),
+                                                    width=int(width), frames=int(frames), generate_audio=bool(audio))  # fmt: skip
             request.validate(descriptor.size_multiple)
-            ledger = studio.ledger()  # its runtime is what a job would run with (demo: float32, unquantized)
-            guidance = None
-            if descriptor.guided:
-                guidance = Guidance(guidance_passes(request), ledger.runtime.batch_guidance_passes, contexts=2)
-            result = estimate_for_runtime(
-                ledger.checkpoint.config, ledger.runtime, height=request.height, width=request.width,
-                frames=request.frames, fps=request.fps, audio=request.generate_audio, stages=descriptor.memory_stages(),
-                guidance=guidance, gemma_config=ledger.gemma_config(), upsampler_config=ledger.upsampler_config(),
-            )  # fmt: skip
-        except (LTXError, ValueError, KeyError) as exc:
+            mode, result = memory_estimate(studio, pipeline, request)  # never touches a running job's ledger log
+        except (LTXError, ValueError, KeyError, TypeError, OverflowError) as exc:
             raise gr.Error(f"Cannot estimate: {exc}", print_exception=False) from None
         available = available_memory()
         verdict = "fits" if result.peak <= available else "does **not** fit"
         rows = [f"| {s.stage} | {s.weights / 1e9:.2f} | {s.activations / 1e9:.2f} | {s.peak / 1e9:.2f} |" for s in result.stages]
         return "\n".join(
             [
-                f"Memory mode **{ledger.runtime.name}**: peak **{result.peak / 1e9:.2f} GB**, {verdict} in the "
+                f"Memory mode **{mode}**: peak **{result.peak / 1e9:.2f} GB**, {verdict} in the "
                 f"{available / 1e9:.1f} GB this machine can give a job.",
                 "",
                 "| stage | weights GB | working GB | peak GB |",
@@ -183,6 +208,13 @@ class ModelsTab:
             raise gr.Error(str(exc), print_exception=False) from None
         self.studio.set_preset(preset, name == AUTO)
         return self.preset_text()
+
+
+def machine_text(description: str) -> str:
+    """Memory-mode descriptions speak of Macs; elsewhere they mean any machine with that memory."""
+    import sys
+
+    return description if sys.platform == "darwin" else description.replace(" Macs", " machines")
 
 
 def _what(found: model_files.FoundFile) -> str:

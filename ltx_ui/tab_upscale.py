@@ -22,7 +22,7 @@ from ltx_ui.context import (
     user_message,
 )
 from ltx_ui.controls import MAX_SEED, output_controls
-from ltx_ui.inputs import InputProblem, check_video
+from ltx_ui.inputs import InputProblem, check_video, one_line
 from ltx_ui.outputs import find_entry, keep_input, list_entries
 
 TAB = "upscale"
@@ -34,25 +34,61 @@ class UpscaleTab:
         self.studio = studio
 
     def build(self) -> None:
-        with gr.Row():
-            with gr.Column():
-                self.choice = gr.Dropdown(self.choices(), value=UPLOAD, label="Gallery item to upscale", allow_custom_value=True,
-                                          elem_id="upscale-choice")  # fmt: skip
-                refresh = gr.Button("Refresh list", size="sm")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=5):
+                with gr.Row():
+                    # Filled on page load (and after each job), so it lists what is there now.
+                    self.choice = gr.Dropdown([UPLOAD], value=UPLOAD, label="Gallery item to upscale",
+                                              allow_custom_value=True, elem_id="upscale-choice", scale=4)  # fmt: skip
+                    refresh = gr.Button("Refresh list", size="sm", scale=1, elem_id="upscale-refresh")
+                self.source_preview = gr.Video(label="Chosen gallery item", interactive=False, height=200, visible=False,
+                                               elem_id="upscale-source-preview")  # fmt: skip
                 self.upload = gr.Video(label="…or upload a video", sources=["upload"], height=200, elem_id="upscale-upload")
-            with gr.Column():
                 self.spatial = gr.Checkbox(label="Spatial ×2 (twice the width and height)", value=True)
                 self.temporal = gr.Checkbox(label="Temporal ×2 (twice the frames, same duration)", value=False)
                 self.prompt = gr.Textbox(label="Prompt for the refinement (empty: the source's own prompt)", lines=2)
                 self.seed = gr.Number(label="Seed", value=0, precision=0, minimum=0, maximum=MAX_SEED)
-        self.out = output_controls(TAB, "Upscale")
-        refresh.click(lambda: gr.Dropdown(choices=self.choices()), None, self.choice, queue=False, api_visibility="private")
+            with gr.Column(scale=4, elem_classes="result-column"):
+                self.out = output_controls(TAB, "Upscale")
+        private = {"queue": False, "api_visibility": "private"}
+        refresh.click(lambda: gr.Dropdown(choices=self.choices()), None, self.choice, **private)
+        self.choice.change(self.preview, self.choice, [self.source_preview, self.upload], **private)
+        estimate_inputs = [self.choice, self.upload, self.spatial, self.temporal]
+        for control in (self.choice, self.upload, self.spatial, self.temporal):
+            control.change(self.estimate, estimate_inputs, self.out.estimate, **private)
         self.out.generate.click(self.upscale, [self.choice, self.upload, self.spatial, self.temporal, self.prompt, self.seed],
                                 self.out.components(), api_name="upscale", **JOB_EVENT,
                                 show_progress="hidden")  # fmt: skip
-        self.out.cancel.click(cancel_handler(self.studio), None, self.out.status, queue=False, api_visibility="private")
+        self.out.cancel.click(cancel_handler(self.studio), None, self.out.status, queue=False, show_progress="hidden",
+                              api_visibility="private")  # fmt: skip
         self.fields = {"source": self.choice, "upload": self.upload, "spatial": self.spatial, "temporal": self.temporal,
                        "prompt": self.prompt, "seed": self.seed}  # fmt: skip
+
+    def on_load(self) -> gr.Dropdown:
+        return gr.Dropdown(choices=self.choices())
+
+    def preview(self, name: str | None) -> tuple:
+        """The chosen gallery item plays above (the upload box is for another video)."""
+        entry = find_entry(self.studio.outputs, name) if name and name != UPLOAD else None
+        if entry is None:
+            return gr.Video(value=None, visible=False), gr.Video(visible=True)
+        return gr.Video(value=str(entry.video), visible=True), gr.Video(visible=False)
+
+    def estimate(self, name: str | None, video: str | None, spatial: bool, temporal: bool) -> str:
+        from ltx_core.media import probe_video
+        from ltx_core.pipelines.speed import upscale_plan
+        from ltx_ui.estimates import describe_duration
+
+        entry = find_entry(self.studio.outputs, name) if name and name != UPLOAD else None
+        source = entry.video if entry is not None else video
+        if not source or not (spatial or temporal):
+            return ""
+        try:
+            info = probe_video(Path(source))
+        except (LTXError, OSError):
+            return ""
+        plan = upscale_plan(info.width, info.height, info.frames, info.fps, bool(spatial), bool(temporal))
+        return describe_duration(self.studio.predict(plan))
 
     def reuse(self, ui: dict[str, Any]) -> dict:
         source = Path(str(ui.get("source", "")))
@@ -74,7 +110,7 @@ class UpscaleTab:
             if gallery_item and gallery_item != UPLOAD:
                 entry = find_entry(studio.outputs, gallery_item)
                 if entry is None:
-                    raise InputProblem(f"{gallery_item} is no longer in the outputs folder (deleted?): refresh the list.")
+                    raise InputProblem(f"{one_line(gallery_item)} is no longer in the outputs folder (deleted?): refresh the list.")
                 source = check_video(entry.video)
             else:
                 source = keep_input(studio.outputs, check_video(video, "video to upscale"))
@@ -88,6 +124,11 @@ class UpscaleTab:
         def run(output: Path, report, cancel):
             return run_pipeline(studio.ledger(), "upscale", up, output, report, cancel)
 
+        from ltx_core.media import probe_video
+        from ltx_core.pipelines.speed import upscale_plan
+
+        info = probe_video(source)
+        plan = tuple(upscale_plan(info.width, info.height, info.frames, info.fps, up.spatial, up.temporal))
         extra = {"tab": TAB, "ui": {"source": str(source), "spatial": up.spatial, "temporal": up.temporal,
                                     "prompt": prompt or "", "seed": up.seed}}  # fmt: skip
-        yield from generate_updates(studio, session_of(request), [Job("upscale", up.seed, run, extra)], progress)
+        yield from generate_updates(studio, session_of(request), [Job("upscale", up.seed, run, extra, plan)], progress)

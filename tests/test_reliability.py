@@ -142,3 +142,27 @@ def test_upscaling_a_4k_video_is_refused_before_anything_loads(reference, tmp_pa
     assert ledger.events == []
     prepared, _ = UpscalePipeline(ledger).prepare(UpscaleRequest(source, spatial=False, temporal=True))
     assert (prepared.width, prepared.height, prepared.frames) == (3840, 2144, 9)  # temporal only fits
+
+
+def test_a_full_disk_is_named_in_one_sentence_and_leaves_nothing(tmp_path: Path):
+    """A 300 KB tmpfs (needs mount permission, as in CI's container; skipped elsewhere)."""
+    import subprocess
+
+    import numpy as np
+
+    from ltx_core.media import write_mp4
+    from ltx_core.media.errors import MediaWriteError
+
+    folder = tmp_path / "small-disk"
+    folder.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(folder)], capture_output=True).returncode:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        frames = np.random.default_rng(0).integers(0, 255, (33, 256, 256, 3), dtype=np.uint8)
+        with pytest.raises(MediaWriteError) as refused:
+            write_mp4(folder / "clip.mp4", frames, 24.0, settings={"prompt": "noise"})
+        assert str(refused.value) == (f"the disk holding {folder} is full: free some space (or choose another outputs "
+                                      "folder) and run the job again.")  # fmt: skip
+        assert list(folder.iterdir()) == []
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)

@@ -95,7 +95,9 @@ def test_no_checkpoint_means_demo_models(tmp_path, monkeypatch):
     monkeypatch.setenv("LTX_DEMO_DIR", str(tmp_path / "demo"))
     models = model_files.resolve_models(tmp_path / "empty", None)
     assert models.demo and models.paths.checkpoint.exists() and models.loras()
-    assert ("google/gemma-3-12b-it", "(whole repository)") in [(r, f) for r, f, _ in model_files.missing_files(models)]
+    missing = [(r, f) for r, f, _ in model_files.missing_files(models)]  # what the banner recommends: LTX-2.3
+    assert ("google/gemma-3-12b-it-qat-q4_0-unquantized", "(whole repository)") in missing
+    assert ("Lightricks/LTX-2.3", "ltx-2.3-22b-distilled.safetensors") in missing
 
 
 def test_offline_download_fails_fast_with_advice(tmp_path, monkeypatch):
@@ -216,3 +218,34 @@ def test_app_with_share_and_auth_serves_locally_behind_a_login(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_a_non_lora_file_is_refused_as_a_lora_and_the_demo_ic_lora_is_preselected(tmp_path, monkeypatch):
+    from ltx_ui.controls import loras_from
+
+    monkeypatch.setenv("LTX_DEMO_DIR", str(tmp_path / "demo"))
+    models = model_files.resolve_models(None, None)
+    assert models.ic_lora().name == "ltx2-demo-ic-lora-canny-control.safetensors"
+    with pytest.raises(InputProblem, match="is a spatial upsampler file, not a LoRA: choose a LoRA file."):
+        loras_from(str(models.paths.spatial_upsampler), 1.0)
+    assert loras_from(str(models.ic_lora()), 0.5)[0].strength == 0.5
+
+
+def test_a_listening_port_is_in_use_but_one_left_in_time_wait_is_not():
+    import socket
+
+    sys.path.insert(0, str(ROOT))
+    from app import check_port
+
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Gradio's server (uvicorn) does
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        with pytest.raises(ValueError, match=f"port {port} is in use .*: pass --port {port + 1} or another free port"):
+            check_port("127.0.0.1", port)
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = server.accept()
+        accepted.close()  # the server side closes first: its end waits in TIME_WAIT
+        client.close()
+    check_port("127.0.0.1", port)  # a studio restarted right away may take the port again

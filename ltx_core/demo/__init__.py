@@ -25,6 +25,8 @@ CHECKPOINT = "ltx2-demo.safetensors"
 SPATIAL_UPSAMPLER = "ltx2-demo-spatial-upsampler.safetensors"
 TEMPORAL_UPSAMPLER = "ltx2-demo-temporal-upsampler.safetensors"
 DISTILLED_LORA = "ltx2-demo-distilled-lora.safetensors"
+# A stand-in IC-LoRA (same layout, other random weights), so the IC-LoRA tab works in demo mode.
+IC_LORA = "ltx2-demo-ic-lora-canny-control.safetensors"
 GEMMA = "gemma-demo"
 SEED = 2026
 LORA_RANK = 4
@@ -74,7 +76,7 @@ def ensure_demo_models(root: Path) -> Path:
 
 def _layout_version() -> str:
     digest = hashlib.sha256(LAYOUT_PATH.read_bytes())
-    digest.update(f"{SEED}:{LORA_RANK}:{LORA_TARGETS}".encode())
+    digest.update(f"{SEED}:{LORA_RANK}:{LORA_TARGETS}:{IC_LORA}".encode())
     return digest.hexdigest()[:16]
 
 
@@ -96,6 +98,7 @@ def _write_demo(folder: Path) -> None:
     config = layout["gemma"]["config"]
     write_byte_tokenizer(gemma, int(config.get("text_config", config).get("vocab_size", 1024)))
     save_file(_distilled_lora(layout["checkpoint"]["tensors"]), str(folder / DISTILLED_LORA))
+    save_file(_distilled_lora(layout["checkpoint"]["tensors"], "ic-lora:"), str(folder / IC_LORA))
 
 
 def _rng(key: str) -> np.random.Generator:
@@ -129,7 +132,12 @@ def _random_tensors(tensors: dict, gemma: bool) -> dict[str, np.ndarray]:
     return out
 
 
-def _distilled_lora(checkpoint_tensors: dict) -> dict[str, np.ndarray]:
+def demo_ic_lora(paths) -> Path:
+    """The demo IC-LoRA beside the demo checkpoint of ``paths`` (a ``ModelPaths``)."""
+    return Path(paths.checkpoint).parent / IC_LORA
+
+
+def _distilled_lora(checkpoint_tensors: dict, seed_key: str = "lora:") -> dict[str, np.ndarray]:
     """A small LoRA in the official layout on the blocks' main linear layers."""
     out = {}
     prefix = "model.diffusion_model."
@@ -140,7 +148,7 @@ def _distilled_lora(checkpoint_tensors: dict) -> dict[str, np.ndarray]:
         if not module.split(".", 2)[2].startswith(LORA_TARGETS):
             continue
         out_features, in_features = shape
-        rng = _rng("lora:" + module)
+        rng = _rng(seed_key + module)
         out[f"diffusion_model.{module}.lora_A.weight"] = rng.normal(0, 1 / np.sqrt(in_features), (LORA_RANK, in_features)).astype(np.float32)
         out[f"diffusion_model.{module}.lora_B.weight"] = rng.normal(0, 0.02, (out_features, LORA_RANK)).astype(np.float32)
     return out

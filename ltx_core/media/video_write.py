@@ -12,9 +12,11 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import enum
+import errno
 import json
 import os
 import platform
+import shutil
 import subprocess
 import tempfile
 import time
@@ -235,9 +237,19 @@ def write_mp4(
         returncode = process.wait()
         log.seek(0)
         if returncode != 0:
-            raise MediaWriteError(f"ffmpeg failed writing {path}: {_tail(log.read())}")
+            text = log.read()
+            if b"No space left" in text or _disk_full(path.parent):
+                raise disk_full_error(path.parent)
+            raise MediaWriteError(f"ffmpeg failed writing {path}: {_tail(text)}")
         _fsync(temp_video)
         os.replace(temp_video, path)
+    except OSError as exc:
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+        if exc.errno == errno.ENOSPC:
+            raise disk_full_error(path.parent) from None
+        raise
     except BaseException:
         if process is not None and process.poll() is None:
             process.kill()
@@ -263,8 +275,26 @@ def write_mp4(
         seconds=0.0,
     )
     if sidecar:
-        write_json_atomic(written.sidecar, sidecar_content(written, settings, crf, preset, audio_bitrate))
+        try:
+            write_json_atomic(written.sidecar, sidecar_content(written, settings, crf, preset, audio_bitrate))
+        except OSError as exc:  # a video without its sidecar is no finished output
+            path.unlink(missing_ok=True)
+            if exc.errno == errno.ENOSPC:
+                raise disk_full_error(path.parent) from None
+            raise
     return dataclasses.replace(written, seconds=time.monotonic() - started)
+
+
+def disk_full_error(folder: Path) -> MediaWriteError:
+    return MediaWriteError(f"the disk holding {folder} is full: free some space (or choose another outputs folder) "
+                           "and run the job again.")  # fmt: skip
+
+
+def _disk_full(folder: Path, reserve: int = 1 << 20) -> bool:
+    try:
+        return shutil.disk_usage(folder).free < reserve
+    except OSError:
+        return False
 
 
 def sidecar_content(written: WrittenVideo, settings: Mapping[str, Any], crf: int, preset: str,

@@ -237,8 +237,9 @@ def decode_pixels(
 
     decoder = ledger.video_decoder()
     tiling = decode_tiling(ledger, decoder, tiling)
-    if isinstance(decoder, DiffusionVideoDecoder):
-        yield from decode_diffusion_pixels(latent, decoder, tiling, noise=noise, key=mx.random.key(seed))
+    model = getattr(decoder, "wrapped", decoder)  # a job's progress reporting wraps it (CountedTiles)
+    if isinstance(model, DiffusionVideoDecoder):
+        yield from decode_diffusion_pixels(latent, model, tiling, noise=noise, key=mx.random.key(seed))
     else:
         yield from decode(latent, decoder, tiling, noise=noise, key=mx.random.key(seed))
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,14 @@ import mlx.core as mx
 from ltx_core.pipelines.blocks import decode_audio, decode_frames
 from ltx_core.pipelines.descriptor import Latents, PipelineDescriptor
 from ltx_core.pipelines.ledger import ModelLedger, StageRecord
-from ltx_core.pipelines.progress import CancelToken, ProgressCallback, ProgressReporter
+from ltx_core.pipelines.progress import (
+    CancelToken,
+    CountedTiles,
+    ProgressCallback,
+    ProgressReporter,
+    cancel_scope,
+    install_cancel_checks,
+)
 from ltx_core.pipelines.registry import pipeline_descriptor
 
 
@@ -50,35 +59,66 @@ def run_job(
     started = time.monotonic()
     reporter = ProgressReporter(progress, cancel)
     first_stage = len(ledger.stages)
+    with _instrumented(ledger, reporter), cancel_scope(cancel):
+        try:
+            job = descriptor.create(ledger)
+            prepared, notices = job.prepare(request)
+            latents: Latents = job.produce(prepared, reporter)
+            notices = notices + latents.notices
+            fps = latents.fps if latents.fps is not None else prepared.fps
+            audio: tuple = latents.audio_track or ()  # (waveform, sample rate) carried over, or the decoded Audio
+            if latents.audio is not None:
+                with ledger.stage("audio decode"):
+                    reporter.report("audio decode", 0, 1)
+                    audio = (decode_audio(ledger, latents.audio),)
+            settings = _settings(ledger, descriptor, prepared, latents, notices, extra_settings)
+            with ledger.stage("video decode"):
+                reporter.report("video decode", 0, 1)
+                frames = decode_frames(ledger, latents.video, ledger.runtime.tiling_config(), seed=prepared.seed)
+                written = write_mp4(output, _checked(frames, cancel), fps, *audio, settings=settings)
+            stages = tuple(ledger.stages[first_stage:])
+            reporter.report("done", 1, 1)
+            return OutputRecord(
+                video=written.path,
+                sidecar=written.sidecar,
+                seconds=time.monotonic() - started,
+                peak_memory=max((s.peak_bytes for s in stages), default=0),
+                stages=stages,
+                prompt=latents.prompt,
+                notices=notices,
+            )
+        finally:
+            ledger.finish_job()
+
+
+@contextmanager
+def _instrumented(ledger: ModelLedger, reporter: ProgressReporter) -> Iterator[None]:
+    """For this job: the VAE passes report each tile (a long decode or encode is no longer one
+    frozen "step 0/1") and the transformer checks the cancel token after each block. Done on the
+    ledger instance (its methods shadowed for the job's duration), so every pipeline gets it."""
+    from ltx_core.model.video_vae.tiling import decoder_tiles, encoder_tiles
+
+    tiling = ledger.runtime.tiling_config()
+    names = ("video_decoder", "video_encoder", "transformer")
+    original = {name: getattr(ledger, name) for name in names}
+
+    def counted(model, stage: str, tiles) -> CountedTiles:
+        count = (lambda shape: len(tiles(shape[2:], tiling, model.scale))) if tiling is not None else (lambda shape: 1)
+        return CountedTiles(model, stage, reporter, count)
+
+    def transformer(*args, **kwargs):
+        model = original["transformer"](*args, **kwargs)
+        install_cancel_checks(model.velocity_model)
+        return model
+
+    ledger.video_decoder = lambda: counted(original["video_decoder"](), "video decode", decoder_tiles)
+    ledger.video_encoder = lambda: counted(original["video_encoder"](), "encode", encoder_tiles)
+    ledger.transformer = transformer
     try:
-        job = descriptor.create(ledger)
-        prepared, notices = job.prepare(request)
-        latents: Latents = job.produce(prepared, reporter)
-        notices = notices + latents.notices
-        fps = latents.fps if latents.fps is not None else prepared.fps
-        audio: tuple = latents.audio_track or ()  # (waveform, sample rate) carried over, or the decoded Audio
-        if latents.audio is not None:
-            with ledger.stage("audio decode"):
-                reporter.report("audio decode", 0, 1)
-                audio = (decode_audio(ledger, latents.audio),)
-        settings = _settings(ledger, descriptor, prepared, latents, notices, extra_settings)
-        with ledger.stage("video decode"):
-            reporter.report("video decode", 0, 1)
-            frames = decode_frames(ledger, latents.video, ledger.runtime.tiling_config(), seed=prepared.seed)
-            written = write_mp4(output, _checked(frames, cancel), fps, *audio, settings=settings)
-        stages = tuple(ledger.stages[first_stage:])
-        reporter.report("done", 1, 1)
-        return OutputRecord(
-            video=written.path,
-            sidecar=written.sidecar,
-            seconds=time.monotonic() - started,
-            peak_memory=max((s.peak_bytes for s in stages), default=0),
-            stages=stages,
-            prompt=latents.prompt,
-            notices=notices,
-        )
+        yield
     finally:
-        ledger.finish_job()
+        for name in names:
+            ledger.__dict__.pop(name, None)
 
 
 def _checked(chunks, cancel: CancelToken | None):

@@ -36,6 +36,7 @@ def running_studio(root: Path, max_file_size: str = "4mb", weights_dir: Path | N
     from ltx_ui.studio import LaunchOptions, build_studio, launch
 
     os.environ["LTX_DEMO_DIR"] = os.environ.get("LTX_TEST_DEMO_DIR", str(root / "demo"))
+    os.environ["LTX_SPEED_FILE"] = str(root / "speed.json")  # the speed model learns here, not in the user's cache
     outputs = root / "outputs"
     studio = Studio.create(outputs, weights_dir, None, None)
     blocks = build_studio(studio)
