@@ -180,3 +180,33 @@ def test_a_job_that_does_not_fit_is_refused_before_loading(reference, tmp_path):
     ledger.runtime = quality
     assert DistilledPipeline(ledger).generate(small_request(height=128, width=128)).video.shape[3:] == (4, 4)
 
+
+
+@pytest.mark.parametrize("bits", [None, 4])
+def test_streamed_loras_match_the_resident_model(reference: Reference, tmp_path: Path, bits):
+    """LoRAs enter each streamed block as it loads (fused into float weights, a side path on
+    quantized ones): the same arithmetic as the resident model, so the same outputs."""
+    from ltx_core.loader.lora import LoraSpec, apply_loras
+    from tests.parity import check_parity
+    from tests.test_lora import CASES, LORA_A
+
+    checkpoint = reference.checkpoint
+    if bits is not None:
+        checkpoint = tmp_path / f"tiny-{bits}bit.safetensors"
+        convert_checkpoint(reference.checkpoint, checkpoint, QuantizationSpec(bits, 32), dtype=mx.float32)
+    streamed = load_transformer(checkpoint, streaming=True)
+    base = np.array(streamed(*av_inputs(reference))[0])
+    for case in ("single", "pair"):
+        resident = load_transformer(checkpoint)  # fresh: removing a fused LoRA is exact only to one rounding
+        with apply_loras(resident, CASES[case]), apply_loras(streamed, CASES[case]) as applied:
+            assert applied.streamed and all(not p.startswith("transformer_blocks.") for p in applied.fused_layers)
+            ours = streamed(*av_inputs(reference))
+            expected = resident(*av_inputs(reference))
+            for name, a, b in zip(("video", "audio"), ours, expected):
+                check_parity(f"lora/streamed/{bits or 'float'}/{case}/{name}", a, b, 0.0)
+    assert streamed.block_hook.loras == []
+    # removed: the non-block layers stay resident, so their fused deltas come off to one rounding
+    check_parity(f"lora/streamed/{bits or 'float'}/removed", streamed(*av_inputs(reference))[0], base, 1e-6)
+    with apply_loras(streamed, [LoraSpec(LORA_A, 0.7)]):  # a second forward reloads and re-applies
+        first = np.array(streamed(*av_inputs(reference))[0])
+        np.testing.assert_array_equal(np.array(streamed(*av_inputs(reference))[0]), first)

@@ -21,13 +21,21 @@ weight and gain a side path ``strength * (x @ A^T) @ B^T``. ``AppliedLoras.remov
 both: side paths exactly; fused weights by subtracting the same delta recomputed from the files
 (exact up to one rounding of the weight dtype: float32 models come back within ~1e-7 relative,
 bfloat16 ones may differ by one bf16 step on touched elements; reload for bit-exact weights).
+
+On a block-streamed model (``loader/streaming.py``) the non-block layers are changed as above
+and the block layers are changed as each block is streamed in: the LoRA matrices of that block
+are read from the memory-mapped file, fused into its freshly loaded full-precision weights or
+added as side paths to its quantized layers, and dropped with the block. The arithmetic is the
+resident model's, so outputs are the same.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import count
@@ -55,6 +63,7 @@ DOWN_SUFFIX = ".lora_A.weight"
 UP_SUFFIX = ".lora_B.weight"
 ALPHA_SUFFIX = ".alpha"
 REFERENCE_DOWNSCALE_KEY = "reference_downscale_factor"
+_BLOCK_LAYER = re.compile(r"transformer_blocks\.(\d+)\.(.+)$")
 _SHOWN = 5
 _owners = count(1)
 
@@ -135,6 +144,16 @@ class LoraFile:
     @property
     def metadata(self) -> dict[str, str]:
         return dict(self.file.metadata)
+
+    @property
+    def identity(self) -> str:
+        """A fingerprint of the file's contents (size and header, not its name): how a LoRA fused
+        into a converted checkpoint is recognised again, wherever the file is."""
+        digest = hashlib.sha256(str(self.file.file_size).encode())
+        for key in sorted(self.file.keys()):
+            info = self.file.info(key)
+            digest.update(f"{key}:{info.dtype}:{info.shape}:{info.start}".encode())
+        return digest.hexdigest()[:16]
 
     @property
     def rank(self) -> int:
@@ -267,6 +286,10 @@ class AppliedLoras:
         self.fused_layers: list[str] = []
         self.side_path_layers: list[str] = []
         self.active = False
+        # Block layers of a streamed model: {block index: {layer path inside the block: targets}},
+        # applied by the streamer each time the block is loaded.
+        self.streamed: dict[int, dict[str, list[tuple[LoraPlan, str]]]] = {}
+        self._streamer = None
 
     @property
     def notices(self) -> list[str]:
@@ -290,8 +313,15 @@ class AppliedLoras:
         return [LowRank(*plan.file.pair(module), plan.strength) for plan, module in targets]
 
     def _apply(self) -> None:
+        from ltx_core.loader.streaming import BlockStreamer
+
         layers = dict(self.model.named_modules())
+        streamer = self.model.block_hook if isinstance(self.model.block_hook, BlockStreamer) else None
         for path, targets in self._targets_by_layer().items():
+            match = _BLOCK_LAYER.match(path) if streamer is not None else None
+            if match is not None:
+                self.streamed.setdefault(int(match.group(1)), {})[match.group(2)] = targets
+                continue
             layer = layers[path]
             if isinstance(layer, nn.QuantizedLinear):
                 add_side_path(layer, self.owner, self._parts(targets))
@@ -299,8 +329,27 @@ class AppliedLoras:
             else:
                 fuse_into_linear(layer, self._parts(targets))
                 self.fused_layers.append(path)
+        if streamer is not None and self.streamed:
+            streamer.loras.append(self)
+            self._streamer = streamer
         self.active = True
         self.model.clear_run_cache()
+
+    def apply_to_block(self, block: nn.Module) -> None:
+        """Streaming: put these LoRAs into ``block`` right after its weights were loaded."""
+        layers = dict(block.named_modules())
+        for path, targets in self.streamed.get(block.index, {}).items():
+            layer = layers[path]
+            if isinstance(layer, nn.QuantizedLinear):
+                add_side_path(layer, self.owner, self._parts(targets))
+            else:
+                fuse_into_linear(layer, self._parts(targets))
+
+    def remove_from_block(self, block: nn.Module) -> None:
+        """Streaming: before ``block`` is released (fused weights go with its weights)."""
+        layers = dict(block.named_modules())
+        for path in self.streamed.get(block.index, {}):
+            remove_side_path(layers[path], self.owner)
 
     def remove(self) -> None:
         """Take these LoRAs out of the model (a no-op the second time)."""
@@ -313,7 +362,10 @@ class AppliedLoras:
                 fuse_into_linear(layers[path], self._parts(targets), sign=-1.0)
         for path in self.side_path_layers:
             remove_side_path(layers[path], self.owner)
-        self.fused_layers, self.side_path_layers = [], []
+        if self._streamer is not None:
+            self._streamer.loras.remove(self)
+            self._streamer = None
+        self.fused_layers, self.side_path_layers, self.streamed = [], [], {}
         self.active = False
         self.model.clear_run_cache()
 
