@@ -32,6 +32,7 @@ resident model's, so outputs are the same.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
 import os
@@ -176,6 +177,39 @@ class LoraFile:
         """(A, B) of one module in float32."""
         a, b = self.modules[module]
         return self.file.load(a, mx.float32), self.file.load(b, mx.float32)
+
+
+FUSED_METADATA_KEY = "ltx_mlx_fused_loras"
+
+
+@dataclass(frozen=True)
+class FusedLora:
+    """A LoRA that ``convert`` fused into a checkpoint's weights: file name, content identity
+    (``LoraFile.identity``) and strength."""
+
+    file: str
+    identity: str
+    strength: float
+
+    def describe(self) -> dict:
+        return {"file": self.file, "identity": self.identity, "strength": self.strength}
+
+
+def write_fused_metadata(metadata: dict[str, str], fused: Sequence[FusedLora]) -> dict[str, str]:
+    return {**metadata, FUSED_METADATA_KEY: json.dumps([lora.describe() for lora in fused])}
+
+
+def fused_loras(file: SafetensorsFile) -> tuple[FusedLora, ...]:
+    """The LoRAs fused into a converted checkpoint (none for other files)."""
+    raw = file.metadata.get(FUSED_METADATA_KEY)
+    if raw is None:
+        return ()
+    try:
+        return tuple(FusedLora(str(e["file"]), str(e["identity"]), float(e["strength"])) for e in json.loads(raw))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(
+            f"{file.name}: metadata '{FUSED_METADATA_KEY}' is malformed ({exc}); convert the checkpoint again."
+        ) from None
 
 
 def _strip_prefix(key: str) -> str:
@@ -386,7 +420,7 @@ def apply_loras(
     ``AppliedLoras.notices``. Use as ``with apply_loras(model, specs): ...`` to remove on exit.
     """
     transformer = model.velocity_model if isinstance(model, X0Model) else model
-    specs = [_spec(lora) for lora in loras]
+    specs = [lora_spec(lora) for lora in loras]
     plans = [plan_lora(LoraFile(spec.path), spec.strength, transformer) for spec in specs]
     applied = AppliedLoras(transformer, plans)
     for notice in applied.notices:
@@ -395,7 +429,7 @@ def apply_loras(
     return applied
 
 
-def _spec(lora: LoraSpec | tuple[str | os.PathLike, float] | str | os.PathLike) -> LoraSpec:
+def lora_spec(lora: LoraSpec | tuple[str | os.PathLike, float] | str | os.PathLike) -> LoraSpec:
     if isinstance(lora, tuple):
         lora = LoraSpec(*lora)
     elif isinstance(lora, (str, os.PathLike)):
