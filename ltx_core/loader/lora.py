@@ -179,6 +179,25 @@ class LoraFile:
         return self.file.load(a, mx.float32), self.file.load(b, mx.float32)
 
 
+def lora_footprint(paths: Iterable[str | os.PathLike]):
+    """What these LoRAs add to a transformer, from their headers (a ``memory.LoraFootprint``)."""
+    from ltx_core.memory.estimate import LoraFootprint
+
+    per_block: dict[int, int] = {}
+    largest_layer = 0
+    for path in paths:
+        file = LoraFile(path)
+        for module, (a_key, b_key) in file.modules.items():
+            (rank, in_features), (out_features, _) = file.file.info(a_key).shape, file.file.info(b_key).shape
+            largest_layer = max(largest_layer, in_features * out_features)
+            match = _BLOCK_LAYER.match(module)
+            if match is not None:
+                index = int(match.group(1))
+                per_block[index] = per_block.get(index, 0) + rank * (in_features + out_features)
+        file.file.close()
+    return LoraFootprint(sum(per_block.values()), max(per_block.values(), default=0), largest_layer)
+
+
 FUSED_METADATA_KEY = "ltx_mlx_fused_loras"
 
 
