@@ -184,8 +184,9 @@ def lora_footprint(paths: Iterable[str | os.PathLike]):
     from ltx_core.memory.estimate import LoraFootprint
 
     per_block: dict[int, int] = {}
-    largest_layer = 0
+    largest_layer = count = 0
     for path in paths:
+        count += 1
         file = LoraFile(path)
         for module, (a_key, b_key) in file.modules.items():
             (rank, in_features), (out_features, _) = file.file.info(a_key).shape, file.file.info(b_key).shape
@@ -195,7 +196,7 @@ def lora_footprint(paths: Iterable[str | os.PathLike]):
                 index = int(match.group(1))
                 per_block[index] = per_block.get(index, 0) + rank * (in_features + out_features)
         file.file.close()
-    return LoraFootprint(sum(per_block.values()), max(per_block.values(), default=0), largest_layer)
+    return LoraFootprint(sum(per_block.values()), max(per_block.values(), default=0), largest_layer, count)
 
 
 FUSED_METADATA_KEY = "ltx_mlx_fused_loras"

@@ -100,7 +100,8 @@ def request_settings(descriptor: PipelineDescriptor, request: Any) -> dict[str, 
     for name in ("loras", "control_loras"):
         if name in fields:
             fields[name] = [
-                {"path": str(lora.path), "strength": lora.strength, "stage2_strength": lora.stage2_strength}
+                {"path": str(lora.path), "strength": lora.strength}
+                | ({} if lora.stage2_strength is None else {"stage2_strength": lora.stage2_strength})
                 for lora in getattr(request, name)
             ]
     for key, value in fields.items():
