@@ -7,7 +7,7 @@ import json
 import sys
 
 import ltx_core  # noqa: F401  (backend set-up before mlx)
-from ltx_core.errors import LTXError
+from ltx_core.errors import ConfigError, LTXError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,6 +23,11 @@ def main(argv: list[str] | None = None) -> int:
     convert.add_argument("--bits", type=int, default=8, help="4 or 8 (default 8; 4-bit may show artifacts)")
     convert.add_argument("--group-size", type=int, default=64)
     convert.add_argument("--dtype", default="bfloat16", help="dtype of scales/biases and dequantized fp8 tensors")
+    convert.add_argument(
+        "--lora", action="append", default=[], metavar="FILE[:STRENGTH]",
+        help="fuse this LoRA (repeatable, default strength 1) into the weights before quantizing: no side path at "
+        "run time; the file records it, so giving it again at generation applies only a strength difference",
+    )  # fmt: skip
     from ltx_core import cli_generate as cli
 
     cli.add_generate_parser(commands)
@@ -45,12 +50,21 @@ def main(argv: list[str] | None = None) -> int:
             from ltx_core.loader.convert import convert_checkpoint
             from ltx_core.loader.quantization import QuantizationSpec
 
+            from ltx_core.cli_generate import lora_choice
+            from ltx_core.loader.lora import LoraSpec
+
             spec = QuantizationSpec(bits=args.bits, group_size=args.group_size)
+            loras = []
+            for value in args.lora:
+                choice = lora_choice(value)
+                if choice.stage2_strength is not None:
+                    raise ConfigError(f"convert --lora {value}: a fused LoRA has one strength; give FILE[:STRENGTH].")
+                loras.append(LoraSpec(choice.path, choice.strength))
 
             def report(done: int, total: int) -> None:
                 print(f"\r{done}/{total} tensors", end="", file=sys.stderr, flush=True)
 
-            summary = convert_checkpoint(args.checkpoint, args.output, spec, resolve_dtype(args.dtype), report)
+            summary = convert_checkpoint(args.checkpoint, args.output, spec, resolve_dtype(args.dtype), report, loras)
             print(file=sys.stderr)
             print(json.dumps(summary, indent=2))
     except LTXError as exc:

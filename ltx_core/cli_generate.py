@@ -70,7 +70,12 @@ def add_generate_parser(commands) -> None:
     parser.add_argument("--embedding", help="pre-computed prompt embeddings (.npz/.safetensors) instead of Gemma")
     parser.add_argument("--generate-audio", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--enhance-prompt", action="store_true")
-    parser.add_argument("--lora", action="append", default=[], metavar="PATH[:STRENGTH]")
+    parser.add_argument("--lora", action="append", default=[], metavar="PATH[:STRENGTH[:STAGE2_STRENGTH]]",
+                        help="a LoRA (repeatable) at STRENGTH (default 1) in stage 1 and STAGE2_STRENGTH (default: the "
+                        "same; 0: off) in the refinement stage of two-stage pipelines; with ic-lora and no "
+                        "--control-lora, the IC-LoRA")  # fmt: skip
+    parser.add_argument("--control-lora", action="append", default=[], metavar="PATH[:STRENGTH]",
+                        help="IC-LoRA of the ic-lora pipeline (stage 1 only); --lora then gives style LoRAs")  # fmt: skip
     parser.add_argument("--image", action="append", default=[], metavar="PATH[:FRAME[:STRENGTH]]",
                         help="conditioning image (frame 0 by default)")  # fmt: skip
     parser.add_argument("--keyframe", action="append", default=[], metavar="PATH:FRAME[:STRENGTH]")
@@ -103,6 +108,20 @@ def _split(spec: str, defaults: list) -> list:
         raw = parts[index + 1] if index + 1 < len(parts) else None
         values.append(type(default)(raw) if raw not in (None, "") else default)
     return values
+
+
+def lora_choice(spec: str):
+    """``PATH[:STRENGTH[:STAGE2_STRENGTH]]`` -> LoraChoice (stage-2 strength None: as stage 1)."""
+    from ltx_core.errors import ConfigError
+    from ltx_core.pipelines.request import LoraChoice
+
+    try:
+        path, strength, stage2 = _split(spec, [1.0, ""])
+        return LoraChoice(path, strength, float(stage2) if stage2 != "" else None)
+    except ValueError:
+        raise ConfigError(
+            f"--lora {spec}: give PATH, PATH:STRENGTH or PATH:STRENGTH:STAGE2_STRENGTH with numbers as strengths."
+        ) from None
 
 
 def build_ledger(args: argparse.Namespace):
@@ -170,7 +189,8 @@ def request_from_args(args: argparse.Namespace, version: VersionSpec):
 
     images = [ImageCondition(p, f, s) for p, f, s in (_split(x, [0, 1.0]) for x in args.image)]
     images += [ImageCondition(p, f, s) for p, f, s in (_split(x, [0, 1.0]) for x in args.keyframe)]
-    loras = [LoraChoice(p, s) for p, s in (_split(x, [1.0]) for x in args.lora)]
+    loras = [lora_choice(spec) for spec in args.lora]
+    control_loras = [LoraChoice(p, s) for p, s in (_split(x, [1.0]) for x in getattr(args, "control_lora", []))]
     pipeline = getattr(args, "pipeline", None)
     video, audio = guidance_from_args(args, version, pipeline)
     return GenerationRequest.for_version(
@@ -179,7 +199,7 @@ def request_from_args(args: argparse.Namespace, version: VersionSpec):
         refine_steps=args.steps_stage2, video_guidance=video, audio_guidance=audio,
         images=tuple(images), loras=tuple(loras), generate_audio=args.generate_audio,
         enhance_prompt=args.enhance_prompt, embeddings=args.embedding,
-        control_video=control_video(args), control_strength=args.control_strength,
+        control_video=control_video(args), control_strength=args.control_strength, control_loras=tuple(control_loras),
         control_attention=args.control_attention,
     )  # fmt: skip
 

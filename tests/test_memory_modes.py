@@ -1,5 +1,6 @@
-"""Every memory mode (preset) runs the fixture pipeline end to end: its dtype, quantization (at
-load, or from a converted checkpoint when it streams blocks), VAE tiling and memory check.
+"""Every memory mode (preset) runs a LoRA job on the fixture pipeline end to end: its dtype,
+quantization (at load, or from a converted checkpoint when it streams blocks), VAE tiling, memory
+check and LoRAs (fused, side path, or streamed with each block).
 
 The tiny fixture's layer widths (16-128) take group size 32, not the presets' 64, so the
 quantization keeps each preset's bit width with group size 32."""
@@ -16,10 +17,11 @@ from ltx_core.loader.convert import convert_checkpoint
 from ltx_core.loader.quantization import QuantizationSpec
 from ltx_core.media import probe_video
 from ltx_core.presets import load_presets
+from ltx_core.pipelines.request import LoraChoice
 from ltx_core.pipelines.runner import run_job
 from ltx_core.runtime import RuntimeSettings
 from tests.conftest import Reference
-from tests.pipeline_helpers import tiny_ledger
+from tests.pipeline_helpers import tiny_lora, tiny_ledger
 from tests.test_pipelines import small_request
 
 
@@ -41,7 +43,10 @@ def test_memory_mode_runs_a_fixture_pipeline(reference: Reference, tmp_path: Pat
         text_encoder_quantization=for_fixture(runtime.text_encoder_quantization),
     )  # fmt: skip
     pipeline = "distilled" if preset.block_streaming else "one-stage"  # guided: exercises the pass batching
-    record = run_job(ledger, pipeline, small_request(height=128, width=128), tmp_path / "out.mp4")
+    style = tiny_lora(reference.checkpoint, tmp_path / "style.safetensors")
+    request = small_request(height=128, width=128, loras=(LoraChoice(style, 0.8, 0.5),))
+    record = run_job(ledger, pipeline, request, tmp_path / "out.mp4")
+    assert "loras ['style.safetensors']" in ledger.events
     info = probe_video(record.video)
     assert (info.frames, info.width, info.height, info.has_audio) == (9, 128, 128, True)
     if preset.block_streaming:

@@ -15,7 +15,7 @@ from ltx_core.__main__ import main as cli
 from ltx_core.errors import CheckpointError, ConfigError
 from ltx_core.loader import LTXCheckpoint, load_transformer
 from ltx_core.loader.convert import convert_checkpoint
-from ltx_core.loader.quantization import QuantizationSpec
+from ltx_core.loader.quantization import QuantizationSpec, quantizes
 from ltx_core.loader.safetensors_file import SafetensorsFile
 from tests.conftest import DEFAULT_SET, Reference, load_reference
 from tests.parity import DOWNSTREAM_OF_ROPE, check_parity, relative_max_error
@@ -130,3 +130,46 @@ def test_unsupported_quantization_settings_are_named():
         QuantizationSpec(7)
     with pytest.raises(ConfigError, match="group_size = 48"):
         QuantizationSpec(8, 48)
+
+
+@pytest.mark.parametrize("bits", [8, 4])
+def test_convert_with_fused_loras_matches_fusing_at_load(reference: Reference, tmp_path: Path, bits: int):
+    """``convert --lora`` fuses into the float weights, then quantizes: the file equals fusing the
+    same LoRAs into the float model and quantizing it, and records what it fused."""
+    from ltx_core.loader.lora import FUSED_METADATA_KEY, LoraFile, apply_loras, fused_loras
+    from ltx_core.model.transformer.lora import LoraQuantizedLinear
+    from tests.test_lora import CASES, LORA_A, LORA_B
+
+    spec = QuantizationSpec(bits, 32)
+    output = tmp_path / f"fused-int{bits}.safetensors"
+    summary = convert_checkpoint(reference.checkpoint, output, spec, dtype=mx.float32, loras=CASES["pair"])
+    assert [entry["file"] for entry in summary["fused_loras"]] == ["lora_a.safetensors", "lora_b.safetensors"]
+    converted = load_transformer(output)
+    assert not any(isinstance(m, LoraQuantizedLinear) for _, m in converted.named_modules())  # no side path
+
+    expected = load_transformer(reference.checkpoint)
+    apply_loras(expected, CASES["pair"])
+    nn.quantize(expected, group_size=32, bits=bits, class_predicate=lambda p, m: quantizes(p, m, spec))
+    ours, theirs = dict(tree_flatten(converted.parameters())), dict(tree_flatten(expected.parameters()))
+    assert ours.keys() == theirs.keys()
+    for name in ours:
+        np.testing.assert_array_equal(np.array(ours[name]), np.array(theirs[name]), err_msg=name)
+    inputs = av_inputs(reference)
+    check_parity(f"lora/convert_fused_int{bits}_vs_fused_at_load", converted(*inputs)[0], expected(*inputs)[0], 0.0)
+
+    recorded = fused_loras(SafetensorsFile(output))
+    assert [(f.file, f.strength) for f in recorded] == [("lora_a.safetensors", 0.7), ("lora_b.safetensors", -1.3)]
+    assert recorded[0].identity == LoraFile(LORA_A).identity != LoraFile(LORA_B).identity
+    assert FUSED_METADATA_KEY in SafetensorsFile(output).metadata
+    assert LTXCheckpoint(output).config == LTXCheckpoint(reference.checkpoint).config
+
+
+def test_convert_refuses_a_lora_of_another_version_before_writing(reference: Reference, tmp_path: Path):
+    from ltx_core.model_spec import VersionMismatchError
+    from tests.test_lora import LORA_B, lora_tensors, write_lora
+
+    other = write_lora(tmp_path / "for-23.safetensors", lora_tensors(LORA_B), {"model_version": "2.3.0"})
+    output = tmp_path / "out.safetensors"
+    with pytest.raises(VersionMismatchError, match=r"for-23.safetensors is for LTX-2.3 \(22B, 2.3\), but ltx2-tiny.safetensors is an LTX-2 \(19B, 2.0\)"):
+        convert_checkpoint(reference.checkpoint, output, QuantizationSpec(8, 32), loras=[(other, 1.0)])
+    assert not output.exists()

@@ -411,6 +411,8 @@ def test_the_studio_runs_an_ltx23_folder(app, client, tmp_path):
     """A weights folder holding the tiny LTX-2.3 set: detected as 2.3 from its metadata, the x2
     upsampler chosen for two-stage pipelines (not the x1.5 one beside it), 48 kHz audio, the
     sidecar records the version; then back to the demo models."""
+    import shutil
+
     from tests.conftest import REFERENCE_ROOT
     from tests.text_helpers import gemma_folder_with_tokenizer
 
@@ -421,9 +423,9 @@ def test_the_studio_runs_an_ltx23_folder(app, client, tmp_path):
                  "ltx2-tiny-spatial-upsampler-x1.5.safetensors", "ltx2-tiny-temporal-upsampler.safetensors"):  # fmt: skip
         (folder / name).symlink_to(source / name)
     gemma_folder_with_tokenizer(source / "gemma", folder / "gemma-3-12b-it")
-    app.studio.weights_dir = folder
+    client.predict("quality", api_name="/models_preset")  # unquantized, resident: the tiny model as it is
     try:
-        found, _ = client.predict(api_name="/models_rescan")
+        found, _ = client.predict(str(folder), api_name="/models_rescan")
         assert "LTX-2.3" in found and not app.studio.models.demo
         assert app.studio.models.version.version == "2.3"
         assert app.studio.models.paths.spatial_upsampler.name == "ltx2-tiny-spatial-upsampler.safetensors"
@@ -433,6 +435,7 @@ def test_the_studio_runs_an_ltx23_folder(app, client, tmp_path):
         assert info.has_audio and info.sample_rate == 48000
         assert sidecar(app, video)["settings"]["models"]["model_version"] == "2.3"
     finally:
-        app.studio.weights_dir = None
-        found, _ = client.predict(api_name="/models_rescan")
+        shutil.rmtree(folder)  # the model in use is gone: a rescan falls back to the demo models
+        found, _ = client.predict("", api_name="/models_rescan")
+        client.predict("auto", api_name="/models_preset")
     assert app.studio.models.demo

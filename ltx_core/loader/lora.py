@@ -21,13 +21,22 @@ weight and gain a side path ``strength * (x @ A^T) @ B^T``. ``AppliedLoras.remov
 both: side paths exactly; fused weights by subtracting the same delta recomputed from the files
 (exact up to one rounding of the weight dtype: float32 models come back within ~1e-7 relative,
 bfloat16 ones may differ by one bf16 step on touched elements; reload for bit-exact weights).
+
+On a block-streamed model (``loader/streaming.py``) the non-block layers are changed as above
+and the block layers are changed as each block is streamed in: the LoRA matrices of that block
+are read from the memory-mapped file, fused into its freshly loaded full-precision weights or
+added as side paths to its quantized layers, and dropped with the block. The arithmetic is the
+resident model's, so outputs are the same.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import count
@@ -55,6 +64,7 @@ DOWN_SUFFIX = ".lora_A.weight"
 UP_SUFFIX = ".lora_B.weight"
 ALPHA_SUFFIX = ".alpha"
 REFERENCE_DOWNSCALE_KEY = "reference_downscale_factor"
+_BLOCK_LAYER = re.compile(r"transformer_blocks\.(\d+)\.(.+)$")
 _SHOWN = 5
 _owners = count(1)
 
@@ -137,6 +147,16 @@ class LoraFile:
         return dict(self.file.metadata)
 
     @property
+    def identity(self) -> str:
+        """A fingerprint of the file's contents (size and header, not its name): how a LoRA fused
+        into a converted checkpoint is recognised again, wherever the file is."""
+        digest = hashlib.sha256(str(self.file.file_size).encode())
+        for key in sorted(self.file.keys()):
+            info = self.file.info(key)
+            digest.update(f"{key}:{info.dtype}:{info.shape}:{info.start}".encode())
+        return digest.hexdigest()[:16]
+
+    @property
     def rank(self) -> int:
         return max(self.file.info(a).shape[0] for a, _ in self.modules.values())
 
@@ -157,6 +177,59 @@ class LoraFile:
         """(A, B) of one module in float32."""
         a, b = self.modules[module]
         return self.file.load(a, mx.float32), self.file.load(b, mx.float32)
+
+
+def lora_footprint(paths: Iterable[str | os.PathLike]):
+    """What these LoRAs add to a transformer, from their headers (a ``memory.LoraFootprint``)."""
+    from ltx_core.memory.estimate import LoraFootprint
+
+    per_block: dict[int, int] = {}
+    largest_layer = count = 0
+    for path in paths:
+        count += 1
+        file = LoraFile(path)
+        for module, (a_key, b_key) in file.modules.items():
+            (rank, in_features), (out_features, _) = file.file.info(a_key).shape, file.file.info(b_key).shape
+            largest_layer = max(largest_layer, in_features * out_features)
+            match = _BLOCK_LAYER.match(module)
+            if match is not None:
+                index = int(match.group(1))
+                per_block[index] = per_block.get(index, 0) + rank * (in_features + out_features)
+        file.file.close()
+    return LoraFootprint(sum(per_block.values()), max(per_block.values(), default=0), largest_layer, count)
+
+
+FUSED_METADATA_KEY = "ltx_mlx_fused_loras"
+
+
+@dataclass(frozen=True)
+class FusedLora:
+    """A LoRA that ``convert`` fused into a checkpoint's weights: file name, content identity
+    (``LoraFile.identity``) and strength."""
+
+    file: str
+    identity: str
+    strength: float
+
+    def describe(self) -> dict:
+        return {"file": self.file, "identity": self.identity, "strength": self.strength}
+
+
+def write_fused_metadata(metadata: dict[str, str], fused: Sequence[FusedLora]) -> dict[str, str]:
+    return {**metadata, FUSED_METADATA_KEY: json.dumps([lora.describe() for lora in fused])}
+
+
+def fused_loras(file: SafetensorsFile) -> tuple[FusedLora, ...]:
+    """The LoRAs fused into a converted checkpoint (none for other files)."""
+    raw = file.metadata.get(FUSED_METADATA_KEY)
+    if raw is None:
+        return ()
+    try:
+        return tuple(FusedLora(str(e["file"]), str(e["identity"]), float(e["strength"])) for e in json.loads(raw))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(
+            f"{file.name}: metadata '{FUSED_METADATA_KEY}' is malformed ({exc}); convert the checkpoint again."
+        ) from None
 
 
 def _strip_prefix(key: str) -> str:
@@ -267,6 +340,10 @@ class AppliedLoras:
         self.fused_layers: list[str] = []
         self.side_path_layers: list[str] = []
         self.active = False
+        # Block layers of a streamed model: {block index: {layer path inside the block: targets}},
+        # applied by the streamer each time the block is loaded.
+        self.streamed: dict[int, dict[str, list[tuple[LoraPlan, str]]]] = {}
+        self._streamer = None
 
     @property
     def notices(self) -> list[str]:
@@ -290,8 +367,15 @@ class AppliedLoras:
         return [LowRank(*plan.file.pair(module), plan.strength) for plan, module in targets]
 
     def _apply(self) -> None:
+        from ltx_core.loader.streaming import BlockStreamer
+
         layers = dict(self.model.named_modules())
+        streamer = self.model.block_hook if isinstance(self.model.block_hook, BlockStreamer) else None
         for path, targets in self._targets_by_layer().items():
+            match = _BLOCK_LAYER.match(path) if streamer is not None else None
+            if match is not None:
+                self.streamed.setdefault(int(match.group(1)), {})[match.group(2)] = targets
+                continue
             layer = layers[path]
             if isinstance(layer, nn.QuantizedLinear):
                 add_side_path(layer, self.owner, self._parts(targets))
@@ -299,8 +383,27 @@ class AppliedLoras:
             else:
                 fuse_into_linear(layer, self._parts(targets))
                 self.fused_layers.append(path)
+        if streamer is not None and self.streamed:
+            streamer.loras.append(self)
+            self._streamer = streamer
         self.active = True
         self.model.clear_run_cache()
+
+    def apply_to_block(self, block: nn.Module) -> None:
+        """Streaming: put these LoRAs into ``block`` right after its weights were loaded."""
+        layers = dict(block.named_modules())
+        for path, targets in self.streamed.get(block.index, {}).items():
+            layer = layers[path]
+            if isinstance(layer, nn.QuantizedLinear):
+                add_side_path(layer, self.owner, self._parts(targets))
+            else:
+                fuse_into_linear(layer, self._parts(targets))
+
+    def remove_from_block(self, block: nn.Module) -> None:
+        """Streaming: before ``block`` is released (fused weights go with its weights)."""
+        layers = dict(block.named_modules())
+        for path in self.streamed.get(block.index, {}):
+            remove_side_path(layers[path], self.owner)
 
     def remove(self) -> None:
         """Take these LoRAs out of the model (a no-op the second time)."""
@@ -313,7 +416,10 @@ class AppliedLoras:
                 fuse_into_linear(layers[path], self._parts(targets), sign=-1.0)
         for path in self.side_path_layers:
             remove_side_path(layers[path], self.owner)
-        self.fused_layers, self.side_path_layers = [], []
+        if self._streamer is not None:
+            self._streamer.loras.remove(self)
+            self._streamer = None
+        self.fused_layers, self.side_path_layers, self.streamed = [], [], {}
         self.active = False
         self.model.clear_run_cache()
 
@@ -334,7 +440,7 @@ def apply_loras(
     ``AppliedLoras.notices``. Use as ``with apply_loras(model, specs): ...`` to remove on exit.
     """
     transformer = model.velocity_model if isinstance(model, X0Model) else model
-    specs = [_spec(lora) for lora in loras]
+    specs = [lora_spec(lora) for lora in loras]
     plans = [plan_lora(LoraFile(spec.path), spec.strength, transformer) for spec in specs]
     applied = AppliedLoras(transformer, plans)
     for notice in applied.notices:
@@ -343,7 +449,7 @@ def apply_loras(
     return applied
 
 
-def _spec(lora: LoraSpec | tuple[str | os.PathLike, float] | str | os.PathLike) -> LoraSpec:
+def lora_spec(lora: LoraSpec | tuple[str | os.PathLike, float] | str | os.PathLike) -> LoraSpec:
     if isinstance(lora, tuple):
         lora = LoraSpec(*lora)
     elif isinstance(lora, (str, os.PathLike)):

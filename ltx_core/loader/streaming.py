@@ -7,7 +7,8 @@ its file pages are dropped again, so nothing but the running block stays residen
 (pre-quantized) checkpoint streams as stored, which is the realistic use; a bf16/float32 one is
 converted, and quantized if asked, block by block at every step (correct but slow: quantizing
 costs far more than reading). Outputs equal those of the resident model exactly: the same tensors
-are read through the same conversion and run through the same ops.
+are read through the same conversion and run through the same ops. LoRAs applied to a streamed
+model (``loader/lora.py``) enter each block after its weights are read and leave with it.
 """
 
 from __future__ import annotations
@@ -49,11 +50,13 @@ class StreamingError(LTXError):
 
 @dataclass
 class StreamStats:
-    """What streaming cost so far: blocks read, bytes read into memory and seconds spent reading."""
+    """What streaming cost so far: blocks read, bytes read into memory, seconds spent reading (LoRAs
+    included) and, of those, seconds spent putting LoRAs into the blocks."""
 
     blocks: int = 0
     bytes: int = 0
     seconds: float = 0.0
+    lora_seconds: float = 0.0
 
 
 @dataclass
@@ -69,22 +72,29 @@ class BlockStreamer:
     dtype: mx.Dtype
     expected: dict[int, dict[str, mx.array]]  # per block: parameter name -> lazy placeholder
     stats: StreamStats = field(default_factory=StreamStats)
+    loras: list = field(default_factory=list)  # AppliedLoras sets put into each block as it loads
 
     def before(self, block: nn.Module) -> None:
         started = time.perf_counter()
         expected = self.expected[block.index]
         current = dict(tree_flatten(block.parameters()))
         if current.keys() != expected.keys() or any(current[k] is not v for k, v in expected.items()):
-            # Something changed a released block (e.g. a LoRA fused into its weights): reloading
+            # Something changed a released block's weights behind the streamer's back: reloading
             # from the file would silently drop that change.
             raise StreamingError(
                 f"transformer block {block.index} was modified while streamed; block streaming reloads weights "
-                "from the checkpoint, so LoRAs and other weight edits are not supported with it yet."
+                "from the checkpoint, so apply LoRAs with apply_loras (which streams them) and make other weight "
+                "edits on a resident model."
             )
         loaded: list[tuple[str, mx.array]] = []
         for name, tensor in self.blocks[block.index].items():
             loaded.extend(read_tensor(self.source, name, tensor, self.dtype, expected))
         block.load_weights(loaded, strict=True)
+        if self.loras:
+            lora_started = time.perf_counter()
+            for applied in self.loras:
+                applied.apply_to_block(block)
+            self.stats.lora_seconds += time.perf_counter() - lora_started
         # Start reading the next block's pages from disk while this one computes.
         following = self.blocks.get(block.index + 1, self.blocks.get(0, {}))
         self.source.prefetch(
@@ -95,6 +105,8 @@ class BlockStreamer:
         self.stats.seconds += time.perf_counter() - started
 
     def after(self, block: nn.Module) -> None:
+        for applied in self.loras:
+            applied.remove_from_block(block)
         block.update(tree_unflatten(list(self.expected[block.index].items())))
 
     def release(self) -> None:

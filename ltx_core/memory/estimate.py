@@ -54,14 +54,36 @@ VOCODER_COPIES = 20.0
 
 
 @dataclass(frozen=True)
+class LoraFootprint:
+    """The LoRAs of one denoising stage, from their files' headers (``loader.lora.lora_footprint``):
+    A/B elements in the transformer blocks (all of them, and the largest block) and the largest
+    layer a LoRA touches (out x in: the float32 delta a fuse builds)."""
+
+    block_elements: int = 0
+    largest_block_elements: int = 0
+    largest_layer: int = 0
+    loras: int = 0
+
+    def side_path_bytes(self, dtype_bytes: int, streaming: bool) -> int:
+        """A/B kept beside quantized layers in the compute dtype (streamed: one block's at a time)."""
+        return (self.largest_block_elements if streaming else self.block_elements) * dtype_bytes
+
+    def fuse_bytes(self) -> int:
+        """The transient of fusing into a full-precision layer: float32 products, sum, old and new
+        weight (measured 1.6 / 2.15 GB for 1 / 3 LoRAs on 4096x16384 layers: bench/lora_streaming.py)."""
+        return (5 + self.loras) * 4 * self.largest_layer if self.loras else 0
+
+
+@dataclass(frozen=True)
 class DenoisePass:
     """One denoising stage of a pipeline, as the estimator needs it (the pipeline descriptor
     gives them): ``downscale`` 2 runs at half size (then the x2 upsampler), ``guided`` uses the
-    guidance passes."""
+    guidance passes, ``loras`` what its LoRAs add beyond those fused into the checkpoint."""
 
     name: str
     downscale: int = 1
     guided: bool = False
+    loras: LoraFootprint = LoraFootprint()
 
 
 DISTILLED_STAGES = (DenoisePass("stage 1", 2), DenoisePass("stage 2", 1))
@@ -73,6 +95,7 @@ class StageEstimate:
     weights: int
     activations: int
     notes: str = ""
+    lora_side_path: int = 0  # of ``weights``: LoRA side paths on quantized layers (fusing with convert saves them)
 
     @property
     def peak(self) -> int:
@@ -234,9 +257,12 @@ def denoise_stage(
     streaming: bool,
     backend: str,
     text_tokens: int = TEXT_TOKENS,
+    loras: LoraFootprint = LoraFootprint(),
 ) -> StageEstimate:
     """Transformer weights (all blocks, or the non-block layers and one block when streaming) plus
-    one forward's working set and the per-run constants (text K/V per block, RoPE tables)."""
+    one forward's working set and the per-run constants (text K/V per block, RoPE tables).
+    LoRAs: side paths on quantized layers hold A/B in the compute dtype (streamed: one block's);
+    full-precision layers have them fused, which costs only a transient delta."""
     import json
 
     b = _BYTES[dtype]
@@ -244,7 +270,8 @@ def denoise_stage(
         json.dumps(transformer, sort_keys=True), dtype, quantization.bits if quantization else None,
         quantization.group_size if quantization else 64, True,  # the ledger loads the audio-video model
     )  # fmt: skip
-    weights = rest + (block if streaming else block * blocks)
+    side_path = loras.side_path_bytes(b, streaming) if quantization is not None else 0
+    weights = rest + (block if streaming else block * blocks) + side_path
     f, h, w = _latent_fhw(frames, height, width)
     tv = f * h * w
     ta = audio_latent_frames(frames, fps) if audio else 0
@@ -266,7 +293,8 @@ def denoise_stage(
     channels = tv * transformer.get("in_channels", 128) + ta * transformer.get("audio_in_channels", 128)
     latents = (guidance.passes + 4) * channels * 4  # float32 latents, noise, guidance outputs
     notes = f"{tv} video + {ta} audio tokens, batch {batch}" + (", streamed" if streaming else "")
-    return StageEstimate(name, weights, int(forward + scores + text_kv + embeddings + rope + latents), notes)
+    working = int(forward + scores + text_kv + embeddings + rope + latents + loras.fuse_bytes())
+    return StageEstimate(name, weights, working, notes, side_path)
 
 
 def upsample_stage(
@@ -452,7 +480,7 @@ def estimate_memory(
     for index, stage in enumerate(stages):
         h, w = height // stage.downscale, width // stage.downscale
         passes = guidance if stage.guided else single
-        estimates.append(denoise_stage(stage.name, transformer, frames, h, w, guidance=passes, **common))
+        estimates.append(denoise_stage(stage.name, transformer, frames, h, w, guidance=passes, loras=stage.loras, **common))
         if stage.downscale > 1 and index + 1 < len(stages):
             carried = estimates[-1].weights + prompt_embedding_bytes(transformer, guidance, audio, compute_dtype, text_tokens)
             estimates.append(upsample_stage(upsampler_config, frames, h, w, compute_dtype, carried))
@@ -482,7 +510,7 @@ def _keep_loaded(stages: list[StageEstimate], denoising: set[str]) -> list[Stage
     for stage in stages:
         if stage.stage in denoising:
             transformer = stage.weights
-            out.append(StageEstimate(stage.stage, stage.weights + kept, stage.activations, stage.notes))
+            out.append(StageEstimate(stage.stage, stage.weights + kept, stage.activations, stage.notes, stage.lora_side_path))
             continue
         own = stage.weights - (transformer if stage.stage == "upsample" else 0)
         out.append(StageEstimate(stage.stage, own + kept + transformer, stage.activations, stage.notes))

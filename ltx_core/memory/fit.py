@@ -46,7 +46,13 @@ def check_fits(
         f"{available_bytes / GIB:.1f} GB is available."
     )
     advice = _suggestions(estimate, available_bytes, presets, preset_name)
-    raise InsufficientMemoryError(message + (" " + advice if advice else ""))
+    if stage.lora_side_path:
+        bits = estimate.settings.get("quantization")
+        advice += (
+            f" Its LoRAs ride as side paths ({stage.lora_side_path / GIB:.1f} GB): fusing them once with python -m "
+            f"ltx_core convert CHECKPOINT OUT --bits {bits.bits if bits else 4} --lora FILE:STRENGTH costs no memory."
+        )
+    raise InsufficientMemoryError(message + (" " + advice.strip() if advice else ""))
 
 
 def _suggestions(estimate: MemoryEstimate, available: int, presets: list[Any] | None, preset_name: str | None) -> str:

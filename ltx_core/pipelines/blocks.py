@@ -40,10 +40,16 @@ def guidance_passes(request: GenerationRequest) -> int:
     return 1 + sum(int(check(video) or check(audio)) for check in checks)
 
 
-def check_memory(ledger: ModelLedger, descriptor, request: GenerationRequest, text_encoder: bool = True) -> None:
+def check_memory(
+    ledger: ModelLedger, descriptor, request: GenerationRequest, text_encoder: bool = True, stage_loras=None
+) -> None:
     """Refuse, before anything loads, a job predicted not to fit this machine's memory with the
-    settings it will run with (the ledger's runtime). ``text_encoder`` False: contexts are given."""
+    settings it will run with (the ledger's runtime). ``text_encoder`` False: contexts are given.
+    ``stage_loras``: stage name -> the LoRAs (LoraChoice) it applies."""
+    from dataclasses import replace
+
     from ltx_core.errors import ConfigError
+    from ltx_core.loader.lora import lora_footprint
     from ltx_core.memory import Guidance, available_memory, check_fits, estimate_for_runtime
     from ltx_core.presets import load_presets
 
@@ -53,7 +59,11 @@ def check_memory(ledger: ModelLedger, descriptor, request: GenerationRequest, te
         guidance = Guidance(passes=guidance_passes(request), batched=runtime.batch_guidance_passes, contexts=2)
     estimate = estimate_for_runtime(
         ledger.model_config, runtime, height=request.height, width=request.width, frames=request.frames,
-        fps=request.fps, audio=request.generate_audio, stages=descriptor.memory_stages(), guidance=guidance,
+        fps=request.fps, audio=request.generate_audio, guidance=guidance,
+        stages=tuple(
+            replace(stage, loras=lora_footprint([path for path, _ in ledger.net_loras(stage_loras.get(stage.name, ()))]))
+            for stage in descriptor.memory_stages()
+        ) if stage_loras else descriptor.memory_stages(),
         gemma_config=ledger.gemma_config(), upsampler_config=ledger.upsampler_config(),
         text_encoder=text_encoder and request.embeddings is None,
     )  # fmt: skip

@@ -23,7 +23,7 @@ COMMON_FIELDS = frozenset(
 )  # fmt: skip
 GUIDED_FIELDS = frozenset({"negative_prompt", "steps", "video_guidance", "audio_guidance"})
 REFINE_FIELDS = frozenset({"refine_steps"})
-CONTROL_FIELDS = frozenset({"control_video", "control_strength", "control_attention"})
+CONTROL_FIELDS = frozenset({"control_video", "control_strength", "control_attention", "control_loras"})
 
 
 SAMPLERS = ("euler", "res2s")

@@ -281,10 +281,33 @@ class ModelLedger:
     def temporal_upsampler(self):
         return self.get(Component.TEMPORAL_UPSAMPLER)
 
+    @cached_property
+    def fused_loras(self) -> tuple:
+        """The LoRAs ``convert --lora`` fused into the checkpoint (``FusedLora``s; none for others)."""
+        from ltx_core.loader.lora import fused_loras
+
+        return fused_loras(self.checkpoint.file)
+
+    def net_loras(self, loras: tuple = ()) -> tuple[tuple[str, float], ...]:
+        """(path, strength) to apply for ``loras`` (LoraChoice): each at its strength minus what the
+        checkpoint already has fused of it (recognised by content, not name); zero strengths dropped."""
+        from ltx_core.loader.lora import LoraFile
+
+        fused = {lora.identity: lora.strength for lora in self.fused_loras}
+        net = []
+        for lora in loras:
+            strength = float(lora.strength)
+            if fused and Path(lora.path).is_file():
+                strength -= fused.get(LoraFile(lora.path).identity, 0.0)
+            if strength != 0.0:
+                net.append((str(lora.path), strength))
+        return tuple(net)
+
     def transformer(self, loras: tuple = ()) -> Any:
-        """The X0 transformer with exactly ``loras`` (LoraChoice) applied."""
+        """The X0 transformer with exactly ``loras`` (LoraChoice) applied, beyond those fused into
+        the checkpoint (a LoRA at strength 0 takes a fused one out)."""
         model = self.get(Component.TRANSFORMER)
-        key = tuple((str(l.path), float(l.strength)) for l in loras)
+        key = self.net_loras(loras)
         if key != self._lora_key:
             from ltx_core.loader.lora import LoraSpec, apply_loras
 

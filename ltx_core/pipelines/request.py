@@ -37,8 +37,15 @@ class ImageCondition:
 
 @dataclass(frozen=True)
 class LoraChoice:
+    """A LoRA and its strength in stage 1 (and in the only stage of one-stage recipes) and in the
+    refinement stage of two-stage recipes (None: the same as stage 1; 0: off in stage 2)."""
+
     path: str | Path
     strength: float = 1.0
+    stage2_strength: float | None = None
+
+    def strength_in(self, stage: int) -> float:
+        return self.strength if stage == 1 or self.stage2_strength is None else self.stage2_strength
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,9 @@ class GenerationRequest:
     enhance_prompt: bool = False
     embeddings: str | Path | None = None  # pre-computed prompt embeddings instead of Gemma
     control_video: str | Path | None = None  # IC-LoRA control (depth, pose or edges)
+    # IC-LoRAs (stage 1 only: stage 2 has no reference tokens); ``loras`` are then style LoRAs of both
+    # stages. Without them the IC-LoRA pipeline takes ``loras`` as its IC-LoRAs (stage 1 only).
+    control_loras: tuple[LoraChoice, ...] = ()
     control_strength: float = 1.0
     control_attention: float = 1.0
 
@@ -127,6 +137,10 @@ class GenerationRequest:
             raise RequestError(f"the refinement stage has 1 to 3 steps, got {self.refine_steps}.")
         if not self.prompt.strip() and self.embeddings is None:
             raise RequestError("the prompt is empty: describe the video to generate.")
+        for lora in (*self.loras, *self.control_loras):
+            for strength in (lora.strength, lora.stage2_strength):
+                if strength is not None and (not isinstance(strength, float | int) or not math.isfinite(strength)):
+                    raise RequestError(f"{Path(lora.path).name}: LoRA strength {strength!r} is not a finite number.")
         for name in ("control_strength", "control_attention"):
             if not 0.0 <= getattr(self, name) <= 1.0:  # NaN fails too
                 raise RequestError(f"{name} must be between 0 and 1, got {getattr(self, name)}.")

@@ -137,8 +137,13 @@ def request_settings(descriptor: PipelineDescriptor, request: Any) -> dict[str, 
              "strength": i.strength, "crf": i.crf}
             for i in request.images
         ]  # fmt: skip
-    if "loras" in fields:
-        fields["loras"] = [{"path": str(lora.path), "strength": lora.strength} for lora in request.loras]
+    for name in ("loras", "control_loras"):
+        if name in fields:
+            fields[name] = [
+                {"path": str(lora.path), "strength": lora.strength}
+                | ({} if lora.stage2_strength is None else {"stage2_strength": lora.stage2_strength})
+                for lora in getattr(request, name)
+            ]
     for key, value in fields.items():
         if isinstance(value, Path):
             fields[key] = str(value)
@@ -173,6 +178,8 @@ def _settings(
             },
             "spatial_upsampler": Path(paths.spatial_upsampler).name if paths.spatial_upsampler else None,
             "distilled_lora": Path(paths.distilled_lora).name if paths.distilled_lora else None,
+            # LoRAs ``convert --lora`` fused into the checkpoint (applied only as a difference when asked again)
+            "fused_loras": [lora.describe() for lora in ledger.fused_loras],
         },
         "compute": ledger.runtime.describe(),
         "stages": [dataclasses.asdict(s) for s in ledger.stages],

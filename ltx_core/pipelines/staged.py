@@ -68,9 +68,10 @@ class StagedPipeline:
         if request.auto_frames:
             # The shortest length now; the check runs again on the predicted one
             # (``resolve_duration``), before the transformer loads.
-            check_memory(self.ledger, descriptor, replace(request, frames=seconds_to_num_frames(MIN_SECONDS, request.fps)), text_encoder)
+            shortest = replace(request, frames=seconds_to_num_frames(MIN_SECONDS, request.fps))
+            check_memory(self.ledger, descriptor, shortest, text_encoder, self.all_stage_loras(request))
         else:
-            check_memory(self.ledger, descriptor, request, text_encoder)
+            check_memory(self.ledger, descriptor, request, text_encoder, self.all_stage_loras(request))
         return request, tuple(notices)
 
     def resolve_duration(self, request: GenerationRequest, prompts: Prompts) -> tuple[GenerationRequest, str, dict]:
@@ -85,7 +86,7 @@ class StagedPipeline:
         frames = seconds_to_num_frames(seconds, request.fps)
         request = replace(request, frames=frames)
         request.validate(self.descriptor.size_multiple)
-        check_memory(ledger, self.descriptor, request, text_encoder=False)
+        check_memory(ledger, self.descriptor, request, False, self.all_stage_loras(request))
         clamped = "" if MIN_SECONDS <= seconds <= MAX_SECONDS else f", clamped to {MIN_SECONDS:g}-{MAX_SECONDS:g} s"
         notice = (
             f"auto duration: the duration head predicted {seconds:.2f} s{clamped}: {frames} frames "
@@ -93,18 +94,25 @@ class StagedPipeline:
         )
         return request, notice, {"predicted_seconds": round(seconds, 4), "frames": frames}
 
+    def all_stage_loras(self, request: GenerationRequest) -> dict:
+        """Each denoising stage's LoRAs (for the memory check)."""
+        loras = {"stage 1": self.stage_loras(self.first, request)}
+        if self.second is not None:
+            loras["stage 2"] = self.stage_loras(self.second, request)
+        return loras
+
     def check_models(self, request: GenerationRequest) -> None:
         """Raise before anything loads when a model file this recipe needs is missing or wrong."""
         ledger, descriptor = self.ledger, self.descriptor
         self.check_version()
         ledger.check_files(*descriptor.needs)
-        for lora in request.loras:
-            if Path(lora.path).is_file():
-                check_lora_version(lora.path, ledger.paths.checkpoint)
+        for lora in (*request.loras, *request.control_loras):
+            if not Path(lora.path).is_file():
+                raise RequestError(f"the LoRA file {lora.path} was not found: check the path or remove the LoRA.")
+            check_lora_version(lora.path, ledger.paths.checkpoint)
         if len(request.images) < descriptor.min_images:
             raise RequestError(f"{descriptor.title} needs at least {descriptor.min_images} images at different frames.")
         runtime = ledger.runtime
-        needs_lora = Role.DISTILLED_LORA in descriptor.needs
         if runtime.block_streaming and runtime.transformer_quantization is not None:
             from ltx_core.loader.quantization import QuantizationSpec
 
@@ -115,11 +123,6 @@ class StagedPipeline:
                     f"to {bits}-bit there would take minutes per step. Convert it once: python -m ltx_core convert "
                     f"{ledger.checkpoint.name} ltx-2-{bits}bit.safetensors --bits {bits}, and use the converted file."
                 )
-        if runtime.block_streaming and (needs_lora or request.loras):
-            raise RequestError(
-                "LoRAs need the transformer in memory, but block streaming (the 'compact' preset) reads each "
-                "block from disk: choose the 'balanced' preset or a pipeline without LoRAs (distilled, one-stage)."
-            )
 
     def check_version(self) -> None:
         """Refuse, from the checkpoint's header alone, a model version this recipe is not offered for."""
@@ -133,6 +136,23 @@ class StagedPipeline:
                 f"{Path(self.ledger.paths.checkpoint).name} is an {version.title} ({version.version}) checkpoint: "
                 "choose another pipeline or load an " + offered + " checkpoint."
             )
+
+    def user_loras(self, request: GenerationRequest) -> tuple[LoraChoice, ...]:
+        """The user's LoRAs that follow the stages' ``request_loras`` and per-stage strengths."""
+        return request.loras
+
+    def stage_loras(self, plan: StagePlan, request: GenerationRequest) -> tuple[LoraChoice, ...]:
+        """Every LoRA the recipe manages, at its strength in this stage (0: not in this stage, which
+        takes it out again where ``convert --lora`` fused it into the checkpoint)."""
+        stage = 1 if plan is self.first else 2
+        loras = [LoraChoice(lora.path, lora.strength_in(stage) if plan.request_loras else 0.0)
+                 for lora in self.user_loras(request)]  # fmt: skip
+        distilled = self.ledger.paths.distilled_lora
+        if plan.distilled_lora:
+            loras.append(LoraChoice(distilled, self.distilled_lora_strength(plan)))
+        elif distilled is not None and Role.DISTILLED_LORA in self.descriptor.needs:
+            loras.append(LoraChoice(distilled, 0.0))
+        return tuple(loras)
 
     def distilled_lora_strength(self, plan: StagePlan) -> float:
         """The distilled LoRA's strength in a stage that applies it (1.0; the HQ recipe's differ)."""
@@ -201,10 +221,7 @@ class StagedPipeline:
         if not request.generate_audio:
             audio_space = None
         conditionings = self.conditionings(plan, request, video_space, height, width)
-        loras = (request.loras if plan.request_loras else ()) + (
-            (LoraChoice(ledger.paths.distilled_lora, self.distilled_lora_strength(plan)),) if plan.distilled_lora else ()
-        )
-        model = ledger.transformer(loras)
+        model = ledger.transformer(self.stage_loras(plan, request))
         denoiser = self._denoiser(plan, request, prompts, model, audio_space is not None, ledger.runtime.batch_guidance_passes)
         if plan.sigmas == "scheduler":
             sigmas = ltx2_sigmas(request.steps)
