@@ -210,7 +210,7 @@ def test_diffusion_decode_stage_is_predicted(paths: ModelPaths, size: tuple, til
     """The estimator's diffusion decode stage against the measured peak of the tiny decoder."""
     from ltx_core.loader.checkpoint import LTXCheckpoint
     from ltx_core.loader.diffusion_vae import load_diffusion_video_decoder
-    from ltx_core.memory.estimate import diffusion_decode_stage
+    from ltx_core.memory.decode import diffusion_decode_stage
     from ltx_core.model.video_vae.diffusion.decode import decode_diffusion_video
 
     frames, height, width = size

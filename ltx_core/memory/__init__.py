@@ -10,13 +10,12 @@ recipes), upsample, video decode, audio decode. Each stage's peak is its residen
 its largest transient working set; the ledger releases the previous stage's models first.
 """
 
+from ltx_core.memory.common import GIB, StageEstimate
 from ltx_core.memory.estimate import (
-    GIB,
     DenoisePass,
     Guidance,
     LoraFootprint,
     MemoryEstimate,
-    StageEstimate,
     estimate_for_preset,
     estimate_for_runtime,
     estimate_memory,

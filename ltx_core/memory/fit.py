@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ltx_core.errors import LTXError
-from ltx_core.memory.estimate import GIB, MemoryEstimate, estimate_for_preset, estimate_memory
+from ltx_core.memory.common import GIB
+from ltx_core.memory.estimate import MemoryEstimate, estimate_for_preset, estimate_memory
 
 
 class InsufficientMemoryError(LTXError):
