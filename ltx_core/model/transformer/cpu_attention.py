@@ -12,20 +12,23 @@ time when the score matrices would be large, which also bounds the attention's p
 
 from __future__ import annotations
 
+import threading
+
 import mlx.core as mx
 
 # Score bytes one group may hold before groups are evaluated pair by pair.
 GROUP_SCORE_BYTES = 256 * 1024 * 1024
 STREAMS = 2
 
-_streams: list | None = None
+# MLX streams belong to the thread that made them (the studio runs jobs on worker threads).
+_local = threading.local()
 
 
 def cpu_streams() -> list:
-    global _streams
-    if _streams is None:
-        _streams = [mx.new_stream(mx.cpu) for _ in range(STREAMS)]
-    return _streams
+    streams = getattr(_local, "streams", None)
+    if streams is None:
+        streams = _local.streams = [mx.new_stream(mx.cpu) for _ in range(STREAMS)]
+    return streams
 
 
 def on_cpu() -> bool:
