@@ -1,5 +1,5 @@
-"""The CPU fast paths (attention heads over two streams, GELU over two streams, padding from
-slices) give the same values as the plain MLX formulation they replace."""
+"""The CPU fast paths (attention heads over two streams, GELU over two streams) give the same
+values as the plain MLX formulation they replace; the VAE padding matches a gather."""
 
 import ltx_core  # noqa: F401
 import mlx.core as mx

@@ -10,11 +10,7 @@ import mlx.nn as nn
 
 
 def pad_axis(x: mx.array, axis: int, pad: int, mode: str) -> mx.array:
-    """Pad ``pad`` elements on both sides of ``axis`` as ``torch.nn.Conv3d(padding_mode=mode)`` does.
-
-    Built from contiguous slices and one concatenation (a gather with ``mx.take`` took ~1.6x as
-    long on the CPU backend); the values are the same.
-    """
+    """Pad ``pad`` elements on both sides of ``axis`` as ``torch.nn.Conv3d(padding_mode=mode)`` does."""
     if pad == 0:
         return x
     n = x.shape[axis]
@@ -30,9 +26,8 @@ def pad_axis(x: mx.array, axis: int, pad: int, mode: str) -> mx.array:
         before, after = list(range(n - pad, n)), list(range(pad))
     else:
         raise ValueError(f"unknown padding mode {mode!r}")
-    lead = (slice(None),) * (axis % x.ndim)
-    rows = [x[lead + (slice(i, i + 1),)] for i in before] + [x] + [x[lead + (slice(i, i + 1),)] for i in after]
-    return mx.concatenate(rows, axis=axis)
+    index = mx.array(before + list(range(n)) + after)
+    return mx.take(x, index, axis=axis)
 
 
 class CausalConv3d(nn.Module):
