@@ -5,6 +5,7 @@ from __future__ import annotations
 import mlx.core as mx
 import mlx.nn as nn
 
+from ltx_core.model.transformer.cpu_attention import attention
 from ltx_core.model.transformer.rope import RotaryTables, apply_rotary
 
 
@@ -60,7 +61,7 @@ class Attention(nn.Module):
             if kv is None:
                 k = self._heads(self.k_norm(self.to_k(context)), rope if k_rope is None else k_rope)
                 vh = self._heads(v, None)
-            out = mx.fast.scaled_dot_product_attention(q, k, vh, scale=self.scale, mask=mask)
+            out = attention(q, k, vh, self.scale, mask)
             out = out.transpose(0, 2, 1, 3).reshape(x.shape[0], -1, self.heads * self.dim_head)
             if keep is not None:
                 out = out * keep + v * (1 - keep)

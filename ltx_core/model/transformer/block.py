@@ -8,6 +8,7 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from ltx_core.model.transformer.attention import Attention
+from ltx_core.model.transformer.cpu_attention import cpu_streams, on_cpu
 from ltx_core.model.transformer.embeddings import TokenTimesteps
 from ltx_core.model.transformer.perturbations import BatchedPerturbations, PerturbationType
 from ltx_core.model.transformer.rope import RotaryTables
@@ -49,7 +50,25 @@ class FeedForward(nn.Module):
         self.proj_out = nn.Linear(dim * mult, dim, bias=bias)
 
     def __call__(self, x: mx.array) -> mx.array:
-        return self.proj_out(nn.gelu_approx(self.proj_in(x)))
+        return self.proj_out(parallel_gelu_approx(self.proj_in(x)))
+
+
+def parallel_gelu_approx(h: mx.array) -> mx.array:
+    """``nn.gelu_approx``; on the CPU backend (single-threaded elementwise kernels) the tokens
+    are split in halves computed on two CPU streams. Elementwise, so bit-identical."""
+    tokens = h.shape[-2] if h.ndim >= 2 else 0
+    if not on_cpu() or tokens < 256:
+        return nn.gelu_approx(h)
+    streams = cpu_streams()
+    parts = mx.split(h, len(streams), axis=-2) if tokens % len(streams) == 0 else None
+    if parts is None:
+        cut = tokens // 2
+        parts = [h[..., :cut, :], h[..., cut:, :]]
+    out = []
+    for part, stream in zip(parts, streams):
+        with mx.stream(stream):
+            out.append(nn.gelu_approx(part))
+    return mx.concatenate(out, axis=-2)
 
 
 def rms(x: mx.array, eps: float) -> mx.array:
