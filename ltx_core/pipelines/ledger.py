@@ -80,6 +80,9 @@ class ModelLedger:
     _stage_loads: list[str] = field(default_factory=list)
     _applied_loras: Any = None
     _lora_key: tuple = ()
+    # Set by the run protocol for a job's duration: (component, model) -> what callers get
+    # (VAE passes that report each tile, a transformer that checks for cancel after each block).
+    model_hook: Callable[[Component, Any], Any] | None = None
 
     # -- what the files are ----------------------------------------------------------------
     @property
@@ -252,7 +255,8 @@ class ModelLedger:
             self._models[component] = self._loaders()[component]()
             self.events.append(f"load {component.value}")
             self._stage_loads.append(component.value)
-        return self._models[component]
+        model = self._models[component]
+        return self.model_hook(component, model) if self.model_hook is not None else model
 
     def prompt_encoder(self):
         return self.get(Component.PROMPT_ENCODER)

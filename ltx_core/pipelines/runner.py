@@ -18,7 +18,7 @@ import mlx.core as mx
 
 from ltx_core.pipelines.blocks import decode_audio, decode_frames
 from ltx_core.pipelines.descriptor import Latents, PipelineDescriptor
-from ltx_core.pipelines.ledger import ModelLedger, StageRecord
+from ltx_core.pipelines.ledger import Component, ModelLedger, StageRecord
 from ltx_core.pipelines.progress import (
     CancelToken,
     CountedTiles,
@@ -94,31 +94,33 @@ def run_job(
 @contextmanager
 def _instrumented(ledger: ModelLedger, reporter: ProgressReporter) -> Iterator[None]:
     """For this job: the VAE passes report each tile (a long decode or encode is no longer one
-    frozen "step 0/1") and the transformer checks the cancel token after each block. Done on the
-    ledger instance (its methods shadowed for the job's duration), so every pipeline gets it."""
+    frozen "step 0/1") and the transformer checks the cancel token after each block, through the
+    ledger's ``model_hook``, so every pipeline gets it."""
     from ltx_core.model.video_vae.tiling import decoder_tiles, encoder_tiles
 
     tiling = ledger.runtime.tiling_config()
-    names = ("video_decoder", "video_encoder", "transformer")
-    original = {name: getattr(ledger, name) for name in names}
+    counted_passes = {
+        Component.VIDEO_DECODER: ("video decode", decoder_tiles),
+        Component.VIDEO_ENCODER: ("encode", encoder_tiles),
+    }
 
-    def counted(model, stage: str, tiles) -> CountedTiles:
-        count = (lambda shape: len(tiles(shape[2:], tiling, model.scale))) if tiling is not None else (lambda shape: 1)
-        return CountedTiles(model, stage, reporter, count)
+    def hook(component: Component, model: Any) -> Any:
+        if component == Component.TRANSFORMER:
+            install_cancel_checks(model.velocity_model)
+            return model
+        if component in counted_passes:
+            stage, tiles = counted_passes[component]
+            def count(shape: tuple, tiles=tiles) -> int:
+                return len(tiles(shape[2:], tiling, model.scale)) if tiling is not None else 1
 
-    def transformer(*args, **kwargs):
-        model = original["transformer"](*args, **kwargs)
-        install_cancel_checks(model.velocity_model)
+            return CountedTiles(model, stage, reporter, count)
         return model
 
-    ledger.video_decoder = lambda: counted(original["video_decoder"](), "video decode", decoder_tiles)
-    ledger.video_encoder = lambda: counted(original["video_encoder"](), "encode", encoder_tiles)
-    ledger.transformer = transformer
+    ledger.model_hook = hook
     try:
         yield
     finally:
-        for name in names:
-            ledger.__dict__.pop(name, None)
+        ledger.model_hook = None
 
 
 def _checked(chunks, cancel: CancelToken | None):
