@@ -53,6 +53,8 @@ def test_tokenizer_truncates_with_a_warning(tmp_path: Path):
         tokens = tokenizer(" ".join(["cat"] * 200))
     assert tokens.truncated and tokens.token_count == 128
     assert np.asarray(tokens.input_ids)[0, 0] == 2  # <bos> kept, the end is cut
+    with pytest.warns(PromptTruncatedWarning, match="^The negative prompt is .* Shorten the negative prompt"):
+        tokenizer(" ".join(["cat"] * 200), allow_empty=True, what="negative prompt")
 
 
 def test_empty_prompt_is_rejected(tmp_path: Path):

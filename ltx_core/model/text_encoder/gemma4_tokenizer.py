@@ -76,7 +76,7 @@ class EmbeddedPromptTokenizer:
             self.tokenizer.enable_truncation(max_length=limit)
         return list(self.tokenizer.encode(text).ids)
 
-    def __call__(self, text: str, allow_empty: bool = False) -> PromptTokens:
+    def __call__(self, text: str, allow_empty: bool = False, what: str = "prompt") -> PromptTokens:
         """Tokenize one prompt. An empty (or blank) prompt is refused unless ``allow_empty``;
         an over-long prompt is cut with a warning."""
         if not isinstance(text, str):
@@ -89,8 +89,8 @@ class EmbeddedPromptTokenizer:
         truncated = full_length > self.max_length
         if truncated:
             warnings.warn(
-                f"The prompt is {full_length} tokens long; only its first {self.max_length} tokens are used "
-                f"(about {full_length - self.max_length} tokens at the end are ignored). Shorten the prompt.",
+                f"The {what} is {full_length} tokens long; only its first {self.max_length} tokens are used "
+                f"(about {full_length - self.max_length} tokens at the end are ignored). Shorten the {what}.",
                 PromptTruncatedWarning,
                 stacklevel=2,
             )

@@ -91,7 +91,7 @@ class PromptEncoder:
         positive = self.encode_tokens(self.tokenizer(prompt))
         negative = None
         if negative_prompt is not None:
-            negative = self.encode_tokens(self.tokenizer(negative_prompt, allow_empty=True))
+            negative = self.encode_tokens(self.tokenizer(negative_prompt, allow_empty=True, what="negative prompt"))
         embeddings = PromptEmbeddings(positive, negative)
         if key is not None:
             self.cache.put(key, embeddings)
