@@ -20,7 +20,7 @@ import mlx.core as mx
 import mlx.nn as nn
 import numpy as np
 
-from ltx_core.model.text_encoder.gemma import RopeTable, apply_rope, attention_bias, rope_table
+from ltx_core.model.text_encoder.gemma import GemmaMLP, RopeTable, apply_rope, attention_bias, rope_table
 from ltx_core.model.text_encoder.gemma4_config import Gemma4Config
 
 
@@ -70,24 +70,13 @@ class Gemma4Attention(nn.Module):
         return self.o_proj(out.transpose(0, 2, 1, 3).reshape(batch, tokens, -1))
 
 
-class Gemma4MLP(nn.Module):
-    def __init__(self, config: Gemma4Config):
-        super().__init__()
-        self.gate_proj = nn.Linear(config.hidden_size, config.intermediate_size, bias=False)
-        self.up_proj = nn.Linear(config.hidden_size, config.intermediate_size, bias=False)
-        self.down_proj = nn.Linear(config.intermediate_size, config.hidden_size, bias=False)
-
-    def __call__(self, x: mx.array) -> mx.array:
-        return self.down_proj(nn.gelu_approx(self.gate_proj(x)) * self.up_proj(x))
-
-
 class Gemma4DecoderLayer(nn.Module):
     def __init__(self, config: Gemma4Config, layer: int):
         super().__init__()
         self.sliding = config.is_sliding(layer)
         eps = config.rms_norm_eps
         self.self_attn = Gemma4Attention(config, layer)
-        self.mlp = Gemma4MLP(config)
+        self.mlp = GemmaMLP(config)  # the same gated GELU MLP as Gemma 3
         self.input_layernorm = Gemma4RMSNorm(config.hidden_size, eps)
         self.post_attention_layernorm = Gemma4RMSNorm(config.hidden_size, eps)
         self.pre_feedforward_layernorm = Gemma4RMSNorm(config.hidden_size, eps)

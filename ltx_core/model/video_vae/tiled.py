@@ -19,7 +19,7 @@ import numpy as np
 
 from ltx_core.model.video_vae.decoder import VideoDecoder
 from ltx_core.model.video_vae.encoder import VideoEncoder
-from ltx_core.model.video_vae.tiling import Tile, TilingConfig, decoder_tiles, encoder_tiles
+from ltx_core.model.video_vae.tiling import TilingConfig, decoder_tiles, encoder_tiles, temporal_groups
 
 _MIN_WEIGHT = 1e-8
 
@@ -42,7 +42,7 @@ def tiled_decode(
     tiles = decoder_tiles(tuple(latent.shape[2:]), tiling, decoder.scale)
 
     previous = None  # (chunk, weights, frame slice)
-    for group in _temporal_groups(tiles):
+    for group in temporal_groups(tiles):
         frames = group[0].outputs[0]
         length = frames.stop - frames.start
         chunk = mx.zeros((b, c_out, length, height, width), dtype=latent.dtype)
@@ -86,16 +86,6 @@ def tiled_decode(
         out = previous[0] / mx.maximum(previous[1], _MIN_WEIGHT)
         mx.eval(out)
         yield out
-
-
-def _temporal_groups(tiles: list[Tile]) -> list[list[Tile]]:
-    groups: list[list[Tile]] = []
-    for tile in tiles:
-        if groups and groups[-1][0].outputs[0] == tile.outputs[0]:
-            groups[-1].append(tile)
-        else:
-            groups.append([tile])
-    return groups
 
 
 def tiled_encode(encoder: VideoEncoder, pixels: mx.array, tiling: TilingConfig) -> mx.array:

@@ -260,3 +260,15 @@ def encoder_tiles(video_fhw: tuple[int, int, int], tiling: TilingConfig, scale: 
         splits[0] = split_temporal_frames(cfg.tile_size_in_frames, overlap)
         mappings[0] = _mapping(frames_to_latent_time, st)
     return _tiles(video_fhw, splits, mappings)
+
+
+def temporal_groups(tiles: list) -> list[list]:
+    """Consecutive tiles that share their output frames (one temporal group is decoded, blended
+    and written before the next), for conv and diffusion tiles alike."""
+    groups: list[list] = []
+    for tile in tiles:
+        if groups and groups[-1][0].outputs[0] == tile.outputs[0]:
+            groups[-1].append(tile)
+        else:
+            groups.append([tile])
+    return groups

@@ -31,10 +31,10 @@ from ltx_core.model.video_vae.diffusion.tiling import (
     fit_tiling,
     masks_are_complementary,
     resize_axis,
-    temporal_groups,
     tile_plan,
 )
 from ltx_core.model.video_vae.ops import PerChannelStatistics, patchify, unpatchify
+from ltx_core.model.video_vae.tiling import temporal_groups
 
 _MIN_WEIGHT = 1e-8
 

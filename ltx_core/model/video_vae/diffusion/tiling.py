@@ -167,16 +167,6 @@ def masks_are_complementary(tiles: list[DiffusionTile], shape: tuple[int, int, i
     return True
 
 
-def temporal_groups(tiles: list[DiffusionTile]) -> list[list[DiffusionTile]]:
-    groups: list[list[DiffusionTile]] = []
-    for tile in tiles:
-        if groups and groups[-1][0].outputs[0] == tile.outputs[0]:
-            groups[-1].append(tile)
-        else:
-            groups.append([tile])
-    return groups
-
-
 def resize_axis(x: mx.array, axis: int, size: int, mode: str) -> mx.array:
     """Pad (edge copies) or crop ``axis`` to ``size``: ``repeat_last`` works at the end only,
     ``symmetric`` splits the difference (``need // 2`` before, the rest after)."""
