@@ -58,7 +58,7 @@ def build_studio(studio: Studio | None = None) -> gr.Blocks:
         gallery.wire(tabs, {"generate": generate, "keyframes": keyframes, "ic-lora": ic_lora, "upscale": upscale},
                      upscale.choice)  # fmt: skip
         listing = gallery.listing()
-        libraries = [generate.lora_picker, ic_lora.lora_picker]
+        libraries = [generate.lora_picker, keyframes.lora_picker, ic_lora.lora_picker]
         pickers = [component for library in libraries for component in (library.cards, library.pick)]
 
         def models_changed(*queries):

@@ -15,11 +15,11 @@ from ltx_ui.context import (
     JOB_EVENT,
     user_message,
 )
+from ltx_ui.generation_tab import GenerationTab
+from ltx_ui.inputs import MAX_FRAMES, InputProblem, check_video
 from ltx_ui.lora_library import check_usable, library, normalise, pick_choices, request_loras
 from ltx_ui.lora_picker import LoraPicker
-from ltx_ui.inputs import MAX_FRAMES, InputProblem, check_video
 from ltx_ui.outputs import INPUTS, keep_input
-from ltx_ui.generation_tab import GenerationTab
 
 TAB = "ic-lora"
 PIPELINE = "ic-lora"
@@ -62,6 +62,7 @@ class ICLoraTab(GenerationTab):
                                         value=str(preselected) if preselected else None, allow_custom_value=True,
                                         elem_id="ic-lora-file")  # fmt: skip
                 self.strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Control strength")
+                self.control_lora_field = self.lora
                 self.lora_picker = LoraPicker(self.studio, self.tab, "ic_lora", "Style LoRAs (library)")
                 self.loras_field = self.lora_picker.build()
                 self.message = gr.Markdown(elem_id="ic-message")
