@@ -142,3 +142,32 @@ def test_models_tab_lists_lora_costs_per_memory_mode_and_estimates_with_loras(ap
     assert "| stage 1 |" in report and "LoRA side paths" in report and "fits" in report
     too_big = client.predict("distilled", 4096, 4096, 257, True, [str(files["watercolor"])], api_name="/models_estimate")
     assert "A run would be refused: not enough memory for stage 1" in too_big
+
+
+def test_a_refusal_with_side_paths_names_fusing_with_convert(tmp_path):
+    """On a quantized memory mode (the tiny LTX-2 model, 8-bit) a LoRA rides as a side path; a job
+    too big for the machine is refused naming ``convert --lora``, and the Models tab's LoRA list
+    marks the mode in use."""
+    from ltx_core.pipelines.request import GenerationRequest, LoraChoice
+    from ltx_ui.context import Studio
+    from ltx_ui.estimates import memory_estimate, refusal
+    from ltx_ui.lora_library import lora_table
+
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    for name in ("ltx2-tiny.safetensors", "ltx2-tiny-spatial-upsampler.safetensors"):
+        (weights / name).symlink_to(Path(__file__).parent / "reference" / "ltx-2.0" / name)
+    (weights / "loras").mkdir()
+    (weights / "loras" / "style.safetensors").symlink_to(DATA / "lora_a.safetensors")
+    studio = Studio.create(tmp_path / "outputs", weights, None, "balanced")
+    assert not studio.models.demo
+    lora = LoraChoice(weights / "loras" / "style.safetensors", 1.0, 0.5)
+    request = GenerationRequest.for_version(studio.models.version, prompt="x", height=4096, width=4096, frames=257,
+                                            loras=(lora,))  # fmt: skip
+    _, estimate = memory_estimate(studio, "distilled", request)
+    assert {s.stage: s.lora_side_path for s in estimate.stages}["stage 1"] == 12544 * 4  # float32 A/B on the CPU
+    why = refusal(studio, estimate)
+    assert why.startswith("not enough memory for") and "--lora FILE:STRENGTH costs no memory" in why
+    table = lora_table(studio)
+    assert "**balanced** (in use)" in table and "| `style.safetensors` | LTX-2.0 | 4 |" in table
+    assert "side path: 0.05 MB" in table and "streamed side path: 0.03 MB" in table
