@@ -18,7 +18,6 @@ from ltx_ui.inputs import InputProblem, Snapped, check_prompt, size_note, snap
 
 MAX_SEED = 2**31 - 1
 MAX_QUEUED_SEEDS = 16
-NO_LORA = "(none)"
 
 
 @dataclass
@@ -147,31 +146,6 @@ def seeds(seed: float | None, randomize: bool, count: float | None) -> list[int]
     if not 0 <= first <= MAX_SEED:
         raise InputProblem(f"the seed must be between 0 and {MAX_SEED}.")
     return [(first + i) % (MAX_SEED + 1) for i in range(n)]
-
-
-def lora_choices(paths: list[Path]) -> list[tuple[str, str]]:
-    return [(NO_LORA, "")] + [(p.name, str(p)) for p in paths]
-
-
-def loras_from(*pairs: Any) -> tuple[LoraChoice, ...]:
-    """(path, strength, path, strength, ...) -> LoraChoices, skipping empty slots; each file must
-    be a LoRA (its header says what it is)."""
-    from ltx_core.model_spec import Role, recognise
-
-    chosen = []
-    for path, strength in zip(pairs[::2], pairs[1::2]):
-        if path:
-            if not Path(path).is_file():
-                raise InputProblem(f"the LoRA {Path(path).name} is no longer on disk: press Rescan in Models & Settings.")
-            found = recognise(path)
-            if found.problem:
-                raise InputProblem(f"{Path(path).name} cannot be used as a LoRA ({found.problem}): choose another file.")
-            if found.role not in (Role.LORA, Role.DISTILLED_LORA):
-                what = found.role.value.replace("_", " ")
-                article = "an" if what[0] in "aeiou" else "a"
-                raise InputProblem(f"{Path(path).name} is {article} {what} file, not a LoRA: choose a LoRA file.")
-            chosen.append(LoraChoice(path, float(strength)))
-    return tuple(chosen)
 
 
 def pipeline_defaults(version: VersionSpec, pipeline: str) -> dict[str, Any]:

@@ -11,20 +11,30 @@ from ltx_ui.context import Studio, generation_plan_for
 
 
 def memory_estimate(studio: Studio, pipeline: str, request: GenerationRequest):
-    """Per-stage predicted peak memory of ``request`` with the models and memory mode in use."""
-    from ltx_core.memory import Guidance, estimate_for_runtime
-    from ltx_core.pipelines.blocks import guidance_passes
-
+    """Per-stage predicted peak memory of ``request`` with the models and memory mode in use,
+    counting the LoRAs each stage applies (as side paths, fused or streamed)."""
     descriptor = pipeline_descriptor(pipeline)
     ledger = studio.current_ledger()  # its runtime is what a job would run with (demo: float32, unquantized)
-    guidance = None
-    if descriptor.guided:
-        guidance = Guidance(guidance_passes(request), ledger.runtime.batch_guidance_passes, contexts=2)
-    return ledger.runtime.name, estimate_for_runtime(
-        ledger.checkpoint.config, ledger.runtime, height=request.height, width=request.width, frames=request.frames,
-        fps=request.fps, audio=request.generate_audio, stages=descriptor.memory_stages(), guidance=guidance,
-        gemma_config=ledger.gemma_config(), upsampler_config=ledger.upsampler_config(),
-    )  # fmt: skip
+    return ledger.runtime.name, descriptor.create(ledger).memory_estimate(request)
+
+
+def refusal(studio: Studio, estimate) -> str:
+    """What a job that does not fit would be told (the stage, and a cheaper option: a smaller
+    preset or size, or fusing its LoRAs with ``convert --lora``); "" when it fits."""
+    from ltx_core.errors import ConfigError
+    from ltx_core.memory import InsufficientMemoryError, available_memory, check_fits
+    from ltx_core.presets import load_presets
+
+    runtime = studio.current_ledger().runtime
+    try:
+        presets = load_presets()
+    except ConfigError:
+        presets = None
+    try:
+        check_fits(estimate, available_memory(margin_bytes=runtime.memory_margin), presets, runtime.name)
+    except InsufficientMemoryError as exc:
+        return str(exc)
+    return ""
 
 
 def duration(seconds: float) -> str:
@@ -56,6 +66,9 @@ def describe_generation(studio: Studio, pipeline: str, request: GenerationReques
         _, estimate = memory_estimate(studio, pipeline, request)
     except (LTXError, ValueError, KeyError, OSError):
         return text
-    available = available_memory()
-    verdict = "fits" if estimate.peak <= available else "**does not fit**"
-    return f"{text} · peak memory ≈ **{estimate.peak / 1e9:.2f} GB** ({verdict} in the {available / 1e9:.1f} GB available)"
+    available = available_memory(margin_bytes=studio.current_ledger().runtime.memory_margin)
+    if estimate.peak <= available:
+        return f"{text} · peak memory ≈ **{estimate.peak / 1e9:.2f} GB** (fits in the {available / 1e9:.1f} GB available)"
+    why = refusal(studio, estimate)
+    return (f"{text} · peak memory ≈ **{estimate.peak / 1e9:.2f} GB** (**does not fit** in the "
+            f"{available / 1e9:.1f} GB available)" + (f"\n\n⚠️ {why[0].upper()}{why[1:]}" if why else ""))  # fmt: skip

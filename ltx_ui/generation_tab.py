@@ -30,6 +30,8 @@ class GenerationTab:
     def __init__(self, studio: Studio):
         self.studio = studio
         self.fields: dict[str, Any] = {}
+        self.loras_field: Any = None  # the tab's LoRA list (a LoraPicker's), counted in the estimate
+        self.control_lora_field: Any = None  # the tab's IC-LoRA choice, counted in the estimate
 
     # -- for subclasses ---------------------------------------------------------------------
     def own_fields(self) -> dict[str, Any]:
@@ -78,6 +80,8 @@ class GenerationTab:
         """The duration and memory of the job as set, next to Generate, kept current."""
         s = self.settings
         inputs = [pipeline, s.width, s.height, s.frames, s.fps, s.steps, s.cfg, s.stg, s.audio, s.count]
+        # After the settings, in estimate()'s order: the LoRA list, then the IC-LoRA (where the tab has them).
+        inputs += [c for c in (self.loras_field, self.control_lora_field) if c is not None]
         self.estimate_inputs = inputs
         self.out.estimate.value = self.estimate(pipeline.value, s.width.value, s.height.value, s.frames.value,
                                                 s.fps.value, s.steps.value, s.cfg.value, s.stg.value, s.audio.value, 1)
@@ -85,7 +89,7 @@ class GenerationTab:
         for box in (s.width, s.height, s.frames, s.fps, s.count):
             box.blur(self.estimate, inputs, self.out.estimate, **private)
             box.submit(self.estimate, inputs, self.out.estimate, **private)
-        for control in (s.steps, s.cfg, s.stg, s.audio):
+        for control in (s.steps, s.cfg, s.stg, s.audio, *inputs[10:]):
             control.change(self.estimate, inputs, self.out.estimate, **private)
         if isinstance(pipeline, gr.components.Component) and not isinstance(pipeline, gr.State):
             pipeline.change(self.estimate, inputs, self.out.estimate, **private)
@@ -96,13 +100,18 @@ class GenerationTab:
         event(self.estimate, self.estimate_inputs, self.out.estimate, queue=False, api_visibility="private",
               show_progress="hidden")  # fmt: skip
 
-    def estimate(self, pipeline: str, width, height, frames, fps, steps, cfg, stg, audio, count) -> str:
+    def estimate(self, pipeline: str, width, height, frames, fps, steps, cfg, stg, audio, count, loras=None,
+                 control_lora=None) -> str:  # fmt: skip
+        """Duration and peak memory of the job as set (its LoRAs included)."""
         from ltx_ui.estimates import describe_generation
+        from ltx_ui.lora_library import request_loras
 
         values = {"prompt": "estimate", "negative_prompt": "", "width": width, "height": height, "frames": frames,
                   "fps": fps, "steps": steps, "cfg": cfg, "stg": stg, "audio": audio}  # fmt: skip
         try:
-            request, _ = self.base_request(pipeline, values)
+            control = request_loras(self.studio, [{"file": control_lora, "stage2_strength": 0.0}] if control_lora else [])
+            request, _ = self.base_request(pipeline, values, loras=request_loras(self.studio, loras),
+                                           control_loras=control)  # fmt: skip
             jobs = int(count or 1)
         except (LTXError, TypeError, ValueError) as exc:
             return f"⚠️ {user_message(exc)}" if isinstance(exc, LTXError) else ""
@@ -177,5 +186,6 @@ class GenerationTab:
         except (LTXError, TypeError, ValueError):
             updates[s.size_note] = ""
         extra = [ui.get(name, getattr(s, name).value) for name in ("steps", "cfg", "stg")]
-        updates[self.out.estimate] = self.estimate(pipeline, *values, *extra, ui.get("audio", True), 1)
+        updates[self.out.estimate] = self.estimate(pipeline, *values, *extra, ui.get("audio", True), 1, ui.get("loras"),
+                                                   ui.get("ic_lora"))  # fmt: skip
         return updates

@@ -10,7 +10,7 @@ import gradio as gr
 
 from ltx_core import __version__
 from ltx_ui.context import Studio
-from ltx_ui.controls import lora_choices
+from ltx_ui.lora_picker import CSS as LORA_CSS
 from ltx_ui.tab_gallery import GalleryTab
 from ltx_ui.tab_generate import GenerateTab
 from ltx_ui.tab_iclora import ICLoraTab
@@ -25,7 +25,7 @@ CSS = """
 #gallery-grid .caption-label, #keyframes-gallery .caption-label, [id$="-batch"] .caption-label {
   white-space: normal; max-width: calc(100% - 8px); opacity: 0.9; line-height: 1.25; }
 [id$="-preview"] img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }
-"""
+""" + LORA_CSS
 
 
 def build_studio(studio: Studio | None = None) -> gr.Blocks:
@@ -58,16 +58,18 @@ def build_studio(studio: Studio | None = None) -> gr.Blocks:
         gallery.wire(tabs, {"generate": generate, "keyframes": keyframes, "ic-lora": ic_lora, "upscale": upscale},
                      upscale.choice)  # fmt: skip
         listing = gallery.listing()
-        pickers = [generate.lora_1, generate.lora_2, ic_lora.lora]
+        libraries = [generate.lora_picker, keyframes.lora_picker, ic_lora.lora_picker]
+        pickers = [component for library in libraries for component in (library.cards, library.pick)]
 
-        def models_changed():
-            choices = lora_choices(studio.models.loras())
+        def models_changed(*queries):
             preselected = studio.models.ic_lora()
-            ic = gr.Dropdown(choices=choices, value=str(preselected) if preselected else "")
-            return studio.banner(), gr.Dropdown(choices=choices), gr.Dropdown(choices=choices), ic
+            ic = gr.Dropdown(choices=ic_lora.control_choices(), value=str(preselected) if preselected else None)
+            refreshed = [part for library, query in zip(libraries, queries) for part in library.refresh(query)]
+            return studio.banner(), *refreshed, ic
 
         for event in models.changed:
-            event.success(models_changed, None, [banner, *pickers], queue=False, api_visibility="private")
+            event.success(models_changed, [library.query for library in libraries], [banner, *pickers, ic_lora.lora],
+                          queue=False, api_visibility="private")  # fmt: skip
         blocks.load(gallery.refresh, gallery.filters, listing, queue=False, api_visibility="private")
         blocks.load(upscale.on_load, None, upscale.choice, queue=False, api_visibility="private")
         for tab, page in ((generate, generate_tab), (keyframes, keyframes_tab), (ic_lora, ic_lora_tab)):

@@ -11,10 +11,12 @@ from ltx_core.pipelines.ledger import Component
 from ltx_core.pipelines.registry import GENERATION_PIPELINES, PIPELINES
 from ltx_core.pipelines.request import ImageCondition
 from ltx_ui.context import JOB_EVENT, session_of, user_message
-from ltx_ui.controls import lora_choices, loras_from, pipeline_defaults
+from ltx_ui.controls import pipeline_defaults
 from ltx_ui.generation_tab import GenerationTab
 from ltx_ui.inputs import InputProblem, check_image, check_prompt
 from ltx_ui.jobs import Done, Failed, run_job
+from ltx_ui.lora_library import normalise, request_loras
+from ltx_ui.lora_picker import LoraPicker
 from ltx_ui.outputs import keep_input
 
 # Text/image-to-video recipes of this tab (keyframes and IC-LoRA have their own tabs).
@@ -50,14 +52,8 @@ class GenerateTab(GenerationTab):
                                           sources=["upload", "clipboard"], height=160, elem_id="generate-image",
                                           scale=2)  # fmt: skip
                     self.image_strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Start image strength", scale=1)
-                choices = lora_choices(studio.models.loras())
-                with gr.Accordion("LoRAs", open=False, elem_id="generate-loras"):
-                    with gr.Row():
-                        self.lora_1 = gr.Dropdown(choices, value="", label="LoRA 1", allow_custom_value=False)
-                        self.lora_1_strength = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Strength")
-                    with gr.Row():
-                        self.lora_2 = gr.Dropdown(choices, value="", label="LoRA 2", allow_custom_value=False)
-                        self.lora_2_strength = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Strength")
+                self.lora_picker = LoraPicker(studio, self.tab, self.api_name, "LoRAs (library)")
+                self.loras_field = self.lora_picker.build()
             self.result_column()
         self.finish_build(self.pipeline)
         settings = self.settings
@@ -91,15 +87,15 @@ class GenerateTab(GenerationTab):
     def own_fields(self) -> dict[str, Any]:
         return {
             "pipeline": self.pipeline, "enhance": self.enhance, "image": self.image,
-            "image_strength": self.image_strength, "lora_1": self.lora_1, "lora_1_strength": self.lora_1_strength,
-            "lora_2": self.lora_2, "lora_2_strength": self.lora_2_strength,
+            "image_strength": self.image_strength, "loras": self.loras_field,
         }  # fmt: skip
 
     def make_request(self, values: dict[str, Any]):
         pipeline = values["pipeline"]
         if pipeline not in PIPELINE_CHOICES:
             raise InputProblem(f"choose a pipeline: {', '.join(PIPELINE_CHOICES)}.")
-        loras = loras_from(values["lora_1"], values["lora_1_strength"], values["lora_2"], values["lora_2_strength"])
+        loras = request_loras(self.studio, values["loras"])
+        values["loras"] = normalise(values["loras"])  # as the sidecar records it for "reuse settings"
         image = check_image(values["image"]) if values["image"] else None
         base, snapped = self.base_request(pipeline, values, enhance=values["enhance"], loras=loras)
         base.validate(PIPELINES[pipeline].size_multiple)
@@ -129,3 +125,11 @@ class GenerateTab(GenerationTab):
             if isinstance(update, Failed):
                 raise gr.Error(user_message(update.error), print_exception=False)
         raise gr.Error("the prompt enhancement did not finish.")
+
+    def reuse(self, ui: dict[str, Any]) -> dict:
+        """Outputs made before the LoRA library recorded two slots (``lora_1``, ``lora_2``): they
+        come back as the job's LoRA list."""
+        if "loras" not in ui:
+            slots = [(ui.get(f"lora_{n}"), ui.get(f"lora_{n}_strength", 1.0)) for n in (1, 2)]
+            ui = {**ui, "loras": [{"file": path, "strength": s, "stage2_strength": s} for path, s in slots if path]}
+        return super().reuse(ui)

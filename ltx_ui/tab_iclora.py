@@ -10,17 +10,16 @@ from typing import Any
 import gradio as gr
 
 from ltx_core.errors import LTXError
+from ltx_core.pipelines.request import LoraChoice
 from ltx_ui.context import (
     JOB_EVENT,
     user_message,
 )
-from ltx_ui.controls import (
-    lora_choices,
-    loras_from,
-)
-from ltx_ui.inputs import MAX_FRAMES, InputProblem, check_video
-from ltx_ui.outputs import INPUTS, keep_input
 from ltx_ui.generation_tab import GenerationTab
+from ltx_ui.inputs import MAX_FRAMES, InputProblem, check_video
+from ltx_ui.lora_library import check_usable, library, normalise, pick_choices, request_loras
+from ltx_ui.lora_picker import LoraPicker
+from ltx_ui.outputs import INPUTS, keep_input
 
 TAB = "ic-lora"
 PIPELINE = "ic-lora"
@@ -59,9 +58,13 @@ class ICLoraTab(GenerationTab):
                         high = gr.Slider(0, 500, value=200, step=5, label="High threshold")
                     extract = gr.Button("Extract Canny edges", elem_id="ic-extract")
                 preselected = self.studio.models.ic_lora()
-                self.lora = gr.Dropdown(lora_choices(self.studio.models.loras()), label="IC-LoRA file",
-                                        value=str(preselected) if preselected else "", elem_id="ic-lora-file")  # fmt: skip
+                self.lora = gr.Dropdown(self.control_choices(), label="IC-LoRA (control, stage 1 only)",
+                                        value=str(preselected) if preselected else None, allow_custom_value=True,
+                                        elem_id="ic-lora-file")  # fmt: skip
                 self.strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Control strength")
+                self.control_lora_field = self.lora
+                self.lora_picker = LoraPicker(self.studio, self.tab, "ic_lora", "Style LoRAs (library)")
+                self.loras_field = self.lora_picker.build()
                 self.message = gr.Markdown(elem_id="ic-message")
                 self.settings_controls(width=768, height=512, frames=121)
             self.result_column()
@@ -76,11 +79,17 @@ class ICLoraTab(GenerationTab):
             raise gr.Error(user_message(exc), print_exception=False) from None
         return str(path), f"Edge video ready: `{path.name}` (used as the control video)."
 
+    def control_choices(self) -> list[tuple[str, str]]:
+        """The usable LoRAs, IC-LoRAs first."""
+        entries = sorted(library(self.studio), key=lambda e: not e.info.control)
+        return pick_choices(entries)
+
     def fixed_pipeline(self) -> str:
         return PIPELINE
 
     def own_fields(self) -> dict[str, Any]:
-        return {"control_video": self.control, "ic_lora": self.lora, "control_strength": self.strength}
+        return {"control_video": self.control, "ic_lora": self.lora, "control_strength": self.strength,
+                "loras": self.loras_field}  # fmt: skip
 
     def make_request(self, values: dict[str, Any]):
         """Everything is checked before the control video is kept in outputs/inputs (a refused
@@ -92,10 +101,13 @@ class ICLoraTab(GenerationTab):
 
         if not values["ic_lora"]:
             raise InputProblem("Choose the IC-LoRA file (e.g. ltx-2-19b-ic-lora-canny-control.safetensors).")
-        loras = loras_from(values["ic_lora"], 1.0)
+        control = (LoraChoice(check_usable(self.studio, values["ic_lora"]).path, 1.0),)
+        styles = request_loras(self.studio, values["loras"])
+        values["loras"] = normalise(values["loras"])  # as the sidecar records it for "reuse settings"
         source = check_video(values["control_video"], "control video")
         base, snapped = self.base_request(
-            PIPELINE, values, control_video=str(source), control_strength=float(values["control_strength"]), loras=loras,
+            PIPELINE, values, control_video=str(source), control_strength=float(values["control_strength"]),
+            control_loras=control, loras=styles,
         )  # fmt: skip
         base.validate(pipeline_descriptor(PIPELINE).size_multiple)
         frames = probe_video(source).frames

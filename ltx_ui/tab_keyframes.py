@@ -12,6 +12,8 @@ import gradio as gr
 from ltx_core.pipelines.request import ImageCondition
 from ltx_ui.generation_tab import GenerationTab
 from ltx_ui.inputs import InputProblem, check_image, snap
+from ltx_ui.lora_library import normalise, request_loras
+from ltx_ui.lora_picker import LoraPicker
 from ltx_ui.outputs import keep_input
 
 TAB = "keyframes"
@@ -77,6 +79,8 @@ class KeyframesTab(GenerationTab):
                     remove = gr.Button("Remove", size="sm", variant="stop")
                     even = gr.Button("Spread evenly", size="sm")
                 self.message = gr.Markdown(elem_id="keyframes-message")
+                self.lora_picker = LoraPicker(self.studio, self.tab, "keyframes", "LoRAs (library)")
+                self.loras_field = self.lora_picker.build()
                 self.settings_controls(width=768, height=512, frames=121)
             self.result_column()
         self.finish_build(gr.State(PIPELINE))
@@ -197,11 +201,13 @@ class KeyframesTab(GenerationTab):
         return PIPELINE
 
     def own_fields(self) -> dict[str, Any]:
-        return {"keyframes": self.items}
+        return {"keyframes": self.items, "loras": self.loras_field}
 
     def make_request(self, values: dict[str, Any]):
         keyframes = values["keyframes"] or []
-        base, snapped = self.base_request(PIPELINE, values)
+        loras = request_loras(self.studio, values["loras"])
+        values["loras"] = normalise(values["loras"])  # as the sidecar records it for "reuse settings"
+        base, snapped = self.base_request(PIPELINE, values, loras=loras)
         check_keyframes(keyframes, snapped.frames)
         images = tuple(ImageCondition(k["path"], int(k["frame"]), float(k["strength"])) for k in keyframes)
         return PIPELINE, replace(base, images=images), snapped.note

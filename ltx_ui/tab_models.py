@@ -14,6 +14,7 @@ from ltx_core.pipelines.registry import GENERATION_PIPELINES, PIPELINES, pipelin
 from ltx_core.presets import load_presets, system_memory_bytes
 from ltx_ui import models as model_files
 from ltx_ui.context import Studio
+from ltx_ui.lora_library import library, lora_table, pick_choices
 
 AUTO = "auto"
 
@@ -78,6 +79,8 @@ class ModelsTab:
         self.preset = gr.Dropdown(choices, value=AUTO if studio.preset_auto else studio.preset.name,
                                   label="Memory mode", elem_id="models-preset")  # fmt: skip
         self.preset_status = gr.Markdown(self.preset_text())
+        with gr.Accordion("LoRAs and what they cost per memory mode", open=False, elem_id="models-loras"):
+            self.loras = gr.Markdown(lora_table(studio), elem_id="models-loras-table")
         with gr.Accordion("Memory estimate for a generation", open=False):
             with gr.Row():
                 pipeline = gr.Dropdown([(PIPELINES[n].title, n) for n in GENERATION_PIPELINES], value="distilled",
@@ -86,9 +89,12 @@ class ModelsTab:
                 height = gr.Number(512, label="Height", precision=0)
                 frames = gr.Number(121, label="Frames", precision=0)
                 audio = gr.Checkbox(True, label="Audio")
+            self.estimate_loras = gr.Dropdown(pick_choices(library(studio)), value=[], multiselect=True,
+                                              label="With these LoRAs (strength 1 in every stage)",
+                                              allow_custom_value=True, elem_id="models-estimate-loras")  # fmt: skip
             estimate = gr.Button("Estimate", elem_id="models-estimate")
             estimate_out = gr.Markdown(elem_id="models-estimate-result")
-        estimate.click(self.estimate, [pipeline, width, height, frames, audio], estimate_out,
+        estimate.click(self.estimate, [pipeline, width, height, frames, audio, self.estimate_loras], estimate_out,
                        api_name="models_estimate", queue=False)  # fmt: skip
         with gr.Accordion("Inspect a checkpoint", open=False):
             path = gr.Textbox(label="Checkpoint path", value=str(studio.models.paths.checkpoint))
@@ -104,6 +110,10 @@ class ModelsTab:
             download.click(self.download, self.missing, [self.download_status, self.found, self.missing, self.folder],
                            api_name="models_download", concurrency_limit=1, show_progress_on=[self.download_status]),
         ]  # fmt: skip
+        for event in self.changed:
+            event.success(lambda: (lora_table(studio), gr.Dropdown(choices=pick_choices(library(studio)), value=[])),
+                          None, [self.loras, self.estimate_loras], queue=False, api_visibility="private")  # fmt: skip
+        self.preset.change(lambda _: lora_table(studio), self.preset, self.loras, queue=False, api_visibility="private")
         self.preset.change(self.set_preset, self.preset, self.preset_status, api_name="models_preset", queue=False)
 
     def describe(self) -> str:
@@ -172,31 +182,38 @@ class ModelsTab:
         found, missing = self.rescan()
         return f"Downloaded `{path}`.", found, missing, str(target)
 
-    def estimate(self, pipeline: str, width: float, height: float, frames: float, audio: bool) -> str:
-        """Per-stage predicted peak memory of the checkpoint in use under the current memory mode."""
+    def estimate(self, pipeline: str, width: float, height: float, frames: float, audio: bool,
+                 loras: list[str] | None = None) -> str:  # fmt: skip
+        """Per-stage predicted peak memory of the checkpoint in use under the current memory mode;
+        a job that would not fit gets the refusal a run would (naming the cheaper option)."""
         from ltx_core.memory import available_memory
         from ltx_core.pipelines.request import GenerationRequest
-        from ltx_ui.estimates import memory_estimate
+        from ltx_ui.estimates import memory_estimate, refusal
+        from ltx_ui.lora_library import request_loras
 
         studio = self.studio
         try:
             descriptor = pipeline_descriptor(pipeline)
             request = GenerationRequest.for_version(studio.models.version, prompt="estimate", height=int(height),
-                                                    width=int(width), frames=int(frames), generate_audio=bool(audio))  # fmt: skip
+                                                    width=int(width), frames=int(frames), generate_audio=bool(audio),
+                                                    loras=request_loras(studio, list(loras or [])))  # fmt: skip
             request.validate(descriptor.size_multiple)
             mode, result = memory_estimate(studio, pipeline, request)  # never touches a running job's ledger log
         except (LTXError, ValueError, KeyError, TypeError, OverflowError) as exc:
             raise gr.Error(f"Cannot estimate: {exc}", print_exception=False) from None
-        available = available_memory()
+        available = available_memory(margin_bytes=studio.current_ledger().runtime.memory_margin)
         verdict = "fits" if result.peak <= available else "does **not** fit"
-        rows = [f"| {s.stage} | {s.weights / 1e9:.2f} | {s.activations / 1e9:.2f} | {s.peak / 1e9:.2f} |" for s in result.stages]
+        rows = [f"| {s.stage} | {s.weights / 1e9:.2f} | {s.lora_side_path / 1e9:.3f} | {s.activations / 1e9:.2f} | "
+                f"{s.peak / 1e9:.2f} |" for s in result.stages]  # fmt: skip
+        why = refusal(studio, result)
         return "\n".join(
             [
                 f"Memory mode **{mode}**: peak **{result.peak / 1e9:.2f} GB**, {verdict} in the "
                 f"{available / 1e9:.1f} GB this machine can give a job.",
+                *([f"", f"⚠️ A run would be refused: {why}"] if why else []),
                 "",
-                "| stage | weights GB | working GB | peak GB |",
-                "|---|---|---|---|",
+                "| stage | weights GB | of which LoRA side paths GB | working GB | peak GB |",
+                "|---|---|---|---|---|",
                 *rows,
             ]
         )

@@ -20,8 +20,7 @@ from tests.browser.studio_server import running_studio
 
 TINY = dict(width=128, height=128, frames=9, fps=24, steps=4, cfg=3.0, stg=1.0, randomize_seed=False, seed_count=1,
             audio=True, negative_prompt="")  # fmt: skip
-GENERATE = dict(pipeline="distilled", enhance=False, image=None, image_strength=1.0, lora_1="", lora_1_strength=1.0,
-                lora_2="", lora_2_strength=1.0)  # fmt: skip
+GENERATE = dict(pipeline="distilled", enhance=False, image=None, image_strength=1.0, loras=[])
 # A job long enough to be cancelled mid-denoise (one-stage: guided, with request.steps steps).
 SLOW = {**GENERATE, **TINY, "pipeline": "one-stage", "steps": 80, "prompt": "slow", "seed": 1}
 
@@ -125,7 +124,7 @@ def test_image_to_video_with_enhanced_prompt_lora_and_two_seeds(app, client, tmp
     lora = str(app.studio.models.loras()[0])
     start = image(tmp_path / "start.png", (200, 40, 40))
     status, _, video, prompt_used, seed_used, batch = generate(
-        client, "a cat", seed=100, image=handle_file(str(start)), enhance=True, lora_1=lora, lora_1_strength=0.5,
+        client, "a cat", seed=100, image=handle_file(str(start)), enhance=True, loras=[{"file": lora, "strength": 0.5}],
         seed_count=2,
     )  # fmt: skip
     assert status.count("Saved") == 2 and seed_used == 101
@@ -134,7 +133,7 @@ def test_image_to_video_with_enhanced_prompt_lora_and_two_seeds(app, client, tmp
     settings = sidecar(app, video)["settings"]
     assert settings["request"]["enhance_prompt"] and settings["prompt_used"] == prompt_used
     assert settings["request"]["images"][0]["image"].startswith(str(app.outputs / "inputs"))
-    assert settings["request"]["loras"] == [{"path": lora, "strength": 0.5}]
+    assert settings["request"]["loras"] == [{"path": lora, "strength": 0.5, "stage2_strength": 0.5}]
     rewritten = client.predict("a cat", None, 3, api_name="/enhance_prompt")
     assert isinstance(rewritten, str)
 
@@ -184,7 +183,7 @@ def test_ic_lora_with_a_canny_control_video(app, client, tmp_path):
     edges = probe_video(control)
     assert edges.frames == 9 and (edges.width, edges.height) == (128, 128)
     lora = str(app.studio.models.loras()[0])
-    status, _, video, *_ = client.predict(handle_file(control), lora, 1.0, **{**TINY, "prompt": "edges", "seed": 4},
+    status, _, video, *_ = client.predict(handle_file(control), lora, 1.0, [], **{**TINY, "prompt": "edges", "seed": 4},
                                           api_name="/ic_lora_generate")  # fmt: skip
     assert "Saved" in status and probe_video(video).frames == 9
     assert sidecar(app, video)["settings"]["pipeline"] == "ic-lora"
@@ -193,7 +192,7 @@ def test_ic_lora_with_a_canny_control_video(app, client, tmp_path):
     kept = set((app.outputs / "inputs").iterdir())
     short = clip(tmp_path / "short.mp4", frames=9)
     with pytest.raises(AppError, match="^short.mp4 has 9 frames but the clip needs 17: use a longer control video"):
-        client.predict(handle_file(str(short)), lora, 1.0, **{**TINY, "frames": 17, "prompt": "edges", "seed": 4},
+        client.predict(handle_file(str(short)), lora, 1.0, [], **{**TINY, "frames": 17, "prompt": "edges", "seed": 4},
                        api_name="/ic_lora_generate")  # fmt: skip
     assert set((app.outputs / "inputs").iterdir()) == kept
 

@@ -221,14 +221,20 @@ def test_app_with_share_and_auth_serves_locally_behind_a_login(tmp_path):
 
 
 def test_a_non_lora_file_is_refused_as_a_lora_and_the_demo_ic_lora_is_preselected(tmp_path, monkeypatch):
-    from ltx_ui.controls import loras_from
+    from types import SimpleNamespace
+
+    from ltx_ui.lora_library import request_loras
 
     monkeypatch.setenv("LTX_DEMO_DIR", str(tmp_path / "demo"))
     models = model_files.resolve_models(None, None)
+    studio = SimpleNamespace(models=models)
     assert models.ic_lora().name == "ltx2-demo-ic-lora-canny-control.safetensors"
     with pytest.raises(InputProblem, match="is a spatial upsampler file, not a LoRA: choose a LoRA file."):
-        loras_from(str(models.paths.spatial_upsampler), 1.0)
-    assert loras_from(str(models.ic_lora()), 0.5)[0].strength == 0.5
+        request_loras(studio, [{"file": str(models.paths.spatial_upsampler)}])
+    chosen = request_loras(studio, [{"file": str(models.ic_lora()), "strength": 0.5, "stage2_strength": 0.25}])
+    assert (chosen[0].strength, chosen[0].stage2_strength) == (0.5, 0.25)
+    with pytest.raises(InputProblem, match="LoRA #1's stage-2 strength must be between -2 and 2, got 9"):
+        request_loras(studio, [{"path": str(models.ic_lora()), "stage2_strength": 9}])
 
 
 def test_a_listening_port_is_in_use_but_one_left_in_time_wait_is_not():

@@ -40,24 +40,22 @@ def guidance_passes(request: GenerationRequest) -> int:
     return 1 + sum(int(check(video) or check(audio)) for check in checks)
 
 
-def check_memory(
+def estimate_job(
     ledger: ModelLedger, descriptor, request: GenerationRequest, text_encoder: bool = True, stage_loras=None
-) -> None:
-    """Refuse, before anything loads, a job predicted not to fit this machine's memory with the
-    settings it will run with (the ledger's runtime). ``text_encoder`` False: contexts are given.
-    ``stage_loras``: stage name -> the LoRAs (LoraChoice) it applies."""
+):
+    """The per-stage memory estimate of a job with the settings it will run with (the ledger's
+    runtime); ``stage_loras``: stage name -> the LoRAs (LoraChoice) it applies, beyond those fused
+    into the checkpoint. Reads headers only."""
     from dataclasses import replace
 
-    from ltx_core.errors import ConfigError
     from ltx_core.loader.lora import lora_footprint
-    from ltx_core.memory import Guidance, available_memory, check_fits, estimate_for_runtime
-    from ltx_core.presets import load_presets
+    from ltx_core.memory import Guidance, estimate_for_runtime
 
     runtime = ledger.runtime
     guidance = None
     if descriptor.guided:
         guidance = Guidance(passes=guidance_passes(request), batched=runtime.batch_guidance_passes, contexts=2)
-    estimate = estimate_for_runtime(
+    return estimate_for_runtime(
         ledger.model_config, runtime, height=request.height, width=request.width, frames=request.frames,
         fps=request.fps, audio=request.generate_audio, guidance=guidance,
         stages=tuple(
@@ -67,11 +65,23 @@ def check_memory(
         gemma_config=ledger.gemma_config(), upsampler_config=ledger.upsampler_config(),
         text_encoder=text_encoder and request.embeddings is None,
     )  # fmt: skip
+
+
+def check_memory(
+    ledger: ModelLedger, descriptor, request: GenerationRequest, text_encoder: bool = True, stage_loras=None
+) -> None:
+    """Refuse, before anything loads, a job predicted not to fit this machine's memory
+    (``estimate_job``); ``text_encoder`` False: contexts are given."""
+    from ltx_core.errors import ConfigError
+    from ltx_core.memory import available_memory, check_fits
+    from ltx_core.presets import load_presets
+
+    estimate = estimate_job(ledger, descriptor, request, text_encoder, stage_loras)
     try:
         presets = load_presets()  # only for advice: a broken preset file must not block the check
     except ConfigError:
         presets = None
-    check_fits(estimate, available_memory(margin_bytes=runtime.memory_margin), presets, runtime.name)
+    check_fits(estimate, available_memory(margin_bytes=ledger.runtime.memory_margin), presets, ledger.runtime.name)
 
 
 @dataclass(frozen=True)

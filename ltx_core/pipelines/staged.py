@@ -17,6 +17,7 @@ from ltx_core.pipelines.blocks import (
     check_memory,
     denoise_stage,
     encode_prompts,
+    estimate_job,
     image_conditionings,
     latent_spaces,
     upsample_spatially,
@@ -93,6 +94,10 @@ class StagedPipeline:
             f"({frames / request.fps:.2f} s at {request.fps:g} fps)."
         )
         return request, notice, {"predicted_seconds": round(seconds, 4), "frames": frames}
+
+    def memory_estimate(self, request: GenerationRequest, text_encoder: bool = True):
+        """The job's per-stage memory estimate with every LoRA each stage applies (nothing loads)."""
+        return estimate_job(self.ledger, self.descriptor, request, text_encoder, self.all_stage_loras(request))
 
     def all_stage_loras(self, request: GenerationRequest) -> dict:
         """Each denoising stage's LoRAs (for the memory check)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -25,12 +26,13 @@ TIMEOUT_MS = 60_000
 VIEWPORT = {"width": 1440, "height": 900}
 
 
-@pytest.fixture(scope="module")
-def page(tmp_path_factory):
+@contextmanager
+def studio_page(root: Path, weights_dir: Path | None = None):
+    """A Chromium page on a studio started in ``root`` (its ``app``: the running studio)."""
     playwright_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
         pytest.fail(f"Chromium is missing at {CHROMIUM}: apt-get install -y chromium (.ci/run does it)")
-    with running_studio(tmp_path_factory.mktemp("browser")) as app, playwright_api.sync_playwright() as p:
+    with running_studio(root, weights_dir=weights_dir) as app, playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         page = browser.new_page(viewport=VIEWPORT)
         page.set_default_timeout(TIMEOUT_MS)
@@ -38,6 +40,12 @@ def page(tmp_path_factory):
         page.app = app
         yield page
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    with studio_page(tmp_path_factory.mktemp("browser")) as page:
+        yield page
 
 
 def fill_number(page, elem_id: str, value: int) -> None:
