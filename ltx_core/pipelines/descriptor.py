@@ -24,6 +24,7 @@ COMMON_FIELDS = frozenset(
 GUIDED_FIELDS = frozenset({"negative_prompt", "steps", "video_guidance", "audio_guidance"})
 REFINE_FIELDS = frozenset({"refine_steps"})
 CONTROL_FIELDS = frozenset({"control_video", "control_strength", "control_attention", "control_loras"})
+AUDIO_FIELDS = frozenset({"audio", "audio_start", "audio_max_seconds"})
 
 
 SAMPLERS = ("euler", "res2s")
