@@ -3,7 +3,8 @@ turned into the audio VAE's log-mel, encoded, and kept fixed (denoise mask 0) wh
 denoised beside it: a guided half-size stage with the dev model (the audio guider neutral), ×2
 upsampling, the distilled-LoRA refinement. The clip's length follows the audio (``frames`` "auto":
 the longest 8k+1 frames the audio covers) and the mp4 carries the user's own samples, not a
-re-synthesised waveform."""
+re-synthesised waveform: losslessly (FLAC in the mp4), at the file's own rate and channels, cut at
+the start sample and ending with the video."""
 
 from __future__ import annotations
 
@@ -117,7 +118,7 @@ class AudioToVideoPipeline(StagedPipeline):
             latents = super().produce(request, reporter, noiser, prompts, ancestral_noiser)
         finally:
             self._audio_latent = None
-        return replace(latents, audio=None, audio_track=self.track(clip, request))
+        return replace(latents, audio=None, audio_track=self.track(clip, request), audio_codec="flac")
 
     def encode(self, clip: AudioClip, request: GenerationRequest, mel: mx.array | None = None) -> mx.array:
         """The clip's normalised audio latent, cut to the frames the video needs."""

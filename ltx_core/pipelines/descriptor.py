@@ -114,4 +114,5 @@ class Latents:
     notices: tuple[str, ...] = ()
     fps: float | None = None  # None: the request's
     audio_track: tuple[Any, int] | None = None  # (waveform, sample rate) carried over instead of ``audio``
+    audio_codec: str = "aac"  # "flac": the carried-over track is the user's own audio, kept lossless
     settings: dict | None = None  # the pipeline's own sidecar entries (None: the request's used fields)

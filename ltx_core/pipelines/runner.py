@@ -75,7 +75,9 @@ def run_job(
             with ledger.stage("video decode"):
                 reporter.report("video decode", 0, 1)
                 frames = decode_frames(ledger, latents.video, ledger.runtime.tiling_config(), seed=prepared.seed)
-                written = write_mp4(output, _checked(frames, cancel), fps, *audio, settings=settings)
+                written = write_mp4(
+                    output, _checked(frames, cancel), fps, *audio, settings=settings, audio_codec=latents.audio_codec
+                )
             stages = tuple(ledger.stages[first_stage:])
             reporter.report("done", 1, 1)
             return OutputRecord(
