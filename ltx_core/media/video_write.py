@@ -278,8 +278,8 @@ def write_mp4(
     )
     if sidecar:
         try:
-            write_json_atomic(written.sidecar, sidecar_content(written, settings, crf, preset, audio_bitrate,
-                                                              audio_codec))  # fmt: skip
+            content = sidecar_content(written, settings, crf, preset, audio_bitrate, audio_codec)
+            write_json_atomic(written.sidecar, content)
         except OSError as exc:  # a video without its sidecar is no finished output
             path.unlink(missing_ok=True)
             if exc.errno == errno.ENOSPC:
