@@ -8,6 +8,7 @@ from ltx_core.pipelines import (
     ic_lora,
     keyframes,
     one_stage,
+    text_to_audio,
     two_stage,
     two_stage_hq,
     upscale,
@@ -17,7 +18,7 @@ from ltx_core.pipelines.request import RequestError
 
 PIPELINES: dict[str, PipelineDescriptor] = {
     module.DESCRIPTOR.name: module.DESCRIPTOR
-    for module in (distilled, one_stage, two_stage, two_stage_hq, keyframes, ic_lora, audio_to_video, upscale)
+    for module in (distilled, one_stage, two_stage, two_stage_hq, keyframes, ic_lora, audio_to_video, text_to_audio, upscale)
 }
 # Text/image-to-video recipes (a GenerationRequest); the others take their own request type.
 GENERATION_PIPELINES = tuple(name for name, d in PIPELINES.items() if d.first is not None)

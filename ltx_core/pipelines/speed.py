@@ -71,7 +71,8 @@ def generation_plan(descriptor: Any, request: Any, passes: int = 1) -> list[Stag
         plan.insert(0, StageWork("audio encode", f / max(fps, 1.0)))
     elif audio:
         plan.append(StageWork("audio decode", f / max(fps, 1.0)))
-    plan.append(StageWork("video decode", f * h * w / 1e6))
+    if descriptor.uses("height"):  # text-to-audio decodes no video
+        plan.append(StageWork("video decode", f * h * w / 1e6))
     return plan
 
 
