@@ -50,8 +50,9 @@ def add_generate_parser(commands) -> None:
     parser.add_argument("--negative-prompt", default="")
     parser.add_argument("--height", type=int, default=None, help="default 512 (two-stage-hq: the version's HQ size)")
     parser.add_argument("--width", type=int, default=None, help="default 768 (two-stage-hq: the version's HQ size)")
-    parser.add_argument("--frames", type=_frames, default=121,
-                        help="8k+1, or 'auto': the LTX-2.5 duration head predicts 1-20 s from the prompt")  # fmt: skip
+    parser.add_argument("--frames", type=_frames, default=None,
+                        help="8k+1 (default 121), or 'auto': the LTX-2.5 duration head predicts 1-20 s from the prompt; "
+                        "audio-to-video: 'auto' (the default) follows the audio")  # fmt: skip
     parser.add_argument("--fps", type=float, default=None, help="frames per second (default: the model version's)")
     parser.add_argument("--steps", type=int, default=None, help="denoising steps of the guided (dev) stage "
                         "(default: the model version's, e.g. 40 for LTX-2, 30 for LTX-2.3, 15 for two-stage-hq)")  # fmt: skip
@@ -83,6 +84,10 @@ def add_generate_parser(commands) -> None:
     parser.add_argument("--canny", action="store_true", help="turn --control-video into Canny edges first")
     parser.add_argument("--control-strength", type=float, default=1.0)
     parser.add_argument("--control-attention", type=float, default=1.0, help="IC-LoRA reference attention weight")
+    audio = parser.add_argument_group("audio-to-video")
+    audio.add_argument("--audio", help="the audio the video follows: wav, mp3, m4a/aac, flac, or a video with sound")
+    audio.add_argument("--audio-start", type=float, default=0.0, help="seconds into --audio (default 0)")
+    audio.add_argument("--audio-max-seconds", type=float, help="use at most this much of --audio (default: to its end)")
     add_model_arguments(parser)
 
 
@@ -185,13 +190,18 @@ def guidance_from_args(
 
 
 def request_from_args(args: argparse.Namespace, version: VersionSpec):
-    from ltx_core.pipelines.request import GenerationRequest, ImageCondition, LoraChoice
+    from ltx_core.pipelines.request import GenerationRequest, ImageCondition, LoraChoice, RequestError
 
     images = [ImageCondition(p, f, s) for p, f, s in (_split(x, [0, 1.0]) for x in args.image)]
     images += [ImageCondition(p, f, s) for p, f, s in (_split(x, [0, 1.0]) for x in args.keyframe)]
     loras = [lora_choice(spec) for spec in args.lora]
     control_loras = [LoraChoice(p, s) for p, s in (_split(x, [1.0]) for x in getattr(args, "control_lora", []))]
     pipeline = getattr(args, "pipeline", None)
+    if getattr(args, "audio", None) and pipeline is not None:
+        from ltx_core.pipelines.registry import pipeline_descriptor
+
+        if not pipeline_descriptor(pipeline).uses("audio"):
+            raise RequestError(f"--audio is read by the audio-to-video pipeline, not {pipeline}: add --pipeline audio-to-video.")
     video, audio = guidance_from_args(args, version, pipeline)
     return GenerationRequest.for_version(
         version, pipeline, prompt=args.prompt, negative_prompt=args.negative_prompt, seed=args.seed, height=args.height,
@@ -200,7 +210,8 @@ def request_from_args(args: argparse.Namespace, version: VersionSpec):
         images=tuple(images), loras=tuple(loras), generate_audio=args.generate_audio,
         enhance_prompt=args.enhance_prompt, embeddings=args.embedding,
         control_video=control_video(args), control_strength=args.control_strength, control_loras=tuple(control_loras),
-        control_attention=args.control_attention,
+        control_attention=args.control_attention, audio=getattr(args, "audio", None),
+        audio_start=getattr(args, "audio_start", 0.0), audio_max_seconds=getattr(args, "audio_max_seconds", None),
     )  # fmt: skip
 
 
@@ -215,7 +226,7 @@ def control_video(args: argparse.Namespace) -> str | None:
     from ltx_core.media.output_folder import check_writable
 
     check_writable(Path(edges).parent)
-    write_mp4(edges, canny_video(iter_video_frames(source, max_frames=args.frames if isinstance(args.frames, int) else None)), probe_video(source).fps, sidecar=False)
+    write_mp4(edges, canny_video(iter_video_frames(source, max_frames=args.frames if isinstance(args.frames, int) else 121 if args.frames is None else None)), probe_video(source).fps, sidecar=False)
     return str(edges)
 
 

@@ -1,4 +1,4 @@
-"""The studio page: a banner, the six tabs, and how it is launched (allowed paths, auth, share)."""
+"""The studio page: a banner, the seven tabs, and how it is launched (allowed paths, auth, share)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import gradio as gr
 from ltx_core import __version__
 from ltx_ui.context import Studio
 from ltx_ui.lora_picker import CSS as LORA_CSS
+from ltx_ui.tab_audio import AudioToVideoTab
 from ltx_ui.tab_gallery import GalleryTab
 from ltx_ui.tab_generate import GenerateTab
 from ltx_ui.tab_iclora import ICLoraTab
@@ -42,6 +43,7 @@ def build_studio(studio: Studio | None = None) -> gr.Blocks:
         banner = gr.Markdown(studio.banner(), elem_id="studio-banner")
         generate, keyframes, ic_lora = GenerateTab(studio), KeyframesTab(studio), ICLoraTab(studio)
         upscale, gallery, models = UpscaleTab(studio), GalleryTab(studio), ModelsTab(studio)
+        audio = AudioToVideoTab(studio)
         with gr.Tabs() as tabs:
             with gr.Tab("Text / Image to Video", id="generate") as generate_tab:
                 generate.build()
@@ -49,14 +51,16 @@ def build_studio(studio: Studio | None = None) -> gr.Blocks:
                 keyframes.build()
             with gr.Tab("IC-LoRA Control", id="ic-lora") as ic_lora_tab:
                 ic_lora.build()
+            with gr.Tab("Audio to Video", id="audio-to-video") as audio_tab:
+                audio.build()
             with gr.Tab("Upscaling", id="upscale"):
                 upscale.build()
             with gr.Tab("Gallery", id="gallery"):
                 gallery.build()
             with gr.Tab("Models & Settings", id="models"):
                 models.build()
-        gallery.wire(tabs, {"generate": generate, "keyframes": keyframes, "ic-lora": ic_lora, "upscale": upscale},
-                     upscale.choice)  # fmt: skip
+        gallery.wire(tabs, {"generate": generate, "keyframes": keyframes, "ic-lora": ic_lora, "upscale": upscale,
+                            "audio-to-video": audio}, upscale.choice)  # fmt: skip
         listing = gallery.listing()
         libraries = [generate.lora_picker, keyframes.lora_picker, ic_lora.lora_picker]
         pickers = [component for library in libraries for component in (library.cards, library.pick)]
@@ -72,10 +76,10 @@ def build_studio(studio: Studio | None = None) -> gr.Blocks:
                           queue=False, api_visibility="private")  # fmt: skip
         blocks.load(gallery.refresh, gallery.filters, listing, queue=False, api_visibility="private")
         blocks.load(upscale.on_load, None, upscale.choice, queue=False, api_visibility="private")
-        for tab, page in ((generate, generate_tab), (keyframes, keyframes_tab), (ic_lora, ic_lora_tab)):
+        for tab, page in ((generate, generate_tab), (keyframes, keyframes_tab), (ic_lora, ic_lora_tab), (audio, audio_tab)):
             tab.refresh_estimate_on(page.select)
             tab.refresh_estimate_on(blocks.load)
-        for tab in (generate, keyframes, ic_lora, upscale):
+        for tab in (generate, keyframes, ic_lora, audio, upscale):
             tab.out.video.change(gallery.refresh, gallery.filters, listing, queue=False, api_visibility="private")
             tab.out.video.change(lambda: gr.Dropdown(choices=upscale.choices()), None, upscale.choice, queue=False,
                                  api_visibility="private")  # fmt: skip

@@ -11,7 +11,8 @@ from ltx_ui.context import Studio
 from ltx_ui.inputs import one_line
 from ltx_ui.outputs import ALL, SORTS, Entry, delete_entry, filter_entries, find_entry, list_entries, thumbnail_for
 
-TAB_IDS = {"generate": "generate", "keyframes": "keyframes", "ic-lora": "ic-lora", "upscale": "upscale"}
+TAB_IDS = {"generate": "generate", "keyframes": "keyframes", "ic-lora": "ic-lora", "upscale": "upscale",
+           "audio-to-video": "audio-to-video"}
 
 
 class GalleryTab:

@@ -19,9 +19,11 @@ from ltx_ui.lora_library import normalise, request_loras
 from ltx_ui.lora_picker import LoraPicker
 from ltx_ui.outputs import keep_input
 
-# Text/image-to-video recipes of this tab (keyframes and IC-LoRA have their own tabs).
+# Text/image-to-video recipes of this tab (keyframes, IC-LoRA and audio-to-video have their own tabs;
+# text-to-audio makes no video and is offered by the CLI).
 PIPELINE_CHOICES = tuple(name for name in GENERATION_PIPELINES if PIPELINES[name].min_images == 0
-                         and not PIPELINES[name].uses("control_video"))  # fmt: skip
+                         and not PIPELINES[name].uses("control_video") and not PIPELINES[name].uses("audio")
+                         and PIPELINES[name].uses("height"))  # fmt: skip
 
 
 class GenerateTab(GenerationTab):

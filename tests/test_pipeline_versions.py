@@ -52,23 +52,31 @@ def request_for(reference: Reference, pipeline: str, tmp_path: Path, **changes) 
         ))  # fmt: skip
     if pipeline == "ic-lora":
         values.update(control_video=str(control_video(tmp_path)), loras=(LoraChoice(lora_of(reference, tmp_path), 1.0),))
+    if pipeline == "audio-to-video":
+        from tests.test_a2v_pipeline import write_song
+
+        write_song(tmp_path / "song.wav", 0.5, rate=22050)
+        values.update(audio=str(tmp_path / "song.wav"), frames="auto")
     values.update(changes)
     return GenerationRequest.for_version(version_spec(reference.version), pipeline, **values)
 
 
-def check_output(record, reference: Reference, ledger, frames: int, size: tuple[int, int]) -> dict:
+def check_output(record, reference: Reference, ledger, frames: int, size: tuple[int, int], users_audio=None) -> dict:
+    """``users_audio``: the (codec, rate) of a track carried over from the user's audio (audio-to-video)."""
     info = probe_video(record.video)
     assert (info.frames, info.width, info.height) == (frames, *size)
-    assert info.has_audio and info.audio_codec == "aac" and info.channels == 2
     rate = vocoder_config(ledger.checkpoint).output_sampling_rate
-    assert info.sample_rate == rate == (48000 if reference.version == "2.3" else rate)
+    codec, rate = users_audio or ("aac", rate)
+    assert info.has_audio and info.audio_codec == codec and info.channels == 2
+    assert info.sample_rate == rate == (48000 if reference.version == "2.3" and not users_audio else rate)
     sidecar = json.loads(record.sidecar.read_text())["settings"]
     assert sidecar["models"]["model_version"] == reference.version
     assert ledger.loaded() == []
     return sidecar
 
 
-GENERATION = [name for name, d in PIPELINES.items() if d.first is not None and name != "two-stage-hq"]
+# text-to-audio writes a WAV, not an mp4 (tests/test_t2a_parity.py runs it end to end).
+GENERATION = [name for name, d in PIPELINES.items() if d.first is not None and name not in ("two-stage-hq", "text-to-audio")]
 
 
 @pytest.mark.parametrize("pipeline", GENERATION)
@@ -76,7 +84,9 @@ def test_every_pipeline_on_each_version(model_set: Reference, pipeline: str, tmp
     ledger = tiny_ledger(model_set, tmp_path, distilled_lora=lora_of(model_set, tmp_path))
     request = request_for(model_set, pipeline, tmp_path)
     record = run_job(ledger, pipeline, request, tmp_path / f"{pipeline}.mp4")
-    sidecar = check_output(record, model_set, ledger, request.frames, (request.width, request.height))
+    frames = 9 if pipeline == "audio-to-video" else request.frames  # 0.5 s of audio: 9 frames at 24 fps
+    users_audio = ("flac", 22050) if pipeline == "audio-to-video" else None
+    sidecar = check_output(record, model_set, ledger, frames, (request.width, request.height), users_audio)
     assert sidecar["pipeline"] == pipeline
 
 

@@ -26,6 +26,11 @@ def test_the_plan_names_the_stages_the_ledger_records_and_scales_with_the_size()
     assert bigger[-1].units == 4 * plan[-1].units and bigger[3].units > 4 * plan[3].units  # attention grows faster
     guided = generation_plan(PIPELINES["one-stage"], request(steps=20), passes=3)
     assert [w.stage for w in guided][:2] == ["text encoder", "stage 1"] and "upsample" not in [w.stage for w in guided]
+    a2v = generation_plan(PIPELINES["audio-to-video"], request(steps=20), passes=3)  # encodes, never decodes audio
+    assert [w.stage for w in a2v] == ["audio encode", "text encoder", "stage 1", "upsample", "stage 2", "video decode"]
+    assert a2v[0].units == 17 / 24
+    t2a = generation_plan(PIPELINES["text-to-audio"], request(steps=20), passes=3)
+    assert [w.stage for w in t2a] == ["text encoder", "stage 1", "audio decode"]
     up = upscale_plan(128, 128, 9, 24.0, spatial=True, temporal=True)
     assert [w.stage for w in up] == ["encode", "temporal upsample", "spatial upsample", "text encoder", "refine",
                                      "video decode"]  # fmt: skip

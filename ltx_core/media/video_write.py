@@ -155,7 +155,7 @@ def write_json_atomic(path: PathLike, data: Mapping[str, Any]) -> Path:
 
 
 def _encoder_command(width: int, height: int, fps: Fraction, wav: Path | None, crf: int, preset: str,
-                     audio_bitrate: str, output: Path) -> list[str]:  # fmt: skip
+                     audio_bitrate: str, output: Path, audio_codec: str = "aac") -> list[str]:  # fmt: skip
     command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y",
                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-framerate", str(fps), "-i", "pipe:0"]  # fmt: skip
     if wav is not None:
@@ -167,7 +167,7 @@ def _encoder_command(width: int, height: int, fps: Fraction, wav: Path | None, c
               "setparams=colorspace=smpte170m:color_primaries=smpte170m:color_trc=smpte170m:range=tv")  # fmt: skip
     command += ["-vf", colour, "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p"]
     if wav is not None:
-        command += ["-c:a", "aac", "-b:a", audio_bitrate]
+        command += ["-c:a", "flac"] if audio_codec == "flac" else ["-c:a", "aac", "-b:a", audio_bitrate]
     return command + ["-movflags", "+faststart", "-f", "mp4", str(output)]
 
 
@@ -183,9 +183,11 @@ def write_mp4(
     crf: int = 23,
     preset: str = "medium",
     audio_bitrate: str = "192k",
+    audio_codec: str = "aac",
 ) -> WrittenVideo:
     """Encode uint8 RGB frames (one (F, H, W, 3) array or an iterable of such chunks) to an
-    H.264 yuv420p mp4 at ``fps``, with ``audio`` muxed as AAC.
+    H.264 yuv420p mp4 at ``fps``, with ``audio`` muxed as AAC (``audio_codec`` "flac": losslessly, for
+    audio the user gave, which must come back sample for sample).
 
     Odd widths/heights are cropped by one pixel (yuv420p needs even sizes; the official encoder
     of still images crops the same way). ``settings`` (JSON-serialisable) are stored with the
@@ -217,7 +219,7 @@ def write_mp4(
         if pcm is not None:
             temp_wav = _temp_path(path.parent, path.stem, ".part.wav")
             _write_wav(temp_wav, pcm, audio_rate)
-        command = _encoder_command(width, height, rate, temp_wav, crf, preset, audio_bitrate, temp_video)
+        command = _encoder_command(width, height, rate, temp_wav, crf, preset, audio_bitrate, temp_video, audio_codec)
         log = tempfile.TemporaryFile()
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log)
         count = 0
@@ -276,7 +278,8 @@ def write_mp4(
     )
     if sidecar:
         try:
-            write_json_atomic(written.sidecar, sidecar_content(written, settings, crf, preset, audio_bitrate))
+            content = sidecar_content(written, settings, crf, preset, audio_bitrate, audio_codec)
+            write_json_atomic(written.sidecar, content)
         except OSError as exc:  # a video without its sidecar is no finished output
             path.unlink(missing_ok=True)
             if exc.errno == errno.ENOSPC:
@@ -298,10 +301,10 @@ def _disk_full(folder: Path, reserve: int = 1 << 20) -> bool:
 
 
 def sidecar_content(written: WrittenVideo, settings: Mapping[str, Any], crf: int, preset: str,
-                    audio_bitrate: str) -> dict[str, Any]:  # fmt: skip
+                    audio_bitrate: str, audio_codec: str = "aac") -> dict[str, Any]:  # fmt: skip
     audio = None
     if written.sample_rate is not None:
-        audio = {"codec": "aac", "bitrate": audio_bitrate, "sample_rate": written.sample_rate,
+        audio = {"codec": audio_codec, "bitrate": None if audio_codec == "flac" else audio_bitrate, "sample_rate": written.sample_rate,
                  "channels": written.channels, "samples": written.audio_samples}  # fmt: skip
     return {
         "settings": dict(settings),

@@ -205,7 +205,7 @@ class AncestralSampler:
 
 def euler_loop(
     sigmas: mx.array,
-    video: LatentState,
+    video: LatentState | None,
     audio: LatentState | None,
     denoiser: Denoiser,
     stage: str = "denoise",
@@ -227,13 +227,14 @@ def euler_loop(
     total = sigmas.shape[0] - 1
     for step in range(total):
         video_x0, audio_x0 = denoiser(video, audio, sigmas, step)
-        video = advance(video, video_x0, step)
+        if video is not None:  # None: audio only (text-to-audio)
+            video = advance(video, video_x0, step)
         if audio is not None:
             audio = advance(audio, audio_x0, step)
-        mx.eval(video.latent, *([audio.latent] if audio is not None else []))
+        mx.eval([state.latent for state in (video, audio) if state is not None])
         if reporter is not None:
-            image = preview(video_x0) if preview is not None and reporter.callback is not None else None
-            reporter.report(stage, step + 1, total, image)
+            wants = preview is not None and video is not None and reporter.callback is not None
+            reporter.report(stage, step + 1, total, preview(video_x0) if wants else None)
     return video, audio
 
 

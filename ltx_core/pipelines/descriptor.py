@@ -24,6 +24,7 @@ COMMON_FIELDS = frozenset(
 GUIDED_FIELDS = frozenset({"negative_prompt", "steps", "video_guidance", "audio_guidance"})
 REFINE_FIELDS = frozenset({"refine_steps"})
 CONTROL_FIELDS = frozenset({"control_video", "control_strength", "control_attention", "control_loras"})
+AUDIO_FIELDS = frozenset({"audio", "audio_start", "audio_max_seconds"})
 
 
 SAMPLERS = ("euler", "res2s")
@@ -113,4 +114,5 @@ class Latents:
     notices: tuple[str, ...] = ()
     fps: float | None = None  # None: the request's
     audio_track: tuple[Any, int] | None = None  # (waveform, sample rate) carried over instead of ``audio``
+    audio_codec: str = "aac"  # "flac": the carried-over track is the user's own audio, kept lossless
     settings: dict | None = None  # the pipeline's own sidecar entries (None: the request's used fields)

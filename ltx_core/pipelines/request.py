@@ -72,6 +72,9 @@ class GenerationRequest:
     control_loras: tuple[LoraChoice, ...] = ()
     control_strength: float = 1.0
     control_attention: float = 1.0
+    audio: str | Path | None = None  # audio-to-video: the audio file (or a video with sound) the clip follows
+    audio_start: float = 0.0  # seconds into ``audio``
+    audio_max_seconds: float | None = None  # None: to the end of the audio
 
     @staticmethod
     def for_version(version: VersionSpec, pipeline=None, **values) -> "GenerationRequest":

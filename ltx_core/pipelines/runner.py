@@ -72,10 +72,20 @@ def run_job(
                     reporter.report("audio decode", 0, 1)
                     audio = (decode_audio(ledger, latents.audio),)
             settings = _settings(ledger, descriptor, prepared, latents, notices, extra_settings)
+            if latents.video is None:  # audio only (text-to-audio): a WAV
+                from ltx_core.media.audio_write import write_wav_output
+
+                written = write_wav_output(output, audio[0], settings)
+                stages = tuple(ledger.stages[first_stage:])
+                reporter.report("done", 1, 1)
+                return OutputRecord(written.path, written.sidecar, time.monotonic() - started,
+                                    max((s.peak_bytes for s in stages), default=0), stages, latents.prompt, notices)  # fmt: skip
             with ledger.stage("video decode"):
                 reporter.report("video decode", 0, 1)
                 frames = decode_frames(ledger, latents.video, ledger.runtime.tiling_config(), seed=prepared.seed)
-                written = write_mp4(output, _checked(frames, cancel), fps, *audio, settings=settings)
+                written = write_mp4(
+                    output, _checked(frames, cancel), fps, *audio, settings=settings, audio_codec=latents.audio_codec
+                )
             stages = tuple(ledger.stages[first_stage:])
             reporter.report("done", 1, 1)
             return OutputRecord(

@@ -25,6 +25,7 @@ FIRST_GUESS: dict[str, tuple[float, float]] = {  # stage kind -> (fixed seconds,
     "video decode": (0.5, 1.8),  # per million output voxels
     "encode": (0.5, 1.0),  # per million input voxels
     "audio decode": (0.3, 0.18),  # per second of audio
+    "audio encode": (0.3, 0.15),  # per second of audio (audio-to-video: log-mel and audio VAE encoder)
 }
 DEMO_CHECKPOINT_BYTES = 9_000_000  # the demo checkpoint, about 8.5 MB
 KEEP = 12  # observations kept per stage
@@ -66,9 +67,12 @@ def generation_plan(descriptor: Any, request: Any, passes: int = 1) -> list[Stag
         refine = getattr(request, "refine_steps", None) or len(STAGE_2_DISTILLED_SIGMAS) - 1
         plan.append(StageWork("upsample", _tokens(f, h, w, fps, False)))
         plan.append(StageWork("stage 2", refine * _tokens(f, h, w, fps, audio)))
-    if audio:
+    if descriptor.uses("audio"):  # audio-to-video: the user's audio is encoded, and muxed as it is
+        plan.insert(0, StageWork("audio encode", f / max(fps, 1.0)))
+    elif audio:
         plan.append(StageWork("audio decode", f / max(fps, 1.0)))
-    plan.append(StageWork("video decode", f * h * w / 1e6))
+    if descriptor.uses("height"):  # text-to-audio decodes no video
+        plan.append(StageWork("video decode", f * h * w / 1e6))
     return plan
 
 

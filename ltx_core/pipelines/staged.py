@@ -220,6 +220,10 @@ class StagedPipeline:
     def conditionings(self, plan: StagePlan, request: GenerationRequest, space: VideoLatentSpace, height: int, width: int) -> list:
         return image_conditionings(self.ledger, request.images, space, height, width)
 
+    def audio_conditionings(self, plan: StagePlan, request: GenerationRequest) -> tuple:
+        """Audio latent frames kept fixed in a stage (``AudioLatentConditioning``s; none by default)."""
+        return ()
+
     def _stage(self, plan, request, prompts, noiser, reporter, name, height, width, initial=None):
         ledger = self.ledger
         video_space, audio_space = latent_spaces(ledger, height, width, request.frames, request.fps)
@@ -243,6 +247,7 @@ class StagedPipeline:
             ledger, video_space, audio_space, sigmas, denoiser, noiser, conditionings, name, reporter,
             noise_scale=noise_scale, initial_video=video_init, initial_audio=audio_init,
             ancestral=self._sampler(plan, request), sampler=plan.sampler, seed=request.seed,
+            audio_conditionings=self.audio_conditionings(plan, request) if audio_space is not None else (),
         )  # fmt: skip
         model.velocity_model.clear_run_cache()
         return result
