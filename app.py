@@ -26,6 +26,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="folder scanned for checkpoints, upsamplers, LoRAs and Gemma")  # fmt: skip
     parser.add_argument("--weights", default=os.environ.get("LTX_WEIGHTS"), help="use this checkpoint file")
     parser.add_argument("--gemma-path", default=os.environ.get("LTX_GEMMA_DIR"), help="Gemma 3 12B folder")
+    parser.add_argument("--enhancer-gemma", help="a Gemma 3 folder that rewrites prompts (needed for prompt enhancement "
+                        "on LTX-2.5; default: a Gemma 3 folder found in the weights folder)")  # fmt: skip
     parser.add_argument("--preset", help=f"memory mode: {presets} (default: picked from this machine's RAM)")
     parser.add_argument("--outputs-dir", default=os.environ.get("LTX_OUTPUTS_DIR", "outputs"),
                         help="where videos and their settings are written (default: ./outputs)")  # fmt: skip
@@ -55,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             Path(args.gemma_path).expanduser() if args.gemma_path else None,
             args.preset,
             Path(args.weights).expanduser() if args.weights else None,
+            Path(args.enhancer_gemma).expanduser() if args.enhancer_gemma else None,
         )  # fmt: skip
     except (ValueError, LTXError) as exc:
         print(f"error: {exc}", file=sys.stderr)

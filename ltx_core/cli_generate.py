@@ -21,7 +21,10 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "(diffusion_models/, text_encoders/, vae/, latent_upscale_models/, model_patches/; roles read from headers)",
     )
     models.add_argument("--gemma-path", default=os.environ.get("LTX_GEMMA_DIR"), help="Gemma 3 12B folder")
-    models.add_argument("--spatial-upscaler-weights", help="ltx-2-spatial-upscaler-x2-1.0.safetensors")
+    models.add_argument("--enhancer-gemma", help="a Gemma 3 folder (e.g. gemma-3-12b-it) that rewrites prompts for "
+                        "--enhance-prompt; needed on LTX-2.5, whose Gemma 4 text encoder cannot generate text")  # fmt: skip
+    models.add_argument("--spatial-upscaler-weights", help="ltx-2-spatial-upscaler-x2-1.0.safetensors (or the LTX-2.3 "
+                        "x1.5 one, used with --spatial-upscale 1.5)")  # fmt: skip
     models.add_argument("--temporal-upscaler-weights", help="ltx-2-temporal-upscaler-x2-1.0.safetensors")
     models.add_argument("--distilled-lora", help="ltx-2-19b-distilled-lora-384.safetensors (two-stage, keyframes)")
     models.add_argument("--preset", help=f"memory preset: {', '.join(_preset_names())} (default: picked from this machine's RAM)")
@@ -58,6 +61,9 @@ def add_generate_parser(commands) -> None:
                         "(default: the model version's, e.g. 40 for LTX-2, 30 for LTX-2.3, 15 for two-stage-hq)")  # fmt: skip
     parser.add_argument("--steps-stage1", type=int, help="same as --steps")
     parser.add_argument("--steps-stage2", type=int, help="refinement steps of two-stage pipelines (1-3, default 3)")
+    parser.add_argument("--spatial-upscale", type=float, default=2.0, choices=(2.0, 1.5),
+                        help="two-stage pipelines: stage 1 at half size through the x2 upsampler (default), or at two "
+                        "thirds through the LTX-2.3 x1.5 one (sizes then multiples of 96)")  # fmt: skip
     guidance = parser.add_argument_group("guidance of the dev pipelines (defaults: the model version's)")
     guidance.add_argument("--cfg", type=float, help="video CFG scale (audio uses --audio-cfg)")
     guidance.add_argument("--audio-cfg", type=float)
@@ -132,6 +138,7 @@ def lora_choice(spec: str):
 def build_ledger(args: argparse.Namespace):
     """The ledger for the CLI's model options (the demo models without ``--weights``)."""
     from ltx_core.demo import demo_paths
+    from ltx_core.model_paths import sort_spatial_upsampler
     from ltx_core.pipelines.ledger import MissingModelError, ModelPaths, build_ledger as ledger_for
     from ltx_core.presets import load_presets, pick_preset, preset_by_name, system_memory_bytes
 
@@ -140,11 +147,13 @@ def build_ledger(args: argparse.Namespace):
     if args.weights and Path(args.weights).is_dir():
         overrides = {
             key: Path(value)
-            for key, value in (("spatial_upsampler", args.spatial_upscaler_weights),
-                               ("temporal_upsampler", args.temporal_upscaler_weights),
+            for key, value in (("temporal_upsampler", args.temporal_upscaler_weights),
                                ("distilled_lora", args.distilled_lora))
             if value
         }  # fmt: skip
+        overrides.update(sort_spatial_upsampler(args.spatial_upscaler_weights))
+        if getattr(args, "enhancer_gemma", None):
+            overrides["enhancer"] = Path(args.enhancer_gemma)
         paths = ModelPaths.from_folder(args.weights, video_decoder=getattr(args, "video_decoder", None), **overrides)
     elif args.weights:
         if getattr(args, "video_decoder", None) == "diffusion":
@@ -155,7 +164,8 @@ def build_ledger(args: argparse.Namespace):
         paths = ModelPaths(
             checkpoint=Path(args.weights),
             gemma=Path(args.gemma_path) if args.gemma_path else None,
-            spatial_upsampler=Path(args.spatial_upscaler_weights) if args.spatial_upscaler_weights else None,
+            **sort_spatial_upsampler(args.spatial_upscaler_weights),
+            enhancer=Path(args.enhancer_gemma) if getattr(args, "enhancer_gemma", None) else None,
             temporal_upsampler=Path(args.temporal_upscaler_weights) if args.temporal_upscaler_weights else None,
             distilled_lora=Path(args.distilled_lora) if args.distilled_lora else None,
         )
@@ -212,6 +222,7 @@ def request_from_args(args: argparse.Namespace, version: VersionSpec):
         control_video=control_video(args), control_strength=args.control_strength, control_loras=tuple(control_loras),
         control_attention=args.control_attention, audio=getattr(args, "audio", None),
         audio_start=getattr(args, "audio_start", 0.0), audio_max_seconds=getattr(args, "audio_max_seconds", None),
+        spatial_upscale=args.spatial_upscale,
     )  # fmt: skip
 
 

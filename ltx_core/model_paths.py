@@ -40,11 +40,13 @@ class ModelPaths:
 
     checkpoint: Path
     gemma: Path | None = None
-    spatial_upsampler: Path | None = None
+    spatial_upsampler: Path | None = None  # the x2 one
     temporal_upsampler: Path | None = None
     distilled_lora: Path | None = None
     embeddings_cache: Path | None = None
     text_encoder: Path | None = None
+    spatial_upsampler_x1_5: Path | None = None  # LTX-2.3's rational x1.5 resampler (a two-stage choice)
+    enhancer: Path | None = None  # a Gemma 3 folder that rewrites prompts (LTX-2.5's Gemma 4 cannot generate)
     video_vae: Path | None = None
     audio_vae: Path | None = None
     duration_head: Path | None = None
@@ -120,6 +122,34 @@ class ModelPaths:
             Role.DISTILLED_LORA: self.distilled_lora,
         }[role]
 
+    def spatial_upsampler_for(self, spatial_upscale: float = 2.0) -> Path | None:
+        """The spatial upsampler file of the x2 or the x1.5 choice."""
+        return self.spatial_upsampler_x1_5 if float(spatial_upscale) == 1.5 else self.spatial_upsampler
+
+    @property
+    def spatial_upscales(self) -> tuple[float, ...]:
+        """The spatial upscales a two-stage job can choose here (files present), x2 first."""
+        return tuple(s for s in (2.0, 1.5) if self.spatial_upsampler_for(s) is not None)
+
+
+def spatial_upsampler_scale(path: str | os.PathLike) -> float:
+    """A spatial upsampler file's scale, from its header config (2.0 when it names none)."""
+    from ltx_core.loader.safetensors_file import SafetensorsFile
+
+    try:
+        config = json.loads(SafetensorsFile(Path(path)).metadata.get("config", "{}"))
+    except (OSError, ValueError):
+        return 2.0
+    return float(config.get("spatial_scale", 2.0)) if isinstance(config, dict) else 2.0
+
+
+def sort_spatial_upsampler(path: str | os.PathLike | None) -> dict[str, Path]:
+    """A user-given spatial upsampler file -> the ``ModelPaths`` field its header scale fills."""
+    if path is None:
+        return {}
+    field = "spatial_upsampler_x1_5" if spatial_upsampler_scale(path) == 1.5 else "spatial_upsampler"
+    return {field: Path(path)}
+
 
 def video_vae_class(found: Recognised) -> str:
     """The video VAE file's ``_class_name`` (conv autoencoder when unnamed, as ltx-core)."""
@@ -178,9 +208,37 @@ def choose_video_vae(folder: Path, found: list[Recognised], video_decoder: str |
     raise _missing(folder, Role.VIDEO_VAE, detail)
 
 
-def _spatial_x2_first(f: Recognised) -> tuple:
-    """The x2 spatial upsampler (two-stage pipelines) before the x1.5 one."""
-    return ("x2 " not in f.detail + " ", f.path.name)
+COMPANION_ROLES = (Role.SPATIAL_UPSAMPLER, Role.TEMPORAL_UPSAMPLER, Role.DISTILLED_LORA, Role.LORA, Role.TEXT_ENCODER,
+                   Role.VIDEO_VAE, Role.AUDIO_VAE, Role.DURATION_HEAD)  # fmt: skip
+
+
+def companion_refusal(found: Recognised, model: Recognised) -> str:
+    """Why the companion file ``found`` cannot serve the checkpoint ``model`` ("" when it can): the
+    version its header names, else the checks the ledger runs before loading (an upsampler's
+    latent channels, a LoRA's anatomy and layer widths). Files that are not companions: ""."""
+    from ltx_core.model_spec import VersionMismatchError, check_lora_version, check_upsampler_version
+
+    if found.role not in COMPANION_ROLES or model.version is None:
+        return ""
+    if found.version is not None and found.version != model.version:
+        return (
+            f"a {found.version.title} ({found.version.version}) {found.role.label}, but the checkpoint in use is "
+            f"{model.version.title} ({model.version.version})"
+        )
+    try:
+        if found.role in (Role.SPATIAL_UPSAMPLER, Role.TEMPORAL_UPSAMPLER):
+            check_upsampler_version(found.path, model.path, found.role)
+        elif found.role in (Role.LORA, Role.DISTILLED_LORA):
+            check_lora_version(found.path, model.path, "distilled LoRA" if found.role == Role.DISTILLED_LORA else "LoRA")
+    except VersionMismatchError as exc:
+        return str(exc)
+    return ""
+
+
+def _spatial(found: list[Recognised], scale: float) -> Path | None:
+    """The spatial upsampler of ``scale`` (2.0 or 1.5), by its header."""
+    matches = sorted(f.path for f in found if f.role == Role.SPATIAL_UPSAMPLER and spatial_upsampler_scale(f.path) == scale)
+    return matches[0] if matches else None
 
 
 def resolve_folder(
@@ -204,20 +262,21 @@ def resolve_folder(
         raise _missing(folder, Role.TRANSFORMER)
     transformers.sort(key=lambda f: (f.role != Role.TRANSFORMER, f.variant != variant, f.path.name))
     model = transformers[0]
-    found = [f for f in found if f.version is None or model.version is None or f.version == model.version]
+    found = [f for f in found if not companion_refusal(f, model)]
     if model.role == Role.CHECKPOINT:  # a 2.0 / 2.3 folder: one checkpoint and its side files
         if video_decoder == "diffusion":
             raise MissingModelError(
                 f"{model.path.name} is an {model.version.title} checkpoint, whose video VAE has the conv decoder only: "
                 "the diffusion video decoder comes with LTX-2.5 (leave the video decoder on its default)."
             )
-        return ModelPaths(
-            checkpoint=model.path,
-            spatial_upsampler=_one(folder, found, Role.SPATIAL_UPSAMPLER, _spatial_x2_first),
-            temporal_upsampler=_one(folder, found, Role.TEMPORAL_UPSAMPLER),
-            distilled_lora=_one(folder, found, Role.DISTILLED_LORA),
-            **overrides,
-        )
+        single = {
+            "checkpoint": model.path,
+            "spatial_upsampler": _spatial(found, 2.0),
+            "spatial_upsampler_x1_5": _spatial(found, 1.5),
+            "temporal_upsampler": _one(folder, found, Role.TEMPORAL_UPSAMPLER),
+            "distilled_lora": _one(folder, found, Role.DISTILLED_LORA),
+        }
+        return ModelPaths(**{**single, **overrides})
     video_vae = overrides.pop("video_vae", None) or choose_video_vae(folder, found, video_decoder)
     audio = _one(folder, found, Role.AUDIO_VAE)
     if audio is None:
@@ -229,7 +288,8 @@ def resolve_folder(
         video_vae=Path(video_vae),
         audio_vae=audio,
         duration_head=_one(folder, found, Role.DURATION_HEAD),
-        spatial_upsampler=_one(folder, found, Role.SPATIAL_UPSAMPLER, _spatial_x2_first),
+        spatial_upsampler=_spatial(found, 2.0),
+        spatial_upsampler_x1_5=_spatial(found, 1.5),
         temporal_upsampler=_one(folder, found, Role.TEMPORAL_UPSAMPLER),
         distilled_lora=_one(folder, found, Role.DISTILLED_LORA),
     )

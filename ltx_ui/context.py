@@ -41,12 +41,13 @@ class Studio:
     preset_auto: bool
     jobs: JobQueue = field(default_factory=JobQueue)
     speed: SpeedModel = field(default_factory=SpeedModel)
+    enhancer: Path | None = None  # the prompt enhancer's Gemma 3 folder the user set (None: found or none)
     _ledger: ModelLedger | None = None
     _ledger_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def create(cls, outputs: Path, weights_dir: Path | None, gemma: Path | None, preset: str | None,
-               checkpoint: Path | None = None) -> Studio:  # fmt: skip
+               checkpoint: Path | None = None, enhancer: Path | None = None) -> Studio:  # fmt: skip
         from ltx_core.media.output_folder import check_writable, remove_partial_outputs
 
         check_writable(outputs)
@@ -54,8 +55,9 @@ class Studio:
         if removed:
             print(f"Removed {len(removed)} unfinished temporary file(s) from {outputs} (left by an interrupted run).",
                   flush=True)  # fmt: skip
-        models = model_files.resolve_models(weights_dir, gemma, checkpoint)
-        return cls(outputs, weights_dir, gemma, models, model_files.choose_preset(preset), preset is None)
+        models = model_files.resolve_models(weights_dir, gemma, checkpoint, enhancer)
+        return cls(outputs, weights_dir, gemma, models, model_files.choose_preset(preset), preset is None,
+                   enhancer=enhancer)  # fmt: skip
 
     def set_models(self, models: model_files.ModelSet) -> None:
         with self._ledger_lock:

@@ -109,17 +109,20 @@ def output_controls(prefix: str, label: str = "Generate") -> Outputs:
     return Outputs(status, preview, video, prompt_used, seed_used, batch, generate, cancel, estimate)
 
 
-def wire_size_note(settings: Settings, pipeline: Any) -> None:
-    """Show the snapped size and the duration whenever a size field is left or the pipeline changes."""
+def wire_size_note(settings: Settings, pipeline: Any, upscale: Any = None) -> None:
+    """Show the snapped size and the duration whenever a size field is left or the pipeline (or the
+    spatial upscale ``upscale``, where the tab has that choice) changes."""
 
-    def describe(pipeline_name: str, width, height, frames, fps):
+    def describe(pipeline_name: str, width, height, frames, fps, spatial_upscale="2"):
         try:
-            snapped = snap(pipeline_name, width, height, frames)
+            snapped = snap(pipeline_name, width, height, frames, float(spatial_upscale or 2))
         except InputProblem as exc:
             return width, height, frames, f"⚠️ {exc}"
         return snapped.width, snapped.height, snapped.frames, size_note(snapped, float(fps or 24))
 
     inputs = [pipeline, settings.width, settings.height, settings.frames, settings.fps]
+    if upscale is not None:
+        inputs.append(upscale)
     boxes = (settings.width, settings.height, settings.frames)
     # Each field rewrites only itself: a reply must not overwrite a field the user is typing in.
     for position, box in enumerate(boxes):
@@ -134,8 +137,9 @@ def wire_size_note(settings: Settings, pipeline: Any) -> None:
         return describe(*values)[-1]
 
     settings.fps.blur(note_only, inputs, settings.size_note, queue=False, api_visibility="private")
-    if isinstance(pipeline, gr.components.Component):
-        pipeline.change(describe, inputs, [*boxes, settings.size_note], queue=False, api_visibility="private")
+    for control in (pipeline, upscale):
+        if isinstance(control, gr.components.Component):
+            control.change(describe, inputs, [*boxes, settings.size_note], queue=False, api_visibility="private")
 
 
 def seeds(seed: float | None, randomize: bool, count: float | None) -> list[int]:
@@ -162,7 +166,7 @@ def base_request(version: VersionSpec, pipeline: str, prompt: str, negative: str
                  steps, cfg, stg, audio: bool, enhance: bool = False, **extra: Any) -> tuple[GenerationRequest, Snapped]:  # fmt: skip
     """The request common to every tab (seed 0: set per queued seed), with sizes snapped and the
     model version's guidance defaults where the tab has no control."""
-    snapped = snap(pipeline, width, height, frames)
+    snapped = snap(pipeline, width, height, frames, float(extra.get("spatial_upscale", 2.0)))
     fps = float(fps or version.fps)
     if fps <= 0:
         raise InputProblem("FPS must be positive.")

@@ -38,6 +38,23 @@ class GenerationTab:
         """The tab's own inputs, by name, in the order the handler receives them."""
         return {}
 
+    def estimate_extras(self) -> dict[str, Any]:
+        """The tab's own inputs the estimate follows, by field name (after the shared settings): here
+        the LoRA list and the IC-LoRA choice where the tab has them; subclasses add theirs."""
+        fields = {"loras": self.loras_field, "ic_lora": self.control_lora_field}
+        return {name: component for name, component in fields.items() if component is not None}
+
+    def estimate_request(self, pipeline: str, **extras: Any) -> dict[str, Any]:
+        """Request values from ``estimate_extras``' values (the LoRAs; e.g. the spatial upscale)."""
+        from ltx_ui.lora_library import request_loras
+
+        own: dict[str, Any] = {}
+        if "loras" in extras:
+            own["loras"] = request_loras(self.studio, extras["loras"])
+        if extras.get("ic_lora"):  # IC-LoRAs act in stage 1 only
+            own["control_loras"] = request_loras(self.studio, [{"file": extras["ic_lora"], "stage2_strength": 0.0}])
+        return own
+
     def make_request(self, values: dict[str, Any]) -> tuple[str, GenerationRequest, str]:
         """(pipeline name, request without seed, note about snapped sizes) from the UI values;
         may update ``values`` (what the sidecar records for "reuse settings")."""
@@ -62,9 +79,9 @@ class GenerationTab:
             self.out = output_controls(self.tab, label)
         return self.out
 
-    def finish_build(self, pipeline: Any) -> None:
+    def finish_build(self, pipeline: Any, upscale: Any = None) -> None:
         """Size note, estimate, Generate and Cancel wiring, after the tab's own layout."""
-        wire_size_note(self.settings, pipeline)
+        wire_size_note(self.settings, pipeline, upscale)
         self._wire_estimate(pipeline)
         self._show_used_controls(pipeline)
         own = self.own_fields()
@@ -79,17 +96,17 @@ class GenerationTab:
     def _wire_estimate(self, pipeline: Any) -> None:
         """The duration and memory of the job as set, next to Generate, kept current."""
         s = self.settings
-        inputs = [pipeline, s.width, s.height, s.frames, s.fps, s.steps, s.cfg, s.stg, s.audio, s.count]
-        # After the settings, in estimate()'s order: the LoRA list, then the IC-LoRA (where the tab has them).
-        inputs += [c for c in (self.loras_field, self.control_lora_field) if c is not None]
+        extras = self.estimate_extras()
+        inputs = [pipeline, s.width, s.height, s.frames, s.fps, s.steps, s.cfg, s.stg, s.audio, s.count, *extras.values()]
         self.estimate_inputs = inputs
         self.out.estimate.value = self.estimate(pipeline.value, s.width.value, s.height.value, s.frames.value,
-                                                s.fps.value, s.steps.value, s.cfg.value, s.stg.value, s.audio.value, 1)
+                                                s.fps.value, s.steps.value, s.cfg.value, s.stg.value, s.audio.value, 1,
+                                                *(c.value for c in extras.values()))  # fmt: skip
         private = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}
         for box in (s.width, s.height, s.frames, s.fps, s.count):
             box.blur(self.estimate, inputs, self.out.estimate, **private)
             box.submit(self.estimate, inputs, self.out.estimate, **private)
-        for control in (s.steps, s.cfg, s.stg, s.audio, *inputs[10:]):
+        for control in (s.steps, s.cfg, s.stg, s.audio, *extras.values()):
             control.change(self.estimate, inputs, self.out.estimate, **private)
         if isinstance(pipeline, gr.components.Component) and not isinstance(pipeline, gr.State):
             pipeline.change(self.estimate, inputs, self.out.estimate, **private)
@@ -100,18 +117,15 @@ class GenerationTab:
         event(self.estimate, self.estimate_inputs, self.out.estimate, queue=False, api_visibility="private",
               show_progress="hidden")  # fmt: skip
 
-    def estimate(self, pipeline: str, width, height, frames, fps, steps, cfg, stg, audio, count, loras=None,
-                 control_lora=None) -> str:  # fmt: skip
+    def estimate(self, pipeline: str, width, height, frames, fps, steps, cfg, stg, audio, count, *extra) -> str:
         """Duration and peak memory of the job as set (its LoRAs included)."""
         from ltx_ui.estimates import describe_generation
-        from ltx_ui.lora_library import request_loras
 
         values = {"prompt": "estimate", "negative_prompt": "", "width": width, "height": height, "frames": frames,
                   "fps": fps, "steps": steps, "cfg": cfg, "stg": stg, "audio": audio}  # fmt: skip
         try:
-            control = request_loras(self.studio, [{"file": control_lora, "stage2_strength": 0.0}] if control_lora else [])
-            request, _ = self.base_request(pipeline, values, loras=request_loras(self.studio, loras),
-                                           control_loras=control)  # fmt: skip
+            own = self.estimate_request(pipeline, **dict(zip(self.estimate_extras(), extra)))
+            request, _ = self.base_request(pipeline, values, **own)
             jobs = int(count or 1)
         except (LTXError, TypeError, ValueError) as exc:
             return f"⚠️ {user_message(exc)}" if isinstance(exc, LTXError) else ""
@@ -154,7 +168,7 @@ class GenerationTab:
     def submit(self, values: dict[str, Any], request: gr.Request | None, progress: gr.Progress | None) -> Iterator[Update]:
         try:
             pipeline, base, note = self.make_request(values)
-            base.validate(pipeline_descriptor(pipeline).size_multiple)
+            base.validate(pipeline_descriptor(pipeline).size_multiple_for(base.spatial_upscale))
             chosen = seeds(values["seed"], values["randomize_seed"], values["seed_count"])
         except LTXError as exc:
             raise gr.Error(user_message(exc), print_exception=False) from None
@@ -182,10 +196,11 @@ class GenerationTab:
         values = [ui.get(name, getattr(s, attr).value) for name, attr in
                   (("width", "width"), ("height", "height"), ("frames", "frames"), ("fps", "fps"))]  # fmt: skip
         try:
-            updates[s.size_note] = size_note(snap(pipeline, *values[:3]), float(values[3] or 24))
+            upscale = float(ui.get("spatial_upscale") or 2)
+            updates[s.size_note] = size_note(snap(pipeline, *values[:3], upscale), float(values[3] or 24))
         except (LTXError, TypeError, ValueError):
             updates[s.size_note] = ""
         extra = [ui.get(name, getattr(s, name).value) for name in ("steps", "cfg", "stg")]
-        updates[self.out.estimate] = self.estimate(pipeline, *values, *extra, ui.get("audio", True), 1, ui.get("loras"),
-                                                   ui.get("ic_lora"))  # fmt: skip
+        own = (ui.get(name, component.value) for name, component in self.estimate_extras().items())
+        updates[self.out.estimate] = self.estimate(pipeline, *values, *extra, ui.get("audio", True), 1, *own)
         return updates

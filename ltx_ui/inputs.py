@@ -32,16 +32,21 @@ class Snapped:
         return self.frames / fps if fps > 0 else 0.0
 
 
-def size_multiple(pipeline: str) -> int:
-    """The pipeline descriptor's rule (two-stage recipes: multiples of 64)."""
+def size_multiple(pipeline: str, spatial_upscale: float = 2.0) -> int:
+    """The pipeline descriptor's rule (two-stage recipes: multiples of 64, 96 through the x1.5 upsampler)."""
     from ltx_core.pipelines.registry import pipeline_descriptor
 
-    return pipeline_descriptor(pipeline).size_multiple
+    try:
+        return pipeline_descriptor(pipeline).size_multiple_for(spatial_upscale)
+    except ValueError as exc:
+        raise InputProblem(str(exc)) from None
 
 
-def snap(pipeline: str, width: float | None, height: float | None, frames: float | None) -> Snapped:
+def snap(
+    pipeline: str, width: float | None, height: float | None, frames: float | None, spatial_upscale: float = 2.0
+) -> Snapped:
     """Round width/height to the pipeline's multiple and frames to 8k+1; refuse impossible values."""
-    multiple = size_multiple(pipeline)
+    multiple = size_multiple(pipeline, spatial_upscale)
     values = {"width": width, "height": height, "frames": frames}
     for name, value in values.items():
         if value is None:
@@ -56,7 +61,8 @@ def snap(pipeline: str, width: float | None, height: float | None, frames: float
     f = round((float(frames) - 1) / 8) * 8 + 1
     notes = []
     if (w, h) != (width, height):
-        notes.append(f"size {width:g}x{height:g} → {w}x{h} ({pipeline} needs multiples of {multiple})")
+        through = f" through the x{spatial_upscale:g} upsampler" if multiple > 64 else ""
+        notes.append(f"size {width:g}x{height:g} → {w}x{h} ({pipeline} needs multiples of {multiple}{through})")
     if f != frames:
         notes.append(f"frames {frames:g} → {f} (frames must be 8k+1)")
     return Snapped(w, h, f, "; ".join(notes))

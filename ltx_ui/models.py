@@ -24,6 +24,7 @@ class FoundFile:
     detail: str = ""
     problem: str = ""  # non-empty: the file cannot be used (shown, never picked)
     version: str | None = None
+    refused: str = ""  # non-empty: a companion of another model than the checkpoint in use (why)
 
 
 @dataclass
@@ -37,7 +38,7 @@ class ModelSet:
 
     def loras(self) -> list[Path]:
         """LoRA files a user may apply (in demo mode: the demo IC-LoRA and distilled LoRA, as stand-ins)."""
-        items = [f.path for f in self.found if f.role in (Role.LORA, Role.DISTILLED_LORA) and not f.problem]
+        items = [f.path for f in self.found if f.role in (Role.LORA, Role.DISTILLED_LORA) and not (f.problem or f.refused)]
         if self.demo:
             from ltx_core.demo import demo_ic_lora
 
@@ -53,6 +54,10 @@ class ModelSet:
 
     def checkpoints(self) -> list[Path]:
         return [f.path for f in self.found if f.role == Role.CHECKPOINT and not f.problem]
+
+    def models(self) -> list[FoundFile]:
+        """The checkpoints (2.0 / 2.3) and transformers (2.5) the user can pick from."""
+        return [f for f in self.found if f.role in (Role.CHECKPOINT, Role.TRANSFORMER) and not f.problem]
 
 
 def _folder_size(folder: Path) -> int:
@@ -94,7 +99,9 @@ def _first(found: list[FoundFile], role: Role) -> Path | None:
     return items[0] if items else None
 
 
-def resolve_models(weights_dir: Path | None, gemma: Path | None, checkpoint: Path | None = None) -> ModelSet:
+def resolve_models(
+    weights_dir: Path | None, gemma: Path | None, checkpoint: Path | None = None, enhancer: Path | None = None
+) -> ModelSet:
     """Real weights when a usable model is found (or given), else the built-in demo set. Which
     file plays which role is decided by ``ltx_core.model_paths`` (single-file 2.0/2.3 checkpoints
     and the per-component 2.5 layout alike); the scan lists every file for the Models tab."""
@@ -114,8 +121,22 @@ def resolve_models(weights_dir: Path | None, gemma: Path | None, checkpoint: Pat
         from ltx_core.demo import demo_paths
 
         return ModelSet(demo_paths(), demo=True, found=found)
-    version = recognise(paths.checkpoint).version or LTX_2_0
-    return ModelSet(paths, demo=False, found=found, version=version)
+    if enhancer is not None or paths.split:  # 2.5: a Gemma 3 folder of the weights folder rewrites prompts by default
+        from dataclasses import replace
+
+        paths = replace(paths, enhancer=enhancer or gemma)
+    model = recognise(paths.checkpoint)
+    return ModelSet(paths, demo=False, found=with_refusals(found, model), version=model.version or LTX_2_0)
+
+
+def with_refusals(found: list[FoundFile], model: Recognised) -> list[FoundFile]:
+    """The scan with each companion file of another model than ``model`` marked refused, with the
+    reason ``ltx_core.model_paths.companion_refusal`` gives (what the ledger would say)."""
+    from dataclasses import replace
+
+    from ltx_core.model_paths import companion_refusal
+
+    return [replace(f, refused=companion_refusal(recognise(f.path), model)) if not f.problem else f for f in found]
 
 
 def missing_files(models: ModelSet) -> list[tuple[str, str, str]]:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
+from ltx_core.model_spec import Role
 from ltx_core.pipelines.ledger import Component
 from ltx_core.pipelines.registry import GENERATION_PIPELINES, PIPELINES
-from ltx_core.pipelines.request import ImageCondition
+from ltx_core.pipelines.request import AUTO_FRAMES, ImageCondition
 from ltx_ui.context import JOB_EVENT, session_of, user_message
 from ltx_ui.controls import pipeline_defaults
 from ltx_ui.generation_tab import GenerationTab
@@ -19,6 +21,7 @@ from ltx_ui.lora_library import normalise, request_loras
 from ltx_ui.lora_picker import LoraPicker
 from ltx_ui.outputs import keep_input
 
+UPSCALE_CHOICES = [("x2 (stage 1 at half size)", "2"), ("x1.5 (stage 1 at two thirds; sizes in multiples of 96)", "1.5")]
 # Text/image-to-video recipes of this tab (keyframes, IC-LoRA and audio-to-video have their own tabs;
 # text-to-audio makes no video and is offered by the CLI).
 PIPELINE_CHOICES = tuple(name for name in GENERATION_PIPELINES if PIPELINES[name].min_images == 0
@@ -36,6 +39,10 @@ class GenerateTab(GenerationTab):
         with gr.Row(equal_height=False):
             with gr.Column(scale=5):
                 self.settings_controls()
+                self.auto_length = gr.Checkbox(
+                    label="Auto length: the duration head predicts 1-20 s from the prompt (the frames above are ignored)",
+                    value=False, visible=self.offers_auto_length(), elem_id="generate-auto-length",
+                )
                 with gr.Row():
                     self.enhance = gr.Checkbox(label="Enhance prompt with Gemma before generating", value=False,
                                                elem_id="generate-enhance", scale=3)  # fmt: skip
@@ -49,6 +56,8 @@ class GenerateTab(GenerationTab):
                     use_rewrite = gr.Button("Use the rewritten prompt", size="sm")
                 self.pipeline = gr.Radio([(PIPELINES[n].title, n) for n in PIPELINE_CHOICES], value="distilled",
                                          label="Pipeline", elem_id="generate-pipeline")  # fmt: skip
+                self.upscale = gr.Radio(UPSCALE_CHOICES, value="2", label="Spatial upscaler between the two stages",
+                                        visible=self.offers_upscale("distilled"), elem_id="generate-upscale")  # fmt: skip
                 with gr.Row():
                     self.image = gr.Image(label="Start image (optional: drop one for image-to-video)", type="filepath",
                                           sources=["upload", "clipboard"], height=160, elem_id="generate-image",
@@ -57,8 +66,12 @@ class GenerateTab(GenerationTab):
                 self.lora_picker = LoraPicker(studio, self.tab, self.api_name, "LoRAs (library)")
                 self.loras_field = self.lora_picker.build()
             self.result_column()
-        self.finish_build(self.pipeline)
+        self.finish_build(self.pipeline, self.upscale)
+        self.pipeline.change(lambda name: gr.update(visible=self.offers_upscale(name)), self.pipeline, self.upscale,
+                             queue=False, api_visibility="private")  # fmt: skip
         settings = self.settings
+        self.auto_length.change(lambda on: gr.update(interactive=not on), self.auto_length, settings.frames,
+                                queue=False, api_visibility="private")  # fmt: skip
         sampling = [settings.steps, settings.cfg, settings.stg]
         self.pipeline.change(self.sampling_defaults, [self.pipeline, *sampling], sampling, queue=False,
                              api_visibility="private")  # fmt: skip
@@ -86,9 +99,38 @@ class GenerateTab(GenerationTab):
             return sampling(pipeline)
         return gr.skip(), gr.skip(), gr.skip()
 
+    def estimate_extras(self) -> dict[str, Any]:
+        return {**super().estimate_extras(), "spatial_upscale": self.upscale}
+
+    def estimate_request(self, pipeline: str, **extras: Any) -> dict[str, Any]:
+        return {**super().estimate_request(pipeline, **extras),
+                "spatial_upscale": self.spatial_upscale(pipeline, extras.get("spatial_upscale"))}  # fmt: skip
+
+    def spatial_upscale(self, pipeline: str, choice: Any) -> float:
+        """The x2 / x1.5 choice as a number (x2 for pipelines without a second stage)."""
+        descriptor = PIPELINES.get(pipeline)
+        if descriptor is None or not descriptor.uses("spatial_upscale"):
+            return 2.0
+        try:
+            return float(choice or 2)
+        except (TypeError, ValueError):
+            raise InputProblem(f"the spatial upscale must be 2 or 1.5, got {choice!r}.") from None
+
+    def offers_auto_length(self) -> bool:
+        """The length can be left to the model: its version has a duration head and the file is here."""
+        models = self.studio.models
+        head = models.paths.duration_head
+        return models.version.file_for(Role.DURATION_HEAD) is not None and head is not None and Path(head).is_file()
+
+    def offers_upscale(self, pipeline: str) -> bool:
+        """The x2 / x1.5 choice: a two-stage recipe, and the x1.5 upsampler file is present."""
+        descriptor = PIPELINES.get(pipeline)
+        return bool(descriptor and descriptor.uses("spatial_upscale") and 1.5 in self.studio.models.paths.spatial_upscales)
+
     def own_fields(self) -> dict[str, Any]:
         return {
-            "pipeline": self.pipeline, "enhance": self.enhance, "image": self.image,
+            "pipeline": self.pipeline, "spatial_upscale": self.upscale, "auto_length": self.auto_length,
+            "enhance": self.enhance, "image": self.image,
             "image_strength": self.image_strength, "loras": self.loras_field,
         }  # fmt: skip
 
@@ -99,8 +141,11 @@ class GenerateTab(GenerationTab):
         loras = request_loras(self.studio, values["loras"])
         values["loras"] = normalise(values["loras"])  # as the sidecar records it for "reuse settings"
         image = check_image(values["image"]) if values["image"] else None
-        base, snapped = self.base_request(pipeline, values, enhance=values["enhance"], loras=loras)
-        base.validate(PIPELINES[pipeline].size_multiple)
+        upscale = self.spatial_upscale(pipeline, values.get("spatial_upscale"))
+        base, snapped = self.base_request(pipeline, values, enhance=values["enhance"], loras=loras, spatial_upscale=upscale)
+        if values.get("auto_length"):
+            base = replace(base, frames=AUTO_FRAMES)  # the core refuses it, before loading, without a duration head
+        base.validate(PIPELINES[pipeline].size_multiple_for(upscale))
         if image is not None:  # kept in outputs/inputs only once everything else passed
             kept = keep_input(self.studio.outputs, image)
             values["image"] = str(kept)
@@ -117,9 +162,9 @@ class GenerateTab(GenerationTab):
         def work(report, cancel) -> str:
             ledger = studio.ledger()
             try:
-                return ledger.prompt_encoder().enhance(prompt, image_to_video=bool(image), seed=int(seed or 0))
+                return ledger.prompt_enhancer().enhance(prompt, image_to_video=bool(image), seed=int(seed or 0))
             finally:
-                ledger.release(Component.PROMPT_ENCODER, force=True)
+                ledger.release(Component.PROMPT_ENHANCER, Component.PROMPT_ENCODER, force=True)
 
         for update in run_job(studio.jobs, session_of(request), "enhance prompt", work):
             if isinstance(update, Done):

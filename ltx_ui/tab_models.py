@@ -67,11 +67,24 @@ class ModelsTab:
                                      "LoRAs and Gemma, scanned 3 levels deep)", placeholder="/path/to/ltx-weights",
                                      scale=4, elem_id="models-folder")  # fmt: skip
             rescan = gr.Button("Rescan", scale=1, elem_id="models-rescan")
+        self.checkpoint = gr.Dropdown(self.checkpoint_choices(), value=self.checkpoint_value(),
+                                      label="Model in use (when the folder holds several checkpoints)",
+                                      allow_custom_value=True,  # checked by pick_checkpoint against the last scan
+                                      elem_id="models-checkpoint")  # fmt: skip
         self.found = gr.Markdown(self.describe(), elem_id="models-found")
         with gr.Accordion("Download a missing file from Hugging Face", open=True):
             self.missing = gr.Dropdown(self.missing_choices(), label="File", elem_id="models-missing")
             download = gr.Button("Download", elem_id="models-download")
             self.download_status = gr.Markdown(elem_id="models-download-status")
+        with gr.Row(equal_height=True):
+            self.enhancer = gr.Textbox(self.enhancer_value(), label="Prompt enhancer: a Gemma 3 folder that rewrites "
+                                       "prompts (LTX-2.5 needs one: its Gemma 4 text encoder cannot generate text; empty: "
+                                       "a Gemma 3 folder of the weights folder, or on 2.0 / 2.3 the text encoder's Gemma)",
+                                       placeholder="/path/to/gemma-3-12b-it", scale=4, elem_id="models-enhancer")  # fmt: skip
+            set_enhancer = gr.Button("Use this enhancer", scale=1, elem_id="models-enhancer-set")
+        self.enhancer_status = gr.Markdown(self.enhancer_text(), elem_id="models-enhancer-status")
+        set_enhancer.click(self.set_enhancer, self.enhancer, [self.enhancer_status, self.found], api_name="models_enhancer",
+                           queue=False)  # fmt: skip
         presets = load_presets()
         auto_name = model_files.auto_preset().name
         choices = [(f"auto ({auto_name}, picked from {system_memory_bytes() / 2**30:.0f} GiB RAM)", AUTO)]
@@ -105,10 +118,17 @@ class ModelsTab:
                       api_name="inspect", queue=False)  # fmt: skip
         with gr.Accordion("Pipelines", open=False, elem_id="models-pipelines"):
             gr.Markdown(self.pipelines_table(), elem_id="models-pipelines-table")
+        choices = (lambda: gr.Dropdown(choices=self.checkpoint_choices(), value=self.checkpoint_value()), None,
+                   self.checkpoint)  # fmt: skip
+        private = {"queue": False, "api_visibility": "private"}
         self.changed = [
-            rescan.click(self.rescan, self.folder, [self.found, self.missing], api_name="models_rescan", queue=False),
+            rescan.click(self.rescan, self.folder, [self.found, self.missing], api_name="models_rescan",
+                         queue=False).then(*choices, **private),
             download.click(self.download, self.missing, [self.download_status, self.found, self.missing, self.folder],
-                           api_name="models_download", concurrency_limit=1, show_progress_on=[self.download_status]),
+                           api_name="models_download", concurrency_limit=1,
+                           show_progress_on=[self.download_status]).then(*choices, **private),
+            self.checkpoint.input(self.pick_checkpoint, self.checkpoint, [self.found, self.missing],
+                                  api_name="models_checkpoint", queue=False),
         ]  # fmt: skip
         for event in self.changed:
             event.success(lambda: (lora_table(studio), gr.Dropdown(choices=pick_choices(library(studio)), value=[])),
@@ -125,7 +145,7 @@ class ModelsTab:
         else:
             lines.append(f"**In use:** `{models.paths.checkpoint}`")
         lines += ["", "| Found | Role | Size |", "|---|---|---|"]
-        lines += [f"| `{f.path.name}` | {_what(f)} | {_size(f.size)} |" for f in models.found]
+        lines += [f"| `{f.path.name}` | {_what(f, models)} | {_size(f.size)} |" for f in models.found]
         if not models.found:
             lines.append("| (nothing) | | |")
         missing = model_files.missing_files(models)
@@ -133,6 +153,55 @@ class ModelsTab:
             lines += ["", "**Missing** (put them in the weights folder):", ""]
             lines += [f"- `{repo}` → `{file}`: {why}" for repo, file, why in missing]
         return "\n".join(lines)
+
+    def enhancer_value(self) -> str:
+        return str(self.studio.enhancer or "")
+
+    def enhancer_text(self) -> str:
+        models = self.studio.models
+        if models.paths.enhancer is not None:
+            return f"Prompt enhancement rewrites with `{models.paths.enhancer}`."
+        if models.paths.split:
+            return (f"Prompt enhancement is off for {models.version.title}: its Gemma 4 text encoder cannot generate "
+                    "text; set a Gemma 3 folder above (e.g. google/gemma-3-12b-it).")  # fmt: skip
+        return "Prompt enhancement rewrites with the text encoder's Gemma 3."
+
+    def set_enhancer(self, folder: str | None) -> tuple[str, str]:
+        """Use ``folder`` (a Gemma 3 folder) for prompt enhancement; empty: the default."""
+        from ltx_core.loader.text_encoder import gemma_folder
+        from ltx_core.model_spec import Role, recognise
+
+        studio = self.studio
+        chosen = Path(folder.strip()).expanduser() if folder and folder.strip() else None
+        if chosen is not None:
+            try:
+                gemma_folder(chosen)
+            except LTXError as exc:
+                raise gr.Error(f"Not used as the prompt enhancer: {exc}", print_exception=False) from None
+            found = recognise(chosen)
+            if found.role != Role.GEMMA or not found.detail.startswith("Gemma folder (gemma3"):
+                raise gr.Error(f"{chosen} is not a Gemma 3 folder ({found.problem or found.detail}): the prompt "
+                               "enhancer must be a Gemma 3 chat model, e.g. google/gemma-3-12b-it.", print_exception=False)  # fmt: skip
+        studio.enhancer = chosen
+        checkpoint = None if studio.models.demo else Path(studio.models.paths.checkpoint)
+        studio.set_models(model_files.resolve_models(studio.weights_dir, studio.gemma, checkpoint, chosen))
+        return self.enhancer_text(), self.describe()
+
+    def checkpoint_choices(self) -> list[tuple[str, str]]:
+        return [(f"{f.path.name} ({f.detail})", str(f.path)) for f in self.studio.models.models()]
+
+    def checkpoint_value(self) -> str | None:
+        return None if self.studio.models.demo else str(self.studio.models.paths.checkpoint)
+
+    def pick_checkpoint(self, path: str | None) -> tuple:
+        """Use another checkpoint of the weights folder; its companions are picked by version."""
+        studio = self.studio
+        chosen = Path(path or "")
+        if not any(f.path == chosen for f in studio.models.models()):
+            raise gr.Error(f"{chosen.name or 'nothing'} is not a checkpoint found in the weights folder: press Rescan "
+                           "and choose one of the list.", print_exception=False)  # fmt: skip
+        studio.set_models(model_files.resolve_models(studio.weights_dir, studio.gemma, chosen, studio.enhancer))
+        return self.describe(), gr.Dropdown(choices=self.missing_choices(), value=None)
 
     def missing_choices(self) -> list[tuple[str, str]]:
         return [(f"{repo}: {file}", f"{repo}|{file}") for repo, file, _ in model_files.missing_files(self.studio.models)]
@@ -155,16 +224,22 @@ class ModelsTab:
 
     def rescan(self, folder: str | None = None) -> tuple:
         studio = self.studio
+        moved = False
         if folder is not None and folder.strip() != str(studio.weights_dir or ""):
             chosen = Path(folder.strip()).expanduser() if folder.strip() else None
             if chosen is not None and not chosen.is_dir():
                 raise gr.Error(f"{chosen} is not a folder: type the path of the folder that holds the .safetensors "
                                "files.", print_exception=False)  # fmt: skip
-            studio.weights_dir = chosen
+            studio.weights_dir, moved = chosen, True
         checkpoint = None if studio.models.demo else Path(studio.models.paths.checkpoint)
         if checkpoint is not None and not checkpoint.exists():
             checkpoint = None
-        studio.set_models(model_files.resolve_models(studio.weights_dir, studio.gemma, checkpoint))
+        inside = checkpoint is not None and studio.weights_dir is not None and checkpoint.resolve().is_relative_to(
+            studio.weights_dir.resolve()
+        )
+        if moved and not inside:  # another folder: its own models, unless the one in use is inside it
+            checkpoint = None
+        studio.set_models(model_files.resolve_models(studio.weights_dir, studio.gemma, checkpoint, studio.enhancer))
         return self.describe(), gr.Dropdown(choices=self.missing_choices(), value=None)
 
     def download(self, choice: str | None, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple:
@@ -234,9 +309,15 @@ def machine_text(description: str) -> str:
     return description if sys.platform == "darwin" else description.replace(" Macs", " machines")
 
 
-def _what(found: model_files.FoundFile) -> str:
-    """Role, version and detail of a found file; a broken one says why in bold."""
+def _what(found: model_files.FoundFile, models: model_files.ModelSet | None = None) -> str:
+    """Role, version and detail of a found file; a broken or refused one says why in bold, the
+    model in use says so."""
     if found.problem:
         return f"**unusable: {found.problem}**"
     version = f"LTX-{found.version} " if found.version else ""
-    return f"{version}{found.detail or found.role.replace('_', ' ')}"
+    what = f"{version}{found.detail or found.role.replace('_', ' ')}"
+    if found.refused:
+        return f"{what}: **not used**: {found.refused}"
+    if models is not None and not models.demo and found.path == Path(models.paths.checkpoint):
+        return f"{what} · **in use**"
+    return what

@@ -16,7 +16,7 @@ import mlx.core as mx
 from ltx_core.loader.checkpoint import LTXCheckpoint
 from ltx_core.loader.components import open_checkpoint, resolve_dtype
 from ltx_core.loader.gemma4 import Gemma4TextEncoderFile, check_gemma_version, load_gemma4
-from ltx_core.loader.text_encoder import load_embeddings_processor
+from ltx_core.loader.text_encoder import check_embeddings_processor, load_embeddings_processor
 from ltx_core.model.text_encoder.connector import EmbeddingsProcessor
 from ltx_core.model.text_encoder.gemma4 import Gemma4TextModel
 from ltx_core.model.text_encoder.gemma4_tokenizer import EmbeddedPromptTokenizer
@@ -41,6 +41,9 @@ class Gemma4FileSource:
     def processor(self, dtype: mx.Dtype) -> EmbeddingsProcessor:
         return load_embeddings_processor(self.transformer, dtype, self.file.config, projection_file=self.file.file)
 
+    def check_sizes(self) -> None:
+        check_embeddings_processor(self.transformer, self.file.config, projection_file=self.file.file)
+
     def identity(self) -> str:
         return f"{self.file.identity()}:{self.transformer.identity()}"
 
@@ -52,6 +55,7 @@ def load_split_prompt_encoder(
     quantization=None,
     max_length: int | None = None,
     cache_dir: str | os.PathLike | None = None,
+    staged: bool = True,
 ):
     """A ``PromptEncoder`` over an LTX-2.5 text-encoder file and transformer file; each part loads
     on first use. ``quantization``: a ``QuantizationSpec`` for Gemma (None: the compute dtype)."""
@@ -65,4 +69,5 @@ def load_split_prompt_encoder(
         group_size=quantization.group_size if quantization is not None else 64,
         max_length=max_length or MAX_PROMPT_TOKENS,
         cache_dir=cache_dir,
+        staged=staged,
     )

@@ -270,7 +270,28 @@ def load_embeddings_processor(
     transformer file).
     """
     checkpoint = open_checkpoint(checkpoint)
-    dtype = resolve_dtype(dtype)
+    processor, mapping = _embeddings_processor_layout(checkpoint, gemma, projection_file)
+    source = checkpoint.file
+    if projection_file is not None:
+        source = ShardedSafetensors([checkpoint.file, projection_file], f"{checkpoint.name} + {projection_file.name}")
+    load_module_weights(processor, source, mapping, resolve_dtype(dtype), "text embeddings processor")
+    processor.eval()
+    return processor
+
+
+def check_embeddings_processor(
+    checkpoint: LTXCheckpoint | str | os.PathLike, gemma=None, projection_file: SafetensorsFile | None = None
+) -> None:
+    """What ``load_embeddings_processor`` checks (config, tensor shapes, the Gemma's width and
+    layer count), from the headers alone: run before Gemma loads, so that a Gemma of another
+    size is refused before either model takes memory."""
+    _embeddings_processor_layout(open_checkpoint(checkpoint), gemma, projection_file)
+
+
+def _embeddings_processor_layout(
+    checkpoint: LTXCheckpoint, gemma, projection_file: SafetensorsFile | None
+) -> tuple[EmbeddingsProcessor, dict[str, TensorSource]]:
+    """The processor module (lazily initialised: nothing allocated) and its tensor mapping."""
     section = checkpoint.section("transformer")
     where = f"{checkpoint.name} config, section 'transformer'"
     projection_source = projection_file if projection_file is not None else checkpoint.file
@@ -296,12 +317,7 @@ def load_embeddings_processor(
     for name, prefix in (("video_connector", VIDEO_CONNECTOR_PREFIX), ("audio_connector", AUDIO_CONNECTOR_PREFIX)):
         for short, full in checkpoint.keys_under(prefix).items():
             mapping[f"{name}.{_connector_param('.' + short)[1:]}"] = TensorSource(full)
-    source = checkpoint.file
-    if projection_file is not None:
-        source = ShardedSafetensors([checkpoint.file, projection_file], f"{checkpoint.name} + {projection_file.name}")
-    load_module_weights(processor, source, mapping, dtype, "text embeddings processor")
-    processor.eval()
-    return processor
+    return processor, mapping
 
 
 class GemmaFolderSource:
@@ -323,6 +339,9 @@ class GemmaFolderSource:
     def processor(self, dtype: mx.Dtype):
         return load_embeddings_processor(self.checkpoint, dtype, gemma_config(self.folder))
 
+    def check_sizes(self) -> None:
+        check_embeddings_processor(self.checkpoint, gemma_config(self.folder))
+
     def identity(self) -> str:
         return f"{gemma_identity(self.folder)}:{self.checkpoint.identity()}"
 
@@ -334,6 +353,7 @@ def load_prompt_encoder(
     quantization=None,
     max_length: int | None = None,
     cache_dir: str | os.PathLike | None = None,
+    staged: bool = True,
 ):
     """A ``PromptEncoder`` over a Gemma folder and a checkpoint; each part loads on first use.
     ``quantization``: a ``QuantizationSpec`` for Gemma (None: the compute dtype)."""
@@ -347,4 +367,5 @@ def load_prompt_encoder(
         group_size=quantization.group_size if quantization is not None else 64,
         max_length=max_length or MAX_PROMPT_TOKENS,
         cache_dir=cache_dir,
+        staged=staged,
     )

@@ -64,11 +64,12 @@ class LoraFootprint:
 @dataclass(frozen=True)
 class DenoisePass:
     """One denoising stage of a pipeline, as the estimator needs it (the pipeline descriptor
-    gives them): ``downscale`` 2 runs at half size (then the x2 upsampler), ``guided`` uses the
+    gives them): ``downscale`` 2 runs at half size (then the x2 upsampler; 1.5: two thirds, then
+    the x1.5 one), ``guided`` uses the
     guidance passes, ``loras`` what its LoRAs add beyond those fused into the checkpoint."""
 
     name: str
-    downscale: int = 1
+    downscale: float = 1
     guided: bool = False
     loras: LoraFootprint = LoraFootprint()
 
@@ -145,12 +146,20 @@ def transformer_weight_bytes(
 
 # ---- stages ----------------------------------------------------------------------------------
 def text_encoder_stage(
-    checkpoint_config: dict, gemma_config: Any | None, dtype: str, quantization: QuantizationSpec | None
+    checkpoint_config: dict,
+    gemma_config: Any | None,
+    dtype: str,
+    quantization: QuantizationSpec | None,
+    prompts: int = 1,
+    staged: bool = True,
 ) -> StageEstimate:
     """Gemma 3 (2.0, 2.3: ``text_encoder.memory``) or Gemma 4 (2.5, from its own config) plus the
-    feature projection and the two embeddings connectors that run with it. Without a config: the
-    12B model of the checkpoint's generation (Gemma 4 when the transformer has the 2.5 keyframe
-    embedding)."""
+    embeddings processor (feature projection and the two connectors). Without a config: the 12B
+    model of the checkpoint's generation (Gemma 4 when the transformer has the 2.5 keyframe
+    embedding). ``prompts``: prompts encoded together (their hidden states are all kept until the
+    processor runs). ``staged`` (``PromptEncoder.staged``: every unload policy but keep-loaded):
+    Gemma is released before the processor loads, so the peak is the larger of the Gemma phase
+    and the processor phase; otherwise both are resident."""
     from ltx_core.model.text_encoder.gemma4_config import Gemma4Config
     from ltx_core.model.text_encoder.memory import (
         estimate_encode_memory,
@@ -167,24 +176,34 @@ def text_encoder_stage(
     group = quantization.group_size if quantization else 64
     gemma4 = isinstance(config, Gemma4Config)
     gemma = (estimate_gemma4_encode_memory if gemma4 else estimate_encode_memory)(config, TEXT_TOKENS, mode, group, dtype)
-    b = _BYTES[dtype]
-    hidden = config.hidden_size
+    processor = processor_weight_bytes(t, config.hidden_size, config.num_states, dtype)
+    states = prompts * gemma.hidden_states
+    notes = f"Gemma {4 if gemma4 else 3} {mode}"
+    if not staged:
+        return StageEstimate(
+            "text encoder", gemma.weights + processor, states + max(gemma.layer_temporaries, gemma.features), notes
+        )
+    phases = {"Gemma": (gemma.weights, states + gemma.layer_temporaries), "processor": (processor, states + gemma.features)}
+    peak = max(phases, key=lambda name: sum(phases[name]))
+    return StageEstimate("text encoder", *phases[peak], f"{notes}, staged (peak: {peak} phase)")
+
+
+def processor_weight_bytes(transformer: dict, gemma_width: int, num_states: int, dtype: str) -> int:
+    """The embeddings processor in the compute dtype: the feature projection (V1: all states ->
+    the Gemma width; V2: -> the video and the audio widths, with bias) and both connectors
+    (attention 4 d^2 + feed-forward 8 d^2 per layer)."""
+    t = transformer
     video_width = t.get("connector_attention_head_dim", 128) * t.get("connector_num_attention_heads", 30)
     audio_width = t.get("audio_connector_attention_head_dim", t.get("connector_attention_head_dim", 128)) * t.get(
         "audio_connector_num_attention_heads", t.get("connector_num_attention_heads", 30)
     )
-    connector = t.get("connector_num_layers", 2) * 12 * (video_width**2 + audio_width**2)  # attn 4d^2 + ff 8d^2
+    connector = t.get("connector_num_layers", 2) * 12 * (video_width**2 + audio_width**2)
     if t.get("caption_proj_before_connector"):  # FeatureExtractorV2: all states -> video and audio widths
         widths = t.get("cross_attention_dim", 4096) + t.get("audio_cross_attention_dim", 2048)
-        projection = hidden * config.num_states * widths
+        projection = (gemma_width * num_states + 1) * widths
     else:
-        projection = hidden * config.num_states * hidden
-    return StageEstimate(
-        "text encoder",
-        gemma.weights + (projection + connector) * b,
-        gemma.peak - gemma.weights,
-        f"Gemma {4 if gemma4 else 3} {mode}",
-    )
+        projection = gemma_width * num_states * gemma_width
+    return (projection + connector) * _BYTES[dtype]
 
 
 def prompt_embedding_bytes(
@@ -253,9 +272,10 @@ def denoise_stage(
 def upsample_stage(
     upsampler: Any | None, frames: int, height: int, width: int, dtype: str, resident: int
 ) -> StageEstimate:
-    """The spatial x2 upsampler on the stage-1 latent (``height``/``width`` are stage 1's);
+    """The spatial upsampler on the stage-1 latent (``height``/``width`` are stage 1's; a rational
+    x num/den resampler works at num x num before it blurs down);
     ``resident`` is what stays loaded beside it (the transformer between the two stages)."""
-    from ltx_core.model.upsampler.config import UpsamplerConfig
+    from ltx_core.model.upsampler.config import RATIONAL_SCALES, UpsamplerConfig
     from ltx_core.model.upsampler.model import LatentUpsampler
 
     config = upsampler
@@ -264,7 +284,8 @@ def upsample_stage(
     b = _BYTES[dtype]
     weights = _parameter_bytes(LatentUpsampler(config), b)
     f, h, w = _latent_fhw(frames, height, width)
-    voxels_out = f * h * w * 4
+    num = RATIONAL_SCALES[float(config.spatial_scale)][0] if config.rational_resampler else 2
+    voxels_out = f * h * w * num * num
     working = UPSAMPLER_COPIES * config.mid_channels * voxels_out * b
     return StageEstimate("upsample", weights + resident, int(working), "transformer kept loaded" if resident else "")
 
@@ -314,9 +335,14 @@ def estimate_memory(
                   backend=backend, text_tokens=text_tokens)  # fmt: skip
     estimates = []
     if text_encoder:
-        estimates.append(text_encoder_stage(checkpoint_config, gemma_config, compute_dtype, text_encoder_quantization))
+        estimates.append(
+            text_encoder_stage(
+                checkpoint_config, gemma_config, compute_dtype, text_encoder_quantization,
+                prompts=guidance.contexts, staged=not keep_loaded,
+            )
+        )  # fmt: skip
     for index, stage in enumerate(stages):
-        h, w = height // stage.downscale, width // stage.downscale
+        h, w = round(height / stage.downscale), round(width / stage.downscale)
         passes = guidance if stage.guided else single
         estimates.append(denoise_stage(stage.name, transformer, frames, h, w, guidance=passes, loras=stage.loras, **common))
         if stage.downscale > 1 and index + 1 < len(stages):

@@ -60,9 +60,9 @@ def estimate_job(
         fps=request.fps, audio=request.generate_audio, guidance=guidance,
         stages=tuple(
             replace(stage, loras=lora_footprint([path for path, _ in ledger.net_loras(stage_loras.get(stage.name, ()))]))
-            for stage in descriptor.memory_stages()
-        ) if stage_loras else descriptor.memory_stages(),
-        gemma_config=ledger.gemma_config(), upsampler_config=ledger.upsampler_config(),
+            for stage in descriptor.memory_stages(request.spatial_upscale)
+        ) if stage_loras else descriptor.memory_stages(request.spatial_upscale),
+        gemma_config=ledger.gemma_config(), upsampler_config=ledger.upsampler_config(request.spatial_upscale),
         text_encoder=text_encoder and request.embeddings is None,
     )  # fmt: skip
 
@@ -102,10 +102,11 @@ def encode_prompts(ledger: ModelLedger, request: GenerationRequest, with_negativ
                 "encode them with a negative prompt or use the distilled pipeline."
             )
         return Prompts(embeddings, request.prompt)
-    encoder = ledger.prompt_encoder()
     prompt = request.prompt
-    if request.enhance_prompt:
-        prompt = encoder.enhance(prompt, image_to_video=bool(request.images), seed=request.seed)
+    if request.enhance_prompt:  # before the text encoder loads: a separate enhancer is released first
+        prompt = ledger.prompt_enhancer().enhance(prompt, image_to_video=bool(request.images), seed=request.seed)
+        ledger.release(Component.PROMPT_ENHANCER)
+    encoder = ledger.prompt_encoder()
     embeddings = encoder.encode(prompt, request.negative_prompt if with_negative else None)
     mx.eval(embeddings.arrays())
     ledger.release(Component.PROMPT_ENCODER)
@@ -202,10 +203,10 @@ def denoise_stage(
     return video_space.finish(video), audio_space.finish(audio) if audio is not None else None
 
 
-def upsample_spatially(ledger: ModelLedger, latent: mx.array) -> mx.array:
+def upsample_spatially(ledger: ModelLedger, latent: mx.array, spatial_upscale: float = 2.0) -> mx.array:
     from ltx_core.model.upsampler.model import upsample_video
 
-    upsampled = upsample_video(latent, ledger.video_statistics(), ledger.spatial_upsampler())
+    upsampled = upsample_video(latent, ledger.video_statistics(), ledger.spatial_upsampler(spatial_upscale))
     mx.eval(upsampled)
     ledger.release(Component.SPATIAL_UPSAMPLER)
     return upsampled

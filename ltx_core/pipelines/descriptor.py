@@ -28,6 +28,17 @@ AUDIO_FIELDS = frozenset({"audio", "audio_start", "audio_max_seconds"})
 
 
 SAMPLERS = ("euler", "res2s")
+# The spatial latent upsamplers a two-stage recipe refines through, as output / stage-1 size
+# (num, den): x2 runs stage 1 at half size, x1.5 at two thirds (LTX-2.3's rational resampler).
+SPATIAL_UPSCALES = {2.0: (2, 1), 1.5: (3, 2)}
+
+
+def upscale_ratio(spatial_upscale: float) -> tuple[int, int]:
+    try:
+        return SPATIAL_UPSCALES[float(spatial_upscale)]
+    except (KeyError, TypeError, ValueError):
+        choices = " or ".join(f"{s:g}" for s in SPATIAL_UPSCALES)
+        raise ValueError(f"the spatial upscale must be {choices}, got {spatial_upscale!r}.") from None
 
 
 @dataclass(frozen=True)
@@ -79,26 +90,39 @@ class PipelineDescriptor:
     @property
     def size_multiple(self) -> int:
         """Two stages run stage 1 at half size, so sizes are multiples of 64; one stage: 32."""
-        return 64 if self.second is not None else 32
+        return self.size_multiple_for(2.0)
+
+    def size_multiple_for(self, spatial_upscale: float = 2.0) -> int:
+        """One stage: 32 (the VAE's). Two stages: the output is ``num / den`` times stage 1 in whole
+        latents (32 px), so 32 x num: 64 through the x2 upsampler, 96 through the x1.5 one."""
+        return 32 * upscale_ratio(spatial_upscale)[0] if self.second is not None else 32
+
+    def stage1_size(self, height: int, width: int, spatial_upscale: float = 2.0) -> tuple[int, int]:
+        """Stage 1's pixel size: the output's, or for two stages the output over the upscale."""
+        if self.second is None:
+            return height, width
+        num, den = upscale_ratio(spatial_upscale)
+        return height * den // num, width * den // num
 
     @property
     def guided(self) -> bool:
         return any(plan is not None and plan.guided for plan in (self.first, self.second))
 
     def uses(self, field: str) -> bool:
-        return field in self.fields
+        return field in self.fields or (field == "spatial_upscale" and self.second is not None)
 
-    def snap_size(self, height: int, width: int) -> tuple[int, int]:
-        m = self.size_multiple
+    def snap_size(self, height: int, width: int, spatial_upscale: float = 2.0) -> tuple[int, int]:
+        m = self.size_multiple_for(spatial_upscale)
         return tuple(max(m, round(v / m) * m) for v in (height, width))  # type: ignore[return-value]
 
-    def memory_stages(self) -> tuple[DenoisePass, ...]:
+    def memory_stages(self, spatial_upscale: float = 2.0) -> tuple[DenoisePass, ...]:
         """The denoising stages as the memory estimator sees them."""
         if self.first is None:
             return ()
         if self.second is None:
             return (DenoisePass("stage 1", 1, self.first.guided),)
-        return DenoisePass("stage 1", 2, self.first.guided), DenoisePass("stage 2", 1, self.second.guided)
+        num, den = upscale_ratio(spatial_upscale)
+        return DenoisePass("stage 1", num / den, self.first.guided), DenoisePass("stage 2", 1, self.second.guided)
 
     def create(self, ledger: "ModelLedger") -> Any:
         return self.factory(ledger)

@@ -20,11 +20,12 @@ class ICLoraPipeline(StagedPipeline):
         if not self.control_loras(request):
             raise RequestError("IC-LoRA control needs an IC-LoRA file (e.g. ltx-2-19b-ic-lora-canny-control.safetensors).")
         factor = self.downscale_factor(request)
-        for size in (request.height // 2, request.width // 2):
+        for size in self.descriptor.stage1_size(request.height, request.width, request.spatial_upscale):
             if size % (32 * factor):
+                multiple = self.descriptor.size_multiple_for(request.spatial_upscale) * factor
                 raise RequestError(
                     f"the IC-LoRA works on references downscaled {factor}x: width and height must be multiples of "
-                    f"{64 * factor} for this pipeline."
+                    f"{multiple} for this pipeline."
                 )
 
     @staticmethod

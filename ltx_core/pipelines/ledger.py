@@ -27,6 +27,7 @@ from ltx_core.model_spec import (
     check_upsampler_version,
     require_role,
 )
+from ltx_core.pipelines.ledger_text import TextModels
 from ltx_core.runtime import RuntimeSettings
 
 
@@ -44,6 +45,7 @@ class Component(str, Enum):
     SPATIAL_UPSAMPLER = "spatial_upsampler"
     TEMPORAL_UPSAMPLER = "temporal_upsampler"
     DURATION_PREDICTOR = "duration_predictor"
+    PROMPT_ENHANCER = "prompt_enhancer"  # a separate Gemma 3 that rewrites prompts (ModelPaths.enhancer)
 
 
 # The command-line option that gives each companion file (named in "missing file" messages).
@@ -69,7 +71,7 @@ class StageRecord:
 
 
 @dataclass
-class ModelLedger:
+class ModelLedger(TextModels):
     paths: ModelPaths
     runtime: RuntimeSettings = field(default_factory=RuntimeSettings.plain)
     events: list[str] = field(default_factory=list)
@@ -80,6 +82,7 @@ class ModelLedger:
     _stage_loads: list[str] = field(default_factory=list)
     _applied_loras: Any = None
     _lora_key: tuple = ()
+    _spatial_upscale: float = 2.0  # the scale of the spatial upsampler loaded (or to load)
     # Set by the run protocol for a job's duration: (component, model) -> what callers get
     # (VAE passes that report each tile, a transformer that checks for cancel after each block).
     model_hook: Callable[[Component, Any], Any] | None = None
@@ -156,15 +159,6 @@ class ModelLedger:
         for role in roles:
             self.require(role)
 
-    def check_text_encoder(self) -> None:
-        """The text encoder is configured, of the right kind, and (2.5) the Gemma the transformer
-        was trained with: refused before anything loads."""
-        path = self.require(self.text_encoder_role)
-        if self.text_encoder_role == Role.TEXT_ENCODER:
-            from ltx_core.loader.gemma4 import check_text_encoder_matches
-
-            check_text_encoder_matches(self.paths.checkpoint, path)
-
     def _check_video_decoder(self) -> None:
         found = require_role(self.paths.video_vae, Role.VIDEO_VAE, what="video VAE")
         kind = video_vae_class(found)
@@ -183,10 +177,19 @@ class ModelLedger:
 
         return is_diffusion_video_vae(self.video_file)
 
-    def require(self, role: Role) -> Path:
+    def require(self, role: Role, spatial_upscale: float = 2.0) -> Path:
         """The configured file for ``role``; MissingModelError (what to download, which option)
-        when it is absent, WrongFileError when it is another kind of file."""
+        when it is absent, WrongFileError when it is another kind of file. ``spatial_upscale``:
+        which spatial upsampler (2.0 or 1.5)."""
         path = self.paths.path_for(role)
+        if role == Role.SPATIAL_UPSAMPLER:
+            path = self.paths.spatial_upsampler_for(spatial_upscale)
+            if path is None and spatial_upscale != 2.0:
+                raise MissingModelError(
+                    f"the x{spatial_upscale:g} spatial upsampler is not configured: add the {self.version.title} x1.5 "
+                    f"upscaler (e.g. ltx-2.3-spatial-upscaler-x1.5-1.0.safetensors from {self.version.repo}) to the "
+                    f"weights folder or pass it with {OPTION_OF[role]}, or choose the x2 upscale."
+                )
         if role == Role.GEMMA:  # the loader's own check: $LTX_GEMMA_DIR or the default folder when unset
             from ltx_core.loader.text_encoder import gemma_folder
 
@@ -208,32 +211,14 @@ class ModelLedger:
             check_lora_version(path, self.paths.checkpoint, "distilled LoRA")
         return Path(path)
 
-    def gemma_config(self):
-        """The Gemma config (folder or one-file text encoder), or None when it is not configured
-        (pre-computed embeddings)."""
-        if self.paths.split:
-            if self.paths.text_encoder is None or not Path(self.paths.text_encoder).exists():
-                return None
-            from ltx_core.loader.gemma4 import Gemma4TextEncoderFile
-
-            source = Gemma4TextEncoderFile(self.paths.text_encoder)
-            try:
-                return source.config
-            finally:
-                source.close()
-        if self.paths.gemma is None or not Path(self.paths.gemma).exists():
-            return None
-        from ltx_core.loader.text_encoder import gemma_config
-
-        return gemma_config(self.paths.gemma)
-
-    def upsampler_config(self):
-        if self.paths.spatial_upsampler is None or not Path(self.paths.spatial_upsampler).exists():
+    def upsampler_config(self, spatial_upscale: float = 2.0):
+        path = self.paths.spatial_upsampler_for(spatial_upscale)
+        if path is None or not Path(path).exists():
             return None
         from ltx_core.loader.safetensors_file import SafetensorsFile
         from ltx_core.loader.upsampler import upsampler_config
 
-        return upsampler_config(SafetensorsFile(self.paths.spatial_upsampler))
+        return upsampler_config(SafetensorsFile(path))
 
     @cached_property
     def video_latent_channels(self) -> int:
@@ -279,7 +264,11 @@ class ModelLedger:
     def vocoder(self):
         return self.get(Component.VOCODER)
 
-    def spatial_upsampler(self):
+    def spatial_upsampler(self, spatial_upscale: float = 2.0):
+        """The x2 (or x1.5) spatial upsampler; one of the other scale still loaded is released first."""
+        if self._spatial_upscale != spatial_upscale:
+            self.release(Component.SPATIAL_UPSAMPLER, force=True)
+            self._spatial_upscale = spatial_upscale
         return self.get(Component.SPATIAL_UPSAMPLER)
 
     def temporal_upsampler(self):
@@ -373,6 +362,7 @@ class ModelLedger:
         dtype = self.dtype
         return {
             Component.PROMPT_ENCODER: self._prompt_encoder,
+            Component.PROMPT_ENHANCER: self._prompt_enhancer,
             Component.TRANSFORMER: self._transformer,
             Component.VIDEO_ENCODER: lambda: video_vae.load_video_encoder(self.video_file, dtype),
             Component.VIDEO_DECODER: self._video_decoder,
@@ -380,63 +370,23 @@ class ModelLedger:
             Component.AUDIO_ENCODER: lambda: audio_vae.load_audio_encoder(self.audio_file, dtype),
             Component.AUDIO_DECODER: lambda: audio_vae.load_audio_decoder(self.audio_file, dtype),
             Component.VOCODER: lambda: audio_vae.load_vocoder(self.audio_file, dtype),
-            Component.SPATIAL_UPSAMPLER: lambda: self._upsampler(Role.SPATIAL_UPSAMPLER),
+            Component.SPATIAL_UPSAMPLER: lambda: self._upsampler(Role.SPATIAL_UPSAMPLER, self._spatial_upscale),
             Component.TEMPORAL_UPSAMPLER: lambda: self._upsampler(Role.TEMPORAL_UPSAMPLER),
             Component.DURATION_PREDICTOR: self._duration_predictor,
         }
-
-    def _prompt_encoder(self):
-        from ltx_core.loader.text_encoder import load_prompt_encoder
-
-        if self.paths.split:
-            from ltx_core.loader.gemma4_source import load_split_prompt_encoder
-
-            return load_split_prompt_encoder(
-                self.require(Role.TEXT_ENCODER), self.checkpoint, self.dtype, self.runtime.text_encoder_quantization,
-                cache_dir=self.paths.embeddings_cache,
-            )  # fmt: skip
-        return load_prompt_encoder(
-            self.paths.gemma, self.checkpoint, self.dtype, self.runtime.text_encoder_quantization,
-            cache_dir=self.paths.embeddings_cache,
-        )  # fmt: skip
 
     def _transformer(self):
         from ltx_core.loader.components import load_transformer
         from ltx_core.model.transformer import X0Model
 
-        self.release(Component.PROMPT_ENCODER, Component.VIDEO_ENCODER)  # the text encoder never shares memory with it
+        # the text encoder (and enhancer) never share memory with it
+        self.release(Component.PROMPT_ENCODER, Component.PROMPT_ENHANCER, Component.VIDEO_ENCODER)
         runtime = self.runtime
         return X0Model(
             load_transformer(
                 self.checkpoint, self.dtype, quantization=runtime.transformer_quantization, streaming=runtime.block_streaming
             )
         )
-
-    def check_duration_head(self) -> None:
-        """Automatic duration needs a version with a duration head and its file: refused in one
-        sentence, before anything loads, otherwise."""
-        from ltx_core.loader.duration import has_duration_head
-        from ltx_core.pipelines.request import RequestError
-
-        companion = self.version.file_for(Role.DURATION_HEAD)
-        if companion is None:
-            raise RequestError(
-                f"{self.version.title} has no duration head, so the length cannot be left on auto: give the number of "
-                "frames (8k+1, e.g. 121)."
-            )
-        path = self.paths.duration_head
-        if path is None or not Path(path).exists() or not has_duration_head(path):
-            state = "is not configured" if path is None else f"{Path(path).name} holds no duration head"
-            raise RequestError(
-                f"automatic duration needs the duration head ({companion.file}, from {self.version.repo}), which "
-                f"{state}: add it with {OPTION_OF[Role.DURATION_HEAD]} or give the number of frames (8k+1)."
-            )
-
-    def _duration_predictor(self):
-        from ltx_core.loader.duration import load_duration_predictor
-
-        self.check_duration_head()
-        return load_duration_predictor(self.paths.duration_head, self.dtype)
 
     def _video_decoder(self):
         from ltx_core.loader import video_vae
@@ -447,10 +397,17 @@ class ModelLedger:
             return load_diffusion_video_decoder(self.video_file, self.dtype)
         return video_vae.load_video_decoder(self.video_file, self.dtype)
 
-    def _upsampler(self, role: Role):
+    def _upsampler(self, role: Role, spatial_upscale: float = 2.0):
         from ltx_core.loader.upsampler import load_upsampler
 
-        return load_upsampler(self.require(role), self.dtype)
+        upsampler = load_upsampler(self.require(role, spatial_upscale), self.dtype)
+        if role == Role.SPATIAL_UPSAMPLER and float(upsampler.config.spatial_scale) != spatial_upscale:
+            raise MissingModelError(
+                f"{Path(self.require(role, spatial_upscale)).name} is a x{upsampler.config.spatial_scale:g} spatial "
+                f"upsampler, but the job asks for x{spatial_upscale:g}: choose x{upsampler.config.spatial_scale:g} or "
+                "give the matching file."
+            )
+        return upsampler
 
 
 def _supported_titles() -> list[str]:

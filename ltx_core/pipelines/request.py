@@ -75,6 +75,7 @@ class GenerationRequest:
     audio: str | Path | None = None  # audio-to-video: the audio file (or a video with sound) the clip follows
     audio_start: float = 0.0  # seconds into ``audio``
     audio_max_seconds: float | None = None  # None: to the end of the audio
+    spatial_upscale: float = 2.0  # two-stage recipes: the x2 or the x1.5 spatial upsampler between the stages
 
     @staticmethod
     def for_version(version: VersionSpec, pipeline=None, **values) -> "GenerationRequest":
@@ -129,9 +130,18 @@ class GenerationRequest:
         for name, value in (("height", self.height), ("width", self.width)):
             if value <= 0 or value % size_multiple != 0:
                 near = max(size_multiple, round(value / size_multiple) * size_multiple)
+                upscaled = size_multiple > 32 and self.spatial_upscale != 2.0
+                through = f" through the x{self.spatial_upscale:g} upsampler" if upscaled else ""
                 raise RequestError(
-                    f"{name} must be a positive multiple of {size_multiple} for this pipeline (e.g. {near}), got {value}."
+                    f"{name} must be a positive multiple of {size_multiple} for this pipeline{through} (e.g. {near}), "
+                    f"got {value}."
                 )
+        from ltx_core.pipelines.descriptor import upscale_ratio
+
+        try:
+            upscale_ratio(self.spatial_upscale)
+        except ValueError as exc:
+            raise RequestError(str(exc)) from None
         if not math.isfinite(self.fps) or not 0 < self.fps <= 120:
             raise RequestError(f"fps must be between 0 and 120, got {self.fps}.")
         if not 1 <= self.steps <= MAX_STEPS:

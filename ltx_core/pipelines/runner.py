@@ -172,6 +172,7 @@ def _settings(
 ) -> dict[str, Any]:
     """Everything needed to reproduce the output (only what the pipeline used)."""
     paths, model = ledger.paths, ledger.model
+    upsampler = paths.spatial_upsampler_for(getattr(request, "spatial_upscale", 2.0))
     return {
         "pipeline": descriptor.name,
         "request": latents.settings if latents.settings is not None else request_settings(descriptor, request),
@@ -188,8 +189,9 @@ def _settings(
                                    ("audio_vae", paths.audio_vae))
                 if path is not None
             },
-            "spatial_upsampler": Path(paths.spatial_upsampler).name if paths.spatial_upsampler else None,
+            "spatial_upsampler": Path(upsampler).name if upsampler else None,
             "distilled_lora": Path(paths.distilled_lora).name if paths.distilled_lora else None,
+            **({"prompt_enhancer": str(paths.enhancer)} if paths.enhancer and getattr(request, "enhance_prompt", False) else {}),
             # LoRAs ``convert --lora`` fused into the checkpoint (applied only as a difference when asked again)
             "fused_loras": [lora.describe() for lora in ledger.fused_loras],
         },

@@ -39,6 +39,9 @@ def stage_kind(stage: str) -> str:
     return stage
 
 
+AUTO_PLAN_SECONDS = 5.0  # the length an "auto" job is planned at (the official default clip is ~5 s)
+
+
 @dataclass(frozen=True)
 class StageWork:
     stage: str  # as the ledger records it ("stage 1", "video decode", ...)
@@ -53,15 +56,19 @@ def _tokens(frames: int, height: int, width: int, fps: float, audio: bool) -> fl
 
 def generation_plan(descriptor: Any, request: Any, passes: int = 1) -> list[StageWork]:
     """The stages a text/image-to-video job runs, with their work. ``passes``: transformer passes
-    per guided step (``blocks.guidance_passes``)."""
+    per guided step (``blocks.guidance_passes``). A length left on "auto" is planned at
+    ``AUTO_PLAN_SECONDS`` (the duration head decides only once the prompt is encoded)."""
     from ltx_core.components.schedulers import DISTILLED_SIGMAS, STAGE_2_DISTILLED_SIGMAS
+    from ltx_core.model.duration.predictor import seconds_to_num_frames
 
     h, w, f, fps, audio = request.height, request.width, request.frames, request.fps, request.generate_audio
+    if isinstance(f, str):
+        f = seconds_to_num_frames(AUTO_PLAN_SECONDS, fps)
     plan = [StageWork("text encoder", 1.0)]
     two_stage = descriptor.second is not None
     first = descriptor.first
     steps = request.steps if first.sigmas == "scheduler" else len(DISTILLED_SIGMAS) - 1
-    size = (h // 2, w // 2) if two_stage else (h, w)
+    size = descriptor.stage1_size(h, w, getattr(request, "spatial_upscale", 2.0))
     plan.append(StageWork("stage 1", steps * (passes if first.guided else 1) * _tokens(f, *size, fps, audio)))
     if two_stage:
         refine = getattr(request, "refine_steps", None) or len(STAGE_2_DISTILLED_SIGMAS) - 1

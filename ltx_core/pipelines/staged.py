@@ -51,21 +51,27 @@ class StagedPipeline:
         before any model loads. ``text_encoder`` False: the prompt contexts will be given."""
         notices: list[str] = []
         descriptor = self.descriptor
+        try:
+            multiple = descriptor.size_multiple_for(request.spatial_upscale)
+        except ValueError as exc:
+            raise RequestError(str(exc)) from None
         if descriptor.round_sizes:
-            height, width = descriptor.snap_size(request.height, request.width)
+            height, width = descriptor.snap_size(request.height, request.width, request.spatial_upscale)
             if (height, width) != (request.height, request.width):
                 notices.append(
                     f"{request.width}x{request.height} was rounded to {width}x{height}: this pipeline needs "
-                    f"multiples of {descriptor.size_multiple}."
+                    f"multiples of {multiple}."
                 )
                 request = replace(request, height=height, width=width)
-        request.validate(descriptor.size_multiple)
+        request.validate(multiple)
         self.check_models(request)
         request = request.with_image_crf(self.ledger.version)
         if request.auto_frames:  # refused now without a duration head
             self.ledger.check_duration_head()
         if text_encoder and request.embeddings is None:
             self.ledger.check_text_encoder()
+            if request.enhance_prompt:
+                self.ledger.check_enhancer()
         if request.auto_frames:
             # The shortest length now; the check runs again on the predicted one
             # (``resolve_duration``), before the transformer loads.
@@ -86,11 +92,11 @@ class StagedPipeline:
         ledger.release(Component.DURATION_PREDICTOR)
         frames = seconds_to_num_frames(seconds, request.fps)
         request = replace(request, frames=frames)
-        request.validate(self.descriptor.size_multiple)
+        request.validate(self.descriptor.size_multiple_for(request.spatial_upscale))
         check_memory(ledger, self.descriptor, request, False, self.all_stage_loras(request))
         clamped = "" if MIN_SECONDS <= seconds <= MAX_SECONDS else f", clamped to {MIN_SECONDS:g}-{MAX_SECONDS:g} s"
         notice = (
-            f"auto duration: the duration head predicted {seconds:.2f} s{clamped}: {frames} frames "
+            f"auto length: the duration head predicted {seconds:.2f} s{clamped} → {frames} frames "
             f"({frames / request.fps:.2f} s at {request.fps:g} fps)."
         )
         return request, notice, {"predicted_seconds": round(seconds, 4), "frames": frames}
@@ -111,6 +117,8 @@ class StagedPipeline:
         ledger, descriptor = self.ledger, self.descriptor
         self.check_version()
         ledger.check_files(*descriptor.needs)
+        if Role.SPATIAL_UPSAMPLER in descriptor.needs and request.spatial_upscale != 2.0:
+            ledger.require(Role.SPATIAL_UPSAMPLER, request.spatial_upscale)
         for lora in (*request.loras, *request.control_loras):
             if not Path(lora.path).is_file():
                 raise RequestError(f"the LoRA file {lora.path} was not found: check the path or remove the LoRA.")
@@ -198,12 +206,12 @@ class StagedPipeline:
                 notices += (notice,)
 
         two_stage = self.second is not None
-        height, width = (request.height // 2, request.width // 2) if two_stage else (request.height, request.width)
+        height, width = self.descriptor.stage1_size(request.height, request.width, request.spatial_upscale)
         with ledger.stage("stage 1"):
             video, audio = self._stage(self.first, request, prompts, noiser, reporter, "stage 1", height, width)
         if two_stage:
             with ledger.stage("upsample"):
-                upscaled = upsample_spatially(ledger, video)
+                upscaled = upsample_spatially(ledger, video, request.spatial_upscale)
             with ledger.stage("stage 2"):
                 video, audio = self._stage(
                     self.second, request, prompts, noiser, reporter, "stage 2", request.height, request.width,

@@ -129,3 +129,25 @@ def generate(
         out.append(value)
         tokens = mx.array([[value]], dtype=mx.int32)
     return out
+
+
+def rewrite_prompt(
+    tokenizer,
+    model: GemmaTextModel,
+    prompt: str,
+    image_to_video: bool = False,
+    seed: int = 42,
+    temperature: float = 0.7,
+    max_new_tokens: int = 512,
+    system_prompt: str | None = None,
+) -> str:
+    """Rewrite ``prompt`` with a chat Gemma (``tokenizer``: a ``PromptTokenizer`` with a chat
+    template) into a detailed video prompt. ``temperature=0`` is greedy; otherwise sampling is
+    seeded by ``seed``. The image of an image-to-video job is not shown (no vision tower here)."""
+    from ltx_core.model.text_encoder.tokenizer import PromptError
+
+    if not prompt or not prompt.strip():
+        raise PromptError("The prompt is empty: write a short idea to enhance.")
+    ids = tokenizer.chat_ids(enhancement_messages(prompt, image_to_video, system_prompt))
+    stop = tokenizer.stop_ids() | set(model.config.eos_token_ids)
+    return clean_response(tokenizer.decode(generate(model, ids, max_new_tokens, stop, temperature, seed)))

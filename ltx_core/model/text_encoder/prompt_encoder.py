@@ -3,6 +3,12 @@
 It owns the tokenizer, Gemma and the LTX embeddings processor, loads each on first use,
 looks prompts up in an optional on-disk cache first (a cache hit loads no model at all),
 and frees everything with ``release()`` so the transformer can take the memory.
+
+Staged (the default; every preset but "keep models loaded"): Gemma and the embeddings processor
+(the aggregate projections and both connectors, ~6 GB in bf16 for LTX-2.3 / 2.5) are never in
+memory together: every prompt of an ``encode`` runs through Gemma to its hidden states, Gemma is
+released, then the processor loads and turns the kept states into contexts. The estimator
+(``memory.estimate.text_encoder_stage``) takes the larger of the two phases.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import mlx.core as mx
 
 from ltx_core.model.text_encoder.cache import EmbeddingCache, PromptEmbeddings, load_embeddings
 from ltx_core.model.text_encoder.connector import EmbeddingsProcessor, TextContexts
-from ltx_core.model.text_encoder.enhance import clean_response, enhancement_messages, generate
+from ltx_core.model.text_encoder.enhance import rewrite_prompt
 from ltx_core.model.text_encoder.gemma import GemmaTextModel
 from ltx_core.model.text_encoder.tokenizer import MAX_PROMPT_TOKENS, PromptError, PromptTokenizer, PromptTokens
 
@@ -32,6 +38,10 @@ class TextEncoderSource(Protocol):
 
     def identity(self) -> str: ...
 
+    def check_sizes(self) -> None:
+        """Header-only: the processor's config and shapes, and that they fit this Gemma."""
+        ...
+
 
 class PromptEncoder:
     def __init__(
@@ -42,8 +52,10 @@ class PromptEncoder:
         group_size: int = 64,
         max_length: int = MAX_PROMPT_TOKENS,
         cache_dir: str | os.PathLike | None = None,
+        staged: bool = True,
     ):
         self.source = source
+        self.staged = staged
         self.dtype = dtype
         self.quantize_bits = quantize_bits
         self.group_size = group_size
@@ -64,13 +76,17 @@ class PromptEncoder:
     @property
     def gemma(self) -> GemmaTextModel:
         if self._gemma is None:
-            self.processor  # noqa: B018  (checks the Gemma size against the checkpoint first)
+            self.source.check_sizes()  # a Gemma of another size is refused before it loads
+            if self.staged:
+                self._drop("_processor")
             self._gemma = self.source.gemma(self.dtype, self.quantize_bits, self.group_size)
         return self._gemma
 
     @property
     def processor(self) -> EmbeddingsProcessor:
         if self._processor is None:
+            if self.staged:
+                self._drop("_gemma")
             self._processor = self.source.processor(self.dtype)
         return self._processor
 
@@ -88,19 +104,30 @@ class PromptEncoder:
             cached = self.cache.get(key)
             if cached is not None and (negative_prompt is None) == (cached.negative is None):
                 return cached
-        positive = self.encode_tokens(self.tokenizer(prompt))
-        negative = None
+        token_sets = [self.tokenizer(prompt)]
         if negative_prompt is not None:
-            negative = self.encode_tokens(self.tokenizer(negative_prompt, allow_empty=True, what="negative prompt"))
-        embeddings = PromptEmbeddings(positive, negative)
+            token_sets.append(self.tokenizer(negative_prompt, allow_empty=True, what="negative prompt"))
+        contexts = self.encode_token_sets(token_sets)
+        embeddings = PromptEmbeddings(contexts[0], contexts[1] if len(contexts) > 1 else None)
         if key is not None:
             self.cache.put(key, embeddings)
         return embeddings
 
     def encode_tokens(self, tokens: PromptTokens) -> TextContexts:
-        states = self.gemma.hidden_states(tokens.input_ids, tokens.attention_mask, skip_padding=True)
-        contexts = self.processor(states, tokens.attention_mask)
-        mx.eval(contexts.video, contexts.audio if contexts.audio is not None else contexts.video, contexts.mask)
+        return self.encode_token_sets([tokens])[0]
+
+    def encode_token_sets(self, token_sets: list[PromptTokens]) -> list[TextContexts]:
+        """Contexts of each tokenized prompt: all through Gemma first (states evaluated, so that
+        no lazy graph keeps Gemma's weights alive), then all through the processor."""
+        states = []
+        for tokens in token_sets:
+            states.append(self.gemma.hidden_states(tokens.input_ids, tokens.attention_mask, skip_padding=True))
+            mx.eval(states[-1])
+        contexts = []
+        for tokens, hidden in zip(token_sets, states):
+            context = self.processor(hidden, tokens.attention_mask)
+            mx.eval(context.video, context.audio if context.audio is not None else context.video, context.mask)
+            contexts.append(context)
         return contexts
 
     @staticmethod
@@ -109,24 +136,12 @@ class PromptEncoder:
         return load_embeddings(path)
 
     # -- prompt enhancement ----------------------------------------------------------------
-    def enhance(
-        self,
-        prompt: str,
-        image_to_video: bool = False,
-        seed: int = 42,
-        temperature: float = 0.7,
-        max_new_tokens: int = 512,
-        system_prompt: str | None = None,
-    ) -> str:
-        """Rewrite ``prompt`` with Gemma into a detailed video prompt (shown to the user before
-        use). ``temperature=0`` is greedy; otherwise sampling is seeded by ``seed``. The image
-        of an image-to-video job is not shown to Gemma (this port has no vision tower)."""
-        if not prompt or not prompt.strip():
+    def enhance(self, prompt: str, image_to_video: bool = False, seed: int = 42, **options) -> str:
+        """Rewrite ``prompt`` with this encoder's Gemma 3 (``enhance.rewrite_prompt``, whose
+        ``options`` are temperature, max_new_tokens and system_prompt); shown to the user before use."""
+        if not prompt or not prompt.strip():  # before Gemma loads
             raise PromptError("The prompt is empty: write a short idea to enhance.")
-        ids = self.tokenizer.chat_ids(enhancement_messages(prompt, image_to_video, system_prompt))
-        stop = self.tokenizer.stop_ids() | set(self.gemma.config.eos_token_ids)
-        out = generate(self.gemma, ids, max_new_tokens, stop, temperature, seed)
-        return clean_response(self.tokenizer.decode(out))
+        return rewrite_prompt(self.tokenizer, self.gemma, prompt, image_to_video, seed, **options)
 
     # -- memory ----------------------------------------------------------------------------
     def release(self) -> None:
@@ -135,6 +150,12 @@ class PromptEncoder:
         self._processor = None
         gc.collect()
         mx.clear_cache()
+
+    def _drop(self, attribute: str) -> None:
+        if getattr(self, attribute) is not None:
+            setattr(self, attribute, None)
+            gc.collect()
+            mx.clear_cache()
 
     def _cache_key(self, prompt: str, negative_prompt: str | None) -> str:
         if self._identity is None:
