@@ -24,6 +24,7 @@ COMMON_FIELDS = frozenset(
 GUIDED_FIELDS = frozenset({"negative_prompt", "steps", "video_guidance", "audio_guidance"})
 REFINE_FIELDS = frozenset({"refine_steps"})
 CONTROL_FIELDS = frozenset({"control_video", "control_strength", "control_attention", "control_loras"})
+SLOT_FIELDS = frozenset({"generated_keyframes"})  # LTX-2.5 generated keyframe slots in the first stage
 
 
 SAMPLERS = ("euler", "res2s")
@@ -114,3 +115,4 @@ class Latents:
     fps: float | None = None  # None: the request's
     audio_track: tuple[Any, int] | None = None  # (waveform, sample rate) carried over instead of ``audio``
     settings: dict | None = None  # the pipeline's own sidecar entries (None: the request's used fields)
+    audio_seconds: float | None = None  # cut the decoded audio to this length (None: keep it whole)

@@ -24,6 +24,7 @@ from ltx_core.pipelines.blocks import (
 from ltx_core.components.diffusion_steps import EulerAncestralDiffusionStep
 from ltx_core.pipelines.denoising import AncestralSampler, GuidedDenoiser, SimpleDenoiser
 from ltx_core.pipelines.descriptor import Latents, PipelineDescriptor, StagePlan
+from ltx_core.pipelines.keyframe_slots import evenly_spaced_keyframes, slot_conditionings
 from ltx_core.pipelines.latents import VideoLatentSpace
 from ltx_core.pipelines.ledger import Component, ModelLedger
 from ltx_core.pipelines.progress import ProgressReporter
@@ -60,6 +61,7 @@ class StagedPipeline:
                 request = replace(request, height=height, width=width)
         request.validate(descriptor.size_multiple)
         self.check_models(request)
+        self.check_generated_keyframes(request)
         request = request.with_image_crf(self.ledger.version)
         if request.auto_frames:  # refused now without a duration head
             self.ledger.check_duration_head()
@@ -93,6 +95,26 @@ class StagedPipeline:
             f"({frames / request.fps:.2f} s at {request.fps:g} fps)."
         )
         return request, notice, {"predicted_seconds": round(seconds, 4), "frames": frames}
+
+    def check_generated_keyframes(self, request: GenerationRequest) -> None:
+        """Refuse generated keyframe slots a recipe or a model cannot make, before anything loads."""
+        count = request.generated_keyframes
+        if not count:
+            return
+        if not self.descriptor.uses("generated_keyframes"):
+            raise RequestError(f"the {self.descriptor.title} pipeline does not take a number of generated keyframes: set it to 0.")
+        self.check_keyframe_embedding()
+        if not request.auto_frames:
+            evenly_spaced_keyframes(count, request.frames)
+
+    def check_keyframe_embedding(self) -> None:
+        """Only a transformer trained with the keyframe embedding can generate keyframe slots."""
+        transformer = self.ledger.checkpoint.config.get("transformer", {})
+        if not transformer.get("use_keyframes_abs_pos_embedding", False):
+            raise RequestError(
+                f"{Path(self.ledger.paths.checkpoint).name} has no keyframe embedding (use_keyframes_abs_pos_embedding), "
+                "so it cannot generate keyframe slots: use an LTX-2.5 checkpoint or set generated keyframes to 0."
+            )
 
     def all_stage_loras(self, request: GenerationRequest) -> dict:
         """Each denoising stage's LoRAs (for the memory check)."""
@@ -213,7 +235,11 @@ class StagedPipeline:
         return Latents(video, audio, prompts.prompt, notices=notices, settings=settings)
 
     def conditionings(self, plan: StagePlan, request: GenerationRequest, space: VideoLatentSpace, height: int, width: int) -> list:
-        return image_conditionings(self.ledger, request.images, space, height, width)
+        """The request's images, and in the first stage its generated keyframe slots (appended last)."""
+        items = image_conditionings(self.ledger, request.images, space, height, width)
+        if plan is self.first and request.generated_keyframes:
+            items += slot_conditionings(evenly_spaced_keyframes(request.generated_keyframes, request.frames))
+        return items
 
     def _stage(self, plan, request, prompts, noiser, reporter, name, height, width, initial=None):
         ledger = self.ledger
