@@ -83,6 +83,12 @@ def add_generate_parser(commands) -> None:
     parser.add_argument("--canny", action="store_true", help="turn --control-video into Canny edges first")
     parser.add_argument("--control-strength", type=float, default=1.0)
     parser.add_argument("--control-attention", type=float, default=1.0, help="IC-LoRA reference attention weight")
+    parser.add_argument("--num-generated-keyframes", type=int, default=0, metavar="N",
+                        help="LTX-2.5: N keyframes generated at evenly spaced interior frames in the first stage "
+                             "(distilled, one-stage, two-stage, two-stage-hq; default 0)")  # fmt: skip
+    parser.add_argument("--temporal-rounds", type=int, default=0, choices=(0, 1, 2),
+                        help="dfr: temporal x2 rounds after the spatial stage (each doubles frames and fps; "
+                             "needs --temporal-upscaler-weights)")  # fmt: skip
     add_model_arguments(parser)
 
 
@@ -200,7 +206,8 @@ def request_from_args(args: argparse.Namespace, version: VersionSpec):
         images=tuple(images), loras=tuple(loras), generate_audio=args.generate_audio,
         enhance_prompt=args.enhance_prompt, embeddings=args.embedding,
         control_video=control_video(args), control_strength=args.control_strength, control_loras=tuple(control_loras),
-        control_attention=args.control_attention,
+        control_attention=args.control_attention, generated_keyframes=getattr(args, "num_generated_keyframes", 0),
+        temporal_rounds=getattr(args, "temporal_rounds", 0),
     )  # fmt: skip
 
 
