@@ -50,6 +50,17 @@ class GenerateTab(GenerationTab):
                                           sources=["upload", "clipboard"], height=160, elem_id="generate-image",
                                           scale=2)  # fmt: skip
                     self.image_strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Start image strength", scale=1)
+                with gr.Row():
+                    # Per-pipeline fields, shown for the pipelines whose descriptor reads them.
+                    self.generated_keyframes = gr.Number(
+                        0, precision=0, minimum=0, label="Generated keyframes (LTX-2.5: sharp frames the first stage "
+                        "generates at evenly spaced frames)", elem_id="generate-generated-keyframes",
+                        visible=PIPELINES["distilled"].uses("generated_keyframes"),
+                    )  # fmt: skip
+                    self.temporal_rounds = gr.Radio(
+                        [0, 1, 2], value=0, label="Temporal rounds (x2 frames and fps each; needs the temporal upsampler)",
+                        elem_id="generate-temporal-rounds", visible=PIPELINES["distilled"].uses("temporal_rounds"),
+                    )  # fmt: skip
                 choices = lora_choices(studio.models.loras())
                 with gr.Accordion("LoRAs", open=False, elem_id="generate-loras"):
                     with gr.Row():
@@ -60,6 +71,11 @@ class GenerateTab(GenerationTab):
                         self.lora_2_strength = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Strength")
             self.result_column()
         self.finish_build(self.pipeline)
+        per_pipeline = {"generated_keyframes": self.generated_keyframes, "temporal_rounds": self.temporal_rounds}
+        self.pipeline.change(
+            lambda name: [gr.update(visible=PIPELINES[name].uses(field)) for field in per_pipeline],
+            self.pipeline, list(per_pipeline.values()), queue=False, api_visibility="private",
+        )  # fmt: skip
         settings = self.settings
         sampling = [settings.steps, settings.cfg, settings.stg]
         self.pipeline.change(self.sampling_defaults, [self.pipeline, *sampling], sampling, queue=False,
@@ -93,6 +109,7 @@ class GenerateTab(GenerationTab):
             "pipeline": self.pipeline, "enhance": self.enhance, "image": self.image,
             "image_strength": self.image_strength, "lora_1": self.lora_1, "lora_1_strength": self.lora_1_strength,
             "lora_2": self.lora_2, "lora_2_strength": self.lora_2_strength,
+            "generated_keyframes": self.generated_keyframes, "temporal_rounds": self.temporal_rounds,
         }  # fmt: skip
 
     def make_request(self, values: dict[str, Any]):
@@ -101,7 +118,10 @@ class GenerateTab(GenerationTab):
             raise InputProblem(f"choose a pipeline: {', '.join(PIPELINE_CHOICES)}.")
         loras = loras_from(values["lora_1"], values["lora_1_strength"], values["lora_2"], values["lora_2_strength"])
         image = check_image(values["image"]) if values["image"] else None
-        base, snapped = self.base_request(pipeline, values, enhance=values["enhance"], loras=loras)
+        descriptor = PIPELINES[pipeline]
+        per_pipeline = {field: int(values.get(field) or 0) for field in ("generated_keyframes", "temporal_rounds")
+                        if descriptor.uses(field)}  # fmt: skip
+        base, snapped = self.base_request(pipeline, values, enhance=values["enhance"], loras=loras, **per_pipeline)
         base.validate(PIPELINES[pipeline].size_multiple)
         if image is not None:  # kept in outputs/inputs only once everything else passed
             kept = keep_input(self.studio.outputs, image)

@@ -109,3 +109,30 @@ def test_other_versions_are_refused(tmp_path: Path, capsys):
     assert "the DFR (keyframe slots, temporal rounds) pipeline needs an LTX-2.5 checkpoint" in capsys.readouterr().err
     assert main(["generate", "--pipeline", "distilled", "--num-generated-keyframes", "1", *common, "--output", str(tmp_path / "b.mp4")]) == 2
     assert "has no keyframe embedding" in capsys.readouterr().err
+
+
+def test_the_studio_runs_dfr_with_its_own_fields(ltx25: Reference, tmp_path: Path):
+    from gradio_client import Client
+
+    from tests.browser.studio_server import running_studio
+
+    from ltx_core.presets import load_presets, preset_by_name
+
+    with running_studio(tmp_path, weights_dir=ltx25.directory) as app:
+        app.studio.set_preset(preset_by_name("maximum", load_presets()), False)  # unquantized: the tiny set as it is
+        client = Client(app.url, verbose=False)
+        values = dict(
+            pipeline="dfr", enhance=False, image=None, image_strength=1.0, lora_1="", lora_1_strength=1.0, lora_2="",
+            lora_2_strength=1.0, generated_keyframes=0, temporal_rounds=1, prompt="a red kite", negative_prompt="",
+            width=64, height=64, frames=9, fps=12, steps=4, cfg=1.0, stg=0.0, seed=3, randomize_seed=False,
+            seed_count=1, audio=True,
+        )  # fmt: skip
+        status, _, video, *_ = client.predict(**values, api_name="/generate")
+        info = probe_video(video)
+        assert (info.frames, info.width, abs(info.fps - 24) < 1e-6) == (17, 64, True), status
+        sidecar = json.loads((app.outputs / Path(video).with_suffix(".json").name).read_text())["settings"]
+        assert sidecar["pipeline"] == "dfr" and sidecar["request"]["temporal_rounds"] == 1
+        from gradio_client.exceptions import AppError
+
+        with pytest.raises(AppError, match="9 generated keyframes do not fit a 9-frame video"):
+            client.predict(**{**values, "pipeline": "distilled", "generated_keyframes": 9}, api_name="/generate")
