@@ -41,7 +41,7 @@ def ref() -> dict[str, np.ndarray]:
 
 
 def test_layout_matches(ref):
-    seed, height, width, frames, fps, rounds = ref["in/settings"].tolist()
+    frames, rounds = ref["in/settings"].tolist()[3::2]
     canvas, segment, positions = dfr_layout.resolve_canvas(int(frames))
     assert [canvas, segment] == ref["layout/canvas"].tolist() and list(positions) == ref["layout/positions"].tolist()
     seams, now = list(positions), canvas
@@ -61,10 +61,12 @@ def test_dfr_run_matches_the_reference(ltx25: Reference, ref, monkeypatch):
     seed, height, width, frames, fps, rounds = ref["in/settings"].tolist()
     video_context, audio_context = (mx.array(ltx25[f"text/out/{s}_context"]) for s in ("video", "audio"))
     prompts = Prompts(
-        PromptEmbeddings(TextContexts(video=video_context, audio=audio_context, mask=mx.array(ltx25["text/out/context_mask"]))),
+        PromptEmbeddings(
+            TextContexts(video=video_context, audio=audio_context, mask=mx.array(ltx25["text/out/context_mask"]))
+        ),
         "fixture",
     )
-    draws = lambda prefix: [mx.array(ref[k]) for k in sorted(k for k in ref if k.startswith(prefix))]  # noqa: E731
+    draws = lambda prefix: [mx.array(ref[k]) for k in sorted(k for k in ref if k.startswith(prefix))]
     noise, ancestral = InjectedNoise(draws("in/noise/")), InjectedNoise(draws("in/ancestral/"))
     states, outputs = [], []
     denoise_states = blocks.denoise_states
@@ -74,8 +76,16 @@ def test_dfr_run_matches_the_reference(ltx25: Reference, ref, monkeypatch):
         for item in conditionings:
             state = item.apply(state, video_space)
         states.append(state)
-        video, audio = denoise_states(ledger, video_space, audio_space, sigmas, denoiser, noiser, conditionings, *args, **kwargs)
-        outputs.append((video_space.finish(video), generated_keyframes(video, video_space), audio_space and audio is not None and audio_space.finish(audio)))
+        video, audio = denoise_states(
+            ledger, video_space, audio_space, sigmas, denoiser, noiser, conditionings, *args, **kwargs
+        )
+        outputs.append(
+            (
+                video_space.finish(video),
+                generated_keyframes(video, video_space),
+                audio_space and audio is not None and audio_space.finish(audio),
+            )
+        )
         return video, audio
 
     monkeypatch.setattr(dfr, "denoise_states", recording)
@@ -94,7 +104,9 @@ def test_dfr_run_matches_the_reference(ltx25: Reference, ref, monkeypatch):
             check_parity(key, getattr(state, field), ref[key], TOLERANCE)
     for index, (video, slots, audio) in enumerate(outputs):
         check_parity(f"stage/{index}/video_latent", video, ref[f"stage/{index}/video_latent"], DOWNSTREAM_OF_ROPE)
-        check_parity(f"stage/{index}/generated_keyframes", slots, ref[f"stage/{index}/generated_keyframes"], DOWNSTREAM_OF_ROPE)
+        check_parity(
+            f"stage/{index}/generated_keyframes", slots, ref[f"stage/{index}/generated_keyframes"], DOWNSTREAM_OF_ROPE
+        )
         if f"stage/{index}/audio_latent" in ref:
             check_parity(f"stage/{index}/audio_latent", audio, ref[f"stage/{index}/audio_latent"], DOWNSTREAM_OF_ROPE)
     check_parity("out/video_latent", latents.video, ref["out/video_latent"], DOWNSTREAM_OF_ROPE)

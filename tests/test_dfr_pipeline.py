@@ -33,7 +33,10 @@ def ltx25() -> Reference:
 
 def fixture_prompts(ltx25: Reference) -> Prompts:
     video, audio = (mx.array(ltx25[f"text/out/{s}_context"]) for s in ("video", "audio"))
-    return Prompts(PromptEmbeddings(TextContexts(video=video, audio=audio, mask=mx.array(ltx25["text/out/context_mask"]))), "fixture")
+    return Prompts(
+        PromptEmbeddings(TextContexts(video=video, audio=audio, mask=mx.array(ltx25["text/out/context_mask"]))),
+        "fixture",
+    )
 
 
 def test_dfr_from_the_command_line(ltx25: Reference, tmp_path: Path, capsys):
@@ -50,7 +53,13 @@ def test_dfr_from_the_command_line(ltx25: Reference, tmp_path: Path, capsys):
     settings = json.loads(out.with_suffix(".json").read_text())["settings"]
     assert settings["pipeline"] == "dfr" and settings["request"]["temporal_rounds"] == 1
     assert (settings["request"]["canvas_frames"], settings["request"]["output_frames"]) == (25, 17)
-    assert [s["stage"] for s in settings["stages"]][:5] == ["text encoder", "stage 1", "upsample", "stage 2", "temporal round 1"]
+    assert [s["stage"] for s in settings["stages"]][:5] == [
+        "text encoder",
+        "stage 1",
+        "upsample",
+        "stage 2",
+        "temporal round 1",
+    ]
 
 
 def test_generated_keyframes_in_the_distilled_pipeline(ltx25: Reference):
@@ -59,11 +68,15 @@ def test_generated_keyframes_in_the_distilled_pipeline(ltx25: Reference):
     base = GenerationRequest(prompt="fixture", height=64, width=64, frames=17, seed=2, generate_audio=False)
     pipeline = DistilledPipeline(ledger)
     plain = pipeline.generate(base, prompts=fixture_prompts(ltx25)).video
-    slotted = pipeline.generate(GenerationRequest(**{**base.__dict__, "generated_keyframes": 2}), prompts=fixture_prompts(ltx25)).video
+    slotted = pipeline.generate(
+        GenerationRequest(**{**base.__dict__, "generated_keyframes": 2}), prompts=fixture_prompts(ltx25)
+    ).video
     assert slotted.shape == plain.shape == (1, 128, 3, 2, 2)
     # the slots take part in attention: the video they were generated with differs
     assert float(mx.abs(slotted - plain).max()) > 1e-3
-    space_items = pipeline.conditionings(pipeline.first, GenerationRequest(**{**base.__dict__, "generated_keyframes": 2}), None, 32, 32)
+    space_items = pipeline.conditionings(
+        pipeline.first, GenerationRequest(**{**base.__dict__, "generated_keyframes": 2}), None, 32, 32
+    )
     assert space_items == [GeneratedKeyframeSlots((5, 11))]
 
 
@@ -76,10 +89,10 @@ def run_refused(ledger: ModelLedger, pipeline: str, request: GenerationRequest, 
 @pytest.mark.parametrize(
     "pipeline, change, message",
     [
-        ("distilled", dict(generated_keyframes=8), "8 generated keyframes do not fit a 9-frame video: choose 0 to 7"),
-        ("distilled", dict(generated_keyframes=-1), "generated keyframes must be a whole number from 0"),
-        ("dfr", dict(generated_keyframes=1), "does not take a number of generated keyframes"),
-        ("dfr", dict(temporal_rounds=3), "temporal rounds must be 0, 1 or 2"),
+        ("distilled", {"generated_keyframes": 8}, "8 generated keyframes do not fit a 9-frame video: choose 0 to 7"),
+        ("distilled", {"generated_keyframes": -1}, "generated keyframes must be a whole number from 0"),
+        ("dfr", {"generated_keyframes": 1}, "does not take a number of generated keyframes"),
+        ("dfr", {"temporal_rounds": 3}, "temporal rounds must be 0, 1 or 2"),
     ],
 )
 def test_bad_slot_requests_are_refused(ltx25: Reference, tmp_path: Path, pipeline: str, change: dict, message: str):
@@ -107,26 +120,40 @@ def test_other_versions_are_refused(tmp_path: Path, capsys):
     ]  # fmt: skip
     assert main(["generate", "--pipeline", "dfr", *common, "--output", str(tmp_path / "a.mp4")]) == 2
     assert "the DFR (keyframe slots, temporal rounds) pipeline needs an LTX-2.5 checkpoint" in capsys.readouterr().err
-    assert main(["generate", "--pipeline", "distilled", "--num-generated-keyframes", "1", *common, "--output", str(tmp_path / "b.mp4")]) == 2
+    assert (
+        main(
+            [
+                "generate",
+                "--pipeline",
+                "distilled",
+                "--num-generated-keyframes",
+                "1",
+                *common,
+                "--output",
+                str(tmp_path / "b.mp4"),
+            ]
+        )
+        == 2
+    )
     assert "has no keyframe embedding" in capsys.readouterr().err
 
 
 def test_the_studio_runs_dfr_with_its_own_fields(ltx25: Reference, tmp_path: Path):
     from gradio_client import Client
 
-    from tests.browser.studio_server import running_studio
-
     from ltx_core.presets import load_presets, preset_by_name
+    from tests.browser.studio_server import running_studio
 
     with running_studio(tmp_path, weights_dir=ltx25.directory) as app:
         app.studio.set_preset(preset_by_name("maximum", load_presets()), False)  # unquantized: the tiny set as it is
         client = Client(app.url, verbose=False)
-        values = dict(
-            pipeline="dfr", enhance=False, image=None, image_strength=1.0, lora_1="", lora_1_strength=1.0, lora_2="",
-            lora_2_strength=1.0, generated_keyframes=0, temporal_rounds=1, prompt="a red kite", negative_prompt="",
-            width=64, height=64, frames=9, fps=12, steps=4, cfg=1.0, stg=0.0, seed=3, randomize_seed=False,
-            seed_count=1, audio=True,
-        )  # fmt: skip
+        values = {
+            "pipeline": "dfr", "enhance": False, "image": None, "image_strength": 1.0, "lora_1": "",
+            "lora_1_strength": 1.0, "lora_2": "", "lora_2_strength": 1.0, "generated_keyframes": 0,
+            "temporal_rounds": 1, "prompt": "a red kite", "negative_prompt": "", "width": 64, "height": 64,
+            "frames": 9, "fps": 12, "steps": 4, "cfg": 1.0, "stg": 0.0, "seed": 3, "randomize_seed": False,
+            "seed_count": 1, "audio": True,
+        }  # fmt: skip
         status, _, video, *_ = client.predict(**values, api_name="/generate")
         info = probe_video(video)
         assert (info.frames, info.width, abs(info.fps - 24) < 1e-6) == (17, 64, True), status

@@ -37,14 +37,17 @@ stub = types.ModuleType("OpenImageIO")
 stub.__spec__ = importlib.machinery.ModuleSpec("OpenImageIO", None)
 sys.modules["OpenImageIO"] = stub
 
-import ltx_pipelines.dfr_pipeline as dfr  # noqa: E402
-import ltx_pipelines.utils.blocks as blocks  # noqa: E402
-import ltx_pipelines.utils.helpers as helpers  # noqa: E402
-from ltx_core.components.noisers import GaussianNoiser  # noqa: E402
-from ltx_core.model.transformer import X0Model  # noqa: E402
-from ltx_core.types import Audio  # noqa: E402
-from ltx_pipelines.dfr_layout import resolve_canvas, tile_ranges  # noqa: E402
-from ltx_pipelines.utils import samplers  # noqa: E402
+import ltx_pipelines.dfr_pipeline as dfr
+from ltx_pipelines.dfr_layout import resolve_canvas, tile_ranges
+from ltx_pipelines.utils import (
+    blocks,
+    helpers,
+    samplers,
+)
+
+from ltx_core.components.noisers import GaussianNoiser
+from ltx_core.model.transformer import X0Model
+from ltx_core.types import Audio
 
 SEED = 11
 HEIGHT = WIDTH = 64
@@ -165,7 +168,9 @@ def main(root: Path, target: Path) -> None:
     stage = blocks.DiffusionStage.from_checkpoint(file_in(root, "diffusion_models"), f32, cpu)
     pipeline.stage = pipeline.stage_detailing = RecordingStage(stage)
     pipeline.upsampler = blocks.VideoUpsampler(vae, file_in(root, "latent_upscale_models", "spatial"), f32, cpu)
-    pipeline.temporal_upsampler = blocks.VideoUpsampler(vae, file_in(root, "latent_upscale_models", "temporal"), f32, cpu)
+    pipeline.temporal_upsampler = blocks.VideoUpsampler(
+        vae, file_in(root, "latent_upscale_models", "temporal"), f32, cpu
+    )
     pipeline.video_decoder = Recorder("video", vae)
     pipeline.audio_decoder = Recorder("audio", file_in(root, "vae", "audio-vae"))
     pipeline.duration_predictor = None
@@ -187,7 +192,10 @@ def main(root: Path, target: Path) -> None:
         tiles = tile_ranges(seams, frames_now, 2**round_idx)
         put(f"layout/round{round_idx}/tiles", [[t.pixel_start, t.pixel_end, t.latent_start, t.latent_end_exclusive,
                                                 t.drop_latent_prefix] for t in tiles])  # fmt: skip
-        put(f"layout/round{round_idx}/anchors", [[*t.anchor_kf_global, *[-1] * (8 - len(t.anchor_kf_global))] for t in tiles])
+        put(
+            f"layout/round{round_idx}/anchors",
+            [[*t.anchor_kf_global, *[-1] * (8 - len(t.anchor_kf_global))] for t in tiles],
+        )
         put(f"layout/round{round_idx}/slots", [[*t.slot_kf_global, *[-1] * (8 - len(t.slot_kf_global))] for t in tiles])
         seams = sorted({*seams, *(s for t in tiles for s in t.slot_kf_global)})
     put("out/frames", frames)

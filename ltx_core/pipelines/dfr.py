@@ -94,12 +94,18 @@ class DFRPipeline(StagedPipeline):
                 video, carried, frames, fps = self._temporal_round(
                     round_index, canvas, prompts, noiser, reporter, video, carried, frames, fps
                 )
-        ledger.release(Component.TRANSFORMER, Component.VIDEO_ENCODER, Component.VIDEO_STATISTICS, Component.TEMPORAL_UPSAMPLER)
+        ledger.release(
+            Component.TRANSFORMER, Component.VIDEO_ENCODER, Component.VIDEO_STATISTICS, Component.TEMPORAL_UPSAMPLER
+        )
         target = output_frames(request.frames, request.temporal_rounds)
         video = video[:, :, : (target - 1) // dfr_layout.TEMPORAL_SCALE + 1]  # the canvas padded the tail
         from ltx_core.pipelines.runner import request_settings
 
-        settings = {**request_settings(self.descriptor, request), "canvas_frames": canvas_frames, "output_frames": target}
+        settings = {
+            **request_settings(self.descriptor, request),
+            "canvas_frames": canvas_frames,
+            "output_frames": target,
+        }
         if duration is not None:
             settings["auto_duration"] = duration
         return Latents(
@@ -116,7 +122,9 @@ class DFRPipeline(StagedPipeline):
         audio_space = audio_space if with_audio else None
         conditionings = [*image_conditionings(ledger, request.images, video_space, height, width), *extra, slots]
         model = ledger.transformer(self.stage_loras(plan, request))
-        denoiser = self._denoiser(plan, request, prompts, model, audio_space is not None, ledger.runtime.batch_guidance_passes)
+        denoiser = self._denoiser(
+            plan, request, prompts, model, audio_space is not None, ledger.runtime.batch_guidance_passes
+        )
         noise_scale = float(sigmas[0].item()) if initial is not None else 1.0
         video_init, audio_init = initial if initial is not None else (None, None)
         video, audio = denoise_states(
@@ -146,7 +154,9 @@ class DFRPipeline(StagedPipeline):
             anchors = [AnchorKeyframe(carried[1][:, :, anchor_index[p] : anchor_index[p] + 1], p - tile.pixel_start, ANCHOR_STRENGTH)
                        for p in tile.anchors]  # fmt: skip
             local_slots = [p - tile.pixel_start for p in tile.slots]
-            initial = mx.concatenate([tile_video[:, :, _nearest_latent(p, tile_video.shape[2])] for p in local_slots], axis=2)
+            initial = mx.concatenate(
+                [tile_video[:, :, _nearest_latent(p, tile_video.shape[2])] for p in local_slots], axis=2
+            )
             noise = self._ancestral_noiser or GaussianNoiser(request.seed + 1000 * round_index + tile_index)
             sampler = AncestralSampler(EulerAncestralDiffusionStep(TEMPORAL_ETA, 1.0), noise)
             tile_request = replace(request, images=images)

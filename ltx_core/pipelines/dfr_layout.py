@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import mlx.core as mx
 
@@ -68,7 +69,7 @@ def tile_ranges(seams: Sequence[int], frames: int, tiles: int) -> list[Tile]:
     bounds = [0, *(int(s) for s in seams)]
     if bounds[-1] != frames - 1:
         raise ValueError(f"the last seam must be the final frame {frames - 1}, got {bounds[-1]}")
-    for low, high in zip(bounds, bounds[1:]):
+    for low, high in pairwise(bounds):
         if high - low < 2 * TEMPORAL_SCALE or (high - low) % TEMPORAL_SCALE:
             raise ValueError(f"segment {low}-{high} is not a whole number (>= 2) of latent frames")
     segments = len(bounds) - 1
@@ -99,5 +100,7 @@ def stitch(latents: Sequence[mx.array], tiles: Sequence[Tile]) -> mx.array:
     """The tiles' (B, C, F, H, W) latents joined in time, each without its dropped prefix."""
     for latent, tile in zip(latents, tiles, strict=True):
         if latent.shape[2] != tile.latent_stop - tile.latent_start:
-            raise ValueError(f"tile latent has {latent.shape[2]} frames, its range {tile.latent_start}-{tile.latent_stop}")
+            raise ValueError(
+                f"tile latent has {latent.shape[2]} frames, its range {tile.latent_start}-{tile.latent_stop}"
+            )
     return mx.concatenate([latent[:, :, tile.drop :] for latent, tile in zip(latents, tiles)], axis=2)

@@ -5,7 +5,7 @@ sigmas (deterministic Euler); no guidance."""
 from __future__ import annotations
 
 from ltx_core.model_spec import Role
-from ltx_core.pipelines.descriptor import COMMON_FIELDS, REFINE_FIELDS, PipelineDescriptor, StagePlan, SLOT_FIELDS
+from ltx_core.pipelines.descriptor import COMMON_FIELDS, REFINE_FIELDS, SLOT_FIELDS, PipelineDescriptor, StagePlan
 from ltx_core.pipelines.staged import StagedPipeline
 
 

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from itertools import pairwise
 
 import mlx.core as mx
 import numpy as np
 
-from ltx_core.pipelines.request import RequestError
 from ltx_core.pipelines.latents import ConditioningError, VideoLatentSpace, extend_attention_mask, extend_keyframes_mask
+from ltx_core.pipelines.request import RequestError
 from ltx_core.types import LatentState, VideoLatentShape
 
 
@@ -73,7 +74,7 @@ class GeneratedKeyframeSlots:
 
     def __post_init__(self) -> None:
         frames = tuple(int(f) for f in self.pixel_frames)
-        if not frames or frames[0] < 0 or any(b <= a for a, b in zip(frames, frames[1:])):
+        if not frames or frames[0] < 0 or any(b <= a for a, b in pairwise(frames)):
             raise ConditioningError(f"generated keyframes need increasing frames from 0, got {list(frames)}")
         if self.initial is not None and (self.initial.ndim != 5 or self.initial.shape[2] != len(frames)):
             raise ConditioningError(
@@ -127,7 +128,9 @@ class AnchorKeyframe:
 
     def apply(self, state: LatentState, space: VideoLatentSpace) -> LatentState:
         if self.latent.ndim != 5 or tuple(self.latent.shape[3:]) != (space.shape.height, space.shape.width):
-            raise ConditioningError(f"anchor keyframe {tuple(self.latent.shape)} does not fit the latent grid {tuple(space.shape)}")
+            raise ConditioningError(
+                f"anchor keyframe {tuple(self.latent.shape)} does not fit the latent grid {tuple(space.shape)}"
+            )
         tokens = space.patchifier.patchify(self.latent.astype(state.latent.dtype))
         shape = VideoLatentShape(*self.latent.shape)
         positions = space.patchifier.pixel_bounds(shape, space.scale, causal_fix=self.pixel_frame == 0)

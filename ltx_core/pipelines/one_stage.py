@@ -3,7 +3,7 @@ multi-modal guidance (CFG, STG, rescale, modality scale) at full size."""
 
 from __future__ import annotations
 
-from ltx_core.pipelines.descriptor import COMMON_FIELDS, GUIDED_FIELDS, PipelineDescriptor, StagePlan, SLOT_FIELDS
+from ltx_core.pipelines.descriptor import COMMON_FIELDS, GUIDED_FIELDS, SLOT_FIELDS, PipelineDescriptor, StagePlan
 from ltx_core.pipelines.staged import StagedPipeline
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from ltx_core.components.diffusion_steps import EulerAncestralDiffusionStep
 from ltx_core.components.guiders import MultiModalGuider
 from ltx_core.components.noisers import GaussianNoiser
 from ltx_core.components.schedulers import distilled_sigmas, ltx2_sigmas, refinement_sigmas
@@ -21,7 +22,6 @@ from ltx_core.pipelines.blocks import (
     latent_spaces,
     upsample_spatially,
 )
-from ltx_core.components.diffusion_steps import EulerAncestralDiffusionStep
 from ltx_core.pipelines.denoising import AncestralSampler, GuidedDenoiser, SimpleDenoiser
 from ltx_core.pipelines.descriptor import Latents, PipelineDescriptor, StagePlan
 from ltx_core.pipelines.keyframe_slots import evenly_spaced_keyframes, slot_conditionings

@@ -8,7 +8,14 @@ and the distilled LoRA at a higher strength. Every number comes from the version
 from __future__ import annotations
 
 from ltx_core.model_spec import VERSIONS, Role, VersionSpec
-from ltx_core.pipelines.descriptor import COMMON_FIELDS, GUIDED_FIELDS, REFINE_FIELDS, PipelineDescriptor, StagePlan, SLOT_FIELDS
+from ltx_core.pipelines.descriptor import (
+    COMMON_FIELDS,
+    GUIDED_FIELDS,
+    REFINE_FIELDS,
+    SLOT_FIELDS,
+    PipelineDescriptor,
+    StagePlan,
+)
 from ltx_core.pipelines.staged import StagedPipeline
 
 
