@@ -55,6 +55,9 @@ def test_layout_matches(ref):
             assert [list(getattr(t, attr)) for t in tiles] == expected
         seams = sorted({*seams, *(s for t in tiles for s in t.slots)})
     assert dfr.output_frames(int(frames), int(rounds)) == int(ref["out/frames"])
+    # the memory check sizes the largest pass: round 2's 13-latent-frame tiles (97 frames) < the 161-frame output
+    assert dfr_layout.largest_denoised_frames(int(frames), int(rounds)) == 161
+    assert dfr_layout.largest_denoised_frames(49, 1) == 97  # round 1's second tile spans the whole canvas
 
 
 def test_dfr_run_matches_the_reference(ltx25: Reference, ref, monkeypatch):

@@ -93,6 +93,7 @@ def run_refused(ledger: ModelLedger, pipeline: str, request: GenerationRequest, 
         ("distilled", {"generated_keyframes": -1}, "generated keyframes must be a whole number from 0"),
         ("dfr", {"generated_keyframes": 1}, "does not take a number of generated keyframes"),
         ("dfr", {"temporal_rounds": 3}, "temporal rounds must be 0, 1 or 2"),
+        ("dfr", {"frames": 1}, "the DFR pipeline needs 8k\\+1 frames, at least 9"),
     ],
 )
 def test_bad_slot_requests_are_refused(ltx25: Reference, tmp_path: Path, pipeline: str, change: dict, message: str):

@@ -18,6 +18,7 @@ from ltx_core.components.schedulers import DISTILLED_SIGMAS, distilled_sigmas, r
 from ltx_core.model_spec import Role
 from ltx_core.pipelines import dfr_layout
 from ltx_core.pipelines.blocks import (
+    check_memory,
     denoise_states,
     encode_prompts,
     image_conditionings,
@@ -54,6 +55,18 @@ class DFRPipeline(StagedPipeline):
                     "(--temporal-upscaler-weights, or latent_upscale_models/ in the weights folder) or set temporal rounds to 0."
                 )
             self.ledger.check_files(Role.TEMPORAL_UPSAMPLER)
+
+    def prepare(
+        self, request: GenerationRequest, text_encoder: bool = True
+    ) -> tuple[GenerationRequest, tuple[str, ...]]:
+        """As every recipe, plus the canvas (refused under 9 frames) and the memory of the largest
+        pass (the padded canvas, a temporal tile or the longer output), before anything loads."""
+        request, notices = super().prepare(request, text_encoder)
+        if not request.auto_frames:
+            frames = dfr_layout.largest_denoised_frames(request.frames, request.temporal_rounds)
+            check_memory(self.ledger, self.descriptor, replace(request, frames=frames), text_encoder,
+                         self.all_stage_loras(request))  # fmt: skip
+        return request, notices
 
     def check_generated_keyframes(self, request: GenerationRequest) -> None:
         super().check_generated_keyframes(request)  # refuses a slot count: DFR places its own

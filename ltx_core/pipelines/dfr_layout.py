@@ -104,3 +104,16 @@ def stitch(latents: Sequence[mx.array], tiles: Sequence[Tile]) -> mx.array:
                 f"tile latent has {latent.shape[2]} frames, its range {tile.latent_start}-{tile.latent_stop}"
             )
     return mx.concatenate([latent[:, :, tile.drop :] for latent, tile in zip(latents, tiles)], axis=2)
+
+
+def largest_denoised_frames(frames: int, rounds: int) -> int:
+    """The most pixel frames one denoising pass of the recipe covers (the canvas, or a temporal
+    round's largest tile), or the output if longer: what the memory check sizes."""
+    canvas, _, seams = resolve_canvas(frames)
+    largest, now, seams = canvas, canvas, list(seams)
+    for round_index in range(1, rounds + 1):
+        now, seams = 2 * (now - 1) + 1, [2 * s for s in seams]
+        tiles = tile_ranges(seams, now, 2**round_index)
+        largest = max(largest, *(t.frames for t in tiles))
+        seams = sorted({*seams, *(s for t in tiles for s in t.slots)})
+    return max(largest, (frames - 1) * 2**rounds + 1)
