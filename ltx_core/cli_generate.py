@@ -90,6 +90,12 @@ def add_generate_parser(commands) -> None:
     parser.add_argument("--canny", action="store_true", help="turn --control-video into Canny edges first")
     parser.add_argument("--control-strength", type=float, default=1.0)
     parser.add_argument("--control-attention", type=float, default=1.0, help="IC-LoRA reference attention weight")
+    parser.add_argument("--num-generated-keyframes", type=int, default=0, metavar="N",
+                        help="LTX-2.5: N keyframes generated at evenly spaced interior frames in the first stage "
+                             "(distilled, one-stage, two-stage, two-stage-hq; default 0)")  # fmt: skip
+    parser.add_argument("--temporal-rounds", type=int, default=0, choices=(0, 1, 2),
+                        help="dfr: temporal x2 rounds after the spatial stage (each doubles frames and fps; "
+                             "needs --temporal-upscaler-weights)")  # fmt: skip
     audio = parser.add_argument_group("audio-to-video")
     audio.add_argument("--audio", help="the audio the video follows: wav, mp3, m4a/aac, flac, or a video with sound")
     audio.add_argument("--audio-start", type=float, default=0.0, help="seconds into --audio (default 0)")
@@ -222,7 +228,8 @@ def request_from_args(args: argparse.Namespace, version: VersionSpec):
         control_video=control_video(args), control_strength=args.control_strength, control_loras=tuple(control_loras),
         control_attention=args.control_attention, audio=getattr(args, "audio", None),
         audio_start=getattr(args, "audio_start", 0.0), audio_max_seconds=getattr(args, "audio_max_seconds", None),
-        spatial_upscale=args.spatial_upscale,
+        spatial_upscale=args.spatial_upscale, generated_keyframes=getattr(args, "num_generated_keyframes", 0),
+        temporal_rounds=getattr(args, "temporal_rounds", 0),
     )  # fmt: skip
 
 

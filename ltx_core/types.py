@@ -89,4 +89,6 @@ class LatentState:
     clean_latent: mx.array
     attention_mask: mx.array | None = None
     keyframes_mask: mx.array | None = None
+    # (first token, keyframe count) of the generated keyframe slots appended last, if any
+    keyframe_slots: tuple[int, int] | None = None
 

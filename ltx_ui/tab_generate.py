@@ -63,12 +63,27 @@ class GenerateTab(GenerationTab):
                                           sources=["upload", "clipboard"], height=160, elem_id="generate-image",
                                           scale=2)  # fmt: skip
                     self.image_strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Start image strength", scale=1)
+                with gr.Row():
+                    # Per-pipeline fields, shown for the pipelines whose descriptor reads them.
+                    self.generated_keyframes = gr.Number(
+                        0, precision=0, minimum=0, label="Generated keyframes (LTX-2.5: sharp frames the first stage "
+                        "generates at evenly spaced frames)", elem_id="generate-generated-keyframes",
+                        visible=PIPELINES["distilled"].uses("generated_keyframes"),
+                    )  # fmt: skip
+                    self.temporal_rounds = gr.Radio(
+                        [0, 1, 2], value=0, label="Temporal rounds (x2 frames and fps each; needs the temporal upsampler)",
+                        elem_id="generate-temporal-rounds", visible=PIPELINES["distilled"].uses("temporal_rounds"),
+                    )  # fmt: skip
                 self.lora_picker = LoraPicker(studio, self.tab, self.api_name, "LoRAs (library)")
                 self.loras_field = self.lora_picker.build()
             self.result_column()
         self.finish_build(self.pipeline, self.upscale)
-        self.pipeline.change(lambda name: gr.update(visible=self.offers_upscale(name)), self.pipeline, self.upscale,
-                             queue=False, api_visibility="private")  # fmt: skip
+        per_pipeline = {"generated_keyframes": self.generated_keyframes, "temporal_rounds": self.temporal_rounds}
+        self.pipeline.change(
+            lambda name: [gr.update(visible=self.offers_upscale(name)),
+                          *(gr.update(visible=PIPELINES[name].uses(field)) for field in per_pipeline)],
+            self.pipeline, [self.upscale, *per_pipeline.values()], queue=False, api_visibility="private",
+        )  # fmt: skip
         settings = self.settings
         self.auto_length.change(lambda on: gr.update(interactive=not on), self.auto_length, settings.frames,
                                 queue=False, api_visibility="private")  # fmt: skip
@@ -132,6 +147,7 @@ class GenerateTab(GenerationTab):
             "pipeline": self.pipeline, "spatial_upscale": self.upscale, "auto_length": self.auto_length,
             "enhance": self.enhance, "image": self.image,
             "image_strength": self.image_strength, "loras": self.loras_field,
+            "generated_keyframes": self.generated_keyframes, "temporal_rounds": self.temporal_rounds,
         }  # fmt: skip
 
     def make_request(self, values: dict[str, Any]):
@@ -141,11 +157,15 @@ class GenerateTab(GenerationTab):
         loras = request_loras(self.studio, values["loras"])
         values["loras"] = normalise(values["loras"])  # as the sidecar records it for "reuse settings"
         image = check_image(values["image"]) if values["image"] else None
+        descriptor = PIPELINES[pipeline]
+        per_pipeline = {field: int(values.get(field) or 0) for field in ("generated_keyframes", "temporal_rounds")
+                        if descriptor.uses(field)}  # fmt: skip
         upscale = self.spatial_upscale(pipeline, values.get("spatial_upscale"))
-        base, snapped = self.base_request(pipeline, values, enhance=values["enhance"], loras=loras, spatial_upscale=upscale)
+        base, snapped = self.base_request(pipeline, values, enhance=values["enhance"], loras=loras, spatial_upscale=upscale,
+                                          **per_pipeline)  # fmt: skip
         if values.get("auto_length"):
             base = replace(base, frames=AUTO_FRAMES)  # the core refuses it, before loading, without a duration head
-        base.validate(PIPELINES[pipeline].size_multiple_for(upscale))
+        base.validate(descriptor.size_multiple_for(upscale))
         if image is not None:  # kept in outputs/inputs only once everything else passed
             kept = keep_input(self.studio.outputs, image)
             values["image"] = str(kept)

@@ -22,9 +22,13 @@ class GaussianNoiser:
         return mx.random.normal(shape, dtype=dtype, key=sub)
 
     def __call__(self, state: LatentState, noise_scale: float = 1.0, noise: mx.array | None = None) -> LatentState:
-        """``latent = noise * mask * scale + latent * (1 - mask * scale)``; ``noise`` may be injected."""
+        """``latent = clean * (1 - mask) + mask * (latent * (1 - scale) + noise * scale)`` (ltx-core 1.2.0;
+        1.0.0's ``noise * mask * scale + latent * (1 - mask * scale)`` is the same wherever the latent
+        equals the clean latent, and is computed exactly so there); ``noise`` may be injected."""
         if noise is None:
             noise = self.draw(tuple(state.latent.shape), state.latent.dtype)
         scaled_mask = state.denoise_mask * noise_scale
         latent = noise * scaled_mask + state.latent * (1 - scaled_mask)
+        if state.clean_latent is not state.latent:  # given keyframes: a zero placeholder, the content clean
+            latent = latent + (state.clean_latent - state.latent) * (1 - state.denoise_mask)
         return replace(state, latent=latent.astype(state.latent.dtype))

@@ -23,7 +23,7 @@ from ltx_core.pipelines.latents import (
 from ltx_core.pipelines.ledger import Component, ModelLedger
 from ltx_core.pipelines.progress import ProgressReporter
 from ltx_core.pipelines.request import GenerationRequest, ImageCondition
-from ltx_core.types import AudioLatentShape, VideoLatentShape, VideoPixelShape
+from ltx_core.types import AudioLatentShape, LatentState, VideoLatentShape, VideoPixelShape
 
 
 def guidance_passes(request: GenerationRequest) -> int:
@@ -184,6 +184,33 @@ def denoise_stage(
     ``conditionings`` apply to the video state, ``audio_conditionings`` to the audio state;
     ``ancestral`` (an ``AncestralSampler``) samples with the ancestral Euler step; ``sampler``
     "res2s" denoises with the second-order res_2s loop, its SDE noise seeded from ``seed``."""
+    video, audio = denoise_states(
+        ledger, video_space, audio_space, sigmas, denoiser, noiser, conditionings, stage, reporter, noise_scale,
+        initial_video, initial_audio, audio_conditionings, ancestral, sampler, seed,
+    )  # fmt: skip
+    return video_space.finish(video), audio_space.finish(audio) if audio is not None else None
+
+
+def denoise_states(
+    ledger: ModelLedger,
+    video_space: VideoLatentSpace,
+    audio_space: AudioLatentSpace | None,
+    sigmas: mx.array,
+    denoiser: Denoiser,
+    noiser: GaussianNoiser,
+    conditionings: list,
+    stage: str,
+    reporter: ProgressReporter | None,
+    noise_scale: float = 1.0,
+    initial_video: mx.array | None = None,
+    initial_audio: mx.array | None = None,
+    audio_conditionings: tuple[AudioLatentConditioning, ...] = (),
+    ancestral=None,
+    sampler: str = "euler",
+    seed: int = 0,
+) -> tuple[LatentState, LatentState | None]:
+    """``denoise_stage`` up to the denoised token states, appended tokens still there (generated
+    keyframe slots are read from them)."""
     video = video_space.initial_state(ledger.dtype, initial_video)
     for item in conditionings:
         video = item.apply(video, video_space)
@@ -200,15 +227,27 @@ def denoise_stage(
         video, audio = res2s_denoise(sigmas, video, audio, denoiser, seed, stage, reporter, video_space.preview)
     else:
         video, audio = euler_loop(sigmas, video, audio, denoiser, stage, reporter, video_space.preview, ancestral)
-    return video_space.finish(video), audio_space.finish(audio) if audio is not None else None
+    return video, audio
 
 
-def upsample_spatially(ledger: ModelLedger, latent: mx.array, spatial_upscale: float = 2.0) -> mx.array:
+def upsample_spatially(ledger: ModelLedger, latent: mx.array, *more: mx.array, spatial_upscale: float = 2.0) -> mx.array:
+    """Spatial upsampling (x2, or x1.5 with that upsampler) of ``latent`` (and of each of ``more``:
+    then a tuple of all)."""
     from ltx_core.model.upsampler.model import upsample_video
 
-    upsampled = upsample_video(latent, ledger.video_statistics(), ledger.spatial_upsampler(spatial_upscale))
+    upsampler = ledger.spatial_upsampler(spatial_upscale)
+    upsampled = [upsample_video(x, ledger.video_statistics(), upsampler) for x in (latent, *more)]
     mx.eval(upsampled)
     ledger.release(Component.SPATIAL_UPSAMPLER)
+    return tuple(upsampled) if more else upsampled[0]
+
+
+def upsample_temporally(ledger: ModelLedger, latent: mx.array) -> mx.array:
+    """x2 temporal upsampling (F latent frames -> 2F - 1); the upsampler stays loaded."""
+    from ltx_core.model.upsampler.model import upsample_video
+
+    upsampled = upsample_video(latent, ledger.video_statistics(), ledger.temporal_upsampler())
+    mx.eval(upsampled)
     return upsampled
 
 

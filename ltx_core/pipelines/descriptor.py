@@ -25,6 +25,7 @@ GUIDED_FIELDS = frozenset({"negative_prompt", "steps", "video_guidance", "audio_
 REFINE_FIELDS = frozenset({"refine_steps"})
 CONTROL_FIELDS = frozenset({"control_video", "control_strength", "control_attention", "control_loras"})
 AUDIO_FIELDS = frozenset({"audio", "audio_start", "audio_max_seconds"})
+SLOT_FIELDS = frozenset({"generated_keyframes"})  # LTX-2.5 generated keyframe slots in the first stage
 
 
 SAMPLERS = ("euler", "res2s")
@@ -140,3 +141,4 @@ class Latents:
     audio_track: tuple[Any, int] | None = None  # (waveform, sample rate) carried over instead of ``audio``
     audio_codec: str = "aac"  # "flac": the carried-over track is the user's own audio, kept lossless
     settings: dict | None = None  # the pipeline's own sidecar entries (None: the request's used fields)
+    audio_seconds: float | None = None  # cut the decoded audio to this length (None: keep it whole)

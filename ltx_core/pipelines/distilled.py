@@ -5,7 +5,7 @@ sigmas (deterministic Euler); no guidance."""
 from __future__ import annotations
 
 from ltx_core.model_spec import Role
-from ltx_core.pipelines.descriptor import COMMON_FIELDS, REFINE_FIELDS, PipelineDescriptor, StagePlan
+from ltx_core.pipelines.descriptor import COMMON_FIELDS, REFINE_FIELDS, SLOT_FIELDS, PipelineDescriptor, StagePlan
 from ltx_core.pipelines.staged import StagedPipeline
 
 
@@ -20,6 +20,6 @@ DistilledPipeline.descriptor = DESCRIPTOR = PipelineDescriptor(
     first=StagePlan("distilled", version_sampler=True),
     second=StagePlan("distilled_stage2"),
     needs=(Role.SPATIAL_UPSAMPLER,),
-    fields=COMMON_FIELDS | REFINE_FIELDS,
+    fields=COMMON_FIELDS | REFINE_FIELDS | SLOT_FIELDS,
     factory=DistilledPipeline,
 )

@@ -3,7 +3,7 @@ multi-modal guidance (CFG, STG, rescale, modality scale) at full size."""
 
 from __future__ import annotations
 
-from ltx_core.pipelines.descriptor import COMMON_FIELDS, GUIDED_FIELDS, PipelineDescriptor, StagePlan
+from ltx_core.pipelines.descriptor import COMMON_FIELDS, GUIDED_FIELDS, SLOT_FIELDS, PipelineDescriptor, StagePlan
 from ltx_core.pipelines.staged import StagedPipeline
 
 
@@ -16,7 +16,7 @@ OneStagePipeline.descriptor = DESCRIPTOR = PipelineDescriptor(
     title="One stage (dev, guided)",
     summary="The dev model at full size with CFG/STG guidance: slow, no upsampler needed.",
     first=StagePlan("scheduler", guided=True),
-    fields=COMMON_FIELDS | GUIDED_FIELDS,
+    fields=COMMON_FIELDS | GUIDED_FIELDS | SLOT_FIELDS,
     variant="dev",
     factory=OneStagePipeline,
 )

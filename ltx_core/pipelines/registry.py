@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ltx_core.pipelines import (
     audio_to_video,
+    dfr,
     distilled,
     ic_lora,
     keyframes,
@@ -18,7 +19,8 @@ from ltx_core.pipelines.request import RequestError
 
 PIPELINES: dict[str, PipelineDescriptor] = {
     module.DESCRIPTOR.name: module.DESCRIPTOR
-    for module in (distilled, one_stage, two_stage, two_stage_hq, keyframes, ic_lora, audio_to_video, text_to_audio, upscale)
+    for module in (distilled, one_stage, two_stage, two_stage_hq, keyframes, ic_lora, dfr, audio_to_video, text_to_audio,
+                   upscale)
 }
 # Text/image-to-video recipes (a GenerationRequest); the others take their own request type.
 GENERATION_PIPELINES = tuple(name for name, d in PIPELINES.items() if d.first is not None)

@@ -76,6 +76,9 @@ class GenerationRequest:
     audio_start: float = 0.0  # seconds into ``audio``
     audio_max_seconds: float | None = None  # None: to the end of the audio
     spatial_upscale: float = 2.0  # two-stage recipes: the x2 or the x1.5 spatial upsampler between the stages
+    # LTX-2.5: keyframe slots the first stage generates at evenly spaced interior frames (0: none)
+    generated_keyframes: int = 0
+    temporal_rounds: int = 0  # DFR: temporal x2 rounds after the spatial stage (0-2)
 
     @staticmethod
     def for_version(version: VersionSpec, pipeline=None, **values) -> "GenerationRequest":
@@ -148,6 +151,10 @@ class GenerationRequest:
             raise RequestError(f"steps must be from 1 to {MAX_STEPS}, got {self.steps}.")
         if self.refine_steps is not None and not 1 <= self.refine_steps <= 3:
             raise RequestError(f"the refinement stage has 1 to 3 steps, got {self.refine_steps}.")
+        if isinstance(self.generated_keyframes, bool) or not isinstance(self.generated_keyframes, int) or self.generated_keyframes < 0:
+            raise RequestError(f"the number of generated keyframes must be a whole number from 0, got {self.generated_keyframes!r}.")
+        if self.temporal_rounds not in (0, 1, 2) or isinstance(self.temporal_rounds, bool):
+            raise RequestError(f"temporal rounds must be 0, 1 or 2, got {self.temporal_rounds!r}.")
         if not self.prompt.strip() and self.embeddings is None:
             raise RequestError("the prompt is empty: describe the video to generate.")
         for lora in (*self.loras, *self.control_loras):

@@ -70,7 +70,7 @@ def run_job(
             if latents.audio is not None:
                 with ledger.stage("audio decode"):
                     reporter.report("audio decode", 0, 1)
-                    audio = (decode_audio(ledger, latents.audio),)
+                    audio = (_trimmed(decode_audio(ledger, latents.audio), latents.audio_seconds),)
             settings = _settings(ledger, descriptor, prepared, latents, notices, extra_settings)
             if latents.video is None:  # audio only (text-to-audio): a WAV
                 from ltx_core.media.audio_write import write_wav_output
@@ -131,6 +131,14 @@ def _instrumented(ledger: ModelLedger, reporter: ProgressReporter) -> Iterator[N
         yield
     finally:
         ledger.model_hook = None
+
+
+def _trimmed(audio: Any, seconds: float | None) -> Any:
+    """The decoded audio cut to ``seconds`` (a pipeline whose canvas outlasts its video)."""
+    if seconds is None:
+        return audio
+    samples = min(audio.waveform.shape[-1], round(seconds * audio.sampling_rate))
+    return dataclasses.replace(audio, waveform=audio.waveform[..., :samples])
 
 
 def _checked(chunks, cancel: CancelToken | None):

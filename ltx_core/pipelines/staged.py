@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from ltx_core.components.diffusion_steps import EulerAncestralDiffusionStep
 from ltx_core.components.guiders import MultiModalGuider
 from ltx_core.components.noisers import GaussianNoiser
 from ltx_core.components.schedulers import distilled_sigmas, ltx2_sigmas, refinement_sigmas
@@ -22,9 +23,9 @@ from ltx_core.pipelines.blocks import (
     latent_spaces,
     upsample_spatially,
 )
-from ltx_core.components.diffusion_steps import EulerAncestralDiffusionStep
 from ltx_core.pipelines.denoising import AncestralSampler, GuidedDenoiser, SimpleDenoiser
 from ltx_core.pipelines.descriptor import Latents, PipelineDescriptor, StagePlan
+from ltx_core.pipelines.keyframe_slots import evenly_spaced_keyframes, slot_conditionings
 from ltx_core.pipelines.latents import VideoLatentSpace
 from ltx_core.pipelines.ledger import Component, ModelLedger
 from ltx_core.pipelines.progress import ProgressReporter
@@ -65,6 +66,7 @@ class StagedPipeline:
                 request = replace(request, height=height, width=width)
         request.validate(multiple)
         self.check_models(request)
+        self.check_generated_keyframes(request)
         request = request.with_image_crf(self.ledger.version)
         if request.auto_frames:  # refused now without a duration head
             self.ledger.check_duration_head()
@@ -104,6 +106,26 @@ class StagedPipeline:
     def memory_estimate(self, request: GenerationRequest, text_encoder: bool = True):
         """The job's per-stage memory estimate with every LoRA each stage applies (nothing loads)."""
         return estimate_job(self.ledger, self.descriptor, request, text_encoder, self.all_stage_loras(request))
+
+    def check_generated_keyframes(self, request: GenerationRequest) -> None:
+        """Refuse generated keyframe slots a recipe or a model cannot make, before anything loads."""
+        count = request.generated_keyframes
+        if not count:
+            return
+        if not self.descriptor.uses("generated_keyframes"):
+            raise RequestError(f"the {self.descriptor.title} pipeline does not take a number of generated keyframes: set it to 0.")
+        self.check_keyframe_embedding()
+        if not request.auto_frames:
+            evenly_spaced_keyframes(count, request.frames)
+
+    def check_keyframe_embedding(self) -> None:
+        """Only a transformer trained with the keyframe embedding can generate keyframe slots."""
+        transformer = self.ledger.checkpoint.config.get("transformer", {})
+        if not transformer.get("use_keyframes_abs_pos_embedding", False):
+            raise RequestError(
+                f"{Path(self.ledger.paths.checkpoint).name} has no keyframe embedding (use_keyframes_abs_pos_embedding), "
+                "so it cannot generate keyframe slots: use an LTX-2.5 checkpoint or set generated keyframes to 0."
+            )
 
     def all_stage_loras(self, request: GenerationRequest) -> dict:
         """Each denoising stage's LoRAs (for the memory check)."""
@@ -211,7 +233,7 @@ class StagedPipeline:
             video, audio = self._stage(self.first, request, prompts, noiser, reporter, "stage 1", height, width)
         if two_stage:
             with ledger.stage("upsample"):
-                upscaled = upsample_spatially(ledger, video, request.spatial_upscale)
+                upscaled = upsample_spatially(ledger, video, spatial_upscale=request.spatial_upscale)
             with ledger.stage("stage 2"):
                 video, audio = self._stage(
                     self.second, request, prompts, noiser, reporter, "stage 2", request.height, request.width,
@@ -226,7 +248,11 @@ class StagedPipeline:
         return Latents(video, audio, prompts.prompt, notices=notices, settings=settings)
 
     def conditionings(self, plan: StagePlan, request: GenerationRequest, space: VideoLatentSpace, height: int, width: int) -> list:
-        return image_conditionings(self.ledger, request.images, space, height, width)
+        """The request's images, and in the first stage its generated keyframe slots (appended last)."""
+        items = image_conditionings(self.ledger, request.images, space, height, width)
+        if plan is self.first and request.generated_keyframes:
+            items += slot_conditionings(evenly_spaced_keyframes(request.generated_keyframes, request.frames))
+        return items
 
     def audio_conditionings(self, plan: StagePlan, request: GenerationRequest) -> tuple:
         """Audio latent frames kept fixed in a stage (``AudioLatentConditioning``s; none by default)."""

@@ -4,7 +4,14 @@ distilled LoRA applied. Sizes are rounded to multiples of 64 with a notice."""
 from __future__ import annotations
 
 from ltx_core.model_spec import Role
-from ltx_core.pipelines.descriptor import COMMON_FIELDS, GUIDED_FIELDS, REFINE_FIELDS, PipelineDescriptor, StagePlan
+from ltx_core.pipelines.descriptor import (
+    COMMON_FIELDS,
+    GUIDED_FIELDS,
+    REFINE_FIELDS,
+    SLOT_FIELDS,
+    PipelineDescriptor,
+    StagePlan,
+)
 from ltx_core.pipelines.staged import StagedPipeline
 
 
@@ -20,7 +27,7 @@ TwoStagePipeline.descriptor = DESCRIPTOR = PipelineDescriptor(
     second=StagePlan("distilled_stage2", distilled_lora=True),
     round_sizes=True,
     needs=(Role.SPATIAL_UPSAMPLER, Role.DISTILLED_LORA),
-    fields=COMMON_FIELDS | GUIDED_FIELDS | REFINE_FIELDS,
+    fields=COMMON_FIELDS | GUIDED_FIELDS | REFINE_FIELDS | SLOT_FIELDS,
     variant="dev",
     factory=TwoStagePipeline,
 )

@@ -8,7 +8,14 @@ and the distilled LoRA at a higher strength. Every number comes from the version
 from __future__ import annotations
 
 from ltx_core.model_spec import VERSIONS, Role, VersionSpec
-from ltx_core.pipelines.descriptor import COMMON_FIELDS, GUIDED_FIELDS, REFINE_FIELDS, PipelineDescriptor, StagePlan
+from ltx_core.pipelines.descriptor import (
+    COMMON_FIELDS,
+    GUIDED_FIELDS,
+    REFINE_FIELDS,
+    SLOT_FIELDS,
+    PipelineDescriptor,
+    StagePlan,
+)
 from ltx_core.pipelines.staged import StagedPipeline
 
 
@@ -35,7 +42,7 @@ TwoStageHQPipeline.descriptor = DESCRIPTOR = PipelineDescriptor(
     second=StagePlan("distilled_stage2", distilled_lora=True, sampler="res2s"),
     round_sizes=True,
     needs=(Role.SPATIAL_UPSAMPLER, Role.DISTILLED_LORA),
-    fields=COMMON_FIELDS | GUIDED_FIELDS | REFINE_FIELDS,
+    fields=COMMON_FIELDS | GUIDED_FIELDS | REFINE_FIELDS | SLOT_FIELDS,
     variant="dev",
     factory=TwoStageHQPipeline,
     versions=tuple(name for name, spec in VERSIONS.items() if spec.hq is not None),
