@@ -5,9 +5,11 @@ memory estimator all ask these descriptors (``ltx_core.pipelines.registry.PIPELI
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import mlx.core as mx
+import numpy as np
 
 from ltx_core.memory.estimate import DenoisePass
 from ltx_core.model_spec import Role
@@ -114,3 +116,5 @@ class Latents:
     fps: float | None = None  # None: the request's
     audio_track: tuple[Any, int] | None = None  # (waveform, sample rate) carried over instead of ``audio``
     settings: dict | None = None  # the pipeline's own sidecar entries (None: the request's used fields)
+    # uint8 chunks -> uint8 chunks applied to the decoded frames (an edit puts its source's frames back)
+    frame_filter: Callable[[Iterator[np.ndarray]], Iterator[np.ndarray]] | None = None
