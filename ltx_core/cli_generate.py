@@ -42,10 +42,11 @@ def _preset_names() -> list[str]:
 
 
 def add_generate_parser(commands) -> None:
+    from ltx_core.cli_edit import EDIT_PIPELINES, add_edit_arguments
     from ltx_core.pipelines.registry import GENERATION_PIPELINES
 
-    parser = commands.add_parser("generate", help="text/image-to-video with any pipeline")
-    parser.add_argument("--pipeline", default="distilled", choices=GENERATION_PIPELINES)
+    parser = commands.add_parser("generate", help="text/image-to-video with any pipeline, or edit a clip in time")
+    parser.add_argument("--pipeline", default="distilled", choices=GENERATION_PIPELINES + EDIT_PIPELINES)
     parser.add_argument("--prompt", default="")
     parser.add_argument("--negative-prompt", default="")
     parser.add_argument("--height", type=int, default=None, help="default 512 (two-stage-hq: the version's HQ size)")
@@ -83,6 +84,7 @@ def add_generate_parser(commands) -> None:
     parser.add_argument("--canny", action="store_true", help="turn --control-video into Canny edges first")
     parser.add_argument("--control-strength", type=float, default=1.0)
     parser.add_argument("--control-attention", type=float, default=1.0, help="IC-LoRA reference attention weight")
+    add_edit_arguments(parser)
     add_model_arguments(parser)
 
 
@@ -222,10 +224,14 @@ def control_video(args: argparse.Namespace) -> str | None:
 def run_generate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from ltx_core.cli_edit import EDIT_PIPELINES, edit_request_from_args
     from ltx_core.pipelines.runner import run_job
 
     ledger, preset = build_ledger(args)
-    request = request_from_args(args, ledger.version)
+    if args.pipeline in EDIT_PIPELINES:
+        request = edit_request_from_args(args, ledger.version)
+    else:
+        request = request_from_args(args, ledger.version)
     bars: dict[str, tqdm] = {}
 
     def progress(event) -> None:

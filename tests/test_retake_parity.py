@@ -63,7 +63,7 @@ def test_retake_matches_the_official_pipeline(version_ledger, case: str):
     version, ledger = version_ledger
     job = job_for(version, case)
     key = f"{version}/{case}"
-    get = lambda name: mx.array(DATA[name])  # noqa: E731
+    get = lambda name: mx.array(DATA[name])
 
     # the masks: the region mask on a fresh state of each modality
     video_space, audio_space = latent_spaces(ledger, job.generation.height, job.generation.width, job.generation.frames, job.fps)

@@ -33,18 +33,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from ltx_core.components.diffusion_steps import EulerDiffusionStep
-from ltx_core.components.guiders import MultiModalGuider, MultiModalGuiderParams
-from ltx_core.components.noisers import GaussianNoiser
-from ltx_core.components.patchifiers import AudioPatchifier, VideoLatentPatchifier
-from ltx_core.components.schedulers import LTX2Scheduler
 from ltx_core.tools import AudioLatentTools, VideoLatentTools
-from ltx_core.types import AudioLatentShape, VideoLatentShape, VideoPixelShape
 from ltx_pipelines.retake import TemporalRegionMask
 from ltx_pipelines.utils.constants import DISTILLED_SIGMA_VALUES
 from ltx_pipelines.utils.helpers import create_noised_state, multi_modal_guider_denoising_func, simple_denoising_func
 from ltx_pipelines.utils.model_ledger import ModelLedger
 from ltx_pipelines.utils.samplers import euler_denoising_loop
+
+from ltx_core.components.diffusion_steps import EulerDiffusionStep
+from ltx_core.components.guiders import MultiModalGuider, MultiModalGuiderParams
+from ltx_core.components.noisers import GaussianNoiser
+from ltx_core.components.patchifiers import AudioPatchifier, VideoLatentPatchifier
+from ltx_core.components.schedulers import LTX2Scheduler
+from ltx_core.types import AudioLatentShape, VideoLatentShape, VideoPixelShape
 
 torch.set_num_threads(1)
 FRAMES, HEIGHT, WIDTH, FPS = 25, 128, 128, 24.0
@@ -54,9 +55,9 @@ GUIDANCE = {
     "audio": MultiModalGuiderParams(cfg_scale=7.0, stg_scale=1.0, stg_blocks=[1], rescale_scale=0.7, modality_scale=3.0),
 }
 CASES = {
-    "both": dict(window=(0.4, 0.7), video=True, audio=True, guided=False),
-    "video_only": dict(window=(0.4, 0.7), video=True, audio=False, guided=False),
-    "guided": dict(window=(0.3, 0.65), video=True, audio=True, guided=True),
+    "both": {"window": (0.4, 0.7), "video": True, "audio": True, "guided": False},
+    "video_only": {"window": (0.4, 0.7), "video": True, "audio": False, "guided": False},
+    "guided": {"window": (0.3, 0.65), "video": True, "audio": True, "guided": True},
 }
 
 

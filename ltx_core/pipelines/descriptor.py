@@ -4,8 +4,8 @@ memory estimator all ask these descriptors (``ltx_core.pipelines.registry.PIPELI
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import mlx.core as mx
