@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from ltx_core.pipelines import distilled, ic_lora, keyframes, one_stage, retake, two_stage, two_stage_hq, upscale
+from ltx_core.pipelines import distilled, extend, ic_lora, keyframes, one_stage, retake, two_stage, two_stage_hq, upscale
 from ltx_core.pipelines.descriptor import PipelineDescriptor
 from ltx_core.pipelines.request import RequestError
 
 PIPELINES: dict[str, PipelineDescriptor] = {
     module.DESCRIPTOR.name: module.DESCRIPTOR
-    for module in (distilled, one_stage, two_stage, two_stage_hq, keyframes, ic_lora, upscale, retake)
+    for module in (distilled, one_stage, two_stage, two_stage_hq, keyframes, ic_lora, upscale, retake, extend)
 }
 # Text/image-to-video recipes (a GenerationRequest); the others take their own request type.
 GENERATION_PIPELINES = tuple(name for name, d in PIPELINES.items() if d.first is not None)

@@ -118,6 +118,23 @@ def check_window(start: float, end: float, duration: float) -> None:
         )
 
 
+def edit_denoising(ledger: ModelLedger, guided: bool, generation: GenerationRequest, prompts: Prompts, with_audio: bool):
+    """(model, denoiser, sigmas) of an edit's one full-size stage: the distilled sigmas unguided,
+    or (a dev checkpoint) the scheduler's ``generation.steps`` with multi-modal guidance."""
+    model = ledger.transformer(())
+    positive = prompts.embeddings.positive
+    audio_context = positive.audio if with_audio else None
+    if not guided:
+        return model, SimpleDenoiser(model, positive.video, audio_context), distilled_sigmas(1)
+    negative = prompts.embeddings.negative
+    denoiser = GuidedDenoiser(
+        model, positive.video, audio_context, MultiModalGuider(generation.video_guidance),
+        MultiModalGuider(generation.audio_guidance), negative.video, negative.audio if with_audio else None,
+        batch_passes=ledger.runtime.batch_guidance_passes,
+    )  # fmt: skip
+    return model, denoiser, ltx2_sigmas(generation.steps)
+
+
 def retake_latents(
     ledger: ModelLedger,
     job: PreparedRetake,
@@ -138,20 +155,7 @@ def retake_latents(
         audio_space, source_audio = None, None
     elif source_audio is not None:
         audio_conditionings = (window if request.regenerate_audio else kept,)
-    model = ledger.transformer(())
-    positive = prompts.embeddings.positive
-    audio_context = positive.audio if audio_space is not None else None
-    if job.guided:
-        negative = prompts.embeddings.negative
-        denoiser = GuidedDenoiser(
-            model, positive.video, audio_context, MultiModalGuider(generation.video_guidance),
-            MultiModalGuider(generation.audio_guidance), negative.video,
-            negative.audio if audio_space is not None else None, batch_passes=ledger.runtime.batch_guidance_passes,
-        )  # fmt: skip
-        sigmas = ltx2_sigmas(generation.steps)
-    else:
-        denoiser = SimpleDenoiser(model, positive.video, audio_context)
-        sigmas = distilled_sigmas(1)
+    model, denoiser, sigmas = edit_denoising(ledger, job.guided, generation, prompts, audio_space is not None)
     video, audio = denoise_stage(
         ledger, video_space, audio_space, sigmas, denoiser, noiser, [window if request.regenerate_video else kept],
         "retake", reporter, initial_video=source_video, initial_audio=source_audio,
