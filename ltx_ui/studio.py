@@ -16,6 +16,7 @@ from ltx_ui.tab_generate import GenerateTab
 from ltx_ui.tab_iclora import ICLoraTab
 from ltx_ui.tab_keyframes import KeyframesTab
 from ltx_ui.tab_models import ModelsTab, inspect_checkpoint  # noqa: F401  (public: the CLI-free inspector)
+from ltx_ui.tab_extend import ExtendTab
 from ltx_ui.tab_retake import RetakeTab
 from ltx_ui.tab_upscale import UpscaleTab
 
@@ -43,7 +44,7 @@ def build_studio(studio: Studio | None = None) -> gr.Blocks:
         banner = gr.Markdown(studio.banner(), elem_id="studio-banner")
         generate, keyframes, ic_lora = GenerateTab(studio), KeyframesTab(studio), ICLoraTab(studio)
         upscale, gallery, models = UpscaleTab(studio), GalleryTab(studio), ModelsTab(studio)
-        retake = RetakeTab(studio)
+        retake, extend = RetakeTab(studio), ExtendTab(studio)
         with gr.Tabs() as tabs:
             with gr.Tab("Text / Image to Video", id="generate") as generate_tab:
                 generate.build()
@@ -55,12 +56,15 @@ def build_studio(studio: Studio | None = None) -> gr.Blocks:
                 upscale.build()
             with gr.Tab("Retake", id="retake") as retake_tab:
                 retake.build()
+            with gr.Tab("Extend", id="extend") as extend_tab:
+                extend.build()
             with gr.Tab("Gallery", id="gallery"):
                 gallery.build()
             with gr.Tab("Models & Settings", id="models"):
                 models.build()
         gallery.wire(tabs, {"generate": generate, "keyframes": keyframes, "ic-lora": ic_lora, "upscale": upscale,
-                            "retake": retake}, upscale.choice, {"retake": retake.picker.choice})  # fmt: skip
+                            "retake": retake, "extend": extend}, upscale.choice,
+                     {"retake": retake.picker.choice, "extend": extend.picker.choice})  # fmt: skip
         listing = gallery.listing()
         pickers = [generate.lora_1, generate.lora_2, ic_lora.lora]
 
@@ -74,16 +78,18 @@ def build_studio(studio: Studio | None = None) -> gr.Blocks:
             event.success(models_changed, None, [banner, *pickers], queue=False, api_visibility="private")
         blocks.load(gallery.refresh, gallery.filters, listing, queue=False, api_visibility="private")
         blocks.load(upscale.on_load, None, upscale.choice, queue=False, api_visibility="private")
-        blocks.load(retake.on_load, None, retake.picker.choice, queue=False, api_visibility="private")
+        for edit in (retake, extend):
+            blocks.load(edit.on_load, None, edit.picker.choice, queue=False, api_visibility="private")
         for tab, page in ((generate, generate_tab), (keyframes, keyframes_tab), (ic_lora, ic_lora_tab),
-                          (retake, retake_tab)):
+                          (retake, retake_tab), (extend, extend_tab)):
             tab.refresh_estimate_on(page.select)
             tab.refresh_estimate_on(blocks.load)
-        for tab in (generate, keyframes, ic_lora, upscale, retake):
+        for tab in (generate, keyframes, ic_lora, upscale, retake, extend):
             tab.out.video.change(gallery.refresh, gallery.filters, listing, queue=False, api_visibility="private")
             tab.out.video.change(lambda: gr.Dropdown(choices=upscale.choices()), None, upscale.choice, queue=False,
                                  api_visibility="private")  # fmt: skip
-            tab.out.video.change(retake.on_load, None, retake.picker.choice, queue=False, api_visibility="private")
+            for edit in (retake, extend):
+                tab.out.video.change(edit.on_load, None, edit.picker.choice, queue=False, api_visibility="private")
     one_line_input_errors(blocks)
     return blocks
 

@@ -11,7 +11,8 @@ from ltx_ui.context import Studio
 from ltx_ui.inputs import one_line
 from ltx_ui.outputs import ALL, SORTS, Entry, delete_entry, filter_entries, find_entry, list_entries, thumbnail_for
 
-TAB_IDS = {"generate": "generate", "keyframes": "keyframes", "ic-lora": "ic-lora", "upscale": "upscale", "retake": "retake"}
+TAB_IDS = {"generate": "generate", "keyframes": "keyframes", "ic-lora": "ic-lora", "upscale": "upscale", "retake": "retake",
+           "extend": "extend"}  # fmt: skip
 
 
 class GalleryTab:
@@ -43,6 +44,7 @@ class GalleryTab:
                     self.reuse_button = gr.Button("Reuse settings", elem_id="gallery-reuse")
                     self.send_button = gr.Button("Send to upscaling", elem_id="gallery-send")
                     self.retake_button = gr.Button("Retake part", elem_id="gallery-retake")
+                    self.extend_button = gr.Button("Extend", elem_id="gallery-extend")
                     delete = gr.Button("Delete…", variant="stop", elem_id="gallery-delete")
                 with gr.Row(visible=False) as self.confirm_row:
                     confirm = gr.Button("Yes, delete the video and its settings", variant="stop", elem_id="gallery-confirm")
@@ -71,7 +73,7 @@ class GalleryTab:
 
     def wire(self, tabs: gr.Tabs, reusers: dict[str, Any], upscale_choice: gr.Dropdown,
              edit_choices: dict[str, gr.Dropdown] | None = None) -> None:  # fmt: skip
-        """Connect "reuse settings", "send to upscaling" and the time edits ("Retake part": tab id ->
+        """Connect "reuse settings", "send to upscaling" and the time edits ("Retake part", "Extend": tab id ->
         its clip dropdown in ``edit_choices``) to the other tabs (built by then)."""
         fields = [component for reuser in reusers.values()
                   for component in (reuser.reuse_targets() if hasattr(reuser, "reuse_targets") else reuser.fields.values())]
@@ -99,7 +101,7 @@ class GalleryTab:
 
         self.reuse_button.click(reuse, self.selected, outputs, api_name="gallery_reuse", queue=False)
         self.send_button.click(send, self.selected, [tabs, upscale_choice], api_name="gallery_send_to_upscale", queue=False)
-        for tab, button in (("retake", self.retake_button),):
+        for tab, button in (("retake", self.retake_button), ("extend", self.extend_button)):
             if edit_choices and tab in edit_choices:
 
                 def open_in(name: str, tab=tab):

@@ -136,7 +136,7 @@ class ModelsTab:
         """Each pipeline: where it is in the studio, the files it needs, and the checkpoint kind it is meant for."""
         tabs = {"distilled": "Text / Image to Video", "one-stage": "Text / Image to Video", "two-stage":
                 "Text / Image to Video", "keyframes": "Keyframe Interpolation", "ic-lora": "IC-LoRA Control",
-                "upscale": "Upscaling", "retake": "Retake"}  # fmt: skip
+                "upscale": "Upscaling", "retake": "Retake", "extend": "Extend"}  # fmt: skip
         rows = ["| Pipeline | Tab | Needs | Meant for |", "|---|---|---|---|"]
         for name, d in PIPELINES.items():
             needs = ", ".join(role.value.replace("_", " ") for role in d.needs) or "the checkpoint only"

@@ -87,3 +87,24 @@ def test_an_upload_and_bad_windows(app, client, tmp_path):
     assert kept.parent == app.outputs / "inputs" and kept.is_file()  # the upload outlives the temporary folder
     reused = client.predict(Path(video).name, api_name="/gallery_reuse")
     assert any(isinstance(v, dict) and kept.name in json.dumps(v) for v in reused)  # served from its cached copy
+
+
+def test_extend_a_gallery_item_and_reuse(app, client):
+    _, _, base, *_ = client.predict(**{**GENERATE, **TINY, "prompt": "a windmill", "seed": 6}, api_name="/generate")
+    name = Path(base).name
+    assert client.predict(name, api_name="/gallery_extend")["value"] == name
+    extend = {key: RETAKE[key] for key in RETAKE if key not in ("regenerate_video", "regenerate_audio")}
+    status, _, video, *_ = client.predict(
+        **{**extend, "source": name, "seconds": 0.5, "overlap": 2, "prompt": "the sails turn", "seed": 3}, api_name="/extend"
+    )  # fmt: skip
+    info = probe_video(video)
+    assert "Saved" in status and (info.frames, info.has_audio) == (25 + 16, True)
+    source, ours = frames_of(base), frames_of(video)
+    change = np.abs(ours[:25] - source).mean(axis=(1, 2, 3))
+    assert change.max() < 12  # the clip itself, through the codec once more (~5-7 on the demo's noise)
+    settings = json.loads((app.outputs / Path(video).with_suffix(".json").name).read_text())["settings"]
+    assert settings["pipeline"] == "extend" and settings["request"]["source"] == str(app.outputs / name)
+    reused = client.predict(Path(video).name, api_name="/gallery_reuse")
+    assert "the sails turn" in reused and 0.5 in reused and 2 in reused and "Estimated" in " ".join(map(str, reused))
+    with pytest.raises(AppError, match="greater than maximum"):
+        client.predict(**{**extend, "source": name, "seconds": 25, "overlap": 2, "prompt": "x", "seed": 1}, api_name="/extend")

@@ -1,6 +1,6 @@
 """The Retake tab in headless Chromium: a gallery item sent with "Retake part" shows up with its
 player, facts and window on the timeline; the retake runs and its gallery entry names its parent.
-Screenshot: tests/artifacts/retake.png."""
+"Extend" opens the same item in the Extend tab. Screenshots: tests/artifacts/retake.png, extend.png."""
 
 from __future__ import annotations
 
@@ -32,6 +32,14 @@ def test_retake_part_from_the_gallery(page):  # noqa: F811
     page.locator("#retake-prompt textarea").fill("a red boat crosses")
     expect(page.locator("#retake-estimate")).to_contain_text("Estimated")
     shot(page, "retake")
+    tab(page, "Gallery")
+    page.locator("#gallery-extend").click()
+    expect(page.locator("#extend-source-preview video")).to_have_attribute("src", re.compile(r"distilled-s5\.mp4"))
+    expect(page.locator('#extend-timeline [title="added"]')).to_have_attribute("style", re.compile(r"width:"))
+    page.locator("#extend-prompt textarea").fill("the fog lifts")
+    expect(page.locator("#extend-estimate")).to_contain_text("Estimated")
+    shot(page, "extend")
+    tab(page, "Retake")
     page.locator("#retake-generate").click()
     expect(page.locator("#retake-status")).to_contain_text("Saved", timeout=120_000)
     # The gallery's lineage line (checked through the API: after a job the browser's gallery keeps
