@@ -104,3 +104,25 @@ def test_bad_input_gives_one_line_before_loading(clips: Path, capsys):
                  "--prompt", "x", "--output", str(clips / "bad.mp4"), *COMMON]) == 2  # fmt: skip
     assert "was made with LTX-2.3" in capsys.readouterr().err
     assert not (clips / "bad.mp4").exists()
+
+
+def test_retake_on_ltx25_keeps_the_frames_outside_the_window(tmp_path):
+    """The per-component LTX-2.5 set (diffusion video decoder, distilled): a silent upload gets its
+    window regenerated, its other frames kept, and a soundtrack."""
+    from tests.ltx25_helpers import SKIP_REASON, ltx25_directory, ltx25_reference
+    from tests.model_files import model_paths
+
+    if ltx25_directory() is None:
+        pytest.skip(SKIP_REASON)
+    from ltx_core.pipelines.ledger import ModelLedger
+    from ltx_core.pipelines.retake import RetakeRequest
+    from ltx_core.pipelines.runner import run_job
+
+    ledger = ModelLedger(model_paths(ltx25_reference()))
+    write_mp4(tmp_path / "upload.mp4", smooth_clip(17), FPS, sidecar=False)
+    record = run_job(ledger, "retake", RetakeRequest(tmp_path / "upload.mp4", 0.2, 0.5, prompt="a boat"), tmp_path / "r.mp4")
+    source, ours = read(tmp_path / "upload.mp4"), read(record.video)
+    inside = np.array([0.2 <= i / FPS < 0.5 for i in range(17)])
+    change = np.abs(ours - source).mean(axis=(1, 2, 3))
+    assert probe_video(record.video).has_audio and change[~inside].max() < 4 and change[inside].min() > 10
+    assert json.loads(record.sidecar.read_text())["settings"]["models"]["model_version"] == "2.5"
