@@ -46,3 +46,52 @@ def edit_request_from_args(args: argparse.Namespace, version: VersionSpec):
         regenerate_video=not args.keep_video, regenerate_audio=not args.keep_audio, steps=args.steps_stage1 or args.steps,
         video_guidance=video, audio_guidance=audio, enhance_prompt=args.enhance_prompt,
     )  # fmt: skip
+
+
+def add_timeline_parser(commands) -> None:
+    from ltx_core.cli_generate import add_model_arguments
+
+    parser = commands.add_parser("timeline", help="a long video from several prompts, window by window (resumable)")
+    parser.add_argument("--segment", action="append", default=[], metavar="PROMPT::SECONDS", required=True,
+                        help="one segment of the timeline, in order (repeat)")  # fmt: skip
+    parser.add_argument("--output-dir", required=True, help="folder of the windows (window-01.mp4, ...); the last "
+                        "one is the whole video; running again resumes after the last finished window")  # fmt: skip
+    parser.add_argument("--height", type=int, default=512)
+    parser.add_argument("--width", type=int, default=768)
+    parser.add_argument("--fps", type=float, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--overlap", type=int, default=2, help="latent frames each window starts from")
+    parser.add_argument("--generate-audio", action=argparse.BooleanOptionalAction, default=True)
+    add_model_arguments(parser)
+
+
+def run_timeline_command(args: argparse.Namespace) -> int:
+    import sys
+
+    from ltx_core.cli_generate import build_ledger
+    from ltx_core.pipelines.request import RequestError
+    from ltx_core.pipelines.timeline import Segment, TimelineRequest, check_timeline, run_timeline, window_path
+
+    segments = []
+    for spec in args.segment:
+        prompt, sep, seconds = spec.rpartition("::")
+        try:
+            segments.append(Segment(prompt.strip(), float(seconds)))
+        except ValueError:
+            raise RequestError(f"--segment {spec!r}: write PROMPT::SECONDS, e.g. 'a boat at dawn::4'.") from None
+        if not sep:
+            raise RequestError(f"--segment {spec!r}: write PROMPT::SECONDS, e.g. 'a boat at dawn::4'.")
+    request = TimelineRequest(tuple(segments), args.height, args.width, args.fps, args.seed, args.overlap,
+                              args.generate_audio)  # fmt: skip
+    check_timeline(request)
+    ledger, _ = build_ledger(args)
+
+    def progress(event) -> None:
+        print(f"\r{event.stage}: {event.step}/{event.total}".ljust(60), end="", file=sys.stderr, flush=True)
+
+    records = run_timeline(ledger, request, args.output_dir, progress)
+    print(file=sys.stderr)
+    for record in records:
+        print(f"wrote {record.video} ({record.seconds:.1f} s)")
+    print(f"the whole video: {window_path(args.output_dir, len(segments))}")
+    return 0

@@ -52,6 +52,7 @@ class ExtendRequest:
     negative_prompt: str = ""
     seed: int = 0
     overlap: int = 2  # latent frames of the source the new clip starts from
+    blend: bool = False  # cross-fade the overlap from the source's frames to the new clip's (timelines)
     steps: int | None = None  # dev checkpoints (default: the version's)
     video_guidance: MultiModalGuiderParams | None = None
     audio_guidance: MultiModalGuiderParams | None = None
@@ -154,19 +155,29 @@ class ExtendPipeline:
             with ledger.stage("audio decode"):
                 track = joined_audio(job, decode_audio(ledger, audio))
         return Latents(video, None, prompts.prompt, fps=job.fps, audio_track=track, settings=extend_settings(job),
-                       frame_filter=lambda chunks: source_then_extension(chunks, source, job.kept_frames))  # fmt: skip
+                       frame_filter=lambda chunks: source_then_extension(chunks, source, job.kept_frames, request.blend))  # fmt: skip
 
 
-def source_then_extension(chunks: Iterator[np.ndarray], source: np.ndarray, kept: int) -> Iterator[np.ndarray]:
+def source_then_extension(
+    chunks: Iterator[np.ndarray], source: np.ndarray, kept: int, blend: bool = False
+) -> Iterator[np.ndarray]:
     """The source's first ``kept`` frames, then the new clip's decoded frames with the source's own
-    frames over the overlap (the new clip starts at source frame ``kept``)."""
+    frames over the overlap (the new clip starts at source frame ``kept``). ``blend``: over the
+    overlap, fade linearly from the source's frames to the new clip's, so the last overlap frame is
+    the new clip's own and nothing jumps where the generated frames begin."""
     if kept:
         yield source[:kept]
+    span = source.shape[0] - kept
     index = 0
     for chunk in chunks:
         chunk = np.array(chunk)
         overlap = source[kept + index : kept + index + chunk.shape[0]]
-        chunk[: overlap.shape[0]] = overlap
+        if blend:
+            weight = (np.arange(index, index + overlap.shape[0], dtype=np.float32) + 1)[:, None, None, None] / span
+            mixed = overlap * (1 - weight) + chunk[: overlap.shape[0]] * weight
+            chunk[: overlap.shape[0]] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+        else:
+            chunk[: overlap.shape[0]] = overlap
         index += chunk.shape[0]
         yield chunk
 
@@ -195,7 +206,8 @@ def extend_settings(job: PreparedExtend) -> dict:
     """The sidecar's request: what reproduces the extension, and its parent clip."""
     request, generation = job.request, job.generation
     settings = {
-        "source": str(request.source), "seconds": request.seconds, "overlap": request.overlap, "prompt": request.prompt,
+        "source": str(request.source), "seconds": request.seconds, "overlap": request.overlap, "blend": request.blend,
+        "prompt": request.prompt,
         "seed": request.seed, "enhance_prompt": request.enhance_prompt, "height": generation.height,
         "width": generation.width, "frames": job.kept_frames + generation.frames, "fps": generation.fps,
     }  # fmt: skip
@@ -208,7 +220,7 @@ ExtendPipeline.descriptor = DESCRIPTOR = PipelineDescriptor(
     name="extend",
     title="Extend a clip",
     summary="Continue an existing clip by N seconds with a new prompt, starting from its last latent frames.",
-    fields=frozenset({"source", "seconds", "overlap", "prompt", "negative_prompt", "seed", "steps", "video_guidance",
+    fields=frozenset({"source", "seconds", "overlap", "blend", "prompt", "negative_prompt", "seed", "steps", "video_guidance",
                       "audio_guidance", "enhance_prompt"}),
     factory=ExtendPipeline,
 )
