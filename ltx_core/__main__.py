@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     cli.add_generate_parser(commands)
     cli.add_upscale_parser(commands)
     cli.add_encode_prompt_parser(commands)
+    from ltx_core import cli_edit
+
+    cli_edit.add_timeline_parser(commands)
     args = parser.parse_args(argv)
     try:
         if args.command == "generate":
@@ -41,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
             return cli.run_upscale_command(args)
         if args.command == "encode-prompt":
             return cli.run_encode_prompt(args)
+        if args.command == "timeline":
+            return cli_edit.run_timeline_command(args)
         if args.command == "info":
             from ltx_core.info import describe_checkpoint
 

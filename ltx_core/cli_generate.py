@@ -45,10 +45,11 @@ def _preset_names() -> list[str]:
 
 
 def add_generate_parser(commands) -> None:
+    from ltx_core.cli_edit import EDIT_PIPELINES, add_edit_arguments
     from ltx_core.pipelines.registry import GENERATION_PIPELINES
 
-    parser = commands.add_parser("generate", help="text/image-to-video with any pipeline")
-    parser.add_argument("--pipeline", default="distilled", choices=GENERATION_PIPELINES)
+    parser = commands.add_parser("generate", help="text/image-to-video with any pipeline, or edit a clip in time")
+    parser.add_argument("--pipeline", default="distilled", choices=GENERATION_PIPELINES + EDIT_PIPELINES)
     parser.add_argument("--prompt", default="")
     parser.add_argument("--negative-prompt", default="")
     parser.add_argument("--height", type=int, default=None, help="default 512 (two-stage-hq: the version's HQ size)")
@@ -100,6 +101,7 @@ def add_generate_parser(commands) -> None:
     audio.add_argument("--audio", help="the audio the video follows: wav, mp3, m4a/aac, flac, or a video with sound")
     audio.add_argument("--audio-start", type=float, default=0.0, help="seconds into --audio (default 0)")
     audio.add_argument("--audio-max-seconds", type=float, help="use at most this much of --audio (default: to its end)")
+    add_edit_arguments(parser)
     add_model_arguments(parser)
 
 
@@ -251,10 +253,14 @@ def control_video(args: argparse.Namespace) -> str | None:
 def run_generate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from ltx_core.cli_edit import EDIT_PIPELINES, edit_request_from_args
     from ltx_core.pipelines.runner import run_job
 
     ledger, preset = build_ledger(args)
-    request = request_from_args(args, ledger.version)
+    if args.pipeline in EDIT_PIPELINES:
+        request = edit_request_from_args(args, ledger.version)
+    else:
+        request = request_from_args(args, ledger.version)
     bars: dict[str, tqdm] = {}
 
     def progress(event) -> None:

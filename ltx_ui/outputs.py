@@ -88,10 +88,17 @@ class Entry:
         seconds = f"{self.seconds:.1f} s" if self.seconds is not None else "?"
         peak = f"{self.peak_memory / 2**20:.0f} MiB" if self.peak_memory else "?"
         size = f"{self.info.get('width', '?')}x{self.info.get('height', '?')}, {self.info.get('frames', '?')} frames"
+        parent = f"\n\nMade from `{Path(str(self.parent)).name}`" if self.parent else ""
         return (
             f"**{self.name}** · {self.pipeline} · {version}seed {self.seed if self.seed is not None else '-'} · {size} · "
-            f"{seconds} · peak {peak} · {self.created}\n\n> {self.prompt or '(no prompt)'}"
+            f"{seconds} · peak {peak} · {self.created}\n\n> {self.prompt or '(no prompt)'}{parent}"
         )
+
+    @property
+    def parent(self) -> str | None:
+        """The clip this output was made from (retake, extend, upscale), as its sidecar records it."""
+        source = self.request.get("source")
+        return str(source) if source else None
 
 
 def new_output_path(folder: Path, pipeline: str, seed: int | None) -> Path:

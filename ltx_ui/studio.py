@@ -1,4 +1,4 @@
-"""The studio page: a banner, the seven tabs, and how it is launched (allowed paths, auth, share)."""
+"""The studio page: a banner, the tabs, and how it is launched (allowed paths, auth, share)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from ltx_ui.tab_generate import GenerateTab
 from ltx_ui.tab_iclora import ICLoraTab
 from ltx_ui.tab_keyframes import KeyframesTab
 from ltx_ui.tab_models import ModelsTab, inspect_checkpoint  # noqa: F401  (public: the CLI-free inspector)
+from ltx_ui.tab_extend import ExtendTab
+from ltx_ui.tab_retake import RetakeTab
 from ltx_ui.tab_upscale import UpscaleTab
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -43,7 +45,7 @@ def build_studio(studio: Studio | None = None) -> gr.Blocks:
         banner = gr.Markdown(studio.banner(), elem_id="studio-banner")
         generate, keyframes, ic_lora = GenerateTab(studio), KeyframesTab(studio), ICLoraTab(studio)
         upscale, gallery, models = UpscaleTab(studio), GalleryTab(studio), ModelsTab(studio)
-        audio = AudioToVideoTab(studio)
+        audio, retake, extend = AudioToVideoTab(studio), RetakeTab(studio), ExtendTab(studio)
         with gr.Tabs() as tabs:
             with gr.Tab("Text / Image to Video", id="generate") as generate_tab:
                 generate.build()
@@ -55,12 +57,17 @@ def build_studio(studio: Studio | None = None) -> gr.Blocks:
                 audio.build()
             with gr.Tab("Upscaling", id="upscale"):
                 upscale.build()
+            with gr.Tab("Retake", id="retake") as retake_tab:
+                retake.build()
+            with gr.Tab("Extend", id="extend") as extend_tab:
+                extend.build()
             with gr.Tab("Gallery", id="gallery"):
                 gallery.build()
             with gr.Tab("Models & Settings", id="models"):
                 models.build()
         gallery.wire(tabs, {"generate": generate, "keyframes": keyframes, "ic-lora": ic_lora, "upscale": upscale,
-                            "audio-to-video": audio}, upscale.choice)  # fmt: skip
+                            "audio-to-video": audio, "retake": retake, "extend": extend}, upscale.choice,
+                     {"retake": retake.picker.choice, "extend": extend.picker.choice})  # fmt: skip
         listing = gallery.listing()
         libraries = [generate.lora_picker, keyframes.lora_picker, ic_lora.lora_picker]
         pickers = [component for library in libraries for component in (library.cards, library.pick)]
@@ -76,13 +83,18 @@ def build_studio(studio: Studio | None = None) -> gr.Blocks:
                           queue=False, api_visibility="private")  # fmt: skip
         blocks.load(gallery.refresh, gallery.filters, listing, queue=False, api_visibility="private")
         blocks.load(upscale.on_load, None, upscale.choice, queue=False, api_visibility="private")
-        for tab, page in ((generate, generate_tab), (keyframes, keyframes_tab), (ic_lora, ic_lora_tab), (audio, audio_tab)):
+        for edit in (retake, extend):
+            blocks.load(edit.on_load, None, edit.picker.choice, queue=False, api_visibility="private")
+        for tab, page in ((generate, generate_tab), (keyframes, keyframes_tab), (ic_lora, ic_lora_tab), (audio, audio_tab),
+                          (retake, retake_tab), (extend, extend_tab)):
             tab.refresh_estimate_on(page.select)
             tab.refresh_estimate_on(blocks.load)
-        for tab in (generate, keyframes, ic_lora, audio, upscale):
+        for tab in (generate, keyframes, ic_lora, audio, upscale, retake, extend):
             tab.out.video.change(gallery.refresh, gallery.filters, listing, queue=False, api_visibility="private")
             tab.out.video.change(lambda: gr.Dropdown(choices=upscale.choices()), None, upscale.choice, queue=False,
                                  api_visibility="private")  # fmt: skip
+            for edit in (retake, extend):
+                tab.out.video.change(edit.on_load, None, edit.picker.choice, queue=False, api_visibility="private")
     one_line_input_errors(blocks)
     return blocks
 

@@ -12,7 +12,7 @@ from ltx_ui.inputs import one_line
 from ltx_ui.outputs import ALL, SORTS, Entry, delete_entry, filter_entries, find_entry, list_entries, thumbnail_for
 
 TAB_IDS = {"generate": "generate", "keyframes": "keyframes", "ic-lora": "ic-lora", "upscale": "upscale",
-           "audio-to-video": "audio-to-video"}
+           "audio-to-video": "audio-to-video", "retake": "retake", "extend": "extend"}  # fmt: skip
 
 
 class GalleryTab:
@@ -43,6 +43,8 @@ class GalleryTab:
                 with gr.Row():
                     self.reuse_button = gr.Button("Reuse settings", elem_id="gallery-reuse")
                     self.send_button = gr.Button("Send to upscaling", elem_id="gallery-send")
+                    self.retake_button = gr.Button("Retake part", elem_id="gallery-retake")
+                    self.extend_button = gr.Button("Extend", elem_id="gallery-extend")
                     delete = gr.Button("Delete…", variant="stop", elem_id="gallery-delete")
                 with gr.Row(visible=False) as self.confirm_row:
                     confirm = gr.Button("Yes, delete the video and its settings", variant="stop", elem_id="gallery-confirm")
@@ -69,8 +71,10 @@ class GalleryTab:
         """What ``refresh`` updates (the page load and finished jobs refresh it too)."""
         return [self.grid, self.selected, self.count, self.names, self.pipeline, self.version]
 
-    def wire(self, tabs: gr.Tabs, reusers: dict[str, Any], upscale_choice: gr.Dropdown) -> None:
-        """Connect "reuse settings" and "send to upscaling" to the other tabs (built by then)."""
+    def wire(self, tabs: gr.Tabs, reusers: dict[str, Any], upscale_choice: gr.Dropdown,
+             edit_choices: dict[str, gr.Dropdown] | None = None) -> None:  # fmt: skip
+        """Connect "reuse settings", "send to upscaling" and the time edits ("Retake part", "Extend": tab id ->
+        its clip dropdown in ``edit_choices``) to the other tabs (built by then)."""
         fields = [component for reuser in reusers.values()
                   for component in (reuser.reuse_targets() if hasattr(reuser, "reuse_targets") else reuser.fields.values())]
         outputs = [tabs, self.details, *dict.fromkeys(fields)]
@@ -97,6 +101,14 @@ class GalleryTab:
 
         self.reuse_button.click(reuse, self.selected, outputs, api_name="gallery_reuse", queue=False)
         self.send_button.click(send, self.selected, [tabs, upscale_choice], api_name="gallery_send_to_upscale", queue=False)
+        for tab, button in (("retake", self.retake_button), ("extend", self.extend_button)):
+            if edit_choices and tab in edit_choices:
+
+                def open_in(name: str, tab=tab):
+                    entry = self._entry(name)
+                    return gr.Tabs(selected=tab), gr.Dropdown(choices=self._names(), value=entry.name)
+
+                button.click(open_in, self.selected, [tabs, edit_choices[tab]], api_name=f"gallery_{tab}", queue=False)
 
     def _names(self) -> list[str]:
         from ltx_ui.tab_upscale import UPLOAD

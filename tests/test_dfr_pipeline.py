@@ -143,15 +143,13 @@ def test_the_studio_runs_dfr_with_its_own_fields(ltx25: Reference, tmp_path: Pat
     from gradio_client import Client
 
     from ltx_core.presets import load_presets, preset_by_name
-    from tests.browser.studio_server import running_studio
+    from tests.browser.studio_server import GENERATE_FIELDS, running_studio
 
     with running_studio(tmp_path, weights_dir=ltx25.directory) as app:
         app.studio.set_preset(preset_by_name("maximum", load_presets()), False)  # unquantized: the tiny set as it is
         client = Client(app.url, verbose=False)
         values = {
-            "pipeline": "dfr", "enhance": False, "image": None, "image_strength": 1.0, "loras": [],
-            "spatial_upscale": "2", "auto_length": False, "generated_keyframes": 0,
-            "temporal_rounds": 1, "prompt": "a red kite", "negative_prompt": "", "width": 64, "height": 64,
+            **GENERATE_FIELDS, "pipeline": "dfr", "temporal_rounds": 1, "prompt": "a red kite", "negative_prompt": "", "width": 64, "height": 64,
             "frames": 9, "fps": 12, "steps": 4, "cfg": 1.0, "stg": 0.0, "seed": 3, "randomize_seed": False,
             "seed_count": 1, "audio": True,
         }  # fmt: skip

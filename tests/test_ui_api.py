@@ -16,12 +16,11 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from ltx_core.media import probe_video, write_mp4
-from tests.browser.studio_server import running_studio
+from tests.browser.studio_server import GENERATE_FIELDS, running_studio
 
 TINY = dict(width=128, height=128, frames=9, fps=24, steps=4, cfg=3.0, stg=1.0, randomize_seed=False, seed_count=1,
             audio=True, negative_prompt="")  # fmt: skip
-GENERATE = dict(pipeline="distilled", spatial_upscale="2", auto_length=False, enhance=False, image=None, image_strength=1.0,
-                loras=[])  # fmt: skip
+GENERATE = GENERATE_FIELDS
 # A job long enough to be cancelled mid-denoise (one-stage: guided, with request.steps steps).
 SLOW = {**GENERATE, **TINY, "pipeline": "one-stage", "steps": 80, "prompt": "slow", "seed": 1}
 

@@ -4,10 +4,12 @@ memory estimator all ask these descriptors (``ltx_core.pipelines.registry.PIPELI
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import mlx.core as mx
+import numpy as np
 
 from ltx_core.memory.estimate import DenoisePass
 from ltx_core.model_spec import Role
@@ -142,3 +144,5 @@ class Latents:
     audio_codec: str = "aac"  # "flac": the carried-over track is the user's own audio, kept lossless
     settings: dict | None = None  # the pipeline's own sidecar entries (None: the request's used fields)
     audio_seconds: float | None = None  # cut the decoded audio to this length (None: keep it whole)
+    # uint8 chunks -> uint8 chunks applied to the decoded frames (an edit puts its source's frames back)
+    frame_filter: Callable[[Iterator[np.ndarray]], Iterator[np.ndarray]] | None = None

@@ -6,9 +6,11 @@ from ltx_core.pipelines import (
     audio_to_video,
     dfr,
     distilled,
+    extend,
     ic_lora,
     keyframes,
     one_stage,
+    retake,
     text_to_audio,
     two_stage,
     two_stage_hq,
@@ -20,7 +22,7 @@ from ltx_core.pipelines.request import RequestError
 PIPELINES: dict[str, PipelineDescriptor] = {
     module.DESCRIPTOR.name: module.DESCRIPTOR
     for module in (distilled, one_stage, two_stage, two_stage_hq, keyframes, ic_lora, dfr, audio_to_video, text_to_audio,
-                   upscale)
+                   upscale, retake, extend)
 }
 # Text/image-to-video recipes (a GenerationRequest); the others take their own request type.
 GENERATION_PIPELINES = tuple(name for name, d in PIPELINES.items() if d.first is not None)

@@ -83,6 +83,8 @@ def run_job(
             with ledger.stage("video decode"):
                 reporter.report("video decode", 0, 1)
                 frames = decode_frames(ledger, latents.video, ledger.runtime.tiling_config(), seed=prepared.seed)
+                if latents.frame_filter is not None:
+                    frames = latents.frame_filter(frames)
                 written = write_mp4(
                     output, _checked(frames, cancel), fps, *audio, settings=settings, audio_codec=latents.audio_codec
                 )

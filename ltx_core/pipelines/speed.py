@@ -101,6 +101,20 @@ def upscale_plan(width: int, height: int, frames: int, fps: float, spatial: bool
     return plan
 
 
+def edit_plan(stage: str, width: int, height: int, frames: int, fps: float, steps: int, audio: bool,
+              encoded_frames: int | None = None) -> list[StageWork]:  # fmt: skip
+    """The stages of a job that edits a clip in time (retake, extend): the prompt, the encode of
+    ``encoded_frames`` source frames (default all), ``steps`` transformer passes of the
+    ``frames``-long clip in ``stage``, and its decode."""
+    height, width = height // 32 * 32, width // 32 * 32
+    plan = [StageWork("text encoder", 1.0), StageWork("encode", (encoded_frames or frames) * height * width / 1e6)]
+    plan.append(StageWork(stage, steps * _tokens(frames, height, width, fps, audio)))
+    if audio:
+        plan.append(StageWork("audio decode", frames / max(fps, 1.0)))
+    plan.append(StageWork("video decode", frames * height * width / 1e6))
+    return plan
+
+
 def default_speed_file() -> Path:
     configured = os.environ.get("LTX_SPEED_FILE")
     if configured:

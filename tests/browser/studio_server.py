@@ -17,6 +17,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # gradio_client would otherwise lo
 import ltx_core  # noqa: E402,F401  (OpenBLAS before mlx)
 
 
+# The Generate tab's own API fields (besides the shared settings), at their defaults: the one place
+# API tests take them from, so a new field of the tab needs no edit in each test.
+GENERATE_FIELDS = {"pipeline": "distilled", "spatial_upscale": "2", "auto_length": False, "enhance": False, "image": None,
+                   "image_strength": 1.0, "loras": [], "generated_keyframes": 0, "temporal_rounds": 0}  # fmt: skip
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

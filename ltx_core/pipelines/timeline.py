@@ -1,0 +1,107 @@
+"""Long videos as a timeline: several prompts with durations, generated window by window.
+
+Window 1 is a plain text-to-video generation of the first segment (the distilled recipe on a
+distilled checkpoint, one-stage on a dev one). Each later window is an extension of the previous
+window's video (``extend``: the new window starts from the last ``overlap`` latent frames of
+everything so far, with its own prompt), its overlap cross-faded from the old frames to the new
+(``blend``) and its audio cross-faded too. Every window is a finished mp4 + sidecar in the
+timeline's folder (``window-01.mp4``, ...), each holding the whole video up to its end, each
+naming the previous one as its source. Cancel stops between (or inside) windows and keeps the
+finished ones; running the same timeline again resumes after the last finished window."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ltx_core.pipelines.extend import MAX_SECONDS, ExtendRequest
+from ltx_core.pipelines.ledger import ModelLedger
+from ltx_core.pipelines.progress import CancelToken, ProgressEvent
+from ltx_core.pipelines.request import GenerationRequest, RequestError
+from ltx_core.pipelines.runner import OutputRecord, run_job
+
+
+@dataclass(frozen=True)
+class Segment:
+    prompt: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class TimelineRequest:
+    segments: tuple[Segment, ...]
+    height: int = 512
+    width: int = 768
+    fps: float | None = None  # default: the model version's
+    seed: int = 0  # window i uses seed + i
+    overlap: int = 2  # latent frames each window starts from
+    generate_audio: bool = True
+
+
+def window_path(folder: Path, index: int) -> Path:
+    """The finished video of window ``index`` (1-based)."""
+    return Path(folder) / f"window-{index:02d}.mp4"
+
+
+def finished(folder: Path, index: int) -> bool:
+    """A window counts as done when its video and sidecar are both there (both are written atomically)."""
+    path = window_path(folder, index)
+    return path.is_file() and path.with_suffix(".json").is_file()
+
+
+def check_timeline(request: TimelineRequest) -> None:
+    """One sentence for a timeline that cannot run, before anything loads."""
+    if not request.segments:
+        raise RequestError("the timeline is empty: add at least one segment (a prompt and its seconds).")
+    for number, segment in enumerate(request.segments, 1):
+        if not segment.prompt.strip():
+            raise RequestError(f"segment {number} has no prompt: describe what happens in it.")
+        if not 0 < segment.seconds <= MAX_SECONDS:
+            raise RequestError(f"segment {number} lasts {segment.seconds:g} s: give more than 0 and at most {MAX_SECONDS:g} s.")
+
+
+def run_timeline(
+    ledger: ModelLedger,
+    request: TimelineRequest,
+    folder: str | Path,
+    progress: Callable[[ProgressEvent], None] | None = None,
+    cancel: CancelToken | None = None,
+) -> list[OutputRecord]:
+    """Generate the windows not yet finished in ``folder``; the last window's video is the whole
+    timeline. Returns the records of the windows made by this call."""
+    check_timeline(request)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    version = ledger.version
+    fps = float(request.fps or version.fps)
+    total = len(request.segments)
+    records = []
+    for index, segment in enumerate(request.segments, 1):
+        if finished(folder, index):
+            continue
+        if cancel is not None:
+            cancel.check()
+
+        def report(event: ProgressEvent, index=index) -> None:
+            if progress is not None:
+                progress(ProgressEvent(f"window {index}/{total} · {event.stage}", event.step, event.total,
+                                       event.elapsed, event.preview, event.peak_memory))  # fmt: skip
+
+        extra = {"timeline": {"window": index, "windows": total,
+                              "segments": [{"prompt": s.prompt, "seconds": s.seconds} for s in request.segments]}}  # fmt: skip
+        seed = request.seed + index - 1
+        if index == 1:
+            pipeline = "distilled" if ledger.model.variant == "distilled" else "one-stage"
+            frames = 8 * math.ceil(segment.seconds * fps / 8) + 1
+            job = GenerationRequest.for_version(
+                version, pipeline, prompt=segment.prompt, seed=seed, height=request.height, width=request.width,
+                frames=frames, fps=fps, generate_audio=request.generate_audio,
+            )  # fmt: skip
+        else:
+            pipeline = "extend"
+            job = ExtendRequest(window_path(folder, index - 1), segment.seconds, prompt=segment.prompt, seed=seed,
+                                overlap=request.overlap, blend=True)  # fmt: skip
+        records.append(run_job(ledger, pipeline, job, window_path(folder, index), report, cancel, extra))
+    return records

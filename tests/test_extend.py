@@ -1,0 +1,116 @@
+"""Extend on the tiny 2.0 model set: the new clip's first latent frames are the encoded end of the
+source bit for bit; the output is the source (its own frames, within H.264's re-encode error)
+followed by the extension, its overlap frames the source's last frames; the source's audio
+continues into the new one; seam quality is measured; bad input gets one sentence."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ltx_core.media import probe_video
+from ltx_core.media.video_read import iter_video_frames, read_audio
+from ltx_core.media.video_write import write_mp4
+from ltx_core.pipelines.extend import ExtendPipeline, ExtendRequest, extend_latents
+from ltx_core.pipelines.request import RequestError
+from ltx_core.pipelines.runner import run_job
+from ltx_core.pipelines.source_clip import encode_pixels, source_pixels
+from tests.conftest import DEFAULT_SET, Reference
+from tests.pipeline_helpers import tiny_ledger
+
+FPS, FRAMES, SIZE = 24, 25, 128
+
+
+def smooth_clip(frames: int = FRAMES) -> np.ndarray:
+    y, x = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
+    clip = [np.stack([(x * 2 + 3 * i) % 256, (y * 2 + i) % 256, 128 + 60 * np.sin((x + y) / 20 + i / 4)], -1) for i in range(frames)]
+    return np.stack(clip).astype(np.uint8)
+
+
+def read(path: Path) -> np.ndarray:
+    return np.stack(list(iter_video_frames(path))).astype(np.int16)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("extend")
+    t = np.arange(int(FRAMES / FPS * 24000)) / 24000
+    tone = (0.3 * np.sin(2 * np.pi * 330 * t)).astype(np.float32)
+    write_mp4(folder / "source.mp4", smooth_clip(), FPS, np.stack([tone, tone])[None], 24000, sidecar=False)
+    write_mp4(folder / "again.mp4", read(folder / "source.mp4").astype(np.uint8), FPS, sidecar=False)
+    ledger = tiny_ledger(Reference(DEFAULT_SET), folder)
+    return folder, ledger
+
+
+def test_the_new_clip_starts_from_the_encoded_end_of_the_source(setup):
+    folder, ledger = setup
+    pipeline = ExtendPipeline(ledger)
+    job, _ = pipeline.prepare(ExtendRequest(folder / "source.mp4", 0.5, prompt="waves", seed=2, overlap=2))
+    assert (job.overlap_frames, job.kept_frames, job.generation.frames) == (9, 16, 9 + 16)
+    from ltx_core.components.noisers import GaussianNoiser
+    from ltx_core.pipelines.blocks import encode_prompts
+
+    tail = encode_pixels(ledger, source_pixels(job.clip)[job.kept_frames :])
+    prompts = encode_prompts(ledger, job.generation, with_negative=job.guided)
+    video, audio = extend_latents(ledger, job, prompts, GaussianNoiser(2), tail)
+    assert video.shape[2] == 4 and tail.shape[2] == 2 and audio is not None
+    assert np.array_equal(np.array(video[:, :, :2]), np.array(tail))  # kept exactly
+    assert not np.allclose(np.array(video[:, :, 2:]), 0)
+
+
+def test_output_is_the_source_then_the_extension(setup):
+    folder, ledger = setup
+    record = run_job(ledger, "extend", ExtendRequest(folder / "source.mp4", 0.5, prompt="waves", seed=2), folder / "out.mp4")
+    info = probe_video(record.video)
+    assert (info.frames, info.width, info.height, info.has_audio) == (FRAMES + 16, SIZE, SIZE, True)
+    source, again, out = read(folder / "source.mp4"), read(folder / "again.mp4"), read(record.video)
+    codec = np.abs(again - source).mean(axis=(1, 2, 3)).max()
+    kept = np.abs(out[:FRAMES] - source).mean(axis=(1, 2, 3))
+    overlap = kept[FRAMES - 9 :]  # the overlap frames are the source's last frames
+    print(f"MEASURED extend: codec re-encode error {codec:.3f}; source part max {kept.max():.3f}, overlap max {overlap.max():.3f}")
+    assert kept.max() <= codec + 1.0
+    # seam: the frame-to-frame change across the seam vs within the source and within the extension
+    steps = np.abs(np.diff(out, axis=0)).mean(axis=(1, 2, 3))
+    seam, within_source, within_new = steps[FRAMES - 1], steps[: FRAMES - 1].mean(), steps[FRAMES:].mean()
+    print(f"MEASURED extend seam (tiny random model): across the seam {seam:.2f}, within the source {within_source:.2f}, "
+          f"within the extension {within_new:.2f}")  # fmt: skip
+    assert within_new > within_source  # the random tiny model makes noise: the new part differs from the gradient
+    # audio: the source's to its end (AAC twice), then the new clip's
+    original, rate = read_audio(folder / "source.mp4", sample_rate=None)
+    joined, _ = read_audio(record.video, sample_rate=rate)
+    start = round(16 / FPS * rate)
+    a, b = original[:start].astype(np.float64).ravel(), joined[:start].astype(np.float64).ravel()
+    assert float(a @ b / np.sqrt((a @ a) * (b @ b))) > 0.999
+    assert joined.shape[0] >= round((FRAMES + 16) / FPS * rate) * 0.98
+    settings = json.loads(record.sidecar.read_text())["settings"]
+    assert settings["request"]["source"] == str(folder / "source.mp4") and settings["request"]["frames"] == FRAMES + 16
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [({"seconds": 0}, "more than 0"), ({"seconds": 60.0}, "at most 20"), ({"overlap": 9}, "at most 4 latent frames"),
+     ({"overlap": 0}, "1 or more")],
+)  # fmt: skip
+def test_bad_input_is_refused_before_loading(setup, changes, message):
+    folder, ledger = setup
+    values = {"source": folder / "source.mp4", "seconds": 1.0, "prompt": "x", **changes}
+    with pytest.raises(RequestError, match=message):
+        ExtendPipeline(ledger).prepare(ExtendRequest(**values))
+    assert not ledger.loaded()
+
+
+def test_extend_from_the_cli(setup, monkeypatch, capsys):
+    from ltx_core.__main__ import main
+
+    folder, _ = setup
+    monkeypatch.setenv("LTX_DEMO_DIR", str(folder / "demo"))
+    common = ["--dtype", "float32", "--quantize", "none", "--text-quantize", "none"]
+    assert main(["generate", "--pipeline", "extend", "--source", str(folder / "source.mp4"), "--prompt", "x",
+                 "--output", str(folder / "bad.mp4"), *common]) == 2  # fmt: skip
+    assert "needs --seconds" in capsys.readouterr().err
+    assert main(["generate", "--pipeline", "extend", "--source", str(folder / "source.mp4"), "--seconds", "0.3",
+                 "--overlap", "1", "--prompt", "more waves", "--output", str(folder / "cli.mp4"), *common]) == 0  # fmt: skip
+    assert probe_video(folder / "cli.mp4").frames == FRAMES + 8
