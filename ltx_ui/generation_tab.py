@@ -87,8 +87,14 @@ class GenerationTab:
         own = self.own_fields()
         settings = dict(zip(SETTINGS_FIELDS, self.settings.inputs()))
         self.fields = {**own, **settings}
-        self.out.generate.click(self.handler(list(self.fields)), list(self.fields.values()), self.out.components(),
-                                api_name=self.api_name, **JOB_EVENT, show_progress="hidden")  # fmt: skip
+        # ``finished``: what runs after a job (success or not) hangs on it, not on the result video's
+        # change event, which the browser re-fires whenever the video re-renders (a refresh loop).
+        self.finished = self.out.generate.click(self.handler(list(self.fields)), list(self.fields.values()),
+                                                self.out.components(), api_name=self.api_name, **JOB_EVENT,
+                                                show_progress="hidden")  # fmt: skip
+        # A finished job taught the speed model: estimate again.
+        self.finished.then(self.estimate, self.estimate_inputs, self.out.estimate, queue=False, api_visibility="private",
+                           show_progress="hidden")  # fmt: skip
         visibility = {"api_name": self.cancel_api_name} if self.cancel_api_name else {"api_visibility": "private"}
         self.out.cancel.click(cancel_handler(self.studio), None, self.out.status, queue=False, show_progress="hidden",
                               **visibility)  # fmt: skip
@@ -110,7 +116,6 @@ class GenerationTab:
             control.change(self.estimate, inputs, self.out.estimate, **private)
         if isinstance(pipeline, gr.components.Component) and not isinstance(pipeline, gr.State):
             pipeline.change(self.estimate, inputs, self.out.estimate, **private)
-        self.out.video.change(self.estimate, inputs, self.out.estimate, **private)  # a finished job taught the speed model
 
     def refresh_estimate_on(self, event: Any) -> None:
         """Recompute the estimate on ``event`` (a tab selected: the speed model may have learned since)."""

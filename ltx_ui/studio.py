@@ -12,12 +12,12 @@ from ltx_core import __version__
 from ltx_ui.context import Studio
 from ltx_ui.lora_picker import CSS as LORA_CSS
 from ltx_ui.tab_audio import AudioToVideoTab
+from ltx_ui.tab_extend import ExtendTab
 from ltx_ui.tab_gallery import GalleryTab
 from ltx_ui.tab_generate import GenerateTab
 from ltx_ui.tab_iclora import ICLoraTab
 from ltx_ui.tab_keyframes import KeyframesTab
 from ltx_ui.tab_models import ModelsTab, inspect_checkpoint  # noqa: F401  (public: the CLI-free inspector)
-from ltx_ui.tab_extend import ExtendTab
 from ltx_ui.tab_retake import RetakeTab
 from ltx_ui.tab_upscale import UpscaleTab
 
@@ -90,11 +90,11 @@ def build_studio(studio: Studio | None = None) -> gr.Blocks:
             tab.refresh_estimate_on(page.select)
             tab.refresh_estimate_on(blocks.load)
         for tab in (generate, keyframes, ic_lora, audio, upscale, retake, extend):
-            tab.out.video.change(gallery.refresh, gallery.filters, listing, queue=False, api_visibility="private")
-            tab.out.video.change(lambda: gr.Dropdown(choices=upscale.choices()), None, upscale.choice, queue=False,
-                                 api_visibility="private")  # fmt: skip
+            tab.finished.then(gallery.refresh, gallery.filters, listing, queue=False, api_visibility="private")
+            tab.finished.then(lambda: gr.Dropdown(choices=upscale.choices()), None, upscale.choice, queue=False,
+                              api_visibility="private")  # fmt: skip
             for edit in (retake, extend):
-                tab.out.video.change(edit.on_load, None, edit.picker.choice, queue=False, api_visibility="private")
+                tab.finished.then(edit.on_load, None, edit.picker.choice, queue=False, api_visibility="private")
     one_line_input_errors(blocks)
     return blocks
 

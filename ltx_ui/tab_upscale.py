@@ -56,9 +56,9 @@ class UpscaleTab:
         estimate_inputs = [self.choice, self.upload, self.spatial, self.temporal]
         for control in (self.choice, self.upload, self.spatial, self.temporal):
             control.change(self.estimate, estimate_inputs, self.out.estimate, **private)
-        self.out.generate.click(self.upscale, [self.choice, self.upload, self.spatial, self.temporal, self.prompt, self.seed],
-                                self.out.components(), api_name="upscale", **JOB_EVENT,
-                                show_progress="hidden")  # fmt: skip
+        inputs = [self.choice, self.upload, self.spatial, self.temporal, self.prompt, self.seed]
+        self.finished = self.out.generate.click(self.upscale, inputs, self.out.components(), api_name="upscale",
+                                                **JOB_EVENT, show_progress="hidden")  # fmt: skip
         self.out.cancel.click(cancel_handler(self.studio), None, self.out.status, queue=False, show_progress="hidden",
                               api_visibility="private")  # fmt: skip
         self.fields = {"source": self.choice, "upload": self.upload, "spatial": self.spatial, "temporal": self.temporal,

@@ -112,8 +112,8 @@ def test_split_distilled_run_matches_the_reference(reference: Reference, monkeyp
         recorded[f"{name.replace(' ', '')}_video_latent"], recorded[f"{name.replace(' ', '')}_audio_latent"] = video, audio
         return video, audio
 
-    def record_upsample(ledger, latent, spatial_upscale=2.0):
-        recorded["upscaled_video_latent"] = upsample(ledger, latent, spatial_upscale)
+    def record_upsample(ledger, latent, *more, spatial_upscale=2.0):
+        recorded["upscaled_video_latent"] = upsample(ledger, latent, *more, spatial_upscale=spatial_upscale)
         return recorded["upscaled_video_latent"]
 
     monkeypatch.setattr(staged, "denoise_stage", record_stage)
