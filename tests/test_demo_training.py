@@ -12,12 +12,15 @@ import pytest
 from mlx.utils import tree_flatten
 
 from ltx_core.demo import CHECKPOINT, demo_paths, install_trained_set, write_demo_set
+from ltx_core.demo.evaluate import evaluate
 from ltx_core.demo.train.data import ClipGeometry, held_out_captions, training_clip
 from ltx_core.demo.train.loop import TrainingError, TrainOptions, run
 from ltx_core.demo.train.vae_stage import VAEStage
 from ltx_core.demo.train.weights import ParameterIndex, save_components
 from ltx_core.loader.components import load_transformer
 from ltx_core.loader.video_vae import load_video_decoder
+from ltx_core.pipelines.ledger import build_ledger
+from ltx_core.presets import load_presets, pick_preset, system_memory_bytes
 
 SMALL = ClipGeometry(frames=9, height=64, width=64)
 
@@ -104,5 +107,13 @@ def test_installed_trained_set_is_what_the_demo_paths_use(tmp_path: Path):
     root = install_trained_set(model, tmp_path / "demo")
     paths = demo_paths(root)
     assert digest(paths.checkpoint) == digest(model / CHECKPOINT) == (root / "TRAINED").read_text()
+    ledger = build_ledger(paths, pick_preset(system_memory_bytes(), load_presets()), demo=True)
+    through_ledger = params(ledger.video_encoder())
+    for name, value in params(vae.modules.encoder).items():
+        if "per_channel_statistics" not in name:
+            assert np.array_equal(through_ledger[name], value), name
+    result = evaluate(root, limit=1, steps=2, log=lambda _: None)
+    assert result.captions == 1 and set(result.hit_rates) == {"colour", "shape", "motion", "background"}
+    assert all(rate in (0.0, 1.0) for rate in result.hit_rates.values())
     with pytest.raises(FileNotFoundError, match="model/ folder"):
         install_trained_set(tmp_path, tmp_path / "other")

@@ -75,7 +75,7 @@ def run(stage: Stage, folder: Path, options: TrainOptions, log: Callable[[str], 
 
     loss_and_grad = nn.value_and_grad(stage.modules, lambda batch, key: stage.loss(batch, key))
     records: list[dict] = []
-    window_start, window_steps, window_loss = time.monotonic(), 0, 0.0
+    window_start, window_steps, window_loss, window_metrics = time.monotonic(), 0, 0.0, {}
     for step in range(start, options.steps):
         batch = stage.batch(step)
         (loss, metrics), grads = loss_and_grad(batch, step_key(options.seed, step))
@@ -83,6 +83,8 @@ def run(stage: Stage, folder: Path, options: TrainOptions, log: Callable[[str], 
         mx.eval(stage.modules.parameters(), optimizer.state, loss, metrics)
         window_steps += 1
         window_loss += float(loss)
+        for name, value in metrics.items():
+            window_metrics[name] = window_metrics.get(name, 0.0) + float(value)
         done = step + 1
         if done % options.log_every == 0 or done == options.steps:
             elapsed = time.monotonic() - window_start
@@ -91,10 +93,10 @@ def run(stage: Stage, folder: Path, options: TrainOptions, log: Callable[[str], 
                 "loss": window_loss / window_steps,
                 "steps_per_s": window_steps / max(elapsed, 1e-9),
             }
-            record.update({name: float(value) for name, value in metrics.items()})
+            record.update({name: total / window_steps for name, total in window_metrics.items()})
             records.append(record)
             log(f"{stage.name} step {done}: " + ", ".join(f"{k} {v:.4g}" for k, v in record.items() if k != "step"))
-            window_start, window_steps, window_loss = time.monotonic(), 0, 0.0
+            window_start, window_steps, window_loss, window_metrics = time.monotonic(), 0, 0.0, {}
         if done % options.checkpoint_every == 0 or done == options.steps:
             history = history + [r for r in records if r not in history]
             _save(stage, optimizer, state_dir, done, options, history)
