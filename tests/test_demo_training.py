@@ -117,3 +117,32 @@ def test_installed_trained_set_is_what_the_demo_paths_use(tmp_path: Path):
     assert all(rate in (0.0, 1.0) for rate in result.hit_rates.values())
     with pytest.raises(FileNotFoundError, match="model/ folder"):
         install_trained_set(tmp_path, tmp_path / "other")
+
+
+def test_flow_loss_gradients_reach_the_transformer_and_text_connectors(tmp_path: Path):
+    from mlx import nn
+
+    from ltx_core.demo.train.transformer_stage import TransformerStage
+
+    stage = TransformerStage(write_demo_set(tmp_path / "model"), SMALL, batch_size=2)
+    batch = stage.batch(0)
+    assert batch["video"].shape[1] == 2 * 2 * 2 and batch["audio"].shape[1] == 9
+    (loss, metrics), grads = nn.value_and_grad(stage.modules, stage.loss)(batch, mx.random.key(0))
+    flat = dict(tree_flatten(grads))
+    assert set(flat) == {name for name, _ in tree_flatten(stage.modules.trainable_parameters())}
+    silent = [name for name, g in flat.items() if float(mx.abs(g).max()) == 0]
+    assert not silent, silent
+    assert float(loss) == pytest.approx(float(metrics["video"] + metrics["audio"]), rel=1e-5)
+
+
+def test_training_sigmas_follow_the_official_sampler_and_the_distilled_schedule():
+    from ltx_core.components.schedulers import DISTILLED_SIGMAS, STAGE_2_DISTILLED_SIGMAS
+    from ltx_core.demo.train.transformer_stage import shifted_logit_normal_sigmas, training_sigmas
+
+    rng = np.random.default_rng(0)
+    few, many = shifted_logit_normal_sigmas(rng, 20000, 48), shifted_logit_normal_sigmas(rng, 20000, 4096)
+    assert 0 < few.min() and many.max() <= 1
+    assert few.mean() + 0.1 < many.mean()  # the shift grows with the token count
+    mixed = training_sigmas(np.random.default_rng(1), 20000, 48)
+    distilled = np.isin(mixed, np.array(DISTILLED_SIGMAS[:-1] + STAGE_2_DISTILLED_SIGMAS[:-1], dtype=np.float32))
+    assert 0.2 < distilled.mean() < 0.3

@@ -67,7 +67,21 @@ def prepare_folder(folder: Path) -> Path:
     model = Path(folder) / "model"
     if not model.exists():
         write_demo_set(model)
+        _neutral_distilled_lora(model)
     return model
+
+
+def _neutral_distilled_lora(model: Path) -> None:
+    """The trained checkpoint itself learns the distilled sigmas, so its distilled LoRA is made an
+    identity (``lora_B`` zero): same file layout, no change to the model."""
+    import numpy as np
+
+    from ltx_core.demo import DISTILLED_LORA
+    from ltx_core.demo.train.weights import read_file, write_file
+
+    tensors, metadata = read_file(model / DISTILLED_LORA)
+    tensors = {k: np.zeros_like(v) if k.endswith("lora_B.weight") else v for k, v in tensors.items()}
+    write_file(model / DISTILLED_LORA, tensors, metadata)
 
 
 def build_stage(name: str, model: Path, batch_size: int | None = None, seed: int = 0):

@@ -17,6 +17,9 @@ from ltx_core.demo.train.weights import ParameterIndex, save_components
 CAPTION_DROPOUT = 0.1
 FIRST_FRAME_CONDITIONING = 0.1
 UNIFORM_SIGMA_PROBABILITY = 0.1
+# One checkpoint serves the dev and the distilled pipelines: this share of samples takes its
+# sigma from the distilled schedules (stage 1 and stage 2) instead of the official sampler.
+DISTILLED_SIGMA_PROBABILITY = 0.25
 # The official sampler's shift: linear in the video token count between these points.
 SHIFT_POINTS = ((1024, 0.95), (4096, 2.05))
 _NORMAL_999, _NORMAL_005 = 3.0902, -2.5758
@@ -45,6 +48,17 @@ def shifted_logit_normal_sigmas(rng: np.random.Generator, count: int, token_coun
     stretched = np.clip(np.where(stretched >= SIGMA_EPS, stretched, 2 * SIGMA_EPS - stretched), 0.0, 1.0)
     uniform = (1 - SIGMA_EPS) * rng.uniform(size=count) + SIGMA_EPS
     return np.where(rng.uniform(size=count) > UNIFORM_SIGMA_PROBABILITY, stretched, uniform).astype(np.float32)
+
+
+def training_sigmas(rng: np.random.Generator, count: int, token_count: int) -> np.ndarray:
+    """The official sampler's sigmas, a ``DISTILLED_SIGMA_PROBABILITY`` share replaced by a
+    non-final sigma of the distilled schedules."""
+    from ltx_core.components.schedulers import DISTILLED_SIGMAS, STAGE_2_DISTILLED_SIGMAS
+
+    sampled = shifted_logit_normal_sigmas(rng, count, token_count)
+    distilled = np.array(DISTILLED_SIGMAS[:-1] + STAGE_2_DISTILLED_SIGMAS[:-1], dtype=np.float32)
+    use_distilled = rng.uniform(size=count) < DISTILLED_SIGMA_PROBABILITY
+    return np.where(use_distilled, rng.choice(distilled, size=count), sampled).astype(np.float32)
 
 
 @dataclass
@@ -136,7 +150,7 @@ class TransformerStage:
             "audio": audio_state.latent,
             "audio_positions": audio_state.positions,
             "conditioned": mx.array(conditioned[..., None].astype(np.float32)),
-            "sigma": mx.array(shifted_logit_normal_sigmas(rng, count, tokens)),
+            "sigma": mx.array(training_sigmas(rng, count, tokens)),
             "text": [mx.concatenate([s[0][i] for s in states]) for i in range(layers)],
             "text_mask": mx.concatenate([s[1] for s in states]),
         }

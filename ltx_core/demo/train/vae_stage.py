@@ -21,7 +21,7 @@ from ltx_core.demo.train.data import ClipGeometry, pixels, training_clip
 from ltx_core.demo.train.weights import ParameterIndex, read_file, save_components, write_file
 from ltx_core.model.video_vae.ops import patchify
 
-KL_WEIGHT = 1e-4
+KL_WEIGHT = 1e-6
 STATISTICS_SEED = 424242
 STATISTICS_CLIPS = 8
 
