@@ -4,39 +4,48 @@ Files and configs. The trained family is the demo set itself (``ltx_core.demo``,
 one checkpoint with the JSON ``config`` metadata holding transformer, video VAE, audio VAE and
 vocoder; a Gemma 3 folder; both latent upsamplers; a distilled LoRA; an IC-LoRA), with the same
 configs as the random-weight set, so every loader, ``info``, quantization, streaming, LoRA and
-pipeline path treats the trained files exactly as today's. Training starts from the set's seeded
-random weights (reproducible from ``SEED``) and rewrites tensors in place: the key layout never
-changes. 2.0 because it is the simplest single-file layout all pipelines support; 2.3/2.5
-layouts differ in file split, not in what is learned.
+pipeline path treats the trained files exactly as today's, and the studio can switch to them
+with no other change. Training starts from the set's seeded random weights (reproducible from
+``ltx_core.demo.SEED`` and ``--seed``) and rewrites tensors in place, through the loaders' own
+key mapping (``weights.ParameterIndex``): the key layout never changes. Version 2.0 because it is
+the single-file layout every pipeline supports; 2.3/2.5 differ in file split and extra heads,
+not in what has to be learned.
 
-Demo geometry: 128x128 pixels, 17 frames at 24 fps (0.7 s; video latent 3x4x4 = 48 tokens,
-audio latent 18 tokens). The whole set is about 12 MB in float32; a distilled job at this size
-runs in seconds on 2 CPU cores.
+Demo geometry: 128x128 pixels, 17 frames at 24 fps (0.7 s): video latent 3x4x4 = 48 tokens,
+audio latent 18 tokens. The set is about 12 MB in float32 (limit ~40 MB); a one-stage CFG job at
+this size takes a few seconds on 2 CPU cores.
 
-Trained vs frozen. Gemma stays frozen (seeded random weights; its hidden states still differ per
-word). Learned: the video VAE (stage ``vae``); then, with the VAE frozen, the text feature
-projection, both embedding connectors and the audio-video transformer (stage ``transformer``).
-The audio VAE and vocoder stay random for now: their latents are a fixed deterministic function
-of the soundtrack, which the transformer learns to generate alongside the video.
+Trained vs frozen. Gemma stays frozen (its seeded random weights over the byte tokenizer: hidden
+states still differ per word, and the feature projection learns to read them). Learned: the
+video VAE (stage ``vae``); then, with both VAEs frozen, the text feature projection, both
+embedding connectors and the audio-video transformer together (stage ``transformer``). The audio
+VAE and vocoder stay random for now: audio latents are a fixed deterministic function of the
+soundtrack's log-mel (``data.log_mel``), which the transformer learns to generate with the video.
 
 Objectives.
-- ``vae``: pixel MSE of the decoded posterior sample (decoder at its inference decode timestep
-  and noise injection) + 1e-4 x KL to N(0, 1); latent statistics re-estimated at every export.
-- ``transformer``: the rectified-flow objective of the official trainer (ltx-trainer
-  ``text_to_video`` strategy): ``x_t = (1 - sigma) x0 + sigma noise``, velocity target
-  ``noise - x0``, sigma from the stretched shifted logit-normal sampler with the shift for the
-  video token count (0.95 at 1024 tokens, 2.05 at 4096, linear), 10% uniform; first-frame
-  conditioning with probability 0.1 (those tokens clean, timestep 0, out of the loss); video and
-  audio MSE summed. Captions drop to the empty prompt with probability 0.1 so CFG has an
-  unconditional branch.
-- Not built yet: ``distill`` (same objective at the distilled sigma schedule, trained into the
-  distilled LoRA), ``upsampler`` (latent pairs of the same clip at 1x/2x), ``iclora`` (canny
-  edges as the reference video), ``audio`` (audio VAE + vocoder on the soundtrack's mel).
+- ``vae``: pixel MSE of the decoded posterior sample (the decoder at its inference decode
+  timestep and latent noise) + 1e-6 x the mean KL to N(0, 1) (a KL weight of 1e-4 per latent
+  element is ~0.1 per pixel at this compression and collapses the posterior). Latent statistics
+  stay frozen while training; every export re-estimates them so normalised latents have zero
+  mean and unit variance per channel (what the diffusion expects), reconstructions unchanged.
+- ``transformer``: the official trainer's rectified flow (ltx-trainer ``text_to_video``):
+  ``x_t = (1 - sigma) x0 + sigma noise``, velocity target ``noise - x0``, sigma from the
+  stretched shifted logit-normal sampler with the shift for the video token count (linear from
+  0.95 at 1024 tokens to 2.05 at 4096), 10% uniform; first-frame conditioning with probability
+  0.1 (those tokens clean, timestep 0, out of the loss, as image-to-video runs); video + audio MSE.
+  Captions drop to the empty prompt with probability 0.1 (the unconditional branch of CFG: the
+  quality script uses an empty negative prompt). A quarter of samples take a sigma of the
+  distilled schedules instead, so one checkpoint serves the dev and the distilled pipelines (the
+  trained set's distilled LoRA is an identity: ``lora_B`` zero).
+- Not built yet: ``upsampler`` (latent pairs of one clip rendered at 1x and 2x), ``iclora``
+  (canny edges of the clip as the reference video, LoRA on the block linears), ``audio`` (audio
+  VAE + vocoder on the soundtrack), a word-level tokenizer.
 
-Runs. ``python -m ltx_core.demo.train --stage vae --steps 3000`` (``--resume`` continues); the
-run folder (default ``.demo-training/``) holds ``model/`` (the demo set being trained, loadable
-as is) and one state folder per stage (``loop.py``). ``ltx_core.demo.install_trained_set`` copies
-``model/`` into a demo folder the studio would use.
+Runs. ``python -m ltx_core.demo.train --stage vae`` then ``--stage transformer``; ``--resume``
+continues a stopped stage bit for bit (``loop.py``). The run folder (default ``.demo-training/``)
+holds ``model/`` (the demo set being trained, loadable as is, rewritten at each checkpoint) and
+one state folder per stage. ``python -m ltx_core.demo.evaluate`` scores held-out captions;
+``ltx_core.demo.install_trained_set`` makes ``model/`` a demo folder the studio would use.
 """
 
 from __future__ import annotations
