@@ -25,9 +25,9 @@ soundtrack's log-mel (``data.log_mel``), which the transformer learns to generat
 Objectives.
 - ``vae``: pixel MSE of the decoded posterior sample (the decoder at its inference decode
   timestep and latent noise) + 1e-6 x the mean KL to N(0, 1) (a KL weight of 1e-4 per latent
-  element is ~0.1 per pixel at this compression and collapses the posterior). Latent statistics
-  stay frozen while training; every export re-estimates them so normalised latents have zero
-  mean and unit variance per channel (what the diffusion expects), reconstructions unchanged.
+  element is ~0.1 per pixel at this compression and collapses the posterior). Every checkpoint
+  re-estimates the latent statistics so normalised latents have zero mean and unit variance per
+  channel (what the diffusion expects); training continues with them.
 - ``transformer``: the official trainer's rectified flow (ltx-trainer ``text_to_video``):
   ``x_t = (1 - sigma) x0 + sigma noise``, velocity target ``noise - x0``, sigma from the
   stretched shifted logit-normal sampler with the shift for the video token count (linear from

@@ -99,8 +99,8 @@ def run(stage: Stage, folder: Path, options: TrainOptions, log: Callable[[str], 
             window_start, window_steps, window_loss, window_metrics = time.monotonic(), 0, 0.0, {}
         if done % options.checkpoint_every == 0 or done == options.steps:
             history = history + [r for r in records if r not in history]
+            stage.export()  # first: an export may update frozen state (statistics) the checkpoint keeps
             _save(stage, optimizer, state_dir, done, options, history)
-            stage.export()
     return records
 
 

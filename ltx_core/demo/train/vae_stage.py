@@ -3,9 +3,10 @@
 Loss: pixel MSE of the decoded posterior sample (the decoder runs as it does at inference: its
 decode timestep and latent noise injection) + ``KL_WEIGHT`` x the KL of the posterior (means and
 the config's uniform log-variance channel) to N(0, 1). The per-channel latent statistics stay
-frozen while training; each export re-estimates them from held-aside clips so that normalised
+frozen between checkpoints; each checkpoint re-estimates them from fixed clips so that normalised
 latents have zero mean and unit variance per channel (what the diffusion transformer expects),
-and writes the compensating pair into both encoder and decoder (reconstructions unchanged).
+in both encoder and decoder, and training continues with them (the decoder's latent noise is
+relative to the normalised latent, so it must train with the statistics it ships with).
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ import numpy as np
 from mlx import nn
 
 from ltx_core.demo.train.data import ClipGeometry, pixels, training_clip
-from ltx_core.demo.train.weights import ParameterIndex, read_file, save_components, write_file
+from ltx_core.demo.train.weights import ParameterIndex, save_components
 from ltx_core.model.video_vae.ops import patchify
 
 KL_WEIGHT = 1e-6
 STATISTICS_SEED = 424242
-STATISTICS_CLIPS = 8
+STATISTICS_CLIPS = 16
 
 
 class VideoVAEPair(nn.Module):
@@ -92,17 +93,17 @@ class VAEStage:
         return mse + KL_WEIGHT * kl, {"mse": mse, "kl": kl, "psnr": psnr(reconstruction, video)}
 
     def export(self) -> None:
+        """Re-estimate the latent statistics (the decoder trains on from there with them), then
+        write encoder and decoder into the checkpoint."""
         mean, std = self.latent_statistics()
+        for part in (self.modules.encoder, self.modules.decoder):
+            part.per_channel_statistics.mean_of_means = mx.array(mean)
+            part.per_channel_statistics.std_of_means = mx.array(std)
         save_components(self.checkpoint, list(zip((self.modules.encoder, self.modules.decoder), self._indices)))
-        tensors, metadata = read_file(self.checkpoint)
-        tensors = dict(tensors)
-        tensors["vae.per_channel_statistics.mean-of-means"] = mean.astype(np.float32)
-        tensors["vae.per_channel_statistics.std-of-means"] = std.astype(np.float32)
-        write_file(self.checkpoint, tensors, metadata)
 
     def latent_statistics(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-channel mean and std of the raw posterior means over fixed clips."""
         clips = [training_clip(STATISTICS_SEED, 0, i, self.geometry) for i in range(STATISTICS_CLIPS)]
         means, _ = encoder_moments(self.modules.encoder, pixels(clips))
         flat = np.array(means).reshape(-1, means.shape[-1])
-        return flat.mean(axis=0), np.maximum(flat.std(axis=0), 1e-3)
+        return flat.mean(axis=0).astype(np.float32), np.maximum(flat.std(axis=0), 1e-3).astype(np.float32)
