@@ -146,3 +146,24 @@ def test_training_sigmas_follow_the_official_sampler_and_the_distilled_schedule(
     mixed = training_sigmas(np.random.default_rng(1), 20000, 48)
     distilled = np.isin(mixed, np.array(DISTILLED_SIGMAS[:-1] + STAGE_2_DISTILLED_SIGMAS[:-1], dtype=np.float32))
     assert 0.2 < distilled.mean() < 0.3
+
+
+@pytest.mark.parametrize("kind", ["spatial", "temporal"])
+def test_upsampler_stages_train_and_export_in_the_upsampler_files(tmp_path: Path, kind: str):
+    from ltx_core.demo.train.upsampler_stage import UpsamplerStage
+    from ltx_core.loader.upsampler import load_upsampler
+
+    model = write_demo_set(tmp_path / "model")
+    geometry = ClipGeometry(frames=17 if kind == "temporal" else 9, height=64, width=64)
+    stage = UpsamplerStage(model, geometry, kind=kind, batch_size=1)
+    low, high = stage.batch(0)
+    if kind == "spatial":
+        assert (high.shape[3], high.shape[4]) == (2 * low.shape[3], 2 * low.shape[4])
+    else:
+        assert high.shape[2] == 2 * (low.shape[2] - 1) + 1
+    before = digest(stage.file)
+    run(stage, tmp_path, TrainOptions(steps=2, log_every=1), log=lambda _: None)
+    assert digest(stage.file) != before
+    reloaded = params(load_upsampler(stage.file))
+    for name, value in params(stage.modules).items():
+        assert np.array_equal(reloaded[name], value), name

@@ -37,11 +37,13 @@ Objectives.
   quality script uses an empty negative prompt). A quarter of samples take a sigma of the
   distilled schedules instead, so one checkpoint serves the dev and the distilled pipelines (the
   trained set's distilled LoRA is an identity: ``lora_B`` zero).
-- Not built yet: ``upsampler`` (latent pairs of one clip rendered at 1x and 2x), ``iclora``
-  (canny edges of the clip as the reference video, LoRA on the block linears), ``audio`` (audio
-  VAE + vocoder on the soundtrack), a word-level tokenizer.
+- ``spatial-upsampler`` / ``temporal-upsampler``: MSE between ``upsample_video`` of a clip's
+  latent and the latent of the same clip rendered at twice the size / twice the frame rate
+  (``upsampler_stage.py``), the video encoder frozen.
+- Not built yet: ``iclora`` (canny edges of the clip as the reference video, a LoRA on the block
+  linears), ``audio`` (audio VAE + vocoder on the soundtrack), a word-level tokenizer.
 
-Runs. ``python -m ltx_core.demo.train --stage vae`` then ``--stage transformer``; ``--resume``
+Runs. ``python -m ltx_core.demo.train --stage vae``, then ``transformer`` and the upsamplers; ``--resume``
 continues a stopped stage bit for bit (``loop.py``). The run folder (default ``.demo-training/``)
 holds ``model/`` (the demo set being trained, loadable as is, rewritten at each checkpoint) and
 one state folder per stage. ``python -m ltx_core.demo.evaluate`` scores held-out captions;
@@ -66,6 +68,8 @@ class StageDefaults:
 STAGES = {
     "vae": StageDefaults(steps=3000, learning_rate=1e-3, batch_size=2),
     "transformer": StageDefaults(steps=20000, learning_rate=5e-4, batch_size=4),
+    "spatial-upsampler": StageDefaults(steps=2000, learning_rate=5e-4, batch_size=2),
+    "temporal-upsampler": StageDefaults(steps=2000, learning_rate=5e-4, batch_size=2),
 }
 
 
@@ -102,6 +106,11 @@ def build_stage(name: str, model: Path, batch_size: int | None = None, seed: int
         from ltx_core.demo.train.vae_stage import VAEStage
 
         return VAEStage(model / CHECKPOINT, ClipGeometry(), batch_size=batch_size, seed=seed)
+    if name.endswith("-upsampler"):
+        from ltx_core.demo.train.upsampler_stage import UpsamplerStage
+
+        kind = name.removesuffix("-upsampler")
+        return UpsamplerStage(model, ClipGeometry(), kind=kind, batch_size=batch_size, seed=seed)
     from ltx_core.demo.train.transformer_stage import TransformerStage
 
     return TransformerStage(model, ClipGeometry(), batch_size=batch_size, seed=seed)

@@ -48,13 +48,17 @@ def held_out_captions() -> tuple[str, ...]:
     return tuple(captions)
 
 
-def training_clip(seed: int, step: int, index: int, geometry: ClipGeometry) -> Clip:
-    """Clip ``index`` of the batch of ``step``: the first sampled spec not in the held-out split."""
+def training_spec(seed: int, step: int, index: int) -> ClipSpec:
+    """Spec ``index`` of the batch of ``step``: the first sampled spec not in the held-out split."""
     rng = np.random.default_rng([seed, step, index])
     spec = ClipSpec.sample(rng)
     while is_held_out(spec):
         spec = ClipSpec.sample(rng)
-    g = geometry
+    return spec
+
+
+def training_clip(seed: int, step: int, index: int, geometry: ClipGeometry) -> Clip:
+    spec, g = training_spec(seed, step, index), geometry
     return Clip(
         spec.caption,
         render_video(spec, g.frames, g.height, g.width),
