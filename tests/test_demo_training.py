@@ -167,3 +167,19 @@ def test_upsampler_stages_train_and_export_in_the_upsampler_files(tmp_path: Path
     reloaded = params(load_upsampler(stage.file))
     for name, value in params(stage.modules).items():
         assert np.array_equal(reloaded[name], value), name
+
+
+def test_cpu_split_head_attention_gradients_match_the_fused_kernel(monkeypatch):
+    from ltx_core.model.transformer import cpu_attention
+
+    monkeypatch.setattr(cpu_attention, "GROUP_SCORE_BYTES", 1)  # the bounded path: evaluates as it goes
+    q, k, v = (mx.random.normal((1, 8, 16, 4), key=mx.random.key(i)) for i in range(3))
+
+    def split(q, k, v):
+        return (cpu_attention.split_heads_attention(q, k, v, 0.5) ** 2).sum()
+
+    def fused(q, k, v):
+        return (mx.fast.scaled_dot_product_attention(q, k, v, scale=0.5) ** 2).sum()
+
+    for ours, reference in zip(mx.grad(split, argnums=(0, 1, 2))(q, k, v), mx.grad(fused, argnums=(0, 1, 2))(q, k, v)):
+        assert np.array_equal(np.array(ours), np.array(reference))
