@@ -61,17 +61,55 @@ def ensure_demo_models(root: Path) -> Path:
     stamp = root / "VERSION"
     if stamp.exists() and stamp.read_text().strip() == version:
         return root
+
+    def fill(staging: Path) -> None:
+        _write_demo(staging)
+        (staging / "VERSION").write_text(version)
+
+    return _replace_folder(root, fill)
+
+
+def _replace_folder(root: Path, fill) -> Path:
+    """Fill a temporary folder beside ``root``, then move it into place."""
     root.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".demo-", dir=root.parent))
     try:
-        _write_demo(staging)
-        (staging / "VERSION").write_text(version)
+        fill(staging)
         if root.exists():
             shutil.rmtree(root)
         os.replace(staging, root)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return root
+
+
+def write_demo_set(folder: Path) -> Path:
+    """Write the seeded random-weight set into ``folder`` (which must not exist yet)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True)
+    _write_demo(folder)
+    (folder / "VERSION").write_text(_layout_version())
+    return folder
+
+
+def install_trained_set(trained: Path, root: Path) -> Path:
+    """Make ``root`` the demo folder of a trained set (a training run's ``model/`` folder): the
+    files are copied as they are, stamped with the layout version (so ``demo_paths(root)`` uses
+    them instead of regenerating) and with ``TRAINED`` naming the checkpoint's SHA-256."""
+    trained, root = Path(trained), Path(root)
+    required = (CHECKPOINT, GEMMA, SPATIAL_UPSAMPLER, TEMPORAL_UPSAMPLER)
+    missing = [name for name in required if not (trained / name).exists()]
+    if missing:
+        raise FileNotFoundError(
+            f"{trained} is not a trained demo set (missing {', '.join(missing)}): give a run's model/ folder."
+        )
+
+    def fill(staging: Path) -> None:
+        shutil.copytree(trained, staging, dirs_exist_ok=True)
+        (staging / "VERSION").write_text(_layout_version())
+        (staging / "TRAINED").write_text(hashlib.sha256((staging / CHECKPOINT).read_bytes()).hexdigest())
+
+    return _replace_folder(root, fill)
 
 
 def _layout_version() -> str:

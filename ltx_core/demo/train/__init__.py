@@ -1,0 +1,116 @@
+"""Training the demo model family (issue 18): design.
+
+Files and configs. The trained family is the demo set itself (``ltx_core.demo``, LTX-2.0 layout:
+one checkpoint with the JSON ``config`` metadata holding transformer, video VAE, audio VAE and
+vocoder; a Gemma 3 folder; both latent upsamplers; a distilled LoRA; an IC-LoRA), with the same
+configs as the random-weight set, so every loader, ``info``, quantization, streaming, LoRA and
+pipeline path treats the trained files exactly as today's, and the studio can switch to them
+with no other change. Training starts from the set's seeded random weights (reproducible from
+``ltx_core.demo.SEED`` and ``--seed``) and rewrites tensors in place, through the loaders' own
+key mapping (``weights.ParameterIndex``): the key layout never changes. Version 2.0 because it is
+the single-file layout every pipeline supports; 2.3/2.5 differ in file split and extra heads,
+not in what has to be learned.
+
+Demo geometry: 128x128 pixels, 17 frames at 24 fps (0.7 s): video latent 3x4x4 = 48 tokens,
+audio latent 18 tokens. The set is about 12 MB in float32 (limit ~40 MB); a one-stage CFG job at
+this size takes a few seconds on 2 CPU cores.
+
+Trained vs frozen. Gemma stays frozen (its seeded random weights over the byte tokenizer: hidden
+states still differ per word, and the feature projection learns to read them). Learned: the
+video VAE (stage ``vae``); then, with both VAEs frozen, the text feature projection, both
+embedding connectors and the audio-video transformer together (stage ``transformer``). The audio
+VAE and vocoder stay random for now: audio latents are a fixed deterministic function of the
+soundtrack's log-mel (``data.log_mel``), which the transformer learns to generate with the video.
+
+Objectives.
+- ``vae``: pixel MSE of the decoded posterior sample (the decoder at its inference decode
+  timestep and latent noise) + 1e-6 x the mean KL to N(0, 1) (a KL weight of 1e-4 per latent
+  element is ~0.1 per pixel at this compression and collapses the posterior). Every checkpoint
+  re-estimates the latent statistics so normalised latents have zero mean and unit variance per
+  channel (what the diffusion expects); training continues with them.
+- ``transformer``: the official trainer's rectified flow (ltx-trainer ``text_to_video``):
+  ``x_t = (1 - sigma) x0 + sigma noise``, velocity target ``noise - x0``, sigma from the
+  stretched shifted logit-normal sampler with the shift for the video token count (linear from
+  0.95 at 1024 tokens to 2.05 at 4096), 10% uniform; first-frame conditioning with probability
+  0.1 (those tokens clean, timestep 0, out of the loss, as image-to-video runs); video + audio MSE.
+  Captions drop to the empty prompt with probability 0.1 (the unconditional branch of CFG: the
+  quality script uses an empty negative prompt). A quarter of samples take a sigma of the
+  distilled schedules instead, so one checkpoint serves the dev and the distilled pipelines (the
+  trained set's distilled LoRA is an identity: ``lora_B`` zero).
+- ``spatial-upsampler`` / ``temporal-upsampler``: MSE between ``upsample_video`` of a clip's
+  latent and the latent of the same clip rendered at twice the size / twice the frame rate
+  (``upsampler_stage.py``), the video encoder frozen.
+- Not built yet: ``iclora`` (canny edges of the clip as the reference video, a LoRA on the block
+  linears), ``audio`` (audio VAE + vocoder on the soundtrack), a word-level tokenizer.
+
+Runs. ``python -m ltx_core.demo.train --stage vae``, then ``transformer`` and the upsamplers; ``--resume``
+continues a stopped stage bit for bit (``loop.py``). The run folder (default ``.demo-training/``)
+holds ``model/`` (the demo set being trained, loadable as is, rewritten at each checkpoint) and
+one state folder per stage. ``python -m ltx_core.demo.evaluate`` scores held-out captions;
+``ltx_core.demo.install_trained_set`` makes ``model/`` a demo folder the studio would use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_FOLDER = ".demo-training"
+
+
+@dataclass(frozen=True)
+class StageDefaults:
+    steps: int
+    learning_rate: float
+    batch_size: int
+
+
+STAGES = {
+    "vae": StageDefaults(steps=3000, learning_rate=1e-3, batch_size=2),
+    "transformer": StageDefaults(steps=20000, learning_rate=5e-4, batch_size=4),
+    "spatial-upsampler": StageDefaults(steps=2000, learning_rate=5e-4, batch_size=2),
+    "temporal-upsampler": StageDefaults(steps=2000, learning_rate=5e-4, batch_size=2),
+}
+
+
+def prepare_folder(folder: Path) -> Path:
+    """The run's ``model/`` folder, written from the seeded random demo set on first use."""
+    from ltx_core.demo import write_demo_set
+
+    model = Path(folder) / "model"
+    if not model.exists():
+        write_demo_set(model)
+        _neutral_distilled_lora(model)
+    return model
+
+
+def _neutral_distilled_lora(model: Path) -> None:
+    """The trained checkpoint itself learns the distilled sigmas, so its distilled LoRA is made an
+    identity (``lora_B`` zero): same file layout, no change to the model."""
+    import numpy as np
+
+    from ltx_core.demo import DISTILLED_LORA
+    from ltx_core.demo.train.weights import read_file, write_file
+
+    tensors, metadata = read_file(model / DISTILLED_LORA)
+    tensors = {k: np.zeros_like(v) if k.endswith("lora_B.weight") else v for k, v in tensors.items()}
+    write_file(model / DISTILLED_LORA, tensors, metadata)
+
+
+def build_stage(name: str, model: Path, batch_size: int | None = None, seed: int = 0):
+    from ltx_core.demo import CHECKPOINT
+    from ltx_core.demo.train.data import ClipGeometry
+
+    batch_size = batch_size or STAGES[name].batch_size
+    if name == "vae":
+        from ltx_core.demo.train.vae_stage import VAEStage
+
+        return VAEStage(model / CHECKPOINT, ClipGeometry(), batch_size=batch_size, seed=seed)
+    if name.endswith("-upsampler"):
+        from ltx_core.demo.train.upsampler_stage import UpsamplerStage
+
+        kind = name.removesuffix("-upsampler")
+        return UpsamplerStage(model, ClipGeometry(), kind=kind, batch_size=batch_size, seed=seed)
+    from ltx_core.demo.train.transformer_stage import TransformerStage
+
+    return TransformerStage(model, ClipGeometry(), batch_size=batch_size, seed=seed)

@@ -1,0 +1,104 @@
+"""Training batches of synthetic clips, a fixed held-out caption split, and the log-mel input of
+the audio VAE.
+
+A batch is a pure function of ``(seed, step)``: resuming at step ``s`` needs no stored data RNG,
+only ``s``. Captions whose grammar combination is in the held-out split never appear in training
+clips, so the quality script scores prompts the model has not seen.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from functools import cache
+
+import mlx.core as mx
+import numpy as np
+
+from ltx_core.demo.synthetic import MOTIONS, SHAPES, Clip, ClipSpec, contrasting_pairs, render_audio, render_video
+
+HELD_OUT_EVERY = 8  # one caption combination in 8 is held out
+
+
+@dataclass(frozen=True)
+class ClipGeometry:
+    """The demo resolution and clip length (pixel frames are 8k+1, sides multiples of 32)."""
+
+    frames: int = 17
+    height: int = 128
+    width: int = 128
+    fps: float = 24.0
+    sample_rate: int = 16000
+
+
+def is_held_out(spec: ClipSpec) -> bool:
+    combination = f"{spec.colour}|{spec.shape}|{spec.motion}|{spec.background}"
+    return zlib.crc32(combination.encode()) % HELD_OUT_EVERY == 0
+
+
+@cache
+def held_out_captions() -> tuple[str, ...]:
+    captions = []
+    for colour, background in contrasting_pairs():
+        for shape in SHAPES:
+            for motion in MOTIONS:
+                spec = ClipSpec(colour, shape, motion, background)
+                if is_held_out(spec):
+                    captions.append(spec.caption)
+    return tuple(captions)
+
+
+def training_spec(seed: int, step: int, index: int) -> ClipSpec:
+    """Spec ``index`` of the batch of ``step``: the first sampled spec not in the held-out split."""
+    rng = np.random.default_rng([seed, step, index])
+    spec = ClipSpec.sample(rng)
+    while is_held_out(spec):
+        spec = ClipSpec.sample(rng)
+    return spec
+
+
+def training_clip(seed: int, step: int, index: int, geometry: ClipGeometry) -> Clip:
+    spec, g = training_spec(seed, step, index), geometry
+    return Clip(
+        spec.caption,
+        render_video(spec, g.frames, g.height, g.width),
+        render_audio(spec, g.frames, g.fps, g.sample_rate),
+        g.sample_rate,
+    )
+
+
+def pixels(clips: list[Clip]) -> mx.array:
+    """(B, 3, F, H, W) in [-1, 1], as the VAE encoder takes them."""
+    video = np.stack([clip.video for clip in clips]).astype(np.float32) / 127.5 - 1.0
+    return mx.array(video.transpose(0, 4, 1, 2, 3))
+
+
+@cache
+def _mel_filters(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
+    """HTK-scale triangular mel filters (n_fft // 2 + 1, n_mels), Slaney-normalised."""
+
+    def to_mel(hz):
+        return 2595.0 * np.log10(1.0 + np.asarray(hz) / 700.0)
+
+    def to_hz(mel):
+        return 700.0 * (10.0 ** (np.asarray(mel) / 2595.0) - 1.0)
+
+    edges = to_hz(np.linspace(to_mel(0.0), to_mel(sample_rate / 2), n_mels + 2))
+    bins = np.linspace(0, sample_rate / 2, n_fft // 2 + 1)
+    lower = (bins[:, None] - edges[None, :-2]) / (edges[1:-1] - edges[:-2])[None]
+    upper = (edges[None, 2:] - bins[:, None]) / (edges[2:] - edges[1:-1])[None]
+    filters = np.maximum(0.0, np.minimum(lower, upper))
+    return (filters * (2.0 / (edges[2:] - edges[:-2]))[None]).astype(np.float32)
+
+
+def log_mel(audio: np.ndarray, sample_rate: int, n_fft: int, hop: int, n_mels: int) -> np.ndarray:
+    """(samples, channels) waveform -> (channels, frames, n_mels) log-mel, causal framing (the
+    window ends at each hop), one frame per ``hop`` samples."""
+    frames = len(audio) // hop
+    padded = np.pad(audio, ((n_fft - hop, 0), (0, 0)))
+    starts = np.arange(frames) * hop
+    window = np.hanning(n_fft + 1)[:-1].astype(np.float32)
+    segments = padded[starts[:, None] + np.arange(n_fft)[None]]  # (frames, n_fft, channels)
+    spectrum = np.abs(np.fft.rfft(segments * window[None, :, None], axis=1))  # (frames, bins, channels)
+    mel = np.einsum("fbc,bm->cfm", spectrum, _mel_filters(sample_rate, n_fft, n_mels))
+    return np.log(np.maximum(mel, 1e-5)).astype(np.float32)

@@ -1,0 +1,133 @@
+"""The resumable training loop shared by every stage.
+
+A stage's state folder (``<run folder>/<stage>/``) holds ``state.safetensors`` (all parameters of
+the stage's modules, frozen ones included, and the optimizer state) and ``state.json`` (the step,
+the options and the loss log). Batches and noise are pure functions of ``(seed, step)``, so a run
+resumed at step ``s`` continues bit for bit as if it had never stopped. The model files in
+``<run folder>/model/`` are an export (official layout) rewritten at every checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import mlx.core as mx
+import mlx.optimizers as optim
+import numpy as np
+from mlx import nn
+from mlx.utils import tree_flatten, tree_unflatten
+
+STATE_FILE = "state.safetensors"
+LOG_FILE = "state.json"
+
+
+class Stage(Protocol):
+    name: str
+    modules: nn.Module  # the container value_and_grad differentiates (frozen parts marked frozen)
+
+    def batch(self, step: int) -> Any: ...
+
+    def loss(self, batch: Any, key: mx.array) -> tuple[mx.array, dict[str, mx.array]]: ...
+
+    def export(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    steps: int  # the stage's total step budget; a resumed run stops at the same total
+    seed: int = 0
+    learning_rate: float = 2e-4
+    checkpoint_every: int = 50
+    log_every: int = 10
+    resume: bool = False
+
+
+class TrainingError(ValueError):
+    """Bad training options (one sentence saying what to change)."""
+
+
+def step_key(seed: int, step: int) -> mx.array:
+    return mx.random.key(seed * 1_000_003 + step)
+
+
+def run(stage: Stage, folder: Path, options: TrainOptions, log: Callable[[str], None] = print) -> list[dict]:
+    """Train ``stage`` up to ``options.steps`` and return the log records of this call."""
+    state_dir = Path(folder) / stage.name
+    optimizer = optim.AdamW(learning_rate=options.learning_rate, weight_decay=0.0)
+    optimizer.init(stage.modules.trainable_parameters())
+    start, history = 0, []
+    if (state_dir / LOG_FILE).exists():
+        if not options.resume:
+            raise TrainingError(
+                f"{state_dir} already holds a {stage.name} run: add --resume to continue it, or give another folder."
+            )
+        start, history = _restore(stage, optimizer, state_dir, options)
+    elif options.resume:
+        log(f"{stage.name}: nothing to resume in {state_dir}; starting at step 0")
+    if start >= options.steps:
+        log(f"{stage.name}: already at step {start} of {options.steps}")
+        return []
+
+    loss_and_grad = nn.value_and_grad(stage.modules, lambda batch, key: stage.loss(batch, key))
+    records: list[dict] = []
+    window_start, window_steps, window_loss, window_metrics = time.monotonic(), 0, 0.0, {}
+    for step in range(start, options.steps):
+        batch = stage.batch(step)
+        (loss, metrics), grads = loss_and_grad(batch, step_key(options.seed, step))
+        optimizer.update(stage.modules, grads)
+        mx.eval(stage.modules.parameters(), optimizer.state, loss, metrics)
+        window_steps += 1
+        window_loss += float(loss)
+        for name, value in metrics.items():
+            window_metrics[name] = window_metrics.get(name, 0.0) + float(value)
+        done = step + 1
+        if done % options.log_every == 0 or done == options.steps:
+            elapsed = time.monotonic() - window_start
+            record = {
+                "step": done,
+                "loss": window_loss / window_steps,
+                "steps_per_s": window_steps / max(elapsed, 1e-9),
+            }
+            record.update({name: total / window_steps for name, total in window_metrics.items()})
+            records.append(record)
+            log(f"{stage.name} step {done}: " + ", ".join(f"{k} {v:.4g}" for k, v in record.items() if k != "step"))
+            window_start, window_steps, window_loss, window_metrics = time.monotonic(), 0, 0.0, {}
+        if done % options.checkpoint_every == 0 or done == options.steps:
+            history = history + [r for r in records if r not in history]
+            stage.export()  # first: an export may update frozen state (statistics) the checkpoint keeps
+            _save(stage, optimizer, state_dir, done, options, history)
+    return records
+
+
+def _save(
+    stage: Stage, optimizer: optim.Optimizer, state_dir: Path, step: int, options: TrainOptions, history: list
+) -> None:
+    from ltx_core.demo.train.weights import write_file
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    tensors = {f"param/{name}": np.array(value) for name, value in tree_flatten(stage.modules.parameters())}
+    tensors.update({f"optimizer/{name}": np.array(value) for name, value in tree_flatten(optimizer.state)})
+    write_file(state_dir / STATE_FILE, tensors, None)
+    record = {"step": step, "options": asdict(options), "history": history}
+    temporary = state_dir / (LOG_FILE + ".tmp")
+    temporary.write_text(json.dumps(record, indent=1))
+    temporary.replace(state_dir / LOG_FILE)
+
+
+def _restore(stage: Stage, optimizer: optim.Optimizer, state_dir: Path, options: TrainOptions) -> tuple[int, list]:
+    record = json.loads((state_dir / LOG_FILE).read_text())
+    saved = record["options"]
+    if saved["seed"] != options.seed:
+        raise TrainingError(f"the run in {state_dir} used --seed {saved['seed']}: resume it with the same seed.")
+    tensors = mx.load(str(state_dir / STATE_FILE))
+    params = [(name[len("param/") :], value) for name, value in tensors.items() if name.startswith("param/")]
+    stage.modules.load_weights(params, strict=True)
+    optimizer.state = tree_unflatten(
+        [(name[len("optimizer/") :], value) for name, value in tensors.items() if name.startswith("optimizer/")]
+    )
+    return int(record["step"]), list(record["history"])

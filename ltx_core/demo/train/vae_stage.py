@@ -1,0 +1,109 @@
+"""Stage ``vae``: the video VAE encoder and decoder learn to reconstruct synthetic clips.
+
+Loss: pixel MSE of the decoded posterior sample (the decoder runs as it does at inference: its
+decode timestep and latent noise injection) + ``KL_WEIGHT`` x the KL of the posterior (means and
+the config's uniform log-variance channel) to N(0, 1). The per-channel latent statistics stay
+frozen between checkpoints; each checkpoint re-estimates them from fixed clips so that normalised
+latents have zero mean and unit variance per channel (what the diffusion transformer expects),
+in both encoder and decoder, and training continues with them (the decoder's latent noise is
+relative to the normalised latent, so it must train with the statistics it ships with).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mlx.core as mx
+import numpy as np
+from mlx import nn
+
+from ltx_core.demo.train.data import ClipGeometry, pixels, training_clip
+from ltx_core.demo.train.weights import ParameterIndex, save_components
+from ltx_core.model.video_vae.ops import patchify
+
+KL_WEIGHT = 1e-6
+STATISTICS_SEED = 424242
+STATISTICS_CLIPS = 16
+
+
+class VideoVAEPair(nn.Module):
+    def __init__(self, encoder: nn.Module, decoder: nn.Module):
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+
+
+def encoder_moments(encoder: nn.Module, video: mx.array) -> tuple[mx.array, mx.array]:
+    """Raw (un-normalised) posterior means and log-variances, channels last: the encoder's own
+    forward up to its output convolution (its ``__call__`` keeps only the normalised means)."""
+    x = patchify(video.transpose(0, 2, 3, 4, 1), encoder.config.patch_size)
+    x = encoder.conv_in(x)
+    for block in encoder.down_blocks:
+        x = block(x)
+    x = encoder.conv_out(nn.silu(encoder.conv_norm_out(x)))
+    channels = encoder.latent_channels
+    means, log_var = x[..., :channels], x[..., channels:]
+    return means, mx.broadcast_to(log_var, means.shape) if log_var.shape[-1] == 1 else log_var
+
+
+def psnr(reconstruction: mx.array, target: mx.array) -> mx.array:
+    mse = mx.mean((mx.clip(reconstruction, -1, 1) - target) ** 2)
+    return 10 * mx.log10(4.0 / mx.maximum(mse, 1e-10))
+
+
+@dataclass
+class VAEStage:
+    checkpoint: Path
+    geometry: ClipGeometry
+    batch_size: int = 2
+    seed: int = 0
+    name: str = "vae"
+    modules: VideoVAEPair = field(init=False)
+
+    def __post_init__(self) -> None:
+        from ltx_core.loader.video_vae import load_video_decoder, load_video_encoder
+
+        self._indices = (
+            ParameterIndex.probe(self.checkpoint, load_video_encoder),
+            ParameterIndex.probe(self.checkpoint, load_video_decoder),
+        )
+        encoder, decoder = load_video_encoder(self.checkpoint), load_video_decoder(self.checkpoint)
+        encoder.train()
+        decoder.train()
+        self.modules = VideoVAEPair(encoder, decoder)
+        encoder.per_channel_statistics.freeze()
+        decoder.per_channel_statistics.freeze()
+        if "timestep_scale_multiplier" in decoder:
+            decoder.freeze(recurse=False, keys=["timestep_scale_multiplier"])
+
+    def batch(self, step: int) -> mx.array:
+        return pixels([training_clip(self.seed, step, i, self.geometry) for i in range(self.batch_size)])
+
+    def loss(self, video: mx.array, key: mx.array) -> tuple[mx.array, dict[str, mx.array]]:
+        encoder, decoder = self.modules.encoder, self.modules.decoder
+        sample_key, decode_key = mx.random.split(key)
+        means, log_var = encoder_moments(encoder, video)
+        log_var = mx.clip(log_var, -30.0, 20.0)
+        raw = means + mx.exp(0.5 * log_var) * mx.random.normal(means.shape, key=sample_key)
+        latent = encoder.per_channel_statistics.normalize(raw, channel_axis=-1).transpose(0, 4, 1, 2, 3)
+        reconstruction = decoder(latent, key=decode_key)
+        mse = mx.mean((reconstruction - video) ** 2)
+        kl = 0.5 * mx.mean(means**2 + mx.exp(log_var) - 1.0 - log_var)
+        return mse + KL_WEIGHT * kl, {"mse": mse, "kl": kl, "psnr": psnr(reconstruction, video)}
+
+    def export(self) -> None:
+        """Re-estimate the latent statistics (the decoder trains on from there with them), then
+        write encoder and decoder into the checkpoint."""
+        mean, std = self.latent_statistics()
+        for part in (self.modules.encoder, self.modules.decoder):
+            part.per_channel_statistics.mean_of_means = mx.array(mean)
+            part.per_channel_statistics.std_of_means = mx.array(std)
+        save_components(self.checkpoint, list(zip((self.modules.encoder, self.modules.decoder), self._indices)))
+
+    def latent_statistics(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-channel mean and std of the raw posterior means over fixed clips."""
+        clips = [training_clip(STATISTICS_SEED, 0, i, self.geometry) for i in range(STATISTICS_CLIPS)]
+        means, _ = encoder_moments(self.modules.encoder, pixels(clips))
+        flat = np.array(means).reshape(-1, means.shape[-1])
+        return flat.mean(axis=0).astype(np.float32), np.maximum(flat.std(axis=0), 1e-3).astype(np.float32)

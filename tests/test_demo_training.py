@@ -1,0 +1,185 @@
+"""Demo model training (issue 18): trained weights save in the official layout (bit-exact through
+the normal loaders and the ledger), gradients flow, and a resumed run continues bit for bit."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import mlx.core as mx
+import numpy as np
+import pytest
+from mlx.utils import tree_flatten
+
+from ltx_core.demo import CHECKPOINT, demo_paths, install_trained_set, write_demo_set
+from ltx_core.demo.evaluate import evaluate
+from ltx_core.demo.train.data import ClipGeometry, held_out_captions, training_clip
+from ltx_core.demo.train.loop import TrainingError, TrainOptions, run
+from ltx_core.demo.train.vae_stage import VAEStage
+from ltx_core.demo.train.weights import ParameterIndex, save_components
+from ltx_core.loader.components import load_transformer
+from ltx_core.loader.video_vae import load_video_decoder
+from ltx_core.pipelines.ledger import build_ledger
+from ltx_core.presets import load_presets, pick_preset, system_memory_bytes
+
+SMALL = ClipGeometry(frames=9, height=64, width=64)
+
+
+def params(module) -> dict[str, np.ndarray]:
+    return {name: np.array(value) for name, value in tree_flatten(module.parameters())}
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_trained_weights_round_trip_through_the_loaders_bit_exactly(tmp_path: Path):
+    model = write_demo_set(tmp_path / "model")
+    checkpoint = model / CHECKPOINT
+    index = ParameterIndex.probe(checkpoint, load_transformer)
+    transformer = load_transformer(checkpoint)
+    rng = np.random.default_rng(1)
+    changed = {
+        name: mx.array(value + rng.normal(0, 0.01, value.shape).astype(np.float32))
+        for name, value in params(transformer).items()
+    }
+    transformer.load_weights(list(changed.items()))
+    save_components(checkpoint, [(transformer, index)])
+    reloaded = params(load_transformer(checkpoint))
+    assert reloaded.keys() == changed.keys()
+    for name, value in changed.items():
+        assert np.array_equal(reloaded[name], np.array(value)), name
+
+
+def test_resumed_run_continues_bit_for_bit(tmp_path: Path):
+    def stage(folder: Path) -> VAEStage:
+        model = folder / "model"
+        if not model.exists():
+            write_demo_set(model)
+        return VAEStage(model / CHECKPOINT, SMALL, batch_size=1)
+
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    records = run(stage(straight), straight, TrainOptions(steps=4, checkpoint_every=2, log_every=1), log=lambda _: None)
+    run(stage(split), split, TrainOptions(steps=2, checkpoint_every=2, log_every=1), log=lambda _: None)
+    with pytest.raises(TrainingError, match="--resume"):
+        run(stage(split), split, TrainOptions(steps=4), log=lambda _: None)
+    resumed = run(
+        stage(split), split, TrainOptions(steps=4, checkpoint_every=2, log_every=1, resume=True), log=lambda _: None
+    )
+    assert [r["step"] for r in resumed] == [3, 4]
+    assert [r["loss"] for r in resumed] == [r["loss"] for r in records[2:]]
+    assert digest(straight / "model" / CHECKPOINT) == digest(split / "model" / CHECKPOINT)
+    assert digest(straight / "vae" / "state.safetensors") == digest(split / "vae" / "state.safetensors")
+    # The exported decoder is the trained one (statistics re-estimated, weights as trained).
+    trained = stage(straight)
+    decoder = load_video_decoder(straight / "model" / CHECKPOINT)
+    weights = params(decoder)
+    for name, value in params(trained.modules.decoder).items():
+        if "per_channel_statistics" not in name:
+            assert np.array_equal(weights[name], value), name
+
+
+def test_vae_gradients_reach_every_trainable_weight(tmp_path: Path):
+    from mlx import nn
+
+    model = write_demo_set(tmp_path / "model")
+    vae = VAEStage(model / CHECKPOINT, SMALL, batch_size=1)
+    loss_and_grad = nn.value_and_grad(vae.modules, vae.loss)
+    (loss, metrics), grads = loss_and_grad(vae.batch(0), mx.random.key(0))
+    flat = dict(tree_flatten(grads))
+    assert set(flat) == {name for name, _ in tree_flatten(vae.modules.trainable_parameters())}
+    assert "encoder.per_channel_statistics.mean_of_means" not in flat
+    assert all(float(mx.abs(g).sum()) > 0 for g in flat.values())
+    assert float(loss) > 0 and 0 < float(metrics["psnr"]) < 40
+
+
+def test_training_clips_never_use_held_out_captions():
+    held_out = set(held_out_captions())
+    assert 20 < len(held_out) < 100
+    seen = {training_clip(0, step, 0, SMALL).caption for step in range(200)}
+    assert not seen & held_out and len(seen) > 100
+
+
+def test_installed_trained_set_is_what_the_demo_paths_use(tmp_path: Path):
+    model = write_demo_set(tmp_path / "run" / "model")
+    vae = VAEStage(model / CHECKPOINT, SMALL, batch_size=1)
+    run(vae, tmp_path / "run", TrainOptions(steps=1, log_every=1), log=lambda _: None)
+    root = install_trained_set(model, tmp_path / "demo")
+    paths = demo_paths(root)
+    assert digest(paths.checkpoint) == digest(model / CHECKPOINT) == (root / "TRAINED").read_text()
+    ledger = build_ledger(paths, pick_preset(system_memory_bytes(), load_presets()), demo=True)
+    through_ledger = params(ledger.video_encoder())
+    for name, value in params(vae.modules.encoder).items():
+        if "per_channel_statistics" not in name:
+            assert np.array_equal(through_ledger[name], value), name
+    result = evaluate(root, limit=1, steps=2, log=lambda _: None)
+    assert result.captions == 1 and set(result.hit_rates) == {"colour", "shape", "motion", "background"}
+    assert all(rate in (0.0, 1.0) for rate in result.hit_rates.values())
+    with pytest.raises(FileNotFoundError, match="model/ folder"):
+        install_trained_set(tmp_path, tmp_path / "other")
+
+
+def test_flow_loss_gradients_reach_the_transformer_and_text_connectors(tmp_path: Path):
+    from mlx import nn
+
+    from ltx_core.demo.train.transformer_stage import TransformerStage
+
+    stage = TransformerStage(write_demo_set(tmp_path / "model"), SMALL, batch_size=2)
+    batch = stage.batch(0)
+    assert batch["video"].shape[1] == 2 * 2 * 2 and batch["audio"].shape[1] == 9
+    (loss, metrics), grads = nn.value_and_grad(stage.modules, stage.loss)(batch, mx.random.key(0))
+    flat = dict(tree_flatten(grads))
+    assert set(flat) == {name for name, _ in tree_flatten(stage.modules.trainable_parameters())}
+    silent = [name for name, g in flat.items() if float(mx.abs(g).max()) == 0]
+    assert not silent, silent
+    assert float(loss) == pytest.approx(float(metrics["video"] + metrics["audio"]), rel=1e-5)
+
+
+def test_training_sigmas_follow_the_official_sampler_and_the_distilled_schedule():
+    from ltx_core.components.schedulers import DISTILLED_SIGMAS, STAGE_2_DISTILLED_SIGMAS
+    from ltx_core.demo.train.transformer_stage import shifted_logit_normal_sigmas, training_sigmas
+
+    rng = np.random.default_rng(0)
+    few, many = shifted_logit_normal_sigmas(rng, 20000, 48), shifted_logit_normal_sigmas(rng, 20000, 4096)
+    assert 0 < few.min() and many.max() <= 1
+    assert few.mean() + 0.1 < many.mean()  # the shift grows with the token count
+    mixed = training_sigmas(np.random.default_rng(1), 20000, 48)
+    distilled = np.isin(mixed, np.array(DISTILLED_SIGMAS[:-1] + STAGE_2_DISTILLED_SIGMAS[:-1], dtype=np.float32))
+    assert 0.2 < distilled.mean() < 0.3
+
+
+@pytest.mark.parametrize("kind", ["spatial", "temporal"])
+def test_upsampler_stages_train_and_export_in_the_upsampler_files(tmp_path: Path, kind: str):
+    from ltx_core.demo.train.upsampler_stage import UpsamplerStage
+    from ltx_core.loader.upsampler import load_upsampler
+
+    model = write_demo_set(tmp_path / "model")
+    geometry = ClipGeometry(frames=17 if kind == "temporal" else 9, height=64, width=64)
+    stage = UpsamplerStage(model, geometry, kind=kind, batch_size=1)
+    low, high = stage.batch(0)
+    if kind == "spatial":
+        assert (high.shape[3], high.shape[4]) == (2 * low.shape[3], 2 * low.shape[4])
+    else:
+        assert high.shape[2] == 2 * (low.shape[2] - 1) + 1
+    before = digest(stage.file)
+    run(stage, tmp_path, TrainOptions(steps=2, log_every=1), log=lambda _: None)
+    assert digest(stage.file) != before
+    reloaded = params(load_upsampler(stage.file))
+    for name, value in params(stage.modules).items():
+        assert np.array_equal(reloaded[name], value), name
+
+
+def test_cpu_split_head_attention_gradients_match_the_fused_kernel(monkeypatch):
+    from ltx_core.model.transformer import cpu_attention
+
+    monkeypatch.setattr(cpu_attention, "GROUP_SCORE_BYTES", 1)  # the bounded path: evaluates as it goes
+    q, k, v = (mx.random.normal((1, 8, 16, 4), key=mx.random.key(i)) for i in range(3))
+
+    def split(q, k, v):
+        return (cpu_attention.split_heads_attention(q, k, v, 0.5) ** 2).sum()
+
+    def fused(q, k, v):
+        return (mx.fast.scaled_dot_product_attention(q, k, v, scale=0.5) ** 2).sum()
+
+    for ours, reference in zip(mx.grad(split, argnums=(0, 1, 2))(q, k, v), mx.grad(fused, argnums=(0, 1, 2))(q, k, v)):
+        assert np.array_equal(np.array(ours), np.array(reference))
