@@ -77,6 +77,23 @@ def version_configs() -> dict[str, tuple[dict, object]]:
     return {"2.0 (19B)": (v20, gemma_12b_config()), "2.3 (22B)": (v23, gemma_12b_config()), "2.5": (v25, gemma4_12b_config())}
 
 
+def weights_per_mode(transformer: dict, gemma) -> str:
+    """Transformer weights resident in bf16, 8-bit and 4-bit, streamed (the non-block layers and one
+    4-bit block), and the text encoder in bf16 / 8-bit / 4-bit."""
+    from ltx_core.model.text_encoder.memory import gemma4_weight_bytes, weight_bytes
+
+    config = json.dumps(transformer, sort_keys=True)
+    parts = []
+    for label, dtype, bits in (("bf16", "bfloat16", None), ("8-bit", "bfloat16", 8), ("4-bit", "bfloat16", 4)):
+        rest, block, blocks = transformer_weight_bytes(config, dtype, bits)
+        parts.append(f"{label} {(rest + block * blocks) / 1e9:.2f}")
+        if bits == 4:
+            parts.append(f"streamed (4-bit) {(rest + block) / 1e9:.2f}")
+    text = gemma4_weight_bytes if type(gemma).__name__.startswith("Gemma4") else weight_bytes
+    encoder = ", ".join(f"{mode} {text(gemma, mode) / 1e9:.2f}" for mode in ("bfloat16", "8bit", "4bit"))
+    return "transformer " + ", ".join(parts) + "; text encoder " + encoder
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--height", type=int, default=512)
@@ -93,6 +110,7 @@ def main() -> None:
         connectors = connector_bytes(config["transformer"])
         print(f"\n{version}: transformer {model / 1e9:.1f} GB bf16 ({blocks} blocks) + connectors {connectors / 1e9:.1f} GB "
               f"= {(model + connectors) / 1e9:.1f} GB; text encoder: {type(gemma).__name__}")  # fmt: skip
+        print("   weights per mode (GB): " + weights_per_mode(config["transformer"], gemma))
         header = None
         for preset in presets:
             estimate = estimate_for_preset(
