@@ -141,3 +141,16 @@ def test_extend_from_the_cli(setup, monkeypatch, capsys):
     assert main(["generate", "--pipeline", "extend", "--source", str(folder / "source.mp4"), "--seconds", "0.3",
                  "--overlap", "1", "--prompt", "more waves", "--output", str(folder / "cli.mp4"), *common]) == 0  # fmt: skip
     assert probe_video(folder / "cli.mp4").frames == FRAMES + 8
+
+
+def test_sound_that_ends_before_the_overlap_is_not_encoded(setup):
+    """A source whose audio stops before the overlap: the extension's audio is generated without it
+    (a notice), the source's sound is still kept; nothing loads."""
+    folder, ledger = setup
+    t = np.arange(7200) / 24000  # 0.3 s; the overlap starts at 16 / 24 s
+    tone = (0.3 * np.sin(2 * np.pi * 330 * t)).astype(np.float32)
+    write_mp4(folder / "early.mp4", smooth_clip(), FPS, np.stack([tone, tone])[None], 24000, sidecar=False)
+    job, notices = ExtendPipeline(ledger).prepare(ExtendRequest(folder / "early.mp4", 0.5, prompt="x"))
+    assert job.audio is not None and job.audio.seconds == 0.3 and job.audio_overlap_frames == 0
+    assert any("ends at 0.30 s, before the overlap" in n for n in notices)
+    assert not ledger.loaded()

@@ -161,3 +161,63 @@ def test_retake_on_ltx25_keeps_the_frames_outside_the_window(tmp_path):
     change = np.abs(ours - source).mean(axis=(1, 2, 3))
     assert probe_video(record.video).has_audio and change[~inside].max() < 4 and change[inside].min() > 10
     assert json.loads(record.sidecar.read_text())["settings"]["models"]["model_version"] == "2.5"
+
+
+def short_audio_clip(path: Path, samples: int) -> Path:
+    t = np.arange(samples) / 24000
+    tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    write_mp4(path, smooth_clip(), FPS, np.stack([tone, tone])[None], 24000, sidecar=False)
+    return path
+
+
+def test_sound_that_cannot_be_regenerated_is_refused_before_loading(tmp_path):
+    """Prepared on the tiny set, nothing loads: a silent clip asked for its audio only, a sound too
+    short to encode asked to be regenerated (kept, with a notice, when only the video is retaken),
+    and a sound shorter than the clip (a notice: the official zero padding)."""
+    from ltx_core.pipelines.request import RequestError
+    from ltx_core.pipelines.retake import RetakePipeline, RetakeRequest
+    from tests.conftest import DEFAULT_SET, Reference
+    from tests.pipeline_helpers import tiny_ledger
+
+    ledger = tiny_ledger(Reference(DEFAULT_SET), tmp_path)
+    pipeline = RetakePipeline(ledger)
+    silent = tmp_path / "silent.mp4"
+    write_mp4(silent, smooth_clip(), FPS, sidecar=False)
+    with pytest.raises(RequestError, match="silent.mp4 has no audio to regenerate: regenerate its video."):
+        pipeline.prepare(RetakeRequest(silent, 0.2, 0.5, "x", regenerate_video=False))
+    blip = short_audio_clip(tmp_path / "blip.mp4", 400)  # 17 ms: less than the STFT's half window
+    with pytest.raises(RequestError, match=r"the audio of blip.mp4 is 0.017 s long, too short to encode \(at least 0.032 s\)"):
+        pipeline.prepare(RetakeRequest(blip, 0.2, 0.5, "x"))
+    job, notices = pipeline.prepare(RetakeRequest(blip, 0.2, 0.5, "x", regenerate_audio=False))
+    assert job.audio is None and not job.generate_audio and any("too short to encode" in n for n in notices)
+    half = short_audio_clip(tmp_path / "half.mp4", 12000)
+    job, notices = pipeline.prepare(RetakeRequest(half, 0.2, 0.5, "x"))
+    assert job.generate_audio and job.audio.seconds == 0.5
+    assert any("ends at 0.50 s, the clip at 1.04 s" in n for n in notices)
+    assert not ledger.loaded()
+
+
+def test_splice_keeps_the_source_samples_outside_the_window():
+    """The output track of an audio retake, sample by sample: the source's own samples outside
+    [start, end), the regenerated audio (resampled from the vocoder's rate) inside, 20 ms fades
+    inside the edges; silence past the end of a shorter source."""
+    import mlx.core as mx
+
+    from ltx_core.media.audio_read import AudioClip
+    from ltx_core.model.audio_vae.audio import Audio
+    from ltx_core.pipelines.source_audio import splice_window
+
+    rate, seconds = 24000, 1.0
+    source = np.round(np.random.default_rng(0).uniform(-0.5, 0.5, (1, 20000)) * 32768) / 32768  # mono, 0.83 s
+    generated = Audio(mx.full((2, 48000), 0.25), 48000)  # stereo at the vocoder's rate
+    pcm, out_rate = splice_window(AudioClip(source.astype(np.float32), rate, 0.0, 20000 / rate), generated, 0.4, 0.7, seconds)
+    assert out_rate == rate and pcm.shape == (24000, 1)
+    expected = np.round(source[0] * 32768).astype(np.int16)
+    first, stop, fade = 9600, 16800, 480
+    assert np.array_equal(pcm[:first, 0], expected[:first]) and np.array_equal(pcm[stop:20000, 0], expected[stop:])
+    # 0.25 inside, within the windowed-sinc resampler's DC gain (0.05% from 1, as torchaudio's)
+    assert np.all(np.abs(pcm[first + fade : stop - fade, 0].astype(int) - 8192) <= 8)
+    assert np.all(pcm[20000:] == 0)
+    ramp = pcm[first : first + fade, 0].astype(float)
+    weights = (np.arange(fade) + 1) / (fade + 1)
+    assert np.allclose(ramp, expected[first : first + fade] * (1 - weights) + 8196 * weights, atol=1.5)
