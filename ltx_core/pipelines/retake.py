@@ -195,7 +195,7 @@ def source_audio(ledger: ModelLedger, clip: SourceClip, request: RetakeRequest, 
     if audio.seconds < clip.duration - 0.5 / clip.fps:
         notices.append(
             f"the audio of {name} ends at {audio.seconds:.2f} s, the clip at {clip.duration:.2f} s: past its end "
-            "the audio latent is zeros (as the official retake pads it) and the output is silent outside the window."
+            "the audio latent is zeros (as the official retake pads it), and outside the window the output stays silent there."
         )
     return audio
 
