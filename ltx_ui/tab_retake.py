@@ -41,11 +41,10 @@ class RetakeTab(ClipEditTab):
 
     @staticmethod
     def audio_choice(has_audio: bool, value: bool = True) -> gr.Checkbox:
-        """A clip with audio keeps it: regenerating it needs its log-mel encoding (the audio-to-video
-        front end), which ``ltx_core.pipelines.retake`` does not have yet."""
+        """A clip with audio: regenerate its sound in the window (or keep it); a silent clip: generate
+        a soundtrack for the whole clip (or stay silent)."""
         if has_audio:
-            return gr.Checkbox(value=False, interactive=False,
-                               label="Regenerate the audio in the window (not yet for clips with audio: it is kept)")  # fmt: skip
+            return gr.Checkbox(value=value, interactive=True, label="Regenerate the audio in the window")
         return gr.Checkbox(value=value, interactive=True, label="Generate a soundtrack (the clip has none)")
 
     def timeline_inputs(self) -> list[Any]:

@@ -2,8 +2,10 @@
 the encoded latents onward (tests/data/retake_reference.npz, recorded by
 tools/make_retake_reference.py on the tiny 2.0 and 2.3 checkpoints): the temporal region masks
 and the final video and audio latents, with the recorded source latents, noise and contexts
-injected. Cases: video and audio regenerated (distilled), video only (audio kept), and the
-guided dev recipe."""
+injected. Cases: video and audio regenerated (distilled), video only (audio kept), the guided dev
+recipe, and ``encoded``: the audio encode path from the waveform on (the official
+``_encode_audio_for_retake`` with its torchaudio ``AudioProcessor``): our log-mel, our encoded and
+zero-padded source audio latent, and the retake run from that latent."""
 
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from tests.pipeline_helpers import InjectedNoise
 
 DATA = np.load(Path(__file__).parent / "data" / "retake_reference.npz")
 VERSIONS = ("2.0", "2.3")
-CASES = ("both", "video_only", "guided")
+CASES = ("both", "video_only", "guided", "encoded")
 # The recording's dev guidance (tools/make_retake_reference.py: STG on block 1 of the tiny models).
 VIDEO_GUIDANCE = MultiModalGuiderParams(cfg_scale=3.0, stg_scale=1.0, stg_blocks=(1,), rescale_scale=0.7, modality_scale=3.0)
 AUDIO_GUIDANCE = MultiModalGuiderParams(cfg_scale=7.0, stg_scale=1.0, stg_blocks=(1,), rescale_scale=0.7, modality_scale=3.0)
@@ -58,6 +60,24 @@ def job_for(version: str, case: str) -> PreparedRetake:
     return PreparedRetake(request, clip, generation, guided=guided, generate_audio=True)
 
 
+def encoded_source_audio(ledger: ModelLedger, key: str, frames: int) -> mx.array:
+    """The recorded waveform through our log-mel and audio VAE encoder, conformed to ``frames``
+    latent frames (zero-padded: the waveform is shorter than the clip), compared on the way."""
+    from ltx_core.loader.audio_vae import audio_vae_config
+    from ltx_core.media.audio_read import AudioClip
+    from ltx_core.pipelines.source_audio import encode_clip_audio, log_mel_of
+
+    waveform, rate = DATA[f"{key}/in/waveform"], int(DATA[f"{key}/in/waveform_rate"])
+    clip = AudioClip(waveform, rate, 0.0, waveform.shape[1] / rate)
+    check_parity(f"retake/{key}/mel", log_mel_of(clip, audio_vae_config(ledger.audio_file)), DATA[f"{key}/out/mel"])
+    latent = encode_clip_audio(ledger, clip, frames)
+    expected = DATA[f"{key}/out/source_audio"]
+    check_parity(f"retake/{key}/source_audio", latent, expected)
+    padded = np.abs(expected).sum(axis=(0, 1, 3)) == 0
+    assert padded[-1] and np.array_equal(np.array(latent)[:, :, padded], expected[:, :, padded])
+    return latent
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_retake_matches_the_official_pipeline(version_ledger, case: str):
     version, ledger = version_ledger
@@ -78,11 +98,13 @@ def test_retake_matches_the_official_pipeline(version_ledger, case: str):
 
         check_parity(f"retake/{key}/sigmas", ltx2_sigmas(3), DATA[f"{key}/in/sigmas"])
 
+    source_audio = get(f"{version}/in/source_audio")
+    if case == "encoded":
+        source_audio = encoded_source_audio(ledger, key, audio_space.shape.frames)
     embeddings = PromptEmbeddings(contexts(version, ""), contexts(version, "negative_"))
     noise = InjectedNoise([get(f"{key}/in/video_noise"), get(f"{key}/in/audio_noise")])
     video, audio = retake_latents(
-        ledger, job, Prompts(embeddings, "fixture"), noise, get(f"{version}/in/source_video"),
-        get(f"{version}/in/source_audio"),
+        ledger, job, Prompts(embeddings, "fixture"), noise, get(f"{version}/in/source_video"), source_audio,
     )  # fmt: skip
     check_parity(f"retake/{key}/video_latent", video, DATA[f"{key}/out/video_latent"], DOWNSTREAM_OF_ROPE)
     check_parity(f"retake/{key}/audio_latent", audio, DATA[f"{key}/out/audio_latent"], DOWNSTREAM_OF_ROPE)

@@ -44,7 +44,8 @@ def test_retake_part_of_a_gallery_item_with_lineage_and_reuse(app, client):
     choice = client.predict(name, api_name="/gallery_retake")
     assert choice["value"] == name
     status, _, video, prompt_used, seed_used, _ = client.predict(
-        **{**RETAKE, "source": name, "start": 0.4, "end": 0.7, "prompt": "a red boat", "seed": 9}, api_name="/retake"
+        **{**RETAKE, "source": name, "start": 0.4, "end": 0.7, "prompt": "a red boat", "seed": 9, "regenerate_audio": True},
+        api_name="/retake",
     )  # fmt: skip
     assert "Saved" in status and prompt_used == "a red boat" and seed_used == 9
     info = probe_video(video)
@@ -56,6 +57,7 @@ def test_retake_part_of_a_gallery_item_with_lineage_and_reuse(app, client):
     assert change[~inside].max() < 12 and change[inside].min() > 2 * change[~inside].max()
     settings = json.loads((app.outputs / Path(video).with_suffix(".json").name).read_text())["settings"]
     assert settings["pipeline"] == "retake" and settings["studio"]["tab"] == "retake"
+    assert settings["request"]["regenerate_audio"] is True  # the clip's own sound, regenerated in the window
     assert settings["request"]["source"] == str(app.outputs / name)
     _, details, *_ = client.predict(Path(video).name, api_name="/gallery_show")
     assert f"Made from `{name}`" in details

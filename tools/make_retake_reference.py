@@ -7,16 +7,23 @@ initial latents and the official ``TemporalRegionMask`` (from ``ltx_pipelines.re
 conditioning, the official ``GaussianNoiser`` fed with recorded noise, ``euler_denoising_loop``
 with ``simple_denoising_func`` (distilled sigmas) or ``multi_modal_guider_denoising_func`` (the
 dev recipe: ``LTX2Scheduler`` sigmas). The source latents are seeded random arrays standing in
-for the VAE encodings (the encoders are compared elsewhere; the official audio encode path runs
-torchaudio's mel front end, which has no CPU build for the torch here, so it is not recorded).
-Contexts are the set's ``e2e_distilled`` contexts; negatives are seeded random.
+for the VAE encodings in the first three cases (the encoders are compared elsewhere). Contexts are
+the set's ``e2e_distilled`` contexts; negatives are seeded random.
 
 Cases per version (``<version>/<case>/...``):
 - ``both``: video and audio regenerated in [0.4, 0.7) s, distilled;
 - ``video_only``: video regenerated, audio kept (the official ``regenerate_audio=False``: the
   audio mask is [0, 0));
 - ``guided``: both regenerated in [0.3, 0.65) s with 3 ``LTX2Scheduler`` steps and the version's
-  dev guidance (CFG, STG, rescale, modality).
+  dev guidance (CFG, STG, rescale, modality);
+- ``encoded``: the audio encode path of the retake from the waveform on: a seeded stereo 24 kHz
+  waveform (0.9 s, shorter than the 25-frame clip, so the latent is zero-padded) goes through the
+  official ``_encode_audio_for_retake`` (``encode_audio`` with the official ``AudioProcessor``:
+  torchaudio's ``resample`` and ``MelSpectrogram``, then the audio VAE encoder, then the trim/pad to
+  the clip's audio latent frames); its log-mel (the official processor's, recorded separately) and
+  the conformed latent are stored, and the latent is the source audio of a distilled retake that
+  regenerates video and audio in [0.4, 0.7) s. The torchaudio in /tmp/refenv (2.11) runs on CPU, so
+  nothing is substituted here.
 
 Run it in a scratch environment, never the project's (the official import name ``ltx_core``
 collides with ours):
@@ -33,8 +40,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from ltx_core.model.audio_vae.ops import AudioProcessor
 from ltx_core.tools import AudioLatentTools, VideoLatentTools
-from ltx_pipelines.retake import TemporalRegionMask
+from ltx_pipelines.retake import TemporalRegionMask, _encode_audio_for_retake
 from ltx_pipelines.utils.constants import DISTILLED_SIGMA_VALUES
 from ltx_pipelines.utils.helpers import create_noised_state, multi_modal_guider_denoising_func, simple_denoising_func
 from ltx_pipelines.utils.model_ledger import ModelLedger
@@ -45,7 +53,7 @@ from ltx_core.components.guiders import MultiModalGuider, MultiModalGuiderParams
 from ltx_core.components.noisers import GaussianNoiser
 from ltx_core.components.patchifiers import AudioPatchifier, VideoLatentPatchifier
 from ltx_core.components.schedulers import LTX2Scheduler
-from ltx_core.types import AudioLatentShape, VideoLatentShape, VideoPixelShape
+from ltx_core.types import Audio, AudioLatentShape, VideoLatentShape, VideoPixelShape
 
 torch.set_num_threads(1)
 FRAMES, HEIGHT, WIDTH, FPS = 25, 128, 128, 24.0
@@ -54,10 +62,12 @@ GUIDANCE = {
     "video": MultiModalGuiderParams(cfg_scale=3.0, stg_scale=1.0, stg_blocks=[1], rescale_scale=0.7, modality_scale=3.0),
     "audio": MultiModalGuiderParams(cfg_scale=7.0, stg_scale=1.0, stg_blocks=[1], rescale_scale=0.7, modality_scale=3.0),
 }
+WAVEFORM_RATE, WAVEFORM_SECONDS, ENCODED_SEED = 24000, 0.9, 1516
 CASES = {
     "both": {"window": (0.4, 0.7), "video": True, "audio": True, "guided": False},
     "video_only": {"window": (0.4, 0.7), "video": True, "audio": False, "guided": False},
     "guided": {"window": (0.3, 0.65), "video": True, "audio": True, "guided": True},
+    "encoded": {"window": (0.4, 0.7), "video": True, "audio": True, "guided": False, "encoded": True},
 }
 
 
@@ -99,11 +109,17 @@ def record_version(directory: Path, version: str, rng: np.random.Generator, arra
     })  # fmt: skip
     video_tools = VideoLatentTools(VideoLatentPatchifier(patch_size=1), video_shape, FPS)
     audio_tools = AudioLatentTools(AudioPatchifier(patch_size=1), audio_shape)
+    audio_encoder = ledger.audio_encoder()
     for case, spec in CASES.items():
         start, end = spec["window"]
+        case_audio, draws = source_audio, rng
+        if spec.get("encoded"):  # its own generator: the other cases' arrays stay as first recorded
+            draws = np.random.default_rng(ENCODED_SEED)
+            case_audio, encoded = encode_waveform(audio_encoder, pixel, draws)
+            arrays.update({f"{prefix}{case}/{name}": value for name, value in encoded.items()})
         noise = [
-            rng.standard_normal((1, video_shape.token_count(), video_channels)).astype(np.float32),
-            rng.standard_normal((1, audio_shape.frames, audio_channels * mel_bins)).astype(np.float32),
+            draws.standard_normal((1, video_shape.token_count(), video_channels)).astype(np.float32),
+            draws.standard_normal((1, audio_shape.frames, audio_channels * mel_bins)).astype(np.float32),
         ]
         noiser = RecordedNoiser(noise)
         video_window = (start, end) if spec["video"] else (0.0, 0.0)
@@ -115,7 +131,7 @@ def record_version(directory: Path, version: str, rng: np.random.Generator, arra
             )  # fmt: skip
             audio = create_noised_state(
                 audio_tools, [TemporalRegionMask(*audio_window, fps=FPS)], noiser, torch.float32, torch.device("cpu"),
-                initial_latent=torch.from_numpy(source_audio),
+                initial_latent=torch.from_numpy(case_audio),
             )  # fmt: skip
             if spec["guided"]:
                 sigmas = LTX2Scheduler().execute(steps=3).to(torch.float32)
@@ -142,6 +158,24 @@ def record_version(directory: Path, version: str, rng: np.random.Generator, arra
             key + "out/video_latent": out_video.latent.numpy(), key + "out/audio_latent": out_audio.latent.numpy(),
         })  # fmt: skip
         print(version, case, "mask v", masks[0].sum(), "a", masks[1].sum(), "video", out_video.latent.abs().max().item())
+
+
+def encode_waveform(audio_encoder, pixel: VideoPixelShape, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+    """The official retake's audio encode of a seeded waveform: (the conformed latent, arrays to store)."""
+    samples = round(WAVEFORM_SECONDS * WAVEFORM_RATE)
+    t = np.arange(samples) / WAVEFORM_RATE
+    tones = np.stack([0.4 * np.sin(2 * np.pi * 330 * t), 0.3 * np.sin(2 * np.pi * 523 * t + 1.0)])
+    waveform = (tones + 0.05 * rng.standard_normal((2, samples))).astype(np.float32)
+    with torch.inference_mode():
+        mel = AudioProcessor(
+            target_sample_rate=audio_encoder.sample_rate, mel_bins=audio_encoder.mel_bins,
+            mel_hop_length=audio_encoder.mel_hop_length, n_fft=audio_encoder.n_fft,
+        ).waveform_to_mel(Audio(waveform=torch.from_numpy(waveform)[None], sampling_rate=WAVEFORM_RATE))  # fmt: skip
+        latent = _encode_audio_for_retake(audio_encoder, torch.from_numpy(waveform), WAVEFORM_RATE, pixel, torch.float32)
+    latent = latent.numpy()
+    print("encoded audio", mel.shape, latent.shape, "padded frames", int((np.abs(latent).sum(axis=(0, 1, 3)) == 0).sum()))
+    return latent, {"in/waveform": waveform, "in/waveform_rate": np.array(WAVEFORM_RATE), "out/mel": mel.numpy(),
+                    "out/source_audio": latent}  # fmt: skip
 
 
 def main(reference_root: str, out_path: str) -> None:

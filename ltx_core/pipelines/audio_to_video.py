@@ -123,14 +123,10 @@ class AudioToVideoPipeline(StagedPipeline):
     def encode(self, clip: AudioClip, request: GenerationRequest, mel: mx.array | None = None) -> mx.array:
         """The clip's normalised audio latent, cut to the frames the video needs."""
         from ltx_core.loader.audio_vae import audio_vae_config
-        from ltx_core.model.audio_vae.mel import waveform_to_log_mel
+        from ltx_core.pipelines.source_audio import log_mel_of
 
         if mel is None:
-            config = audio_vae_config(self.ledger.audio_file)
-            mel = mx.array(waveform_to_log_mel(
-                clip.waveform, clip.sample_rate, config.sample_rate, config.n_fft, config.mel_hop_length,
-                config.mel_bins, config.in_channels,
-            ))  # fmt: skip
+            mel = log_mel_of(clip, audio_vae_config(self.ledger.audio_file))
         latent = encode_audio(self.ledger, mel)
         needed = self.needed_latent_frames(request.frames, request.fps)
         if latent.shape[2] < needed:

@@ -9,16 +9,19 @@ to them, so motion and content continue. The output is the source up to the over
 clip with the source's own frames put back over the overlap; the result is the source followed by
 the extension (8k more frames: N seconds rounded up to whole latent frames).
 
-Audio: the source's own waveform is kept up to its end; the new clip's generated audio follows,
-cross-faded with the source over the overlap. Conditioning the new audio on the source's audio
-needs the source's audio latent, i.e. its log-mel encoding (the audio-to-video front end), which
-this build lacks: the new audio continues the new video, not the old sound."""
+Audio: the source's sound over the overlap is encoded (log-mel, audio VAE encoder, as
+audio-to-video does) and the new clip's audio latent frames that it covers are fixed to it (denoise
+mask 0, as the video overlap is), so the new sound is generated continuing the old one. The output
+keeps the source's own samples (its rate and channels) up to its end, then the new clip's decoded
+audio, resampled to that rate: with a 20 ms fade into it just before the source ends, or (``blend``,
+the timeline) cross-faded over the whole overlap as the frames are. A source without audio gives an
+extension without audio."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import mlx.core as mx
@@ -26,13 +29,22 @@ import numpy as np
 
 from ltx_core.components.guiders import MultiModalGuiderParams
 from ltx_core.components.noisers import GaussianNoiser
+from ltx_core.media.audio_read import AudioClip
 from ltx_core.pipelines.blocks import Prompts, decode_audio, denoise_stage, encode_prompts, latent_spaces
 from ltx_core.pipelines.descriptor import Latents, PipelineDescriptor
-from ltx_core.pipelines.latents import LatentIndexConditioning
+from ltx_core.pipelines.latents import AudioLatentConditioning, LatentIndexConditioning
 from ltx_core.pipelines.ledger import Component, ModelLedger
 from ltx_core.pipelines.progress import ProgressReporter
 from ltx_core.pipelines.request import GenerationRequest, RequestError
 from ltx_core.pipelines.retake import edit_denoising
+from ltx_core.pipelines.source_audio import (
+    EDGE_FADE_SECONDS,
+    encode_clip_audio,
+    generated_at,
+    read_clip_audio,
+    shortest_encodable_seconds,
+    to_pcm16,
+)
 from ltx_core.pipelines.source_clip import (
     SourceClip,
     check_edit_memory,
@@ -65,6 +77,8 @@ class PreparedExtend:
     clip: SourceClip
     generation: GenerationRequest  # the new clip: overlap + extension frames at the source's size
     guided: bool
+    audio: AudioClip | None = None  # the source's sound over the clip (kept in the output)
+    audio_overlap_frames: int = 0  # the new clip's first audio latent frames fixed to the source's sound
 
     @property
     def seed(self) -> int:
@@ -87,21 +101,47 @@ class PreparedExtend:
 
 def extend_latents(
     ledger: ModelLedger, job: PreparedExtend, prompts: Prompts, noiser: GaussianNoiser, tail: mx.array,
-    reporter: ProgressReporter | None = None,
+    reporter: ProgressReporter | None = None, audio_tail: mx.array | None = None,
 ) -> tuple[mx.array, mx.array | None]:  # fmt: skip
-    """The new clip's latents, its first latent frames fixed to ``tail`` (the encoded overlap)."""
+    """The new clip's latents, its first latent frames fixed to ``tail`` (the encoded overlap) and,
+    given ``audio_tail`` (the encoded sound of the overlap), its first audio latent frames to that."""
     generation = job.generation
     video_space, audio_space = latent_spaces(ledger, generation.height, generation.width, generation.frames, job.fps)
     if not generation.generate_audio:
         audio_space = None
+    audio_conditionings = (AudioLatentConditioning(audio_tail, 1.0, 0),) if audio_tail is not None else ()
     model, denoiser, sigmas = edit_denoising(ledger, job.guided, generation, prompts, audio_space is not None)
     video, audio = denoise_stage(
         ledger, video_space, audio_space, sigmas, denoiser, noiser, [LatentIndexConditioning(tail, 1.0, 0)], "extend",
-        reporter,
+        reporter, audio_conditionings=audio_conditionings,
     )  # fmt: skip
     model.velocity_model.clear_run_cache()
     ledger.release(Component.TRANSFORMER)
     return video, audio
+
+
+def covered_audio_frames(ledger: ModelLedger, generation: GenerationRequest, fps: float, seconds: float) -> int:
+    """The new clip's audio latent frames whose whole time span lies in its first ``seconds``."""
+    _, space = latent_spaces(ledger, generation.height, generation.width, generation.frames, fps)
+    ends = np.array(space.patchifier.positions(space.shape))[0, 0, :, 1]
+    return int((ends <= seconds + 1e-6).sum())
+
+
+def source_audio(ledger: ModelLedger, clip: SourceClip, job: PreparedExtend, notices: list[str]) -> PreparedExtend:
+    """``job`` with the source's sound and the audio latent frames its overlap fixes (none, with a
+    notice, when too little of the overlap has sound to encode)."""
+    from ltx_core.loader.audio_vae import audio_vae_config
+
+    audio = read_clip_audio(clip.path, 0.0, clip.duration)
+    heard = audio.seconds - job.kept_frames / clip.fps  # seconds of sound in the overlap
+    frames = covered_audio_frames(ledger, job.generation, clip.fps, heard) if heard > 0 else 0
+    if heard < shortest_encodable_seconds(audio_vae_config(ledger.audio_file)) or frames == 0:
+        notices.append(
+            f"the audio of {clip.path.name} ends at {audio.seconds:.2f} s, before the overlap: the extension's audio "
+            "is generated without it."
+        )
+        frames = 0
+    return replace(job, audio=audio, audio_overlap_frames=frames)
 
 
 class ExtendPipeline:
@@ -134,7 +174,10 @@ class ExtendPipeline:
         generation.validate(32)
         ledger.check_files()
         check_edit_memory(ledger, generation, guided, "extend")
-        return PreparedExtend(request, clip, generation, guided), tuple(notices)
+        job = PreparedExtend(request, clip, generation, guided)
+        if clip.has_audio:
+            job = source_audio(ledger, clip, job, notices)
+        return job, tuple(notices)
 
     def produce(
         self, job: PreparedExtend, reporter: ProgressReporter | None = None, noiser: GaussianNoiser | None = None,
@@ -148,8 +191,16 @@ class ExtendPipeline:
                 reporter.report("encode", 0, 1)
             source = source_pixels(job.clip)
             tail = encode_pixels(ledger, source[job.kept_frames :])
+        audio_tail = None
+        if job.audio_overlap_frames:
+            with ledger.stage("audio encode"):
+                start = round(job.kept_frames / job.fps * job.audio.sample_rate)
+                overlap = replace(job.audio, waveform=job.audio.waveform[:, start:])
+                audio_tail = encode_clip_audio(ledger, overlap, job.audio_overlap_frames)
         with ledger.stage("extend"):
-            video, audio = extend_latents(ledger, job, prompts, noiser or GaussianNoiser(request.seed), tail, reporter)
+            video, audio = extend_latents(
+                ledger, job, prompts, noiser or GaussianNoiser(request.seed), tail, reporter, audio_tail
+            )
         track = None
         if audio is not None:
             with ledger.stage("audio decode"):
@@ -183,23 +234,22 @@ def source_then_extension(
 
 
 def joined_audio(job: PreparedExtend, generated) -> tuple[np.ndarray, int]:
-    """The source's audio to its end, then the new clip's, cross-faded linearly over the overlap;
-    int16 (samples, channels) at the generated audio's rate."""
-    from ltx_core.media.video_read import read_audio
-    from ltx_core.media.video_write import audio_to_pcm16
-
-    new, rate = audio_to_pcm16(generated)
-    old, _ = read_audio(job.clip.path, sample_rate=rate)
-    if old.shape[1] != new.shape[1]:  # match the generated channel count
-        old = np.repeat(old[:, :1], new.shape[1], axis=1) if old.shape[1] == 1 else old.mean(axis=1, keepdims=True)
+    """The source's own samples to its end, then the new clip's audio (resampled to the source's rate
+    and channels): faded in over the last 20 ms of the overlap, or over the whole overlap with
+    ``blend``. int16 (samples, channels) and the rate."""
+    source = job.audio
+    rate, channels = source.sample_rate, source.waveform.shape[0]
     start = round(job.kept_frames / job.fps * rate)  # where the new clip starts in the output
-    end = min(round(job.clip.frames / job.fps * rate), old.shape[0])  # the overlap's end
-    old = old[:end].astype(np.float32)
-    fade = max(0, end - start)
-    ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)[:, None]
-    mixed = old[start:end] * (1 - ramp) + new[:fade].astype(np.float32) * ramp
-    joined = np.concatenate([old[:start], mixed, new[fade:].astype(np.float32)])
-    return np.clip(np.rint(joined), -32768, 32767).astype(np.int16), rate
+    end = round(job.clip.frames / job.fps * rate)  # the overlap's end: the source's end
+    new = generated_at(generated, rate, channels, round(job.generation.frames / job.fps * rate))
+    old = np.zeros((channels, end), np.float32)
+    old[:, : min(end, source.waveform.shape[1])] = source.waveform[:, :end]
+    span = end - start
+    fade = span if job.request.blend else min(span, round(EDGE_FADE_SECONDS * rate))
+    weights = np.zeros(span, np.float32)
+    weights[span - fade :] = (np.arange(fade, dtype=np.float32) + 1) / (fade + 1)
+    mixed = old[:, start:] * (1 - weights) + new[:, :span] * weights
+    return to_pcm16(np.concatenate([old[:, :start], mixed, new[:, span:]], axis=1)), rate
 
 
 def extend_settings(job: PreparedExtend) -> dict:

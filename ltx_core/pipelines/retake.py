@@ -9,11 +9,15 @@ not its VAE reconstruction. A distilled checkpoint runs the distilled sigmas ung
 checkpoint runs the version's scheduler with multi-modal guidance (as the official pipeline's
 ``distilled`` switch does).
 
-Audio: kept audio is the source's own waveform, carried over sample for sample. Regenerating the
-audio of a source that has audio needs the source's audio latent, i.e. its log-mel spectrogram
-for the audio VAE encoder (the audio-to-video front end); ``retake_latents`` takes that latent
-(the parity test injects it), the file path keeps the source audio with a notice until that
-front end is wired in. A source without audio gets a soundtrack generated for the whole clip."""
+Audio, as the official retake: the source's sound is read for the clip's duration, turned into the
+audio VAE's log-mel and encoded (cut, or zero-padded when the sound is shorter than the clip), and
+the same temporal region mask applies to its tokens; when the audio is not regenerated it stays
+fixed (denoise mask 0) and the video is still denoised beside it. Where the official output is the
+decoded, re-synthesised soundtrack, ours keeps the user's own samples outside the window (as the
+source's frames are put back outside it): the regenerated audio is decoded, resampled to the
+source's rate and spliced in over [start, end) with a 20 ms fade just inside each edge; kept audio
+is the source's samples throughout. A source without audio gets a soundtrack generated for the
+whole clip."""
 
 from __future__ import annotations
 
@@ -26,13 +30,28 @@ import numpy as np
 from ltx_core.components.guiders import MultiModalGuider, MultiModalGuiderParams
 from ltx_core.components.noisers import GaussianNoiser
 from ltx_core.components.schedulers import distilled_sigmas, ltx2_sigmas
-from ltx_core.pipelines.blocks import Prompts, denoise_stage, encode_prompts, encode_video, latent_spaces
+from ltx_core.media.audio_read import AudioClip
+from ltx_core.pipelines.blocks import (
+    Prompts,
+    decode_audio,
+    denoise_stage,
+    encode_prompts,
+    encode_video,
+    latent_spaces,
+)
 from ltx_core.pipelines.denoising import GuidedDenoiser, SimpleDenoiser
 from ltx_core.pipelines.descriptor import Latents, PipelineDescriptor
 from ltx_core.pipelines.latents import AudioLatentSpace, VideoLatentSpace
 from ltx_core.pipelines.ledger import Component, ModelLedger
 from ltx_core.pipelines.progress import ProgressReporter
 from ltx_core.pipelines.request import GenerationRequest, RequestError
+from ltx_core.pipelines.source_audio import (
+    encode_clip_audio,
+    read_clip_audio,
+    shortest_encodable_seconds,
+    splice_window,
+    to_pcm16,
+)
 from ltx_core.pipelines.source_clip import (
     WINDOW_SLACK,
     SourceClip,
@@ -42,16 +61,6 @@ from ltx_core.pipelines.source_clip import (
     source_pixels,
 )
 from ltx_core.types import LatentState
-
-AUDIO_FRONT_END_MISSING = (
-    "the source's audio is kept: regenerating it needs the source's log-mel encoding (the audio-to-video front "
-    "end), which this build lacks."
-)
-
-AUDIO_ONLY_MISSING = (
-    "regenerating the audio of a clip that has audio needs its log-mel encoding (the audio-to-video front end), "
-    "which this build lacks: regenerate the video instead."
-)
 
 
 @dataclass(frozen=True)
@@ -97,7 +106,8 @@ class PreparedRetake:
     clip: SourceClip
     generation: GenerationRequest  # the geometry, prompts, steps and guidance the denoising runs with
     guided: bool
-    generate_audio: bool  # an audio stream is denoised (regenerated in the window, or made for a silent source)
+    generate_audio: bool  # an audio stream is denoised (regenerated in the window, fixed, or made for a silent source)
+    audio: AudioClip | None = None  # the source's sound over the clip, encoded as the audio stream's initial latent
 
     @property
     def seed(self) -> int:
@@ -166,6 +176,30 @@ def retake_latents(
     return video, audio
 
 
+def source_audio(ledger: ModelLedger, clip: SourceClip, request: RetakeRequest, notices: list[str]) -> AudioClip | None:
+    """The source's sound over the clip, to encode; None (with a notice) when it is too short to
+    encode and only the video is retaken (the sound is then carried over as it is)."""
+    from ltx_core.loader.audio_vae import audio_vae_config
+
+    audio = read_clip_audio(clip.path, 0.0, clip.duration)
+    shortest = shortest_encodable_seconds(audio_vae_config(ledger.audio_file))
+    name = clip.path.name
+    if audio.seconds < shortest:
+        if request.regenerate_audio:
+            raise RequestError(
+                f"the audio of {name} is {audio.seconds:.3f} s long, too short to encode (at least {shortest:.3f} s): "
+                "regenerate its video only."
+            )
+        notices.append(f"the audio of {name} is too short to encode ({audio.seconds:.3f} s): it is kept as it is.")
+        return None
+    if audio.seconds < clip.duration - 0.5 / clip.fps:
+        notices.append(
+            f"the audio of {name} ends at {audio.seconds:.2f} s, the clip at {clip.duration:.2f} s: past its end "
+            "the audio latent is zeros (as the official retake pads it), and outside the window the output stays silent there."
+        )
+    return audio
+
+
 class RetakePipeline:
     def __init__(self, ledger: ModelLedger):
         self.ledger = ledger
@@ -182,12 +216,9 @@ class RetakePipeline:
         notices = list(clip.notices)
         if not request.regenerate_video and not clip.has_audio:
             raise RequestError(f"{clip.path.name} has no audio to regenerate: regenerate its video.")
-        generate_audio = not clip.has_audio and request.regenerate_audio
-        if clip.has_audio and request.regenerate_audio:
-            if not request.regenerate_video:
-                raise RequestError(AUDIO_ONLY_MISSING)
-            notices.append(AUDIO_FRONT_END_MISSING)
-        elif generate_audio:
+        audio = source_audio(ledger, clip, request, notices) if clip.has_audio else None
+        generate_audio = audio is not None or (not clip.has_audio and request.regenerate_audio)
+        if generate_audio and audio is None:
             notices.append(f"{clip.path.name} has no audio: a soundtrack is generated for the whole clip.")
         guided = ledger.model.variant != "distilled"
         generation = GenerationRequest.for_version(
@@ -199,7 +230,7 @@ class RetakePipeline:
         generation.validate(32)
         ledger.check_files()
         check_edit_memory(ledger, generation, guided, "retake")
-        return PreparedRetake(request, clip, generation, guided, generate_audio), tuple(notices)
+        return PreparedRetake(request, clip, generation, guided, generate_audio, audio), tuple(notices)
 
     def produce(
         self, job: PreparedRetake, reporter: ProgressReporter | None = None, noiser: GaussianNoiser | None = None,
@@ -214,11 +245,26 @@ class RetakePipeline:
             if reporter is not None:
                 reporter.report("encode", 0, 1)
             source_video = encode_video(ledger, clip.path, clip.height, clip.width, clip.frames, ledger.runtime.tiling_config())
+        initial_audio = None
+        if job.audio is not None:
+            with ledger.stage("audio encode"):
+                if reporter is not None:
+                    reporter.report("audio encode", 0, 1)
+                _, audio_space = latent_spaces(ledger, clip.height, clip.width, clip.frames, clip.fps)
+                initial_audio = encode_clip_audio(ledger, job.audio, audio_space.shape.frames)
         with ledger.stage("retake"):
             video, audio = retake_latents(
-                ledger, job, prompts, noiser or GaussianNoiser(request.seed), source_video, None, reporter
+                ledger, job, prompts, noiser or GaussianNoiser(request.seed), source_video, initial_audio, reporter
             )
-        track = read_audio(clip.path) if clip.has_audio else None
+        track = None
+        if job.audio is not None and request.regenerate_audio:  # the user's samples outside the window
+            with ledger.stage("audio decode"):
+                track = splice_window(job.audio, decode_audio(ledger, audio), request.start, request.end, clip.duration)
+            audio = None
+        elif job.audio is not None:  # kept whole: the source's samples, not the fixed latent's decoding
+            track, audio = (to_pcm16(job.audio.waveform), job.audio.sample_rate), None
+        elif clip.has_audio:  # too short to encode: carried over as it is
+            track = read_audio(clip.path)
         return Latents(
             video, audio, prompts.prompt, fps=clip.fps, audio_track=track, settings=retake_settings(job),
             frame_filter=self.keep_source_frames(job),
