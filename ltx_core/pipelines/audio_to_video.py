@@ -94,11 +94,6 @@ class AudioToVideoPipeline(StagedPipeline):
         request, notices = super().prepare(request, text_encoder)
         return request, notices + ((notice,) if notice else ())
 
-    def generate(self, request, reporter=None, noiser=None, prompts=None, ancestral_noiser=None, mel=None) -> Latents:
-        request, notices = self.prepare(request, text_encoder=prompts is None)
-        latents = self.produce(request, reporter, noiser, prompts, ancestral_noiser, mel=mel)
-        return replace(latents, notices=notices + latents.notices)
-
     def produce(
         self,
         request: GenerationRequest,

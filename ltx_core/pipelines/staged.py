@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from ltx_core.components.diffusion_steps import EulerAncestralDiffusionStep
 from ltx_core.components.guiders import MultiModalGuider
@@ -200,10 +201,12 @@ class StagedPipeline:
         noiser: GaussianNoiser | None = None,
         prompts: Prompts | None = None,
         ancestral_noiser: GaussianNoiser | None = None,
+        **inputs: Any,
     ) -> Latents:
-        """``prepare`` then ``produce`` (noise and prompt contexts may be injected)."""
+        """``prepare`` then ``produce`` (noise, prompt contexts and a pipeline's own ``inputs``, e.g.
+        audio-to-video's log-mel, may be injected)."""
         request, notices = self.prepare(request, text_encoder=prompts is None)
-        latents = self.produce(request, reporter, noiser, prompts, ancestral_noiser)
+        latents = self.produce(request, reporter, noiser, prompts, ancestral_noiser, **inputs)
         return replace(latents, notices=notices + latents.notices)
 
     def produce(
