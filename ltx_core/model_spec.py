@@ -356,6 +356,7 @@ ANATOMY_MARKERS = {
     "2.3": ("to_gate_logits", "prompt_adaln_single", "prompt_scale_shift_table"),
     "2.0": ("caption_projection.",),
 }
+ANATOMY_SHARED_WITH = {"2.3": ("2.3", "2.5")}  # marker version -> the versions with that anatomy
 _TRANSFORMER_PREFIX = "model.diffusion_model."
 
 
@@ -384,6 +385,16 @@ def lora_version(modules: list[str], file: SafetensorsFile | None = None) -> Ver
     return None
 
 
+def _anatomy_version(modules: list[str], model: VersionSpec) -> VersionSpec | None:
+    """The version a LoRA without ``model_version`` metadata is for, judged against ``model``: the
+    2.3 anatomy markers are the 2.5 transformer's too (2.5 adds only biases-off feed-forwards and a
+    keyframe embedding no LoRA touches), so they say "2.3 or 2.5"."""
+    found = lora_version(modules)
+    if found is not None and found.version in ANATOMY_SHARED_WITH and model.version in ANATOMY_SHARED_WITH[found.version]:
+        return model
+    return found
+
+
 def _lora_modules(file: SafetensorsFile) -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:
     """module -> (A shape, B shape), official module names (prefixes stripped)."""
     from ltx_core.loader.lora import DOWN_SUFFIX, UP_SUFFIX, _strip_prefix
@@ -397,8 +408,9 @@ def _lora_modules(file: SafetensorsFile) -> dict[str, tuple[tuple[int, ...], tup
     return {m: (h["A"], h["B"]) for m, h in halves.items() if len(h) == 2}
 
 
-def _checkpoint_label(path: Path, version: VersionSpec) -> str:
-    return f"{path.name} is an {version.title} ({version.parameters}, {version.version}) checkpoint"
+def _checkpoint_label(path: Path, version: VersionSpec, role: Role = Role.CHECKPOINT) -> str:
+    kind = "transformer" if role == Role.TRANSFORMER else "checkpoint"
+    return f"{path.name} is an {version.title} ({version.parameters}, {version.version}) {kind}"
 
 
 def check_lora_version(lora: str | os.PathLike, checkpoint: str | os.PathLike, what: str = "LoRA") -> None:
@@ -408,13 +420,13 @@ def check_lora_version(lora: str | os.PathLike, checkpoint: str | os.PathLike, w
     from ltx_core.model.transformer.weights import CONNECTOR_PREFIXES
 
     lora, checkpoint = Path(lora), Path(checkpoint)
-    model = recognise(checkpoint)
-    if model.version is None or model.role != Role.CHECKPOINT:
+    model = recognise(checkpoint)  # a whole checkpoint (2.0, 2.3) or a per-component transformer file (2.5)
+    if model.version is None or model.role not in (Role.CHECKPOINT, Role.TRANSFORMER):
         return
     lora_file, model_file = SafetensorsFile(lora), SafetensorsFile(checkpoint)
     try:
         modules = _lora_modules(lora_file)
-        claimed = lora_version(list(modules), lora_file)
+        claimed = _header_version(lora_file) or _anatomy_version(list(modules), model.version)
         missing, wrong = [], []
         for module, (a, b) in sorted(modules.items()):
             if module.startswith(CONNECTOR_PREFIXES) or len(a) != 2 or len(b) != 2:
@@ -444,11 +456,11 @@ def check_lora_version(lora: str | os.PathLike, checkpoint: str | os.PathLike, w
     if claimed is not None and claimed.version != model.version.version:
         raise VersionMismatchError(
             f"the {what} {lora.name} is for {claimed.title} ({claimed.parameters}, {claimed.version}){why}, but "
-            f"{_checkpoint_label(checkpoint, model.version)}: {advice}."
+            f"{_checkpoint_label(checkpoint, model.version, model.role)}: {advice}."
         )
     raise VersionMismatchError(
-        f"the {what} {lora.name} does not fit this checkpoint{why}: it was made for another model version or size "
-        f"than {model.version.title} ({model.version.version}), and {_checkpoint_label(checkpoint, model.version)}: "
+        f"the {what} {lora.name} does not fit this model{why}: it was made for another model version or size "
+        f"than {model.version.title} ({model.version.version}), and {_checkpoint_label(checkpoint, model.version, model.role)}: "
         f"{advice}."
     )
 
