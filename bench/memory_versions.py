@@ -91,8 +91,8 @@ def main() -> None:
         rest, block, blocks = transformer_weight_bytes(json.dumps(config["transformer"], sort_keys=True), "bfloat16")
         model = rest + block * blocks
         connectors = connector_bytes(config["transformer"])
-        print(f"\n{version}: transformer {model / 1e9:.1f} GB bf16 ({blocks} blocks) + connectors {connectors / 1e9:.1f} GB "
-              f"= {(model + connectors) / 1e9:.1f} GB; text encoder: {type(gemma).__name__}")  # fmt: skip
+        print(f"\n{version}: transformer {model / 2**30:.1f} GiB bf16 ({blocks} blocks) + connectors {connectors / 2**30:.1f} GiB "
+              f"= {(model + connectors) / 2**30:.1f} GiB; text encoder: {type(gemma).__name__}")  # fmt: skip
         header = None
         for preset in presets:
             estimate = estimate_for_preset(
