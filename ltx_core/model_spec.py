@@ -98,6 +98,24 @@ class VersionSpec:
     # so a decoded mid-grey stays mid-grey). ``video_vae.tiled.to_uint8_frames`` applies it.
     uint8_rounding: str = "truncate"
     hq: "HQParams | None" = None  # the two-stage HQ recipe (res_2s), where the version has one
+    # The ltx-core release whose semantics this version follows: the one its reference sets were
+    # recorded with (2.0 / 2.3: 1.0.0; 2.5: 1.2.0, its first). 1.2.0 changed two things for every
+    # checkpoint it runs, both visible only with conditioning tokens (a denoise mask below 1):
+    # ``keyframe_placeholder`` and ``per_token_cross_modulation`` below.
+    reference_release: str = "1.0.0"
+
+    @property
+    def keyframe_placeholder(self) -> bool:
+        """An image given at a frame is appended (``KeyframeConditioning``) as 1.2.0's
+        ``VideoConditionByKeyframeIndex`` does: a zero placeholder in the noisy latent and a
+        one-frame time span; False: as 1.0.0 (the content in the noisy latent, the VAE's span)."""
+        return self.reference_release >= "1.2.0"
+
+    @property
+    def per_token_cross_modulation(self) -> bool:
+        """The audio-video cross-attention's scale/shift AdaLN takes each token's own timestep
+        (1.2.0 ``_prepare_cross_attention_timestep``); False: the other stream's sigma (1.0.0)."""
+        return self.reference_release >= "1.2.0"
 
     @property
     def hq_steps(self) -> int | None:
@@ -184,6 +202,7 @@ LTX_2_5 = VersionSpec(
     distilled_stage1=AncestralSampling(),
     image_crf=18,
     uint8_rounding="round",
+    reference_release="1.2.0",
     text_encoder="the LTX fine-tuned Gemma 4 12B (one file in text_encoders/)",
     files=(
         CompanionFile(Role.TRANSFORMER, "diffusion_models/ltx-2.5-22b-distilled-transformer-bf16.safetensors",

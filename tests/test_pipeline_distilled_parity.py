@@ -113,7 +113,7 @@ def test_split_distilled_run_matches_the_reference(reference: Reference, monkeyp
         return video, audio
 
     def record_upsample(ledger, latent, spatial_upscale=2.0):
-        recorded["upscaled_video_latent"] = upsample(ledger, latent, spatial_upscale)
+        recorded["upscaled_video_latent"] = upsample(ledger, latent, spatial_upscale=spatial_upscale)
         return recorded["upscaled_video_latent"]
 
     monkeypatch.setattr(staged, "denoise_stage", record_stage)
