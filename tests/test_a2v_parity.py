@@ -63,9 +63,9 @@ def test_a2v_matches_the_official_recipe(version: str, tmp_path: Path, monkeypat
     )  # fmt: skip
     recorded = {}
 
-    def upsample(ledger_, latent):
+    def upsample(ledger_, latent, spatial_upscale=2.0):
         recorded["stage1"] = latent
-        recorded["upscaled"] = upsample_spatially(ledger_, latent)
+        recorded["upscaled"] = upsample_spatially(ledger_, latent, spatial_upscale=spatial_upscale)
         return recorded["upscaled"]
 
     upsample_spatially = staged.upsample_spatially
