@@ -97,7 +97,7 @@ def main() -> None:
     ours.close()
     official.close()
 
-    print(f"\n| size | tokens | ours {unit} | official {unit} | ratio (official/ours) | ours GFLOP/s | official GFLOP/s | ours peak GB | official peak RSS GB |")
+    print(f"\n| size | tokens | ours {unit} | official {unit} | ratio (official/ours) | ours GFLOP/s | official GFLOP/s | ours peak GiB | official peak RSS GiB |")
     print("|---|---|---|---|---|---|---|---|---|")
     for size in sizes.split(","):
         o, f = best[("ours", size)], best[("official", size)]

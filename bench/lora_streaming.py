@@ -129,14 +129,14 @@ def main() -> None:
         mx.eval([inputs[0].latent, inputs[0].context, inputs[1].latent, inputs[1].context])
         tokens = inputs[0].latent.shape[1]
         print(
-            f"{args.blocks}-block real-width slice: {stored / 1e9:.2f} GB bf16; LoRA rank {args.rank} on every block "
-            f"linear layer: {lora_bytes[0] / 1e9:.3f} GB per file (bf16), "
-            f"{footprint.largest_block_elements * 4 / 1e9:.3f} GB per block as float32 side path; compute {dtype}; "
+            f"{args.blocks}-block real-width slice: {stored / 2**30:.2f} GiB bf16; LoRA rank {args.rank} on every block "
+            f"linear layer: {lora_bytes[0] / 2**30:.3f} GiB per file (bf16), "
+            f"{footprint.largest_block_elements * 4 / 2**30:.3f} GiB per block as float32 side path; compute {dtype}; "
             f"{width}x{height}x{frames} ({tokens} video tokens)",
             flush=True,
         )
         print("\nfloat32 streamed from the bf16 file, LoRAs fused into each block as it loads (full forwards):")
-        print(f"{'LoRAs':>5s} {'s/step':>7s} {'LoRA s/block':>12s} {'peak GB':>8s}")
+        print(f"{'LoRAs':>5s} {'s/step':>7s} {'LoRA s/block':>12s} {'peak GiB':>8s}")
         for count in (0, 1, 3):
             gc.collect()
             mx.clear_cache()
@@ -145,7 +145,7 @@ def main() -> None:
             model.block_hook.stats.__init__()
             seconds, peak = measure(model, inputs, args.repeats)
             stats = model.block_hook.stats
-            print(f"{count:5d} {seconds:7.2f} {stats.lora_seconds / max(stats.blocks, 1):12.3f} {peak / 1e9:8.2f}",
+            print(f"{count:5d} {seconds:7.2f} {stats.lora_seconds / max(stats.blocks, 1):12.3f} {peak / 2**30:8.2f}",
                   flush=True)  # fmt: skip
             if applied is not None:
                 applied.remove()
@@ -153,7 +153,7 @@ def main() -> None:
             del model, applied
         print("\n4-bit converted file streamed ('compact'), LoRAs as side paths (blocks streamed in and out):")
         print(f"{'LoRAs':>5s} {'read s/block':>12s} {'LoRA s/block':>12s} {'side-path compute s/block':>26s} "
-              f"{'peak GB':>8s}")  # fmt: skip
+              f"{'peak GiB':>8s}")  # fmt: skip
         for count in (0, 1, 3):
             gc.collect()
             mx.clear_cache()
@@ -162,8 +162,8 @@ def main() -> None:
             applied = apply_loras(model, [LoraSpec(p, 0.5) for p in loras[:count]]) if count else None
             streamed_blocks(model, tokens, 1)  # warm the page cache
             read, lora, side, peak = streamed_blocks(model, tokens, args.repeats)
-            print(f"{count:5d} {read:12.3f} {lora:12.3f} {side:26.3f} {peak / 1e9:8.2f}  "
-                  f"(non-block layers resident: {resident / 1e9:.2f} GB)", flush=True)  # fmt: skip
+            print(f"{count:5d} {read:12.3f} {lora:12.3f} {side:26.3f} {peak / 2**30:8.2f}  "
+                  f"(non-block layers resident: {resident / 2**30:.2f} GiB)", flush=True)  # fmt: skip
             if applied is not None:
                 applied.remove()
             del model, applied

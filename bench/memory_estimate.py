@@ -165,7 +165,7 @@ def main() -> None:
         vae_cases += [(17, 128, 256, None), (33, 256, 256, VaeTiling(128, 64, 16, 8))]
     print("peak = weights (exact, from the lazily built module) + working memory (calibrated terms);")
     print("measured working = measured peak - predicted weights.")
-    header = f"{'case':46s} {'pred GB':>8s} {'meas GB':>8s} {'ratio':>6s} {'pred work':>9s} {'meas work':>9s} {'ratio':>6s}"
+    header = f"{'case':46s} {'pred GiB':>8s} {'meas GiB':>8s} {'ratio':>6s} {'pred work':>9s} {'meas work':>9s} {'ratio':>6s}"
     print(header, flush=True)
     for rows in (
         lambda: audio_rows([(121, 24.0)] + ([] if args.quick else [(241, 24.0)])),
@@ -176,8 +176,8 @@ def main() -> None:
         for label, predicted, measured in rows():
             work = measured - predicted.weights
             print(
-                f"{label:46s} {predicted.peak / 1e9:8.3f} {measured / 1e9:8.3f} {predicted.peak / measured:6.2f} "
-                f"{predicted.activations / 1e9:9.3f} {work / 1e9:9.3f} {predicted.activations / work:6.2f}",
+                f"{label:46s} {predicted.peak / 2**30:8.3f} {measured / 2**30:8.3f} {predicted.peak / measured:6.2f} "
+                f"{predicted.activations / 2**30:9.3f} {work / 2**30:9.3f} {predicted.activations / work:6.2f}",
                 flush=True,
             )
 

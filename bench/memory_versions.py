@@ -86,11 +86,11 @@ def weights_per_mode(transformer: dict, gemma) -> str:
     parts = []
     for label, dtype, bits in (("bf16", "bfloat16", None), ("8-bit", "bfloat16", 8), ("4-bit", "bfloat16", 4)):
         rest, block, blocks = transformer_weight_bytes(config, dtype, bits)
-        parts.append(f"{label} {(rest + block * blocks) / 1e9:.2f}")
+        parts.append(f"{label} {(rest + block * blocks) / GIB:.2f}")
         if bits == 4:
-            parts.append(f"streamed (4-bit) {(rest + block) / 1e9:.2f}")
+            parts.append(f"streamed (4-bit) {(rest + block) / GIB:.2f}")
     text = gemma4_weight_bytes if type(gemma).__name__.startswith("Gemma4") else weight_bytes
-    encoder = ", ".join(f"{mode} {text(gemma, mode) / 1e9:.2f}" for mode in ("bfloat16", "8bit", "4bit"))
+    encoder = ", ".join(f"{mode} {text(gemma, mode) / GIB:.2f}" for mode in ("bfloat16", "8bit", "4bit"))
     return "transformer " + ", ".join(parts) + "; text encoder " + encoder
 
 
@@ -108,9 +108,9 @@ def main() -> None:
         rest, block, blocks = transformer_weight_bytes(json.dumps(config["transformer"], sort_keys=True), "bfloat16")
         model = rest + block * blocks
         connectors = connector_bytes(config["transformer"])
-        print(f"\n{version}: transformer {model / 1e9:.1f} GB bf16 ({blocks} blocks) + connectors {connectors / 1e9:.1f} GB "
-              f"= {(model + connectors) / 1e9:.1f} GB; text encoder: {type(gemma).__name__}")  # fmt: skip
-        print("   weights per mode (GB): " + weights_per_mode(config["transformer"], gemma))
+        print(f"\n{version}: transformer {model / 2**30:.1f} GiB bf16 ({blocks} blocks) + connectors {connectors / 2**30:.1f} GiB "
+              f"= {(model + connectors) / 2**30:.1f} GiB; text encoder: {type(gemma).__name__}")  # fmt: skip
+        print("   weights per mode (GiB): " + weights_per_mode(config["transformer"], gemma))
         header = None
         for preset in presets:
             estimate = estimate_for_preset(

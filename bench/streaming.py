@@ -99,7 +99,7 @@ def read_costs(path: Path, folder: Path) -> None:
         ("bf16 file -> 4-bit at load", path, mx.bfloat16, QuantizationSpec(4, 64)),
         ("4-bit converted file", converted, mx.bfloat16, None),
     )
-    print(f"\n{'one block streamed in':28s} {'GB in memory':>12s} {'seconds':>8s}")
+    print(f"\n{'one block streamed in':28s} {'GiB in memory':>12s} {'seconds':>8s}")
     for label, file, dtype, quantization in cases:
         model = load_transformer(file, dtype=dtype, quantization=quantization, streaming=True)
         block = model.transformer_blocks[0]
@@ -110,7 +110,7 @@ def read_costs(path: Path, folder: Path) -> None:
             model.block_hook.before(block)
             model.block_hook.after(block)
         stats = model.block_hook.stats
-        print(f"{label:28s} {stats.bytes / stats.blocks / 1e9:12.3f} {stats.seconds / stats.blocks:8.2f}", flush=True)
+        print(f"{label:28s} {stats.bytes / stats.blocks / 2**30:12.3f} {stats.seconds / stats.blocks:8.2f}", flush=True)
         del model
         gc.collect()
         mx.clear_cache()
@@ -128,7 +128,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "slice.safetensors"
         stored = write_slice_checkpoint(path, args.blocks)
-        print(f"{args.blocks}-block real-width slice: {stored / 1e9:.2f} GB stored (bf16), compute {dtype}")
+        print(f"{args.blocks}-block real-width slice: {stored / 2**30:.2f} GiB stored (bf16), compute {dtype}")
         if args.read_costs:
             read_costs(path, Path(folder))
         results = {}
@@ -149,14 +149,14 @@ def main() -> None:
                 model.clear_run_cache()
             rss = current_rss()
             if rss is not None:
-                print(f"{mode}: process RSS after the runs {rss / 1e9:.2f} GB (mapped file pages included)", flush=True)
+                print(f"{mode}: process RSS after the runs {rss / 2**30:.2f} GiB (mapped file pages included)", flush=True)
             del model
             gc.collect()
             mx.clear_cache()
-    print(f"\n{'size':>12} {'tokens':>6} {'mode':>9} {'weights GB':>10} {'peak GB':>8} {'s/step':>7} {'read s':>7}")
+    print(f"\n{'size':>12} {'tokens':>6} {'mode':>9} {'weights GiB':>10} {'peak GiB':>8} {'s/step':>7} {'read s':>7}")
     for (mode, width, height, frames), (seconds, peak, loaded, read, tokens) in results.items():
         print(
-            f"{f'{width}x{height}x{frames}':>12} {tokens:6d} {mode:>9} {loaded / 1e9:10.2f} {peak / 1e9:8.2f} "
+            f"{f'{width}x{height}x{frames}':>12} {tokens:6d} {mode:>9} {loaded / 2**30:10.2f} {peak / 2**30:8.2f} "
             f"{seconds:7.2f} {read:7.2f}"
         )
     print("\nstreamed / resident (same run):")

@@ -56,7 +56,7 @@ def measure(model, size: tuple[int, int, int], dtype, repeats: int, blocks: int)
     flops = transformer_step_flops(width, height, frames, blocks)
     return {
         "size": f"{width}x{height}x{frames}", "tokens": int(video.latent.shape[1]), "seconds": seconds,
-        "per_layer": seconds / blocks, "gflops": flops / seconds / 1e9, "peak_gb": peak / 1e9,
+        "per_layer": seconds / blocks, "gflops": flops / seconds / 1e9, "peak_gb": peak / 2**30,
     }  # fmt: skip
 
 
@@ -86,10 +86,10 @@ def main() -> None:
     print(f"backend: {backend}, BLAS: {loaded_blas() or 'bundled'}, blocks: {args.blocks}")
     print("\nfull 48-block transformer weights per mode:")
     for name, (dtype, quant) in MODES.items():
-        print(f"  {name:9s} {full_model_parameter_bytes(dtype, quant) / 1e9:6.2f} GB")
+        print(f"  {name:9s} {full_model_parameter_bytes(dtype, quant) / 2**30:6.2f} GiB")
     print(
         f"\n{'mode':9s} {'size':>12s} {'tokens':>7s} {'s/layer':>8s} {'GFLOP/s':>8s} "
-        f"{'s/step (48 blocks)':>19s} {'peak GB':>8s}"
+        f"{'s/step (48 blocks)':>19s} {'peak GiB':>8s}"
     )
     for name in timed:
         dtype, quant = MODES[name]
@@ -101,7 +101,7 @@ def main() -> None:
                 f"{name:9s} {r['size']:>12s} {r['tokens']:7d} {r['per_layer']:8.3f} {r['gflops']:8.1f} "
                 f"{r['per_layer'] * 48:19.1f} {r['peak_gb']:8.2f}"
             )
-        print(f"{'':9s} slice weights: {weights / 1e9:.2f} GB")
+        print(f"{'':9s} slice weights: {weights / 2**30:.2f} GiB")
         del model
         mx.clear_cache()
 

@@ -97,7 +97,7 @@ def measure(decoder: VideoDecoder, size: tuple[int, int, int], repeats: int, til
         best = min(best, time.perf_counter() - start)
     return {
         "size": f"{width}x{height}x{frames}", "seconds": best, "per_frame": best / frames,
-        "flops": flops, "gflops": flops / best / 1e9, "peak_gb": mx.get_peak_memory() / 1e9,
+        "flops": flops, "gflops": flops / best / 1e9, "peak_gb": mx.get_peak_memory() / 2**30,
     }  # fmt: skip
 
 
@@ -120,7 +120,7 @@ def main() -> None:
         r = measure(decoder, size, args.repeats, args.tile)
         print(
             f"{r['size']}: {r['per_frame']:.3f} s/frame, {r['seconds']:.2f} s, {r['gflops']:.1f} GFLOP/s, "
-            f"peak {r['peak_gb']:.2f} GB"
+            f"peak {r['peak_gb']:.2f} GiB"
         )
 
 

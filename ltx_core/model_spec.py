@@ -98,6 +98,24 @@ class VersionSpec:
     # so a decoded mid-grey stays mid-grey). ``video_vae.tiled.to_uint8_frames`` applies it.
     uint8_rounding: str = "truncate"
     hq: "HQParams | None" = None  # the two-stage HQ recipe (res_2s), where the version has one
+    # The ltx-core release whose semantics this version follows: the one its reference sets were
+    # recorded with (2.0 / 2.3: 1.0.0; 2.5: 1.2.0, its first). 1.2.0 changed two things for every
+    # checkpoint it runs, both visible only with conditioning tokens (a denoise mask below 1):
+    # ``keyframe_placeholder`` and ``per_token_cross_modulation`` below.
+    reference_release: str = "1.0.0"
+
+    @property
+    def keyframe_placeholder(self) -> bool:
+        """An image given at a frame is appended (``KeyframeConditioning``) as 1.2.0's
+        ``VideoConditionByKeyframeIndex`` does: a zero placeholder in the noisy latent and a
+        one-frame time span; False: as 1.0.0 (the content in the noisy latent, the VAE's span)."""
+        return self.reference_release >= "1.2.0"
+
+    @property
+    def per_token_cross_modulation(self) -> bool:
+        """The audio-video cross-attention's scale/shift AdaLN takes each token's own timestep
+        (1.2.0 ``_prepare_cross_attention_timestep``); False: the other stream's sigma (1.0.0)."""
+        return self.reference_release >= "1.2.0"
 
     @property
     def hq_steps(self) -> int | None:
@@ -184,6 +202,7 @@ LTX_2_5 = VersionSpec(
     distilled_stage1=AncestralSampling(),
     image_crf=18,
     uint8_rounding="round",
+    reference_release="1.2.0",
     text_encoder="the LTX fine-tuned Gemma 4 12B (one file in text_encoders/)",
     files=(
         CompanionFile(Role.TRANSFORMER, "diffusion_models/ltx-2.5-22b-distilled-transformer-bf16.safetensors",
@@ -356,6 +375,7 @@ ANATOMY_MARKERS = {
     "2.3": ("to_gate_logits", "prompt_adaln_single", "prompt_scale_shift_table"),
     "2.0": ("caption_projection.",),
 }
+ANATOMY_SHARED_WITH = {"2.3": ("2.3", "2.5")}  # marker version -> the versions with that anatomy
 _TRANSFORMER_PREFIX = "model.diffusion_model."
 
 
@@ -384,6 +404,16 @@ def lora_version(modules: list[str], file: SafetensorsFile | None = None) -> Ver
     return None
 
 
+def _anatomy_version(modules: list[str], model: VersionSpec) -> VersionSpec | None:
+    """The version a LoRA without ``model_version`` metadata is for, judged against ``model``: the
+    2.3 anatomy markers are the 2.5 transformer's too (2.5 adds only biases-off feed-forwards and a
+    keyframe embedding no LoRA touches), so they say "2.3 or 2.5"."""
+    found = lora_version(modules)
+    if found is not None and found.version in ANATOMY_SHARED_WITH and model.version in ANATOMY_SHARED_WITH[found.version]:
+        return model
+    return found
+
+
 def _lora_modules(file: SafetensorsFile) -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:
     """module -> (A shape, B shape), official module names (prefixes stripped)."""
     from ltx_core.loader.lora import DOWN_SUFFIX, UP_SUFFIX, _strip_prefix
@@ -397,8 +427,9 @@ def _lora_modules(file: SafetensorsFile) -> dict[str, tuple[tuple[int, ...], tup
     return {m: (h["A"], h["B"]) for m, h in halves.items() if len(h) == 2}
 
 
-def _checkpoint_label(path: Path, version: VersionSpec) -> str:
-    return f"{path.name} is an {version.title} ({version.parameters}, {version.version}) checkpoint"
+def _checkpoint_label(path: Path, version: VersionSpec, role: Role = Role.CHECKPOINT) -> str:
+    kind = "transformer" if role == Role.TRANSFORMER else "checkpoint"
+    return f"{path.name} is an {version.title} ({version.parameters}, {version.version}) {kind}"
 
 
 def check_lora_version(lora: str | os.PathLike, checkpoint: str | os.PathLike, what: str = "LoRA") -> None:
@@ -408,13 +439,13 @@ def check_lora_version(lora: str | os.PathLike, checkpoint: str | os.PathLike, w
     from ltx_core.model.transformer.weights import CONNECTOR_PREFIXES
 
     lora, checkpoint = Path(lora), Path(checkpoint)
-    model = recognise(checkpoint)
-    if model.version is None or model.role != Role.CHECKPOINT:
+    model = recognise(checkpoint)  # a whole checkpoint (2.0, 2.3) or a per-component transformer file (2.5)
+    if model.version is None or model.role not in (Role.CHECKPOINT, Role.TRANSFORMER):
         return
     lora_file, model_file = SafetensorsFile(lora), SafetensorsFile(checkpoint)
     try:
         modules = _lora_modules(lora_file)
-        claimed = lora_version(list(modules), lora_file)
+        claimed = _header_version(lora_file) or _anatomy_version(list(modules), model.version)
         missing, wrong = [], []
         for module, (a, b) in sorted(modules.items()):
             if module.startswith(CONNECTOR_PREFIXES) or len(a) != 2 or len(b) != 2:
@@ -444,11 +475,11 @@ def check_lora_version(lora: str | os.PathLike, checkpoint: str | os.PathLike, w
     if claimed is not None and claimed.version != model.version.version:
         raise VersionMismatchError(
             f"the {what} {lora.name} is for {claimed.title} ({claimed.parameters}, {claimed.version}){why}, but "
-            f"{_checkpoint_label(checkpoint, model.version)}: {advice}."
+            f"{_checkpoint_label(checkpoint, model.version, model.role)}: {advice}."
         )
     raise VersionMismatchError(
-        f"the {what} {lora.name} does not fit this checkpoint{why}: it was made for another model version or size "
-        f"than {model.version.title} ({model.version.version}), and {_checkpoint_label(checkpoint, model.version)}: "
+        f"the {what} {lora.name} does not fit this model{why}: it was made for another model version or size "
+        f"than {model.version.title} ({model.version.version}), and {_checkpoint_label(checkpoint, model.version, model.role)}: "
         f"{advice}."
     )
 

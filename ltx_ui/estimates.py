@@ -67,8 +67,14 @@ def describe_generation(studio: Studio, pipeline: str, request: GenerationReques
     except (LTXError, ValueError, KeyError, OSError):
         return text
     available = available_memory(margin_bytes=studio.current_ledger().runtime.memory_margin)
-    if estimate.peak <= available:
-        return f"{text} · peak memory ≈ **{estimate.peak / 1e9:.2f} GB** (fits in the {available / 1e9:.1f} GB available)"
-    why = refusal(studio, estimate)
-    return (f"{text} · peak memory ≈ **{estimate.peak / 1e9:.2f} GB** (**does not fit** in the "
-            f"{available / 1e9:.1f} GB available)" + (f"\n\n⚠️ {why[0].upper()}{why[1:]}" if why else ""))  # fmt: skip
+    return f"{text} · {memory_line(estimate.peak, available, refusal(studio, estimate))}"
+
+
+def memory_line(peak: int, available: int, why: str = "") -> str:
+    """The peak against what this machine can give a job, in the unit the refusal uses (GiB)."""
+    from ltx_core.memory import gib
+
+    if peak <= available:
+        return f"peak memory ≈ **{gib(peak)}** (fits in the {gib(available)} available)"
+    return (f"peak memory ≈ **{gib(peak)}** (**does not fit** in the {gib(available)} available)"
+            + (f"\n\n⚠️ {why[0].upper()}{why[1:]}" if why else ""))  # fmt: skip

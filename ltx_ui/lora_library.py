@@ -210,15 +210,12 @@ def describe_chosen(chosen: Any) -> str:
 
 
 def _cost_text(cost: Any) -> str:
+    from ltx_core.memory import memory_size
     from ltx_core.memory.lora_cost import FUSED
 
     if cost.mode == FUSED:
-        return f"fused: 0 GB kept, {_gb(cost.transient)} while fusing"
-    return f"{cost.mode}: {_gb(cost.resident)}"
-
-
-def _gb(n: int) -> str:
-    return f"{n / 1e9:.2f} GB" if n >= 1e7 else f"{n / 1e6:.2f} MB" if n >= 1e4 else f"{n} B"
+        return f"fused: 0 GiB kept, {memory_size(cost.transient)} while fusing"
+    return f"{cost.mode}: {memory_size(cost.resident)}"
 
 
 def lora_table(studio: Any) -> str:

@@ -262,7 +262,7 @@ class ModelsTab:
                  loras: list[str] | None = None) -> str:  # fmt: skip
         """Per-stage predicted peak memory of the checkpoint in use under the current memory mode;
         a job that would not fit gets the refusal a run would (naming the cheaper option)."""
-        from ltx_core.memory import available_memory
+        from ltx_core.memory import GIB, available_memory, gib
         from ltx_core.pipelines.request import GenerationRequest
         from ltx_ui.estimates import memory_estimate, refusal
         from ltx_ui.lora_library import request_loras
@@ -279,16 +279,16 @@ class ModelsTab:
             raise gr.Error(f"Cannot estimate: {exc}", print_exception=False) from None
         available = available_memory(margin_bytes=studio.current_ledger().runtime.memory_margin)
         verdict = "fits" if result.peak <= available else "does **not** fit"
-        rows = [f"| {s.stage} | {s.weights / 1e9:.2f} | {s.lora_side_path / 1e9:.3f} | {s.activations / 1e9:.2f} | "
-                f"{s.peak / 1e9:.2f} |" for s in result.stages]  # fmt: skip
+        rows = [f"| {s.stage} | {s.weights / GIB:.2f} | {s.lora_side_path / GIB:.3f} | {s.activations / GIB:.2f} | "
+                f"{s.peak / GIB:.2f} |" for s in result.stages]  # fmt: skip
         why = refusal(studio, result)
         return "\n".join(
             [
-                f"Memory mode **{mode}**: peak **{result.peak / 1e9:.2f} GB**, {verdict} in the "
-                f"{available / 1e9:.1f} GB this machine can give a job.",
+                f"Memory mode **{mode}**: peak **{gib(result.peak)}**, {verdict} in the "
+                f"{gib(available)} this machine can give a job.",
                 *([f"", f"⚠️ A run would be refused: {why}"] if why else []),
                 "",
-                "| stage | weights GB | of which LoRA side paths GB | working GB | peak GB |",
+                "| stage | weights GiB | of which LoRA side paths GiB | working GiB | peak GiB |",
                 "|---|---|---|---|---|",
                 *rows,
             ]

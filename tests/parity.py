@@ -12,6 +12,12 @@ DOWNSTREAM_OF_ROPE = 2e-4
 ROPE_TABLE_ABSOLUTE = 1e-3
 
 
+def load_npz(path) -> dict[str, np.ndarray]:
+    """Every array of a reference .npz, read once (the file is closed after)."""
+    with np.load(path) as data:
+        return {key: data[key] for key in data.files}
+
+
 def to_numpy(value) -> np.ndarray:
     if isinstance(value, mx.array):
         value = np.array(value.astype(mx.float32) if value.dtype == mx.bfloat16 else value)

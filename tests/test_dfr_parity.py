@@ -23,7 +23,7 @@ from ltx_core.pipelines.ledger import ModelLedger
 from ltx_core.pipelines.request import GenerationRequest
 from tests.conftest import Reference
 from tests.ltx25_helpers import ltx25_reference
-from tests.parity import DOWNSTREAM_OF_ROPE, TOLERANCE, check_parity
+from tests.parity import DOWNSTREAM_OF_ROPE, TOLERANCE, check_parity, load_npz
 from tests.pipeline_helpers import InjectedNoise
 
 DATA = Path(__file__).parent / "data" / "dfr_reference.npz"
@@ -36,8 +36,7 @@ def ltx25() -> Reference:
 
 @pytest.fixture(scope="module")
 def ref() -> dict[str, np.ndarray]:
-    with np.load(DATA) as data:
-        return {key: data[key] for key in data.files}
+    return load_npz(DATA)
 
 
 def test_layout_matches(ref):

@@ -136,8 +136,8 @@ def test_check_fits_names_the_stage_and_suggests_a_preset_and_size():
     message = str(error.value)
     assert isinstance(error.value, LTXError)
     stage = next(s for s in estimate.stages if s.peak > available)
-    assert f"not enough memory for {stage.stage}: it needs about {stage.peak / GIB:.1f} GB" in message
-    assert "26.0 GB is available" in message
+    assert f"not enough memory for {stage.stage}: it needs about {stage.peak / GIB:.1f} GiB" in message
+    assert "26.0 GiB is available" in message
     assert "Try the '" in message and "' preset" in message
     check_fits(estimate, estimate.peak)  # exactly enough: no error
 
@@ -146,3 +146,20 @@ def test_default_margin_leaves_headroom():
     assert available_memory(16 * GIB) == 12 * GIB
     assert available_memory(128 * GIB) == 128 * GIB - int(0.2 * 128 * GIB)
     assert available_memory(64 * GIB, margin_bytes=0) == 64 * GIB
+
+
+def test_the_estimate_line_and_the_refusal_name_the_same_memory():
+    from ltx_ui.estimates import memory_line
+
+    presets = load_presets()
+    estimate = estimate_for_preset(REAL_CONFIG, preset_by_name("quality", presets), backend="metal", height=1024,
+                                   width=1536, frames=121)  # fmt: skip
+    available = available_memory(int(25.3 * 10**9), margin_bytes=4 * GIB)  # decimal and binary GB differ here
+    with pytest.raises(InsufficientMemoryError) as error:
+        check_fits(estimate, available, presets, "quality")
+    refused, line = str(error.value), memory_line(estimate.peak, available, str(error.value))
+    named = f"{available / GIB:.1f} GiB"
+    assert named == "19.6 GiB" and f"{named} is available" in refused and f"in the {named} available" in line
+    assert f"**{estimate.peak / GIB:.1f} GiB**" in line and refused in line.replace("⚠️ N", "n")
+    fits = memory_line(estimate.peak, estimate.peak + GIB)
+    assert f"fits in the {(estimate.peak + GIB) / GIB:.1f} GiB available" in fits and " GB" not in fits

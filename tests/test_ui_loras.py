@@ -170,4 +170,4 @@ def test_a_refusal_with_side_paths_names_fusing_with_convert(tmp_path):
     assert why.startswith("not enough memory for") and "--lora FILE:STRENGTH costs no memory" in why
     table = lora_table(studio)
     assert "**balanced** (in use)" in table and "| `style.safetensors` | LTX-2.0 | 4 |" in table
-    assert "side path: 0.05 MB" in table and "streamed side path: 0.03 MB" in table
+    assert "side path: 0.05 MiB" in table and "streamed side path: 0.02 MiB" in table  # 50176 / 25088 bytes

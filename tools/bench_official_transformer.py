@@ -67,7 +67,7 @@ def measure(model, size, repeats, blocks):
             model(video, audio, None)
             best = min(best, time.perf_counter() - start)
     return {"size": f"{width}x{height}x{frames}", "tokens": int(vstate.latent.shape[1]), "seconds": best,
-            "per_layer": best / blocks, "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}
+            "per_layer": best / blocks, "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
 
 
 def main() -> None:
@@ -90,7 +90,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, blocks {args.blocks}")
     for size in parse_sizes(args.sizes):
         r = measure(model, size, args.repeats, args.blocks)
-        print(f"{r['size']}: tokens {r['tokens']}, {r['per_layer']:.3f} s/layer, peak RSS {r['peak_gb']:.2f} GB")
+        print(f"{r['size']}: tokens {r['tokens']}, {r['per_layer']:.3f} s/layer, peak RSS {r['peak_gb']:.2f} GiB")
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ def measure(decoder, size, repeats):
             decoder(latent, torch.tensor([0.05]), torch.Generator().manual_seed(0))
             best = min(best, time.perf_counter() - start)
     return {"size": f"{width}x{height}x{frames}", "seconds": best, "per_frame": best / frames,
-            "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}
+            "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
 
 
 def main() -> None:
@@ -65,7 +65,7 @@ def main() -> None:
         return
     for size in parse_sizes(args.sizes):
         r = measure(decoder, size, args.repeats)
-        print(f"{r['size']}: {r['per_frame']:.3f} s/frame, {r['seconds']:.2f} s, peak RSS {r['peak_gb']:.2f} GB")
+        print(f"{r['size']}: {r['per_frame']:.3f} s/frame, {r['seconds']:.2f} s, peak RSS {r['peak_gb']:.2f} GiB")
 
 
 if __name__ == "__main__":

@@ -116,6 +116,35 @@ class RecordingStage:
         return video, audio
 
 
+def record_noise_draws() -> list[torch.Tensor]:
+    """Every ``GaussianNoiser`` draw from now on, in order."""
+    draws: list[torch.Tensor] = []
+    sample = GaussianNoiser._sample_noise
+
+    def recorded_sample(self, state):
+        noise = sample(self, state)
+        draws.append(noise.clone())
+        return noise
+
+    GaussianNoiser._sample_noise = recorded_sample
+    return draws
+
+
+def record_video_states() -> list:
+    """Every conditioned video state from now on (before noise), in order."""
+    states: list = []
+    with_conditionings = helpers.state_with_conditionings
+
+    def recorded_conditionings(latent_state, conditioning_items, latent_tools):
+        state = with_conditionings(latent_state, conditioning_items, latent_tools)
+        if state.keyframes_mask is not None:  # the video state (audio has no keyframes mask)
+            states.append(state)
+        return state
+
+    helpers.state_with_conditionings = recorded_conditionings
+    return states
+
+
 def main(root: Path, target: Path) -> None:
     torch.set_num_threads(1)
     reference = np.load(root / "reference.npz")
@@ -129,15 +158,7 @@ def main(root: Path, target: Path) -> None:
 
     blocks.DiffusionStage._build_transformer = build_float32
 
-    draws: list[torch.Tensor] = []
-    sample = GaussianNoiser._sample_noise
-
-    def recorded_sample(self, state):
-        noise = sample(self, state)
-        draws.append(noise.clone())
-        return noise
-
-    GaussianNoiser._sample_noise = recorded_sample
+    draws = record_noise_draws()
     ancestral: list[torch.Tensor] = []
 
     def recorded_plain_noise(latent, generator):
@@ -148,16 +169,7 @@ def main(root: Path, target: Path) -> None:
     official_loop = dfr.euler_ancestral_denoising_loop
     dfr.euler_ancestral_denoising_loop = partial(official_loop, model_dtype=f32, new_noise_fn=recorded_plain_noise)
 
-    states: list = []
-    with_conditionings = helpers.state_with_conditionings
-
-    def recorded_conditionings(latent_state, conditioning_items, latent_tools):
-        state = with_conditionings(latent_state, conditioning_items, latent_tools)
-        if state.keyframes_mask is not None:  # the video state (audio has no keyframes mask)
-            states.append(state)
-        return state
-
-    helpers.state_with_conditionings = recorded_conditionings
+    states = record_video_states()
 
     pipeline = dfr.DFRPipeline.__new__(dfr.DFRPipeline)
     pipeline.device, pipeline.dtype = cpu, f32

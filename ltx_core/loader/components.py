@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import mlx.core as mx
 
@@ -35,7 +36,11 @@ def open_checkpoint(checkpoint: LTXCheckpoint | str | os.PathLike) -> LTXCheckpo
 
 def transformer_config(checkpoint: LTXCheckpoint, with_audio: bool = True) -> TransformerConfig:
     where = f"{checkpoint.name} config"
+    from ltx_core.model_spec import version_spec  # (model_spec reads files through ltx_core.loader)
+
     config = TransformerConfig.from_dict(checkpoint.section("transformer"), source=where)
+    spec = version_spec(checkpoint.file.metadata.get("model_version"))
+    config = replace(config, per_token_cross_modulation=spec.per_token_cross_modulation)
     if with_audio:
         config.require_audio_video(f"{where}, section 'transformer'")
     return config

@@ -10,7 +10,7 @@ recipes), upsample, video decode, audio decode. Each stage's peak is its residen
 its largest transient working set; the ledger releases the previous stage's models first.
 """
 
-from ltx_core.memory.common import GIB, StageEstimate
+from ltx_core.memory.common import GIB, MEMORY_UNIT, StageEstimate, gib, memory_size
 from ltx_core.memory.estimate import (
     DenoisePass,
     Guidance,
@@ -24,6 +24,9 @@ from ltx_core.memory.fit import InsufficientMemoryError, available_memory, check
 
 __all__ = [
     "GIB",
+    "MEMORY_UNIT",
+    "gib",
+    "memory_size",
     "DenoisePass",
     "Guidance",
     "LoraFootprint",

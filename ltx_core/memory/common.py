@@ -7,6 +7,19 @@ from dataclasses import dataclass
 from typing import Any
 
 GIB = 1024**3
+MEMORY_UNIT = "GiB"  # every memory figure users see (estimates, refusals, Models tab, README tables)
+
+
+def gib(n_bytes: float) -> str:
+    """``n_bytes`` as users see memory: "18.8 GiB" (one decimal; 2**30 bytes)."""
+    return f"{n_bytes / GIB:.1f} {MEMORY_UNIT}"
+
+
+def memory_size(n_bytes: float) -> str:
+    """A small or large amount of memory in the same binary units: "1.25 GiB", "0.05 MiB", "512 B"."""
+    if n_bytes >= 10 * 2**20:
+        return f"{n_bytes / GIB:.2f} GiB"
+    return f"{n_bytes / 2**20:.2f} MiB" if n_bytes >= 10 * 2**10 else f"{int(n_bytes)} B"
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 VIDEO_SCALE = (8, 32, 32)  # latent -> pixels (time, height, width)
 AUDIO_LATENTS_PER_SECOND = 25

@@ -19,6 +19,7 @@ from typing import Any
 from ltx_core.loader.quantization import QuantizationSpec
 from ltx_core.memory.common import (
     DTYPE_BYTES as _BYTES,
+    GIB,
     StageEstimate,
     audio_latent_frames,
     latent_fhw as _latent_fhw,
@@ -93,9 +94,9 @@ class MemoryEstimate:
         raise KeyError(name)
 
     def table(self) -> str:
-        rows = [f"{'stage':14s} {'weights GB':>10s} {'working GB':>10s} {'peak GB':>8s}"]
+        rows = [f"{'stage':14s} {'weights GiB':>11s} {'working GiB':>11s} {'peak GiB':>8s}"]
         for s in self.stages:
-            rows.append(f"{s.stage:14s} {s.weights / 1e9:10.2f} {s.activations / 1e9:10.2f} {s.peak / 1e9:8.2f}")
+            rows.append(f"{s.stage:14s} {s.weights / GIB:11.2f} {s.activations / GIB:11.2f} {s.peak / GIB:8.2f}")
         return "\n".join(rows)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ltx_core.errors import LTXError
-from ltx_core.memory.common import GIB
+from ltx_core.memory.common import GIB, gib
 from ltx_core.memory.estimate import MemoryEstimate, estimate_for_preset, estimate_memory
 
 
@@ -42,15 +42,15 @@ def check_fits(
         return
     stage = over[0]
     message = (
-        f"not enough memory for {stage.stage}: it needs about {stage.peak / GIB:.1f} GB "
-        f"({stage.weights / GIB:.1f} GB weights + {stage.activations / GIB:.1f} GB working memory) but "
-        f"{available_bytes / GIB:.1f} GB is available."
+        f"not enough memory for {stage.stage}: it needs about {gib(stage.peak)} "
+        f"({gib(stage.weights)} weights + {gib(stage.activations)} working memory) but "
+        f"{gib(available_bytes)} is available."
     )
     advice = _suggestions(estimate, available_bytes, presets, preset_name)
     if stage.lora_side_path:
         bits = estimate.settings.get("quantization")
         advice += (
-            f" Its LoRAs ride as side paths ({stage.lora_side_path / GIB:.1f} GB): fusing them once with python -m "
+            f" Its LoRAs ride as side paths ({gib(stage.lora_side_path)}): fusing them once with python -m "
             f"ltx_core convert CHECKPOINT OUT --bits {bits.bits if bits else 4} --lora FILE:STRENGTH costs no memory."
         )
     raise InsufficientMemoryError(message + (" " + advice.strip() if advice else ""))

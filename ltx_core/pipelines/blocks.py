@@ -144,20 +144,23 @@ def image_conditionings(
     space: VideoLatentSpace,
     height: int,
     width: int,
+    replace_first: bool = True,
 ) -> list:
-    """Frame-0 images replace latent tokens; images at other frames are appended as keyframe
-    tokens with their own positions."""
+    """Frame-0 images replace latent tokens (unless ``replace_first`` is False: the keyframe
+    interpolation recipe guides with every image); images at other frames are appended as keyframe
+    tokens with their own positions, the way the model version's official code appends them."""
     if not images:
         return []
     encoder = ledger.video_encoder()
+    placeholder = ledger.version.keyframe_placeholder
     items = []
     for image in images:
         latent = encoder(load_pixels(image, height, width).astype(ledger.dtype))
         mx.eval(latent)
-        if image.frame_index == 0:
+        if image.frame_index == 0 and replace_first:
             items.append(LatentIndexConditioning(latent, image.strength, 0))
         else:
-            items.append(KeyframeConditioning(latent, image.frame_index, image.strength))
+            items.append(KeyframeConditioning(latent, image.frame_index, image.strength, placeholder))
     return items
 
 

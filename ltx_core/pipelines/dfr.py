@@ -28,7 +28,8 @@ from ltx_core.pipelines.blocks import (
 )
 from ltx_core.pipelines.denoising import AncestralSampler
 from ltx_core.pipelines.descriptor import COMMON_FIELDS, Latents, PipelineDescriptor, StagePlan
-from ltx_core.pipelines.keyframe_slots import AnchorKeyframe, GeneratedKeyframeSlots, generated_keyframes
+from ltx_core.pipelines.keyframe_slots import GeneratedKeyframeSlots, generated_keyframes
+from ltx_core.pipelines.latents import KeyframeConditioning
 from ltx_core.pipelines.ledger import Component
 from ltx_core.pipelines.request import GenerationRequest, RequestError
 from ltx_core.pipelines.staged import StagedPipeline
@@ -164,8 +165,11 @@ class DFRPipeline(StagedPipeline):
                 replace(i, frame_index=i.frame_index - tile.pixel_start) for i in request.images
                 if tile.pixel_start == 0 or tile.pixel_start <= i.frame_index <= tile.pixel_end
             )  # fmt: skip
-            anchors = [AnchorKeyframe(carried[1][:, :, anchor_index[p] : anchor_index[p] + 1], p - tile.pixel_start, ANCHOR_STRENGTH)
-                       for p in tile.anchors]  # fmt: skip
+            anchors = [
+                KeyframeConditioning(carried[1][:, :, anchor_index[p] : anchor_index[p] + 1], p - tile.pixel_start,
+                                     ANCHOR_STRENGTH, placeholder=True)
+                for p in tile.anchors
+            ]  # fmt: skip
             local_slots = [p - tile.pixel_start for p in tile.slots]
             initial = mx.concatenate(
                 [tile_video[:, :, _nearest_latent(p, tile_video.shape[2])] for p in local_slots], axis=2

@@ -6,9 +6,9 @@ embedding), its RoPE time span exactly ``[t, t + 1)`` pixel frames: the model ge
 frame at ``t`` and conditions the video around it. Only a transformer trained with
 ``use_keyframes_abs_pos_embedding`` knows the marker, so requests are refused on other models.
 
-``AnchorKeyframe`` is ltx-core 1.2.0's keyframe-by-index conditioning as the DFR pipeline uses it
-to pin carried keyframes: a zero placeholder in the noisy latent, the content in the clean latent,
-a single-pixel-frame span and no keyframe marker.
+The DFR pipeline pins carried keyframes with ``KeyframeConditioning(placeholder=True)`` (ltx-core
+1.2.0's keyframe-by-index conditioning: a zero placeholder in the noisy latent, the content in the
+clean latent, a single-pixel-frame span and no keyframe marker).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from itertools import pairwise
 import mlx.core as mx
 import numpy as np
 
-from ltx_core.pipelines.latents import ConditioningError, VideoLatentSpace, extend_attention_mask, extend_keyframes_mask
+from ltx_core.pipelines.latents import ConditioningError, VideoLatentSpace, extend_attention_mask
 from ltx_core.pipelines.request import RequestError
 from ltx_core.types import LatentState, VideoLatentShape
 
@@ -115,32 +115,6 @@ def generated_keyframes(state: LatentState, space: VideoLatentSpace) -> mx.array
     first, count = state.keyframe_slots
     tokens = state.latent[:, first : first + count * space.tokens_per_frame]
     return space.patchifier.unpatchify(tokens, VideoLatentShape(*space.shape._replace(frames=count)))
-
-
-@dataclass(frozen=True)
-class AnchorKeyframe:
-    """A given single-frame latent (B, C, 1, H, W) pinned at ``pixel_frame`` with ``strength``
-    (ltx-core 1.2.0 ``VideoConditionByKeyframeIndex`` with one pixel frame)."""
-
-    latent: mx.array
-    pixel_frame: int
-    strength: float
-
-    def apply(self, state: LatentState, space: VideoLatentSpace) -> LatentState:
-        if self.latent.ndim != 5 or tuple(self.latent.shape[3:]) != (space.shape.height, space.shape.width):
-            raise ConditioningError(
-                f"anchor keyframe {tuple(self.latent.shape)} does not fit the latent grid {tuple(space.shape)}"
-            )
-        tokens = space.patchifier.patchify(self.latent.astype(state.latent.dtype))
-        shape = VideoLatentShape(*self.latent.shape)
-        positions = space.patchifier.pixel_bounds(shape, space.scale, causal_fix=self.pixel_frame == 0)
-        positions[:, 0] += self.pixel_frame
-        positions[:, 0, :, 1] = positions[:, 0, :, 0] + 1
-        positions = positions.astype(np.float32)
-        positions[:, 0] /= np.float32(space.fps)
-        mask = mx.full((*tokens.shape[:2], 1), 1.0 - self.strength, state.denoise_mask.dtype)
-        keyframes = extend_keyframes_mask(state, tokens.shape[1])
-        return _appended(state, space, mx.zeros_like(tokens), tokens, mask, positions, keyframes)
 
 
 def slot_conditionings(positions: Sequence[int]) -> list:

@@ -241,27 +241,43 @@ class ReferenceVideoConditioning:
 
 @dataclass(frozen=True)
 class KeyframeConditioning:
-    """Append ``keyframes`` (B, C, F, H, W) as extra tokens placed at pixel frame ``frame_index``."""
+    """Append ``keyframes`` (B, C, F, H, W) as extra tokens placed at pixel frame ``frame_index``.
+
+    ``placeholder`` False (ltx-core 1.0.0): the content goes into the noisy and the clean latent
+    and its tokens span the VAE's time scale. True (ltx-core 1.2.0 ``VideoConditionByKeyframeIndex``,
+    for a latent encoding one pixel frame): zeros in the noisy latent, the content only in the
+    clean latent, and a time span of exactly ``[frame, frame + 1)``. ``VersionSpec.keyframe_placeholder``
+    says which a model version follows.
+    """
 
     keyframes: mx.array
     frame_index: int
     strength: float
+    placeholder: bool = False
 
     def apply(self, state: LatentState, space: VideoLatentSpace) -> LatentState:
+        if self.keyframes.ndim != 5 or tuple(self.keyframes.shape[3:]) != (space.shape.height, space.shape.width):
+            raise ConditioningError(
+                f"keyframe latent {tuple(self.keyframes.shape)} does not fit the latent grid {tuple(space.shape)}"
+            )
         tokens = space.patchifier.patchify(self.keyframes.astype(state.latent.dtype))
         shape = VideoLatentShape(*self.keyframes.shape)
         positions = space.patchifier.pixel_bounds(shape, space.scale, causal_fix=self.frame_index == 0)
         positions[:, 0] += self.frame_index
+        if self.placeholder:
+            positions[:, 0, :, 1] = positions[:, 0, :, 0] + 1
         positions = positions.astype(np.float32)
         positions[:, 0] /= np.float32(space.fps)
         mask = mx.full((*tokens.shape[:2], 1), 1.0 - self.strength, state.denoise_mask.dtype)
+        noisy = mx.zeros_like(tokens) if self.placeholder else tokens
         return LatentState(
-            latent=mx.concatenate([state.latent, tokens], axis=1),
+            latent=mx.concatenate([state.latent, noisy], axis=1),
             denoise_mask=mx.concatenate([state.denoise_mask, mask], axis=1),
             positions=mx.concatenate([state.positions, mx.array(positions)], axis=2),
             clean_latent=mx.concatenate([state.clean_latent, tokens], axis=1),
             attention_mask=extend_attention_mask(state, space.token_count, tokens.shape[1], None),
             keyframes_mask=extend_keyframes_mask(state, tokens.shape[1]),
+            keyframe_slots=state.keyframe_slots,
         )
 
 

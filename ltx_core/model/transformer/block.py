@@ -36,7 +36,7 @@ class StreamState:
     embedded_timestep: TokenTimesteps  # (U, dim): for the output scale/shift
     rope: RotaryTables
     cross_rope: RotaryTables | None = None
-    cross_scale_shift: mx.array | None = None  # (B, 1, 4*dim), from the other stream's sigma
+    cross_scale_shift: mx.array | None = None  # (B, 1 or T, 4*dim): the other stream's sigma or each token's
     cross_gate: mx.array | None = None  # (B, 1, dim)
     prompt_modulation: mx.array | None = None  # (B, 1, 2*dim), cross-attention AdaLN only
     self_attention_mask: mx.array | None = None

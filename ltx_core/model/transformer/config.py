@@ -78,6 +78,9 @@ class TransformerConfig(ConfigBase):
     # False drops the prompt-side AdaLN MLP: the cross-attention K/V modulation is the static
     # per-block table alone (timestep-independent).
     use_prompt_adaln_single: bool = True
+    # Not in the file's config: the model version's (``VersionSpec.per_token_cross_modulation``),
+    # set by ``loader.components.transformer_config``.
+    per_token_cross_modulation: bool = False
 
     @property
     def inner_dim(self) -> int:

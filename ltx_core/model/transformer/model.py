@@ -182,16 +182,22 @@ class LTXModel(nn.Module):
             scale_shift_adaln, gate_adaln = self.av_ca_video_scale_shift_adaln_single, self.av_ca_a2v_gate_adaln_single
         else:
             scale_shift_adaln, gate_adaln = self.av_ca_audio_scale_shift_adaln_single, self.av_ca_v2a_gate_adaln_single
-        # The other stream's sigma drives this stream's AV cross-attention modulation.
+        # The other stream's sigma drives the AV cross-attention gate, and its scale/shift too unless
+        # the version modulates each token by its own timestep (ltx-core 1.2.0).
         other_t = _per_sample(other.sigma, batch) * cfg.timestep_scale_multiplier
-        scale_shift, _ = scale_shift_adaln(other_t, dtype)
+        if cfg.per_token_cross_modulation:
+            unique, index = distinct_timesteps(modality.timesteps)
+            values, _ = scale_shift_adaln(unique * cfg.timestep_scale_multiplier, dtype)
+            scale_shift = mx.broadcast_to(values, (batch, *values.shape)) if index is None else mx.take(values, index, axis=0)
+        else:
+            scale_shift, _ = scale_shift_adaln(other_t, dtype)
         gate_factor = cfg.av_ca_timestep_scale_multiplier / cfg.timestep_scale_multiplier
         gate, _ = gate_adaln(other_t * gate_factor, dtype)
         return StreamState(
             **{
                 **state.__dict__,
                 "cross_rope": cross_rope,
-                "cross_scale_shift": scale_shift.reshape(batch, 1, -1),
+                "cross_scale_shift": scale_shift.reshape(batch, -1, scale_shift.shape[-1]),
                 "cross_gate": gate.reshape(batch, 1, -1),
             }
         )
