@@ -89,6 +89,11 @@ class Entry:
         peak = f"{self.peak_memory / 2**20:.0f} MiB" if self.peak_memory else "?"
         size = f"{self.info.get('width', '?')}x{self.info.get('height', '?')}, {self.info.get('frames', '?')} frames"
         parent = f"\n\nMade from `{Path(str(self.parent)).name}`" if self.parent else ""
+        windows = self.request.get("windows")
+        if isinstance(windows, list) and windows:  # a long video: the windows of its timeline folder
+            folder = Path(str(windows[0])).parent
+            parent = f"\n\nMade from {len(windows)} window(s) in `{folder.parent.name}/{folder.name}`: " + ", ".join(
+                f"`{Path(str(w)).name}`" for w in windows)
         return (
             f"**{self.name}** · {self.pipeline} · {version}seed {self.seed if self.seed is not None else '-'} · {size} · "
             f"{seconds} · peak {peak} · {self.created}\n\n> {self.prompt or '(no prompt)'}{parent}"

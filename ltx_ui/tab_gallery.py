@@ -12,7 +12,7 @@ from ltx_ui.inputs import one_line
 from ltx_ui.outputs import ALL, SORTS, Entry, delete_entry, filter_entries, find_entry, list_entries, thumbnail_for
 
 TAB_IDS = {"generate": "generate", "keyframes": "keyframes", "ic-lora": "ic-lora", "upscale": "upscale",
-           "audio-to-video": "audio-to-video", "retake": "retake", "extend": "extend"}  # fmt: skip
+           "audio-to-video": "audio-to-video", "retake": "retake", "extend": "extend", "timeline": "timeline"}  # fmt: skip
 
 
 class GalleryTab:
