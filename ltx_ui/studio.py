@@ -102,6 +102,7 @@ def build_studio(studio: Studio | None = None) -> gr.Blocks:
                                  api_visibility="private")  # fmt: skip
             for edit in (retake, extend):
                 tab.out.video.change(edit.on_load, None, edit.picker.choice, queue=False, api_visibility="private")
+        generate.out.audio.change(gallery.refresh, gallery.filters, listing, queue=False, api_visibility="private")
     one_line_input_errors(blocks)
     return blocks
 
