@@ -51,7 +51,7 @@ class TimelineTab(GenerationTab):
                 )  # fmt: skip
                 self.selected = gr.State(None)  # the clicked row
                 with gr.Row():
-                    add = gr.Button("➕ Add row", size="sm", elem_id="timeline-add")
+                    add = gr.Button("+ Add row", size="sm", elem_id="timeline-add")
                     up = gr.Button("⬆ Move up", size="sm", elem_id="timeline-up")
                     down = gr.Button("⬇ Move down", size="sm", elem_id="timeline-down")
                     remove = gr.Button("✖ Remove row", size="sm", elem_id="timeline-remove")
@@ -78,6 +78,7 @@ class TimelineTab(GenerationTab):
         self.resume.change(self.choose, self.resume, chosen, api_name="timeline_choose", queue=False)
         refresh.click(self.on_load, None, self.resume, **PRIVATE)
         self.out.cancel.click(self.on_load, None, self.resume, **PRIVATE)
+        self.out.video.change(lambda: self.on_load(NEW), None, self.resume, **PRIVATE)  # finished: a new one next
 
     # -- rows -----------------------------------------------------------------------------------
     @staticmethod
@@ -135,8 +136,10 @@ class TimelineTab(GenerationTab):
         return text if total <= limit else f"⚠️ {text}: shorten or remove rows, or choose a smaller size."
 
     # -- resume ---------------------------------------------------------------------------------
-    def on_load(self) -> gr.Dropdown:
-        return gr.Dropdown(choices=[NEW, *timelines.interrupted(self.studio.outputs)])
+    def on_load(self, value: str | None = None) -> gr.Dropdown:
+        """The interrupted timelines (``value``: choose one, e.g. NEW once a timeline finished)."""
+        choices = [NEW, *timelines.interrupted(self.studio.outputs)]
+        return gr.Dropdown(choices=choices) if value is None else gr.Dropdown(choices=choices, value=value)
 
     def choose(self, name: str | None) -> list:
         """An interrupted timeline: its finished windows shown and its values loaded (a new one: the

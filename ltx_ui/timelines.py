@@ -86,8 +86,8 @@ class Timeline:
         lines = [f"**{self.name}** · made with LTX-{self.plan.get('model_version', '?')} · {done} of {len(segments)} "
                  f"window(s) finished" + (f": resuming starts at window {done + 1}." if done < len(segments) else ".")]  # fmt: skip
         for index, segment in enumerate(segments, 1):
-            mark = "✅" if index <= done else "⏳"
-            lines.append(f"{mark} {index}. {one_line(segment.prompt, 60)} · {segment.seconds:g} s")
+            state = "finished" if index <= done else "to generate"
+            lines.append(f"{index}. {one_line(segment.prompt, 60)} · {segment.seconds:g} s · *{state}*")
         return "\n\n".join(lines)
 
 
