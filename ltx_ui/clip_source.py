@@ -11,7 +11,7 @@ import gradio as gr
 from ltx_core.errors import LTXError
 from ltx_ui.context import Studio
 from ltx_ui.inputs import InputProblem, check_video, one_line
-from ltx_ui.outputs import find_entry, keep_input, list_entries
+from ltx_ui.outputs import find_entry, keep_input, video_names
 
 UPLOAD = "(uploaded video below)"
 
@@ -57,7 +57,7 @@ class SourcePicker:
                            api_visibility="private")  # fmt: skip
 
     def choices(self) -> list[str]:
-        return [UPLOAD] + [entry.name for entry in list_entries(self.studio.outputs)]
+        return [UPLOAD] + video_names(self.studio.outputs)
 
     def on_load(self) -> gr.Dropdown:
         return gr.Dropdown(choices=self.choices())

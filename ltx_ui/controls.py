@@ -55,9 +55,11 @@ class Outputs:
     generate: gr.Button
     cancel: gr.Button
     estimate: gr.Markdown
+    audio: gr.Audio | None = None  # the player of an audio-only result (tabs that offer one)
 
     def components(self) -> list[gr.components.Component]:
-        return [self.status, self.preview, self.video, self.prompt_used, self.seed_used, self.batch]
+        extra = [self.audio] if self.audio is not None else []
+        return [self.status, self.preview, self.video, self.prompt_used, self.seed_used, self.batch, *extra]
 
 
 def settings_controls(prefix: str, version: VersionSpec, width: int = 768, height: int = 512, frames: int = 121) -> Settings:

@@ -33,6 +33,11 @@ class Entry:
         return self.video.name
 
     @property
+    def is_audio(self) -> bool:
+        """An audio-only output (text-to-audio: a WAV; ``video`` is its path, ``info`` its audio section)."""
+        return self.video.suffix.lower() == ".wav"
+
+    @property
     def pipeline(self) -> str:
         return str(self.settings.get("pipeline", "?"))
 
@@ -88,7 +93,16 @@ class Entry:
         seconds = f"{self.seconds:.1f} s" if self.seconds is not None else "?"
         peak = f"{self.peak_memory / 2**20:.0f} MiB" if self.peak_memory else "?"
         size = f"{self.info.get('width', '?')}x{self.info.get('height', '?')}, {self.info.get('frames', '?')} frames"
+        if self.is_audio:
+            rate, samples = self.info.get("sample_rate"), self.info.get("samples")
+            length = f"{samples / rate:.2f} s" if rate and samples else "?"
+            size = f"audio only, {length} at {rate or '?'} Hz, {self.info.get('channels', '?')} channel(s)"
         parent = f"\n\nMade from `{Path(str(self.parent)).name}`" if self.parent else ""
+        windows = self.request.get("windows")
+        if isinstance(windows, list) and windows:  # a long video: the windows of its timeline folder
+            folder = Path(str(windows[0])).parent
+            parent = f"\n\nMade from {len(windows)} window(s) in `{folder.parent.name}/{folder.name}`: " + ", ".join(
+                f"`{Path(str(w)).name}`" for w in windows)
         return (
             f"**{self.name}** · {self.pipeline} · {version}seed {self.seed if self.seed is not None else '-'} · {size} · "
             f"{seconds} · peak {peak} · {self.created}\n\n> {self.prompt or '(no prompt)'}{parent}"
@@ -142,15 +156,17 @@ def keep_input(folder: Path, source: str | Path) -> Path:
     return target
 
 
-def list_entries(folder: Path) -> list[Entry]:
-    """Every finished output (a video with its sidecar), newest first. A video whose sidecar is
-    unreadable is listed with its problem; links are left out (the studio serves only files that
-    really are in the outputs folder)."""
+def list_entries(folder: Path, audio: bool = True) -> list[Entry]:
+    """Every finished output (a video, or with ``audio`` a WAV, with its sidecar), newest first. An
+    output whose sidecar is unreadable is listed with its problem; links are left out (the studio
+    serves only files that really are in the outputs folder)."""
     entries = []
     if not folder.is_dir():
         return entries
     for sidecar in folder.glob("*.json"):
         video = sidecar.with_suffix(".mp4")
+        if audio and not video.is_file() and sidecar.with_suffix(".wav").is_file():
+            video = sidecar.with_suffix(".wav")
         if sidecar.is_symlink() or video.is_symlink() or not video.is_file():
             continue
         try:
@@ -162,7 +178,8 @@ def list_entries(folder: Path) -> list[Entry]:
             stamp = datetime.datetime.fromtimestamp(video.stat().st_mtime).isoformat(timespec="seconds")
             entries.append(Entry(video, sidecar, stamp, {}, {}, problem))
             continue
-        info = data.get("video") if isinstance(data.get("video"), dict) else {}
+        section = data.get("audio" if video.suffix == ".wav" else "video")
+        info = section if isinstance(section, dict) else {}
         entries.append(Entry(video, sidecar, str(data.get("created", "")), data["settings"], info))
     return sorted(entries, key=lambda e: (e.created, e.video.stat().st_mtime, e.name), reverse=True)
 
@@ -190,6 +207,11 @@ def filter_entries(entries: list[Entry], text: str = "", pipeline: str = ALL, ve
     return sorted(chosen, key=key, reverse=reverse)
 
 
+def video_names(folder: Path) -> list[str]:
+    """The videos of the outputs folder, newest first (what upscaling, retake and extend take)."""
+    return [entry.name for entry in list_entries(folder, audio=False)]
+
+
 def find_entry(folder: Path, name: str) -> Entry | None:
     for entry in list_entries(folder):
         if entry.name == name:
@@ -198,10 +220,10 @@ def find_entry(folder: Path, name: str) -> Entry | None:
 
 
 def thumbnail_for(entry: Entry) -> Path:
-    """A cached PNG of the first frame (written atomically beside the outputs); a placeholder
-    when the video cannot be read, so the item stays visible (and deletable)."""
+    """A cached PNG of the first frame (an audio output: its waveform), written atomically beside
+    the outputs; a placeholder when the file cannot be read, so the item stays visible (and deletable)."""
     try:
-        return _first_frame(entry)
+        return _waveform(entry) if entry.is_audio else _first_frame(entry)
     except Exception:  # noqa: BLE001 - any unreadable video gets the placeholder
         return _placeholder(entry.video.parent / THUMBS)
 
@@ -214,6 +236,33 @@ def _placeholder(folder: Path) -> Path:
         folder.mkdir(exist_ok=True)
         image = Image.new("RGB", (160, 120), (60, 60, 60))
         ImageDraw.Draw(image).text((20, 52), "unreadable video", fill=(230, 230, 230))
+        partial = target.with_name(target.name + ".part")
+        image.save(partial, format="PNG")
+        partial.replace(target)
+    return target
+
+
+def _waveform(entry: Entry) -> Path:
+    """The WAV's peak envelope drawn on a dark card."""
+    import wave
+
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    folder = entry.video.parent / THUMBS
+    target = folder / f"{entry.video.stem}.png"
+    if not target.exists() or target.stat().st_mtime < entry.video.stat().st_mtime:
+        with wave.open(str(entry.video)) as handle:
+            pcm = np.frombuffer(handle.readframes(handle.getnframes()), dtype=np.int16)
+        width, height = 160, 120
+        columns = np.array_split(np.abs(pcm.astype(np.float32)) / 32768.0, width) if pcm.size else []
+        image = Image.new("RGB", (width, height), (30, 41, 59))
+        draw = ImageDraw.Draw(image)
+        for x, column in enumerate(columns):
+            half = (float(column.max()) if column.size else 0.0) * (height / 2 - 14)
+            draw.line([(x, height / 2 - half), (x, height / 2 + half)], fill=(251, 191, 36))
+        draw.text((6, 4), "audio", fill=(230, 230, 230))
+        folder.mkdir(exist_ok=True)
         partial = target.with_name(target.name + ".part")
         image.save(partial, format="PNG")
         partial.replace(target)

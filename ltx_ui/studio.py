@@ -19,6 +19,7 @@ from ltx_ui.tab_iclora import ICLoraTab
 from ltx_ui.tab_keyframes import KeyframesTab
 from ltx_ui.tab_models import ModelsTab, inspect_checkpoint  # noqa: F401  (public: the CLI-free inspector)
 from ltx_ui.tab_retake import RetakeTab
+from ltx_ui.tab_timeline import TimelineTab
 from ltx_ui.tab_upscale import UpscaleTab
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -46,6 +47,7 @@ def build_studio(studio: Studio | None = None) -> gr.Blocks:
         generate, keyframes, ic_lora = GenerateTab(studio), KeyframesTab(studio), ICLoraTab(studio)
         upscale, gallery, models = UpscaleTab(studio), GalleryTab(studio), ModelsTab(studio)
         audio, retake, extend = AudioToVideoTab(studio), RetakeTab(studio), ExtendTab(studio)
+        timeline = TimelineTab(studio)
         with gr.Tabs() as tabs:
             with gr.Tab("Text / Image to Video", id="generate") as generate_tab:
                 generate.build()
@@ -61,12 +63,15 @@ def build_studio(studio: Studio | None = None) -> gr.Blocks:
                 retake.build()
             with gr.Tab("Extend", id="extend") as extend_tab:
                 extend.build()
+            with gr.Tab("Long Video", id="timeline") as timeline_tab:
+                timeline.build()
             with gr.Tab("Gallery", id="gallery"):
                 gallery.build()
             with gr.Tab("Models & Settings", id="models"):
                 models.build()
         gallery.wire(tabs, {"generate": generate, "keyframes": keyframes, "ic-lora": ic_lora, "upscale": upscale,
-                            "audio-to-video": audio, "retake": retake, "extend": extend}, upscale.choice,
+                            "audio-to-video": audio, "retake": retake, "extend": extend, "timeline": timeline},
+                     upscale.choice,
                      {"retake": retake.picker.choice, "extend": extend.picker.choice})  # fmt: skip
         listing = gallery.listing()
         libraries = [generate.lora_picker, keyframes.lora_picker, ic_lora.lora_picker]
@@ -85,11 +90,13 @@ def build_studio(studio: Studio | None = None) -> gr.Blocks:
         blocks.load(upscale.on_load, None, upscale.choice, queue=False, api_visibility="private")
         for edit in (retake, extend):
             blocks.load(edit.on_load, None, edit.picker.choice, queue=False, api_visibility="private")
+        blocks.load(timeline.on_load, None, timeline.resume, queue=False, api_visibility="private")
+        timeline_tab.select(timeline.on_load, None, timeline.resume, queue=False, api_visibility="private")
         for tab, page in ((generate, generate_tab), (keyframes, keyframes_tab), (ic_lora, ic_lora_tab), (audio, audio_tab),
-                          (retake, retake_tab), (extend, extend_tab)):
+                          (retake, retake_tab), (extend, extend_tab), (timeline, timeline_tab)):
             tab.refresh_estimate_on(page.select)
             tab.refresh_estimate_on(blocks.load)
-        for tab in (generate, keyframes, ic_lora, audio, upscale, retake, extend):
+        for tab in (generate, keyframes, ic_lora, audio, upscale, retake, extend, timeline):
             tab.finished.then(gallery.refresh, gallery.filters, listing, queue=False, api_visibility="private")
             tab.finished.then(lambda: gr.Dropdown(choices=upscale.choices()), None, upscale.choice, queue=False,
                               api_visibility="private")  # fmt: skip

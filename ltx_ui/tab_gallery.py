@@ -9,10 +9,20 @@ import gradio as gr
 
 from ltx_ui.context import Studio
 from ltx_ui.inputs import one_line
-from ltx_ui.outputs import ALL, SORTS, Entry, delete_entry, filter_entries, find_entry, list_entries, thumbnail_for
+from ltx_ui.outputs import (
+    ALL,
+    SORTS,
+    Entry,
+    delete_entry,
+    filter_entries,
+    find_entry,
+    list_entries,
+    thumbnail_for,
+    video_names,
+)
 
 TAB_IDS = {"generate": "generate", "keyframes": "keyframes", "ic-lora": "ic-lora", "upscale": "upscale",
-           "audio-to-video": "audio-to-video", "retake": "retake", "extend": "extend"}  # fmt: skip
+           "audio-to-video": "audio-to-video", "retake": "retake", "extend": "extend", "timeline": "timeline"}  # fmt: skip
 
 
 class GalleryTab:
@@ -39,6 +49,8 @@ class GalleryTab:
                 self.selected = gr.Dropdown([], label="Selected output", allow_custom_value=True,
                                             elem_id="gallery-selected")  # fmt: skip
                 self.video = gr.Video(label="Video", interactive=False, height=260, elem_id="gallery-video")
+                self.audio = gr.Audio(label="Audio (audio-only output)", interactive=False, type="filepath",
+                                      visible=False, elem_id="gallery-audio")  # fmt: skip
                 self.details = gr.Markdown(elem_id="gallery-details")
                 with gr.Row():
                     self.reuse_button = gr.Button("Reuse settings", elem_id="gallery-reuse")
@@ -53,7 +65,9 @@ class GalleryTab:
                     self.settings = gr.Code(language="json", max_lines=24, elem_id="gallery-settings")
         self.filters = filters = [self.search, self.pipeline, self.version, self.sort]
         listing = self.listing()
-        shown = [self.video, self.details, self.settings]
+        # what a selection shows; the video-only actions are hidden for an audio output
+        shown = [self.video, self.details, self.settings, self.audio, self.send_button, self.retake_button,
+                 self.extend_button]  # fmt: skip
         refresh.click(self.refresh, filters, listing, api_name="gallery_refresh", queue=False)
         for control in (self.pipeline, self.version, self.sort):
             control.change(self.refresh, filters, listing, queue=False, api_visibility="private")
@@ -96,7 +110,7 @@ class GalleryTab:
             return [updates[component] for component in outputs]
 
         def send(name: str):
-            entry = self._entry(name)
+            entry = self._video_entry(name, "upscaling")
             return gr.Tabs(selected="upscale"), gr.Dropdown(choices=self._names(), value=entry.name)
 
         self.reuse_button.click(reuse, self.selected, outputs, api_name="gallery_reuse", queue=False)
@@ -105,7 +119,7 @@ class GalleryTab:
             if edit_choices and tab in edit_choices:
 
                 def open_in(name: str, tab=tab):
-                    entry = self._entry(name)
+                    entry = self._video_entry(name, tab)
                     return gr.Tabs(selected=tab), gr.Dropdown(choices=self._names(), value=entry.name)
 
                 button.click(open_in, self.selected, [tabs, edit_choices[tab]], api_name=f"gallery_{tab}", queue=False)
@@ -113,7 +127,7 @@ class GalleryTab:
     def _names(self) -> list[str]:
         from ltx_ui.tab_upscale import UPLOAD
 
-        return [UPLOAD] + [entry.name for entry in list_entries(self.studio.outputs)]
+        return [UPLOAD] + video_names(self.studio.outputs)
 
     def _entry(self, name: str | None) -> Entry:
         if not name:
@@ -123,6 +137,21 @@ class GalleryTab:
             raise gr.Error(f"{one_line(name)} no longer exists in the outputs folder (deleted outside the studio?); press Refresh.",
                            print_exception=False)  # fmt: skip
         return entry
+
+    def _video_entry(self, name: str | None, action: str) -> Entry:
+        entry = self._entry(name)
+        if entry.is_audio:
+            raise gr.Error(f"{entry.name} is audio only: {action} works on videos; choose a video in the gallery.",
+                           print_exception=False)  # fmt: skip
+        return entry
+
+    @staticmethod
+    def _players(entry: Entry | None) -> tuple:
+        """The video or audio player, and the video-only actions, for ``entry`` (None: nothing)."""
+        audio = entry is not None and entry.is_audio
+        video = str(entry.video) if entry is not None and not audio else None
+        return (gr.Video(value=video, visible=not audio), gr.Audio(value=str(entry.video) if audio else None, visible=audio),
+                *(gr.Button(visible=not audio) for _ in range(3)))  # fmt: skip
 
     def refresh(self, text: str = "", pipeline: str = ALL, version: str = ALL, sort: str = "newest first") -> tuple:
         everything = list_entries(self.studio.outputs)
@@ -146,14 +175,18 @@ class GalleryTab:
     def show(self, name: str | None) -> tuple:
         unchanged = (gr.skip(),) * len(self.listing())
         if not name:  # cleared (after a delete): keep the message there
-            return None, gr.skip(), "", *unchanged
+            video, *rest = self._players(None)
+            return video, gr.skip(), "", *rest, *unchanged
         entry = find_entry(self.studio.outputs, name)
         if entry is None:
             gr.Warning(f"{one_line(name)} is not in the outputs folder (deleted outside the studio?); the gallery was "
                        "refreshed.")  # fmt: skip
-            return None, f"⚠️ `{one_line(name)}` is not in the outputs folder; the gallery was refreshed.", "", *self.refresh()
+            message = f"⚠️ `{one_line(name)}` is not in the outputs folder; the gallery was refreshed."
+            video, *rest = self._players(None)
+            return video, message, "", *rest, *self.refresh()
         settings = json.dumps(entry.settings, indent=1) if not entry.problem else ""
-        return str(entry.video), entry.summary(), settings, *unchanged
+        video, *rest = self._players(entry)
+        return video, entry.summary(), settings, *rest, *unchanged
 
     def ask_delete(self, name: str | None) -> tuple:
         entry = self._entry(name)
@@ -164,5 +197,6 @@ class GalleryTab:
         delete_entry(entry)
         gr.Info(f"Deleted {entry.name} and its settings.")
         grid, _, count, names, pipelines, versions = self.refresh()
-        return (gr.Row(visible=False), None, f"🗑️ Deleted `{entry.name}` and its settings.", "", grid,
-                gr.Dropdown(choices=names, value=None), count, names, pipelines, versions)
+        video, *rest = self._players(None)
+        return (gr.Row(visible=False), video, f"🗑️ Deleted `{entry.name}` and its settings.", "", *rest, grid,
+                gr.Dropdown(choices=names, value=None), count, names, pipelines, versions)  # fmt: skip

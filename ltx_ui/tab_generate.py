@@ -13,7 +13,7 @@ from ltx_core.pipelines.ledger import Component
 from ltx_core.pipelines.registry import GENERATION_PIPELINES, PIPELINES
 from ltx_core.pipelines.request import AUTO_FRAMES, ImageCondition
 from ltx_ui.context import JOB_EVENT, session_of, user_message
-from ltx_ui.controls import pipeline_defaults
+from ltx_ui.controls import output_controls, pipeline_defaults
 from ltx_ui.generation_tab import GenerationTab
 from ltx_ui.inputs import InputProblem, check_image, check_prompt
 from ltx_ui.jobs import Done, Failed, run_job
@@ -22,11 +22,15 @@ from ltx_ui.lora_picker import LoraPicker
 from ltx_ui.outputs import keep_input
 
 UPSCALE_CHOICES = [("x2 (stage 1 at half size)", "2"), ("x1.5 (stage 1 at two thirds; sizes in multiples of 96)", "1.5")]
-# Text/image-to-video recipes of this tab (keyframes, IC-LoRA and audio-to-video have their own tabs;
-# text-to-audio makes no video and is offered by the CLI).
-PIPELINE_CHOICES = tuple(name for name in GENERATION_PIPELINES if PIPELINES[name].min_images == 0
-                         and not PIPELINES[name].uses("control_video") and not PIPELINES[name].uses("audio")
-                         and PIPELINES[name].uses("height"))  # fmt: skip
+# Text/image-to-video recipes of this tab (keyframes, IC-LoRA and audio-to-video have their own tabs),
+# then the audio-only recipe: a prompt and a length give a WAV.
+VIDEO_CHOICES = tuple(name for name in GENERATION_PIPELINES if PIPELINES[name].min_images == 0
+                      and not PIPELINES[name].uses("control_video") and not PIPELINES[name].uses("audio")
+                      and PIPELINES[name].uses("height"))  # fmt: skip
+AUDIO_ONLY = "text-to-audio"
+PIPELINE_CHOICES = (*VIDEO_CHOICES, AUDIO_ONLY)
+# Shown only for pipelines that make a video.
+VIDEO_ONLY_FIELDS = ("width", "height", "audio")
 
 
 class GenerateTab(GenerationTab):
@@ -54,11 +58,11 @@ class GenerateTab(GenerationTab):
                         gr.Markdown("The demo models have random weights, so their rewrite is gibberish; with the real "
                                     "Gemma weights it is a detailed prompt.", elem_id="generate-rewrite-note")  # fmt: skip
                     use_rewrite = gr.Button("Use the rewritten prompt", size="sm")
-                self.pipeline = gr.Radio([(PIPELINES[n].title, n) for n in PIPELINE_CHOICES], value="distilled",
+                self.pipeline = gr.Radio([(PIPELINES[n].title, n) for n in self.pipeline_choices()], value="distilled",
                                          label="Pipeline", elem_id="generate-pipeline")  # fmt: skip
                 self.upscale = gr.Radio(UPSCALE_CHOICES, value="2", label="Spatial upscaler between the two stages",
                                         visible=self.offers_upscale("distilled"), elem_id="generate-upscale")  # fmt: skip
-                with gr.Row():
+                with gr.Row() as self.image_row:
                     self.image = gr.Image(label="Start image (optional: drop one for image-to-video)", type="filepath",
                                           sources=["upload", "clipboard"], height=160, elem_id="generate-image",
                                           scale=2)  # fmt: skip
@@ -79,12 +83,16 @@ class GenerateTab(GenerationTab):
             self.result_column()
         self.finish_build(self.pipeline, self.upscale)
         per_pipeline = {"generated_keyframes": self.generated_keyframes, "temporal_rounds": self.temporal_rounds}
+        settings = self.settings
+        video_only = [self.image_row, self.out.video, *(getattr(settings, name) for name in VIDEO_ONLY_FIELDS)]
         self.pipeline.change(
             lambda name: [gr.update(visible=self.offers_upscale(name)),
-                          *(gr.update(visible=PIPELINES[name].uses(field)) for field in per_pipeline)],
-            self.pipeline, [self.upscale, *per_pipeline.values()], queue=False, api_visibility="private",
+                          *(gr.update(visible=PIPELINES[name].uses(field)) for field in per_pipeline),
+                          *(gr.update(visible=name != AUDIO_ONLY) for _ in video_only),
+                          gr.update(visible=name == AUDIO_ONLY)],
+            self.pipeline, [self.upscale, *per_pipeline.values(), *video_only, self.out.audio], queue=False,
+            api_visibility="private",
         )  # fmt: skip
-        settings = self.settings
         self.auto_length.change(lambda on: gr.update(interactive=not on), self.auto_length, settings.frames,
                                 queue=False, api_visibility="private")  # fmt: skip
         sampling = [settings.steps, settings.cfg, settings.stg]
@@ -97,6 +105,29 @@ class GenerateTab(GenerationTab):
             lambda: gr.Group(visible=True), None, rewrite, queue=False, api_visibility="private")  # fmt: skip
         use_rewrite.click(lambda text: text or gr.skip(), self.rewritten, self.settings.prompt, queue=False,
                           api_visibility="private")  # fmt: skip
+
+    def pipeline_choices(self) -> tuple[str, ...]:
+        """The video recipes, and audio only where the model version offers it."""
+        return VIDEO_CHOICES + ((AUDIO_ONLY,) if PIPELINES[AUDIO_ONLY].offered_by(self.studio.models.version) else ())
+
+    def result_column(self, label: str = "Generate"):
+        """The shared result column plus the player of an audio-only result."""
+        with gr.Column(scale=4, elem_classes="result-column"):
+            self.out = output_controls(self.tab, label)
+            self.out.audio = gr.Audio(label="Result (audio only)", type="filepath", interactive=False, visible=False,
+                                      elem_id="generate-audio")  # fmt: skip
+        return self.out
+
+    def submit(self, values: dict[str, Any], request: gr.Request | None, progress: gr.Progress | None):
+        """The shared job loop; an audio-only result goes to the audio player (the video player and the
+        batch grid show videos only)."""
+        audio_only = values.get("pipeline") == AUDIO_ONLY
+        for status, preview, video, prompt, seed, grid in super().submit(values, request, progress):
+            if audio_only:
+                yield (status, preview, None, prompt, seed, gr.Gallery(visible=False),
+                       gr.Audio(value=video, visible=True) if video else gr.skip())  # fmt: skip
+            else:
+                yield status, preview, video, prompt, seed, grid, gr.skip()
 
     def sampling_defaults(self, pipeline: str, steps: float, cfg: float, stg: float):
         """Steps, CFG and STG when the pipeline changes: a recipe with its own defaults (HQ: 15
@@ -152,8 +183,8 @@ class GenerateTab(GenerationTab):
 
     def make_request(self, values: dict[str, Any]):
         pipeline = values["pipeline"]
-        if pipeline not in PIPELINE_CHOICES:
-            raise InputProblem(f"choose a pipeline: {', '.join(PIPELINE_CHOICES)}.")
+        if pipeline not in self.pipeline_choices():
+            raise InputProblem(f"choose a pipeline: {', '.join(self.pipeline_choices())}.")
         loras = request_loras(self.studio, values["loras"])
         values["loras"] = normalise(values["loras"])  # as the sidecar records it for "reuse settings"
         image = check_image(values["image"]) if values["image"] else None

@@ -216,7 +216,7 @@ class ModelsTab:
         tabs = {"distilled": "Text / Image to Video", "one-stage": "Text / Image to Video", "two-stage":
                 "Text / Image to Video", "two-stage-hq": "Text / Image to Video", "dfr": "Text / Image to Video", "keyframes": "Keyframe Interpolation", "ic-lora": "IC-LoRA Control",
                 "audio-to-video": "Audio to Video", "upscale": "Upscaling", "retake": "Retake", "extend": "Extend",
-                "text-to-audio": "(CLI only)"}  # fmt: skip
+                "text-to-audio": "Text / Image to Video (audio only)"}  # fmt: skip
         rows = ["| Pipeline | Tab | Needs | Meant for |", "|---|---|---|---|"]
         for name, d in PIPELINES.items():
             needs = ", ".join(role.value.replace("_", " ") for role in d.needs) or "the checkpoint only"

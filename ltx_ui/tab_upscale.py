@@ -23,7 +23,7 @@ from ltx_ui.context import (
 )
 from ltx_ui.controls import MAX_SEED, output_controls
 from ltx_ui.inputs import InputProblem, check_video, one_line
-from ltx_ui.outputs import find_entry, keep_input, list_entries
+from ltx_ui.outputs import find_entry, keep_input, video_names
 
 TAB = "upscale"
 UPLOAD = "(uploaded video below)"
@@ -101,7 +101,7 @@ class UpscaleTab:
         }  # fmt: skip
 
     def choices(self) -> list[str]:
-        return [UPLOAD] + [entry.name for entry in list_entries(self.studio.outputs)]
+        return [UPLOAD] + video_names(self.studio.outputs)
 
     def upscale(self, gallery_item: str, video: str | None, spatial: bool, temporal: bool, prompt: str, seed: float,
                 request: gr.Request = None, progress: gr.Progress = gr.Progress()) -> Iterator[Update]:  # fmt: skip

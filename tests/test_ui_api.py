@@ -89,7 +89,7 @@ def test_only_the_outputs_folder_is_served(app, client):
 
 def test_text_to_video_writes_the_video_its_sidecar_and_a_gallery_entry(app, client):
     started = time.monotonic()
-    status, _, video, prompt_used, seed_used, _ = generate(client, "a red kite over the sea", seed=11)
+    status, _, video, prompt_used, seed_used, *_ = generate(client, "a red kite over the sea", seed=11)
     took = time.monotonic() - started
     print(f"\n[ui] tiny distilled generation through the API: {took:.2f} s")
     info = probe_video(video)
@@ -123,7 +123,7 @@ def test_sizes_snap_with_a_note_and_progress_shows_steps_and_previews(app, clien
 def test_image_to_video_with_enhanced_prompt_lora_and_two_seeds(app, client, tmp_path):
     lora = str(app.studio.models.loras()[0])
     start = image(tmp_path / "start.png", (200, 40, 40))
-    status, _, video, prompt_used, seed_used, batch = generate(
+    status, _, video, prompt_used, seed_used, batch, _ = generate(
         client, "a cat", seed=100, image=handle_file(str(start)), enhance=True, loras=[{"file": lora, "strength": 0.5}],
         seed_count=2,
     )  # fmt: skip
@@ -247,7 +247,8 @@ def test_gallery_search_filters_sorts_and_flags_unreadable_settings(app, client,
     captions, names, count = gallery(client, Path(wheat).stem)  # no prompt to search any more: the name
     assert names == [Path(wheat).name] and captions == [f"⚠️ settings unreadable · {Path(wheat).name}"]
     shown, details, settings, *_ = client.predict(Path(wheat).name, api_name="/gallery_show")
-    assert shown and Path(shown["video"] if isinstance(shown, dict) else shown).name.endswith(".mp4")
+    shown = shown.get("value") or shown.get("video") if isinstance(shown, dict) else shown  # an update: the player shown
+    assert shown and Path(shown["path"] if isinstance(shown, dict) else shown).name.endswith(".mp4")
     assert "settings unreadable" in details and "plays and can be deleted" in details
     with pytest.raises(AppError, match="unreadable, so they cannot be reused"):
         client.predict(Path(wheat).name, api_name="/gallery_reuse")

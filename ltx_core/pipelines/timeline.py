@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ltx_core.components.guiders import MultiModalGuiderParams
 from ltx_core.pipelines.extend import MAX_SECONDS, ExtendRequest
 from ltx_core.pipelines.ledger import ModelLedger
 from ltx_core.pipelines.progress import CancelToken, ProgressEvent
@@ -38,6 +39,31 @@ class TimelineRequest:
     seed: int = 0  # window i uses seed + i
     overlap: int = 2  # latent frames each window starts from
     generate_audio: bool = True
+    # Sampling of every window (dev checkpoints; None: the version's defaults).
+    negative_prompt: str = ""
+    steps: int | None = None
+    video_guidance: MultiModalGuiderParams | None = None
+    audio_guidance: MultiModalGuiderParams | None = None
+
+    @property
+    def seconds(self) -> float:
+        return sum(segment.seconds for segment in self.segments)
+
+    def sampling(self) -> dict:
+        return {"negative_prompt": self.negative_prompt, "steps": self.steps, "video_guidance": self.video_guidance,
+                "audio_guidance": self.audio_guidance}  # fmt: skip
+
+
+# Bytes per pixel value the last window holds for the whole video so far: the source frames read as
+# float32, their stack and its rounded copy (``source_clip.source_pixels``) before the uint8 result.
+HELD_BYTES_PER_VALUE = 12
+
+
+def max_timeline_seconds(height: int, width: int, fps: float, available_bytes: int) -> float:
+    """The longest timeline whose frames the last window can hold in ``available_bytes`` (each window
+    reads the whole video so far to continue it and to write it out)."""
+    per_second = height * width * 3 * HELD_BYTES_PER_VALUE * fps
+    return available_bytes / per_second if per_second > 0 else 0.0
 
 
 def window_path(folder: Path, index: int) -> Path:
@@ -51,8 +77,9 @@ def finished(folder: Path, index: int) -> bool:
     return path.is_file() and path.with_suffix(".json").is_file()
 
 
-def check_timeline(request: TimelineRequest) -> None:
-    """One sentence for a timeline that cannot run, before anything loads."""
+def check_timeline(request: TimelineRequest, max_seconds: float | None = None) -> None:
+    """One sentence for a timeline that cannot run, before anything loads (``max_seconds``: the
+    longest the memory mode allows, see ``max_timeline_seconds``)."""
     if not request.segments:
         raise RequestError("the timeline is empty: add at least one segment (a prompt and its seconds).")
     for number, segment in enumerate(request.segments, 1):
@@ -60,6 +87,9 @@ def check_timeline(request: TimelineRequest) -> None:
             raise RequestError(f"segment {number} has no prompt: describe what happens in it.")
         if not 0 < segment.seconds <= MAX_SECONDS:
             raise RequestError(f"segment {number} lasts {segment.seconds:g} s: give more than 0 and at most {MAX_SECONDS:g} s.")
+    if max_seconds is not None and request.seconds > max_seconds:
+        raise RequestError(f"the timeline lasts {request.seconds:g} s but at {request.width}x{request.height} this memory "
+                           f"mode holds at most {max_seconds:.0f} s: shorten or remove segments, or choose a smaller size.")  # fmt: skip
 
 
 def run_timeline(
@@ -97,11 +127,11 @@ def run_timeline(
             frames = 8 * math.ceil(segment.seconds * fps / 8) + 1
             job = GenerationRequest.for_version(
                 version, pipeline, prompt=segment.prompt, seed=seed, height=request.height, width=request.width,
-                frames=frames, fps=fps, generate_audio=request.generate_audio,
+                frames=frames, fps=fps, generate_audio=request.generate_audio, **request.sampling(),
             )  # fmt: skip
         else:
             pipeline = "extend"
             job = ExtendRequest(window_path(folder, index - 1), segment.seconds, prompt=segment.prompt, seed=seed,
-                                overlap=request.overlap, blend=True)  # fmt: skip
+                                overlap=request.overlap, blend=True, **request.sampling())  # fmt: skip
         records.append(run_job(ledger, pipeline, job, window_path(folder, index), report, cancel, extra))
     return records
