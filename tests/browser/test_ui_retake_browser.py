@@ -42,8 +42,11 @@ def test_retake_part_from_the_gallery(page):  # noqa: F811
     tab(page, "Retake")
     page.locator("#retake-generate").click()
     expect(page.locator("#retake-status")).to_contain_text("Saved", timeout=120_000)
-    # The gallery's lineage line (checked through the API: after a job the browser's gallery keeps
-    # re-rendering, a loop that the base studio has too; see the retake branch's report)
     made = max(page.app.outputs.glob("*retake*.mp4")).name
+    tab(page, "Gallery")
+    page.locator("#gallery-refresh").click()
+    page.locator("#gallery-grid img").first.click()  # newest first: the retake
+    expect(page.locator("#gallery-details")).to_contain_text("Made from")
+    expect(page.locator("#gallery-details")).to_contain_text("distilled-s5.mp4")
     _, details, *_ = client.predict(made, api_name="/gallery_show")
     assert "Made from" in details and "distilled-s5.mp4" in details
