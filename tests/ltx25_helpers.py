@@ -39,6 +39,16 @@ def ltx25_reference() -> Reference:
     return load_reference(directory)
 
 
+def recorded_ltx25_reference() -> Reference:
+    """The 2.5 set this repository's own recorded references (``tests/data/*.npz``, made with the
+    official code) were made on: always the in-repo copy, whatever ``LTX_REFERENCE_FIXTURES``
+    names, since another set has other weights."""
+    directory = ROOT / "tests" / "reference" / "ltx-2.5"
+    if not (directory / "diffusion_models").is_dir():
+        pytest.skip("no in-repo LTX-2.5 set (tests/reference/ltx-2.5), which the recorded references need")
+    return load_reference(directory.resolve())
+
+
 def component_file(reference: Reference, folder: str) -> Path:
     files = sorted((reference.directory / folder).glob("*.safetensors"))
     assert len(files) == 1, f"{reference.directory / folder}: expected one .safetensors file, found {len(files)}"
