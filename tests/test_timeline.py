@@ -110,9 +110,9 @@ def test_timeline_from_the_cli(tmp_path, monkeypatch, capsys):
 def test_a_timeline_longer_than_the_memory_holds_is_refused():
     from ltx_core.pipelines.timeline import max_timeline_seconds
 
-    limit = max_timeline_seconds(512, 768, 24, 8 * 2**30)  # 768x512x3 values x 12 bytes x 24 fps: 340 MB per second
-    assert abs(limit - 8 * 2**30 / (512 * 768 * 3 * 12 * 24)) < 1e-9 and 25 < limit < 26
-    two = TimelineRequest((Segment("a boat", 10.0), Segment("the shore", 10.0)), height=512, width=768)
-    check_timeline(two, limit)
-    with pytest.raises(RequestError, match="the timeline lasts 30 s but at 768x512 this memory mode holds at most 25 s"):
-        check_timeline(TimelineRequest((*two.segments, Segment("night", 10.0)), height=512, width=768), limit)
+    limit = max_timeline_seconds(512, 768, 24, 8 * 2**30)  # 768x512x3 values x 2 bytes x 24 fps: 57 MB per second
+    assert abs(limit - 8 * 2**30 / (512 * 768 * 3 * 2 * 24)) < 1e-9 and 151 < limit < 152
+    seven = TimelineRequest(tuple(Segment(f"shot {i}", 20.0) for i in range(7)), height=512, width=768)
+    check_timeline(seven, limit)
+    with pytest.raises(RequestError, match="the timeline lasts 160 s but at 768x512 this memory mode holds at most 152 s"):
+        check_timeline(TimelineRequest((*seven.segments, Segment("night", 20.0)), height=512, width=768), limit)

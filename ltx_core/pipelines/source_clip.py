@@ -94,12 +94,13 @@ def source_pixels(clip: SourceClip, first: int = 0, count: int | None = None) ->
     from ltx_core.media.video_read import iter_video_frames
 
     stop = clip.frames if count is None else first + count
+    # Rounded to uint8 frame by frame, so a long clip is held once in uint8 (not three times in float32).
     frames = [
-        resize_and_center_crop(frame, clip.height, clip.width)
+        np.clip(np.rint(resize_and_center_crop(frame, clip.height, clip.width)), 0, 255).astype(np.uint8)
         for index, frame in enumerate(iter_video_frames(clip.path, max_frames=stop))
         if index >= first
     ]
-    return np.clip(np.rint(np.stack(frames)), 0, 255).astype(np.uint8)
+    return np.stack(frames)
 
 
 def encode_pixels(ledger, frames: np.ndarray) -> mx.array:

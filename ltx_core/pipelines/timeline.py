@@ -54,9 +54,9 @@ class TimelineRequest:
                 "audio_guidance": self.audio_guidance}  # fmt: skip
 
 
-# Bytes per pixel value the last window holds for the whole video so far: the source frames read as
-# float32, their stack and its rounded copy (``source_clip.source_pixels``) before the uint8 result.
-HELD_BYTES_PER_VALUE = 12
+# Bytes per pixel value the last window holds for the whole video so far: the source frames as uint8
+# and their stack (``source_clip.source_pixels``).
+HELD_BYTES_PER_VALUE = 2
 
 
 def max_timeline_seconds(height: int, width: int, fps: float, available_bytes: int) -> float:
