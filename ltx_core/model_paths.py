@@ -216,7 +216,7 @@ def companion_refusal(found: Recognised, model: Recognised) -> str:
     """Why the companion file ``found`` cannot serve the checkpoint ``model`` ("" when it can): the
     version its header names, else the checks the ledger runs before loading (an upsampler's
     latent channels, a LoRA's anatomy and layer widths). Files that are not companions: ""."""
-    from ltx_core.model_spec import VersionMismatchError, check_lora_version, check_upsampler_version
+    from ltx_core.model_compat import VersionMismatchError, check_lora_version, check_upsampler_version
 
     if found.role not in COMPANION_ROLES or model.version is None:
         return ""

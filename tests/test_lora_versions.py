@@ -12,8 +12,9 @@ import mlx.core as mx
 import pytest
 
 from ltx_core.loader.lora_info import incompatibility
+from ltx_core.model_compat import VersionMismatchError, check_lora_version
 from ltx_core.model_paths import ModelPaths
-from ltx_core.model_spec import VERSIONS, VersionMismatchError, check_lora_version, recognise
+from ltx_core.model_spec import VERSIONS, recognise
 from ltx_core.pipelines.ledger import ModelLedger
 from ltx_core.pipelines.request import GenerationRequest, LoraChoice
 from ltx_core.pipelines.runner import run_job

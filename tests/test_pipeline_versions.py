@@ -12,7 +12,8 @@ import pytest
 
 from ltx_core.loader.audio_vae import vocoder_config
 from ltx_core.media import probe_video, write_mp4
-from ltx_core.model_spec import LTX_2_3, VersionMismatchError
+from ltx_core.model_compat import VersionMismatchError
+from ltx_core.model_spec import LTX_2_3
 from ltx_core.pipelines.registry import PIPELINES
 from ltx_core.pipelines.request import GenerationRequest, ImageCondition, LoraChoice, RequestError
 from ltx_core.pipelines.runner import run_job

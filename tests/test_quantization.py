@@ -165,7 +165,7 @@ def test_convert_with_fused_loras_matches_fusing_at_load(reference: Reference, t
 
 
 def test_convert_refuses_a_lora_of_another_version_before_writing(reference: Reference, tmp_path: Path):
-    from ltx_core.model_spec import VersionMismatchError
+    from ltx_core.model_compat import VersionMismatchError
     from tests.test_lora import LORA_B, lora_tensors, write_lora
 
     other = write_lora(tmp_path / "for-23.safetensors", lora_tensors(LORA_B), {"model_version": "2.3.0"})

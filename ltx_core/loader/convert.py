@@ -54,7 +54,7 @@ def convert_checkpoint(
     """Quantize ``source``'s transformer linear layers to ``spec`` (from weights in ``dtype``),
     with ``loras`` fused into the weights first (checked against the checkpoint's version and
     layers before anything is written)."""
-    from ltx_core.model_spec import check_lora_version
+    from ltx_core.model_compat import check_lora_version
 
     checkpoint = LTXCheckpoint(source)
     if QuantizationSpec.from_metadata(checkpoint.file) is not None:

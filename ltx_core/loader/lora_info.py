@@ -9,7 +9,7 @@ Metadata conventions read (safetensors ``__metadata__``, all strings):
 - kohya's training metadata: ``ss_output_name`` (the run's name) and ``ss_tag_frequency`` (JSON:
   dataset folder -> {tag: count}; the most frequent tags are what the LoRA was trained on).
 - ``model_version`` (the LTX convention checkpoints use) for the base version; without it the
-  version comes from the modules the LoRA touches (``model_spec.lora_version``).
+  version comes from the modules the LoRA touches (``model_compat.lora_version``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from pathlib import Path
 from ltx_core.errors import CheckpointError, LTXError
 from ltx_core.loader.lora import REFERENCE_DOWNSCALE_KEY, LoraFile, lora_footprint
 from ltx_core.memory.estimate import LoraFootprint
-from ltx_core.model_spec import VersionSpec, lora_version
+from ltx_core.model_compat import lora_version
+from ltx_core.model_spec import VersionSpec
 
 TITLE_KEYS = ("modelspec.title", "ss_output_name")
 MAX_TRAINED_TAGS = 8
@@ -144,7 +145,7 @@ def read_lora_info(path: str | os.PathLike) -> LoraInfo:
 def incompatibility(lora: str | os.PathLike, checkpoint: str | os.PathLike) -> str:
     """Why ``lora`` cannot be used with ``checkpoint`` (the version check every run makes before
     loading: version and layer widths), or "" when it can."""
-    from ltx_core.model_spec import check_lora_version
+    from ltx_core.model_compat import check_lora_version
 
     try:
         check_lora_version(lora, checkpoint)

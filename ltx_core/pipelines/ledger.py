@@ -18,15 +18,9 @@ from typing import Any
 import mlx.core as mx
 
 from ltx_core.loader.checkpoint import LTXCheckpoint
+from ltx_core.model_compat import check_lora_version, check_upsampler_version
 from ltx_core.model_paths import SUPPORTED_VIDEO_DECODERS, MissingModelError, ModelPaths, video_vae_class
-from ltx_core.model_spec import (
-    Recognised,
-    Role,
-    VersionSpec,
-    check_lora_version,
-    check_upsampler_version,
-    require_role,
-)
+from ltx_core.model_spec import Recognised, Role, VersionSpec, require_role
 from ltx_core.pipelines.ledger_text import TextModels
 from ltx_core.runtime import RuntimeSettings
 

@@ -13,7 +13,8 @@ from ltx_core.components.guiders import MultiModalGuider
 from ltx_core.components.noisers import GaussianNoiser
 from ltx_core.components.schedulers import distilled_sigmas, ltx2_sigmas, refinement_sigmas
 from ltx_core.model.duration.predictor import MAX_SECONDS, MIN_SECONDS, seconds_to_num_frames
-from ltx_core.model_spec import Role, check_lora_version
+from ltx_core.model_compat import check_lora_version
+from ltx_core.model_spec import Role
 from ltx_core.pipelines.blocks import (
     Prompts,
     check_memory,
