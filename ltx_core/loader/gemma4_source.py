@@ -14,9 +14,9 @@ import os
 import mlx.core as mx
 
 from ltx_core.loader.checkpoint import LTXCheckpoint
-from ltx_core.loader.components import open_checkpoint, resolve_dtype
+from ltx_core.loader.components import open_checkpoint
 from ltx_core.loader.gemma4 import Gemma4TextEncoderFile, check_gemma_version, load_gemma4
-from ltx_core.loader.text_encoder import check_embeddings_processor, load_embeddings_processor
+from ltx_core.loader.text_encoder import check_embeddings_processor, load_embeddings_processor, prompt_encoder_over
 from ltx_core.model.text_encoder.connector import EmbeddingsProcessor
 from ltx_core.model.text_encoder.gemma4 import Gemma4TextModel
 from ltx_core.model.text_encoder.gemma4_tokenizer import EmbeddedPromptTokenizer
@@ -59,15 +59,5 @@ def load_split_prompt_encoder(
 ):
     """A ``PromptEncoder`` over an LTX-2.5 text-encoder file and transformer file; each part loads
     on first use. ``quantization``: a ``QuantizationSpec`` for Gemma (None: the compute dtype)."""
-    from ltx_core.model.text_encoder.prompt_encoder import PromptEncoder
-    from ltx_core.model.text_encoder.tokenizer import MAX_PROMPT_TOKENS
-
-    return PromptEncoder(
-        Gemma4FileSource(text_encoder, transformer),
-        resolve_dtype(dtype),
-        quantize_bits=quantization.bits if quantization is not None else None,
-        group_size=quantization.group_size if quantization is not None else 64,
-        max_length=max_length or MAX_PROMPT_TOKENS,
-        cache_dir=cache_dir,
-        staged=staged,
-    )
+    return prompt_encoder_over(Gemma4FileSource(text_encoder, transformer), dtype, quantization, max_length, cache_dir,
+                               staged)  # fmt: skip

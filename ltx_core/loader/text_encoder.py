@@ -357,11 +357,23 @@ def load_prompt_encoder(
 ):
     """A ``PromptEncoder`` over a Gemma folder and a checkpoint; each part loads on first use.
     ``quantization``: a ``QuantizationSpec`` for Gemma (None: the compute dtype)."""
+    return prompt_encoder_over(GemmaFolderSource(gemma, checkpoint), dtype, quantization, max_length, cache_dir, staged)
+
+
+def prompt_encoder_over(
+    source,
+    dtype: mx.Dtype | str,
+    quantization=None,
+    max_length: int | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    staged: bool = True,
+):
+    """A ``PromptEncoder`` over any ``TextEncoderSource`` (a Gemma folder, an LTX-2.5 text-encoder file)."""
     from ltx_core.model.text_encoder.prompt_encoder import PromptEncoder
     from ltx_core.model.text_encoder.tokenizer import MAX_PROMPT_TOKENS
 
     return PromptEncoder(
-        GemmaFolderSource(gemma, checkpoint),
+        source,
         resolve_dtype(dtype),
         quantize_bits=quantization.bits if quantization is not None else None,
         group_size=quantization.group_size if quantization is not None else 64,
