@@ -32,7 +32,7 @@ class Timer:
         self.rows: dict[str, list] = defaultdict(lambda: [0.0, ""])
 
     def __call__(self, name: str, kind: str, fn, *inputs):
-        mx.eval(*inputs)
+        mx.eval([a for a in inputs if isinstance(a, mx.array)])
         best = float("inf")
         for _ in range(self.repeats):
             start = time.perf_counter()
@@ -52,12 +52,21 @@ def profile_attention(t: Timer, prefix: str, attn: Attention, x, context, rope, 
         k = t(f"{prefix} k/v projections", "GEMM", lambda c: attn.to_k(c), context)
         v = t(f"{prefix} k/v projections", "GEMM", lambda c: attn.to_v(c), context)
         k = t(f"{prefix} q/k RMSNorm", "elementwise", attn.k_norm, k)
-        k = t(f"{prefix} heads + RoPE", "elementwise", lambda a: attn._heads(a, k_rope if k_rope is not None else rope), k)
+        k = t(
+            f"{prefix} heads + RoPE", "elementwise", lambda a: attn._heads(a, k_rope if k_rope is not None else rope), k
+        )
         v = t(f"{prefix} heads + RoPE", "elementwise", lambda a: attn._heads(a, None), v)
     else:
         k, v = kv
     q = t(f"{prefix} heads + RoPE", "elementwise", lambda a: attn._heads(a, rope), q)
-    out = t(f"{prefix} attention (QK, softmax, PV)", "attention", lambda a, b, c: attention(a, b, c, attn.scale, mask), q, k, v)
+    out = t(
+        f"{prefix} attention (QK, softmax, PV)",
+        "attention",
+        lambda a, b, c: attention(a, b, c, attn.scale, mask),
+        q,
+        k,
+        v,
+    )
     out = t(
         f"{prefix} merge heads (copy)", "elementwise",
         lambda o: mx.contiguous(o.transpose(0, 2, 1, 3).reshape(batch, -1, attn.heads * attn.dim_head)), out,
@@ -67,18 +76,30 @@ def profile_attention(t: Timer, prefix: str, attn: Attention, x, context, rope, 
     return t(f"{prefix} out projection", "GEMM", attn.to_out, out)
 
 
-def profile_block(block: TransformerBlock, video, audio, t: Timer, cache) -> None:
+def modulate(a: mx.array, scale: mx.array, shift: mx.array) -> mx.array:
+    return a * (1 + scale) + shift
+
+
+def modulate_norm(a: mx.array, scale: mx.array, shift: mx.array, eps: float) -> mx.array:
+    return modulate(rms(a, eps), scale, shift)
+
+
+def gated_residual(x: mx.array, out: mx.array, gate: mx.array) -> mx.array:
+    return x + out * gate
+
+
+def profile_block(block: TransformerBlock, video, audio, t: Timer) -> None:
     eps = block.norm_eps
     for name, st, attn1, attn2, ff, table in (
         ("video", video, block.attn1, block.attn2, block.ff, block.scale_shift_table),
         ("audio", audio, block.audio_attn1, block.audio_attn2, block.audio_ff, block.audio_scale_shift_table),
     ):
         x = st.x
-        shift, scale, gate = t(f"{name} AdaLN values", "elementwise", lambda: block._ada(table, st, range(0, 3)))
-        normed = t(f"{name} RMSNorm + modulate", "elementwise", lambda a: rms(a, eps) * (1 + scale) + shift, x)
+        shift, scale, gate = t(f"{name} AdaLN values", "elementwise", lambda: block._ada(table, st, range(3)))  # noqa: B023
+        normed = t(f"{name} RMSNorm + modulate", "elementwise", modulate_norm, x, scale, shift, eps)
         out = profile_attention(t, f"{name} self", attn1, normed, normed, st.rope, None)
-        x = t(f"{name} gate + residual", "elementwise", lambda a, o: a + o * gate, x, out)
-        kv = cache.get((st.context, block.index, id(attn2)), lambda: attn2.context_kv(st.context))
+        x = t(f"{name} gate + residual", "elementwise", gated_residual, x, out, gate)
+        kv = attn2.context_kv(st.context)
         normed = t(f"{name} RMSNorm + modulate", "elementwise", lambda a: rms(a, eps), x)
         out = profile_attention(t, f"{name} text", attn2, normed, st.context, None, None, kv=kv, mask=st.context_mask)
         x = t(f"{name} gate + residual", "elementwise", lambda a, o: a + o, x, out)
@@ -94,20 +115,20 @@ def profile_block(block: TransformerBlock, video, audio, t: Timer, cache) -> Non
     ):  # fmt: skip
         q_scale, q_shift, q_gate = block._av_values(qt, qs, first)
         k_scale, k_shift, _ = block._av_values(kt, ks, first)
-        qm = t("AV RMSNorm + modulate", "elementwise", lambda a: a * (1 + q_scale) + q_shift, qn)
-        km = t("AV RMSNorm + modulate", "elementwise", lambda a: a * (1 + k_scale) + k_shift, kn)
+        qm = t("AV RMSNorm + modulate", "elementwise", modulate, qn, q_scale, q_shift)
+        km = t("AV RMSNorm + modulate", "elementwise", modulate, kn, k_scale, k_shift)
         out = profile_attention(t, f"AV {label}", attn, qm, km, qs.cross_rope, ks.cross_rope)
-        t("AV gate + residual", "elementwise", lambda o: o * q_gate, out)
+        t("AV gate + residual", "elementwise", mx.multiply, out, q_gate)
     for name, st, ff, table, x in (
         ("video", video, block.ff, block.scale_shift_table, vx),
         ("audio", audio, block.audio_ff, block.audio_scale_shift_table, ax),
     ):
         shift, scale, gate = block._ada(table, st, range(3, 6))
-        normed = t(f"{name} RMSNorm + modulate", "elementwise", lambda a: rms(a, eps) * (1 + scale) + shift, x)
+        normed = t(f"{name} RMSNorm + modulate", "elementwise", modulate_norm, x, scale, shift, eps)
         h = t(f"{name} FFN matmuls", "GEMM", ff.proj_in, normed)
         h = t(f"{name} FFN GELU", "elementwise", parallel_gelu_approx, h)
         h = t(f"{name} FFN matmuls", "GEMM", ff.proj_out, h)
-        t(f"{name} gate + residual", "elementwise", lambda a, o: a + o * gate, x, h)
+        t(f"{name} gate + residual", "elementwise", gated_residual, x, h, gate)
 
 
 def main() -> None:
@@ -127,7 +148,7 @@ def main() -> None:
     audio = model.prepare(audio_in, video_in, "audio")
     mx.eval(video.x, audio.x, video.rope.cos, audio.rope.cos, video.cross_rope.cos, audio.cross_rope.cos)
     timer = Timer(args.repeats)
-    profile_block(model.transformer_blocks[0], video, audio, timer, model.run_cache)
+    profile_block(model.transformer_blocks[0], video, audio, timer)
     total = sum(v[0] for v in timer.rows.values())
     print(f"size {args.size}: {video.x.shape[1]} video / {audio.x.shape[1]} audio tokens; "
           f"whole 1-block forward {whole:.3f} s, sum of pieces {total:.3f} s\n")  # fmt: skip

@@ -25,8 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 import mlx.core as mx
-import mlx.nn as nn
 import numpy as np
+from mlx import nn
 
 WORKERS = 2
 QUERY_ROWS = 256  # score block (256 x keys float32) per worker: 6 MB at 6,144 keys
