@@ -4,7 +4,7 @@ rounding (with MLX's own gradients); the VAE padding matches a gather."""
 
 import ltx_core  # noqa: F401
 import mlx.core as mx
-import mlx.nn as nn
+from mlx import nn
 import pytest
 
 from ltx_core.model.transformer import cpu_attention, cpu_numpy
