@@ -14,11 +14,18 @@ import os
 import shutil
 import tempfile
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from ltx_core.demo.tokenizer import write_byte_tokenizer
+
+try:
+    import fcntl
+except ImportError:  # Windows: no lock (one studio at a time)
+    fcntl = None
 
 LAYOUT_PATH = Path(__file__).with_name("layout.json")
 CHECKPOINT = "ltx2-demo.safetensors"
@@ -66,7 +73,21 @@ def ensure_demo_models(root: Path) -> Path:
         _write_demo(staging)
         (staging / "VERSION").write_text(version)
 
-    return _replace_folder(root, fill)
+    with _folder_lock(root):
+        if stamp.exists() and stamp.read_text().strip() == version:  # another process wrote it meanwhile
+            return root
+        return _replace_folder(root, fill)
+
+
+@contextmanager
+def _folder_lock(root: Path) -> Iterator[None]:
+    """Processes writing the same demo folder (two studios, parallel test workers) take turns, so
+    none removes a set another one is reading."""
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with open(root.parent / f".{root.name}.lock", "a") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def _replace_folder(root: Path, fill) -> Path:
