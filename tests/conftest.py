@@ -107,11 +107,11 @@ def reference_cases() -> list[str]:
 
 def pytest_runtest_logreport(report) -> None:
     """With output captured (``tasks.py test`` runs pytest-xdist workers, whose prints would
-    otherwise be lost), echo each test phase's prints once it ends, so the PARITY / MEMORY /
+    otherwise be lost), echo each test phase's prints (stdout, then stderr) once it ends, so the PARITY / MEMORY /
     MEASURED lines reach the log as they do with ``-s``. Runs in the controller only."""
     if _IS_XDIST_WORKER:
         return
-    printed = "".join(text for name, text in report.sections if name == f"Captured stdout {report.when}")
+    printed = "".join(text for name, text in report.sections if name in (f"Captured stdout {report.when}", f"Captured stderr {report.when}"))
     if printed.strip():
         sys.stdout.write("\n" + printed.strip("\n") + "\n")
         sys.stdout.flush()
