@@ -57,9 +57,10 @@ class ExtendTab(ClipEditTab):
             return timeline_html(facts.duration, 0.0, span, added, before=True)
         return timeline_html(facts.duration, facts.duration - span, facts.duration, added)
 
-    def denoised_frames(self, facts: ClipFacts, request: Any) -> int:
-        backward = request.direction == "backward"
-        return overlap_frames(request.overlap, backward) + 8 * math.ceil(request.seconds * facts.fps / 8)
+    def edit_frames(self, frames: int, fps: float, values: dict[str, Any]) -> tuple[int, int]:
+        """The new clip (overlap + added frames) is denoised; the overlap is encoded."""
+        shared = overlap_frames(int(values.get("overlap") or 2), values.get("direction") == "backward")
+        return shared + 8 * math.ceil(float(values.get("seconds") or 0) * fps / 8), shared
 
     def reuse(self, ui: dict[str, Any]) -> dict:
         return super().reuse({"direction": "forward", **ui})  # outputs made before backward existed

@@ -22,6 +22,7 @@ from ltx_core.pipelines.request import RequestError
 from ltx_core.pipelines.runner import run_job
 from ltx_core.pipelines.source_audio import encode_clip_audio
 from ltx_core.pipelines.source_clip import encode_pixels, source_pixels
+from ltx_core.pipelines.speed import edit_plan
 from tests.conftest import DEFAULT_SET, Reference
 from tests.pipeline_helpers import tiny_ledger
 
@@ -158,7 +159,10 @@ def test_extend_backward_leads_into_the_source(setup, monkeypatch):
 
     monkeypatch.setattr(extend_module, "extend_latents", recorded)
     request = ExtendRequest(folder / "source.mp4", 0.5, prompt="waves", seed=2, overlap=2, direction="backward")
+    first = len(ledger.stages)
     record = run_job(ledger, "extend", request, folder / "back.mp4")
+    planned = [work.stage for work in edit_plan("extend", SIZE, SIZE, 33, FPS, 8, True, 17)]
+    assert {stage.stage for stage in ledger.stages[first:]} == set(planned)  # the studio's ETA plans every stage that ran
     expected = encode_pixels(ledger, source_pixels(job.clip)[:17])
     assert np.array_equal(np.array(seen["tail"]), np.array(expected[:, :, 1:]))
     video, audio = np.array(seen["video"]), np.array(seen["audio"])

@@ -10,7 +10,7 @@ import pytest
 from ltx_core.pipelines.progress import CancelCheckHook, Cancelled, CancelToken, cancel_scope, install_cancel_checks
 from ltx_core.pipelines.registry import PIPELINES
 from ltx_core.pipelines.request import GenerationRequest
-from ltx_core.pipelines.speed import JobClock, SpeedModel, generation_plan, upscale_plan
+from ltx_core.pipelines.speed import JobClock, SpeedModel, edit_plan, generation_plan, upscale_plan
 
 
 def request(**overrides) -> GenerationRequest:
@@ -34,6 +34,19 @@ def test_the_plan_names_the_stages_the_ledger_records_and_scales_with_the_size()
     up = upscale_plan(128, 128, 9, 24.0, spatial=True, temporal=True)
     assert [w.stage for w in up] == ["encode", "temporal upsample", "spatial upsample", "text encoder", "refine",
                                      "video decode"]  # fmt: skip
+
+
+def test_an_edit_plan_counts_the_source_encode_and_its_sound(tmp_path):
+    """Retake / extend: the source's frames and its sound are encoded, the new audio decoded."""
+    extend = edit_plan("extend", 128, 128, 33, 24.0, 8, True, 17)  # backward, overlap 2, 16 frames added
+    assert [w.stage for w in extend] == ["text encoder", "encode", "audio encode", "extend", "audio decode", "video decode"]
+    units = {w.stage: w.units for w in extend}
+    assert units["encode"] == 17 * 128 * 128 / 1e6 and units["audio encode"] == 17 / 24 and units["audio decode"] == 33 / 24
+    silent = edit_plan("retake", 128, 128, 25, 24.0, 8, True, None, 0.0)  # a silent clip given a soundtrack
+    assert [w.stage for w in silent] == ["text encoder", "encode", "retake", "audio decode", "video decode"]
+    model = SpeedModel(tmp_path / "speed.json")
+    seconds = model.predict("k", extend).seconds - model.predict("k", edit_plan("extend", 128, 128, 33, 24.0, 8, False, 17)).seconds
+    assert seconds > 0.6  # the audio encode and decode (first guess: 0.3 s fixed each, plus per second)
 
 
 def test_the_speed_model_starts_from_a_guess_learns_and_survives_a_broken_file(tmp_path):

@@ -102,12 +102,17 @@ def upscale_plan(width: int, height: int, frames: int, fps: float, spatial: bool
 
 
 def edit_plan(stage: str, width: int, height: int, frames: int, fps: float, steps: int, audio: bool,
-              encoded_frames: int | None = None) -> list[StageWork]:  # fmt: skip
+              encoded_frames: int | None = None, source_audio_seconds: float | None = None) -> list[StageWork]:  # fmt: skip
     """The stages of a job that edits a clip in time (retake, extend): the prompt, the encode of
-    ``encoded_frames`` source frames (default all), ``steps`` transformer passes of the
-    ``frames``-long clip in ``stage``, and its decode."""
+    ``encoded_frames`` source frames (default all) and, with ``audio``, of their sound
+    (``source_audio_seconds``, default as long as those frames; 0: a silent source), ``steps``
+    transformer passes of the ``frames``-long clip in ``stage``, the audio decode and the video decode."""
     height, width = height // 32 * 32, width // 32 * 32
-    plan = [StageWork("text encoder", 1.0), StageWork("encode", (encoded_frames or frames) * height * width / 1e6)]
+    encoded = encoded_frames or frames
+    plan = [StageWork("text encoder", 1.0), StageWork("encode", encoded * height * width / 1e6)]
+    heard = encoded / max(fps, 1.0) if source_audio_seconds is None else source_audio_seconds
+    if audio and heard > 0:
+        plan.append(StageWork("audio encode", heard))
     plan.append(StageWork(stage, steps * _tokens(frames, height, width, fps, audio)))
     if audio:
         plan.append(StageWork("audio decode", frames / max(fps, 1.0)))
