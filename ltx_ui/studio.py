@@ -74,7 +74,7 @@ def build_studio(studio: Studio | None = None) -> gr.Blocks:
                      upscale.choice,
                      {"retake": retake.picker.choice, "extend": extend.picker.choice}, extend.direction)  # fmt: skip
         listing = gallery.listing()
-        libraries = [generate.lora_picker, keyframes.lora_picker, ic_lora.lora_picker]
+        libraries = [generate.lora_picker, keyframes.lora_picker, ic_lora.lora_picker, audio.lora_picker]
         pickers = [component for library in libraries for component in (library.cards, library.pick)]
 
         def models_changed(*queries):
