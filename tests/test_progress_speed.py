@@ -76,6 +76,23 @@ def test_the_job_clock_gives_one_eta_for_the_whole_job(tmp_path):
     assert clock.remaining("done", 1, 1, 9.0) == 0.0
 
 
+def test_a_long_video_is_planned_window_by_window(tmp_path):
+    """Stages named "window k/n · stage" are predicted as their own kind; between windows the ETA is
+    what the later windows need."""
+    from ltx_core.pipelines.speed import StageWork, stage_kind
+
+    assert stage_kind("window 2/3 · stage 1") == "denoise" and stage_kind("window 1/3 · video decode") == "video decode"
+    plan = [StageWork(f"window {k}/2 · {work.stage}", work.units) for k in (1, 2)
+            for work in edit_plan("extend", 128, 128, 25, 24.0, 8, True, 9)]  # fmt: skip
+    prediction = SpeedModel(tmp_path / "speed.json").predict("k", plan)
+    halves = sum(seconds for stage, seconds in prediction.stages if stage.startswith("window 2/2"))
+    assert prediction.seconds == pytest.approx(2 * halves) and not prediction.learned
+    clock = JobClock(prediction)
+    assert clock.remaining("window 1/2 · done", 1, 1, prediction.seconds / 2) == pytest.approx(halves)
+    assert clock.remaining("window 2/2 · done", 1, 1, prediction.seconds) == 0.0
+    assert clock.remaining("window 2/2 · extend", 4, 8, prediction.seconds * 0.75) > 0
+
+
 def test_a_cancel_takes_effect_after_the_current_transformer_block():
     class Block:
         index = 0

@@ -32,6 +32,7 @@ KEEP = 12  # observations kept per stage
 
 
 def stage_kind(stage: str) -> str:
+    stage = stage.rpartition(" · ")[2]  # a long video's "window 2/3 · stage 1": the window's own stage
     if stage.startswith("stage") or stage == "refine":
         return "denoise"
     if stage.endswith("upsample"):
@@ -225,8 +226,9 @@ class JobClock:
         self._started: dict[str, tuple[float, int]] = {}  # stage -> (elapsed, step) at its first event
 
     def remaining(self, stage: str, step: int, total: int, elapsed: float) -> float | None:
-        if stage == "done":
-            return 0.0
+        part, _, own = stage.rpartition(" · ")
+        if own == "done":  # the job's end, or (a long video) the end of one window: the later windows remain
+            return 0.0 if not part else self._after(part + " · ", elapsed)
         if stage not in self.predicted:
             return None
         index = self.order.index(stage)
@@ -242,3 +244,13 @@ class JobClock:
         else:
             current = max(0.0, self.predicted[stage] * pace * (1 - step / max(total, 1)) - (elapsed - first[0]))
         return max(0.0, current + later)
+
+    def _after(self, prefix: str, elapsed: float) -> float | None:
+        """What remains after the last planned stage named ``prefix``..., at the pace of the job so far."""
+        ends = [index for index, stage in enumerate(self.order) if stage.startswith(prefix)]
+        if not ends:
+            return None
+        cut = ends[-1] + 1
+        predicted_before = sum(self.predicted[s] for s in self.order[:cut])
+        pace = min(4.0, max(0.25, elapsed / predicted_before)) if predicted_before > 1.0 else 1.0
+        return sum(self.predicted[s] for s in self.order[cut:]) * pace
