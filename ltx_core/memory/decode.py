@@ -154,18 +154,35 @@ def audio_decode_stage(audio_vae: dict, vocoder: dict, frames: int, fps: float, 
     return StageEstimate("audio decode", weights, int(working), f"{length} samples")
 
 
-def video_encode_stage(vae: dict, frames: int, height: int, width: int, dtype: str) -> StageEstimate:
-    """The video encoder on ``frames`` pixel frames at once (an edit's source, untiled): its weights
-    and the larger of the first convolution's and the first level's working sets, plus the pixels."""
+def video_encode_stage(
+    vae: dict, frames: int, height: int, width: int, dtype: str, tiling: Any | None = None
+) -> StageEstimate:
+    """The video encoder on ``frames`` pixel frames (an edit's source): its weights and, for the
+    largest tile (``tiling``: the preset's ``VaeTiling`` as ``tiled_encode`` cuts it; None: the whole
+    clip at once), the larger of the first convolution's and the first level's working sets; plus
+    the whole clip's pixels and, tiled, the latent sums."""
+    from ltx_core.errors import ConfigError
     from ltx_core.model.video_vae.config import VideoVAEConfig
     from ltx_core.model.video_vae.encoder import VideoEncoder
+    from ltx_core.model.video_vae.tiling import encoder_tiles
 
     config = VideoVAEConfig.from_dict(vae, source="checkpoint config")
     b = _BYTES[dtype]
     weights = _parameter_bytes(VideoEncoder(config), b)
+    tile, sums = (frames, height, width), 0
+    if tiling is not None:
+        try:
+            tiles = encoder_tiles((frames, height, width), tiling.config(), config.encoder_scale())
+        except ConfigError:  # sizes the tiled encode refuses: the run says so; count the whole clip
+            tiles = []
+        if tiles:
+            spans = [tuple(s.stop - s.start for s in t.inputs) for t in tiles]
+            tile = max(spans, key=lambda fhw: fhw[0] * fhw[1] * fhw[2])
+            sums = 2 * config.latent_channels * math.prod(_latent_fhw(frames, height, width)) * b
     p = config.patch_size
-    voxels = frames * (height // p) * (width // p)
+    voxels = tile[0] * (tile[1] // p) * (tile[2] // p)
     unfolded = 27 * voxels * max(ENCODER_INPUT_UNFOLD_COPIES * config.in_channels * p * p,
                                  ENCODER_LEVEL_UNFOLD_COPIES * config.latent_channels)  # fmt: skip
     pixels = config.in_channels * frames * height * width * (2 * 4 + b)
-    return StageEstimate("encode", weights, int(unfolded * b + pixels), f"untiled, {frames} frames")
+    note = "untiled" if tile == (frames, height, width) else f"tile {tile[2]}x{tile[1]}x{tile[0]}"
+    return StageEstimate("encode", weights, int(unfolded * b + pixels + sums), f"{note}, {frames} frames")

@@ -319,6 +319,7 @@ def estimate_memory(
     text_tokens: int = TEXT_TOKENS,
     text_encoder: bool = True,
     encode_frames: int = 0,
+    encode_tiled: bool = False,
 ) -> MemoryEstimate:
     """Predicted peak bytes of every stage of one generation.
 
@@ -329,8 +330,9 @@ def estimate_memory(
     materialises attention scores, "metal" (fused attention) does not. ``keep_loaded``: models are
     kept between stages (the "keep_loaded" unload policy) instead of released. ``text_encoder``
     False: the prompt contexts are given (pre-computed embeddings), no text encoder loads.
-    ``encode_frames``: pixel frames of a source clip encoded at once at the full size before
-    denoising (a retake's whole clip, an extension's overlap); 0: none.
+    ``encode_frames``: pixel frames of a source clip encoded at the full size before denoising (a
+    retake's whole clip, an extension's overlap; 0: none), tile by tile with ``tiling`` when
+    ``encode_tiled`` (a retake's), else at once.
     """
     if not stages:
         raise ValueError("a generation has at least one denoising stage")
@@ -352,7 +354,9 @@ def estimate_memory(
             )
         )  # fmt: skip
     if encode_frames:
-        estimates.append(video_encode_stage(checkpoint_config["vae"], encode_frames, height, width, compute_dtype))
+        encode_tiling = tiling if encode_tiled else None
+        estimates.append(video_encode_stage(checkpoint_config["vae"], encode_frames, height, width, compute_dtype,
+                                            encode_tiling))  # fmt: skip
     for index, stage in enumerate(stages):
         h, w = round(height / stage.downscale), round(width / stage.downscale)
         passes = guidance if stage.guided else single
@@ -375,6 +379,7 @@ def estimate_memory(
         text_encoder_quantization=text_encoder_quantization, tiling=tiling, streaming=streaming,
         gemma_config=gemma_config, upsampler_config=upsampler_config, backend=backend, keep_loaded=keep_loaded,
         text_tokens=text_tokens, text_encoder=text_encoder, encode_frames=encode_frames,
+        encode_tiled=encode_tiled,
     )  # fmt: skip
     return MemoryEstimate(tuple(estimates), settings)
 

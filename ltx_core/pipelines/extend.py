@@ -221,7 +221,7 @@ class ExtendPipeline:
         )  # fmt: skip
         generation.validate(32)
         ledger.check_files()
-        check_edit_memory(ledger, generation, guided, "extend", overlap_frames)
+        check_edit_memory(ledger, generation, guided, "extend", overlap_frames, False)  # encode_pixels: at once
         job = PreparedExtend(request, clip, generation, guided)
         if clip.has_audio:
             job = source_audio(ledger, clip, job, notices)

@@ -129,10 +129,10 @@ def paste_frames(
         yield chunk
 
 
-def edit_memory_estimate(ledger, request, guided: bool, stage: str, encode_frames: int):
+def edit_memory_estimate(ledger, request, guided: bool, stage: str, encode_frames: int, encode_tiled: bool):
     """The predicted memory of an edit of ``request``'s geometry (a ``GenerationRequest``): the
-    untiled encode of ``encode_frames`` source frames, one denoising stage at full size (guided or
-    not), decode."""
+    encode of ``encode_frames`` source frames (tiled as the memory mode tiles the VAE when
+    ``encode_tiled``, else at once), one denoising stage at full size (guided or not), decode."""
     from ltx_core.memory import Guidance, estimate_for_runtime
     from ltx_core.memory.estimate import DenoisePass
     from ltx_core.pipelines.blocks import guidance_passes
@@ -143,12 +143,13 @@ def edit_memory_estimate(ledger, request, guided: bool, stage: str, encode_frame
         ledger.model_config, runtime, height=request.height, width=request.width, frames=request.frames,
         fps=request.fps, audio=request.generate_audio, guidance=guidance, stages=(DenoisePass(stage, 1, guided),),
         gemma_config=ledger.gemma_config(), text_encoder=request.embeddings is None, encode_frames=encode_frames,
+        encode_tiled=encode_tiled,
     )  # fmt: skip
 
 
-def check_edit_memory(ledger, request, guided: bool, stage: str, encode_frames: int) -> None:
+def check_edit_memory(ledger, request, guided: bool, stage: str, encode_frames: int, encode_tiled: bool) -> None:
     """Refuse, before anything loads, an edit predicted not to fit (``edit_memory_estimate``)."""
     from ltx_core.memory import available_memory, check_fits
 
-    estimate = edit_memory_estimate(ledger, request, guided, stage, encode_frames)
+    estimate = edit_memory_estimate(ledger, request, guided, stage, encode_frames, encode_tiled)
     check_fits(estimate, available_memory(margin_bytes=ledger.runtime.memory_margin), None, ledger.runtime.name)
