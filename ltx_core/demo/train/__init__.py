@@ -73,13 +73,19 @@ STAGES = {
 }
 
 
+# ``--all`` runs the stages in this order: the upsamplers need only the trained video encoder and
+# are short, so a run's two-stage pipelines work early; the transformer is the long stage.
+STAGE_ORDER = ("vae", "spatial-upsampler", "temporal-upsampler", "transformer")
+
+
 def prepare_folder(folder: Path) -> Path:
-    """The run's ``model/`` folder, written from the seeded random demo set on first use."""
-    from ltx_core.demo import write_demo_set
+    """The run's ``model/`` folder, written on first use from the seeded random weights of the
+    trained family's layout (``ltx_core.demo.TRAINED_LAYOUT_PATH``)."""
+    from ltx_core.demo import TRAINED_LAYOUT_PATH, write_demo_set
 
     model = Path(folder) / "model"
     if not model.exists():
-        write_demo_set(model)
+        write_demo_set(model, TRAINED_LAYOUT_PATH)
         _neutral_distilled_lora(model)
     return model
 

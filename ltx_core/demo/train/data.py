@@ -67,9 +67,29 @@ def training_clip(seed: int, step: int, index: int, geometry: ClipGeometry) -> C
     )
 
 
+def shape_crop(spec: ClipSpec, video: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """A ``size`` x ``size`` window of ``video`` (frames, H, W, 3) around the shape's mid-clip
+    centre, jittered by up to a quarter of the window: the VAE stage trains on these (a quarter
+    of the pixels of a 128-pixel clip) and, being convolutional, decodes whole frames alike."""
+    _, height, width, _ = video.shape
+    if size >= min(height, width):
+        return video
+    scale = min(height, width)
+    x, y, _ = spec.centre_and_radius(np.array([0.5]))
+    jitter = rng.integers(-size // 4, size // 4 + 1, 2)
+    top = int(np.clip(round(float(y[0]) * scale + (height - scale) / 2) - size // 2 + jitter[0], 0, height - size))
+    left = int(np.clip(round(float(x[0]) * scale + (width - scale) / 2) - size // 2 + jitter[1], 0, width - size))
+    return video[:, top : top + size, left : left + size]
+
+
 def pixels(clips: list[Clip]) -> mx.array:
     """(B, 3, F, H, W) in [-1, 1], as the VAE encoder takes them."""
-    video = np.stack([clip.video for clip in clips]).astype(np.float32) / 127.5 - 1.0
+    return video_pixels([clip.video for clip in clips])
+
+
+def video_pixels(videos: list[np.ndarray]) -> mx.array:
+    """uint8 (F, H, W, 3) frames -> (B, 3, F, H, W) in [-1, 1]."""
+    video = np.stack(videos).astype(np.float32) / 127.5 - 1.0
     return mx.array(video.transpose(0, 4, 1, 2, 3))
 
 

@@ -18,11 +18,15 @@ import mlx.core as mx
 import numpy as np
 from mlx import nn
 
-from ltx_core.demo.train.data import ClipGeometry, pixels, training_clip
+from ltx_core.demo.train.data import ClipGeometry, pixels, shape_crop, training_clip, training_spec, video_pixels
 from ltx_core.demo.train.weights import ParameterIndex, save_components
 from ltx_core.model.video_vae.ops import patchify
 
 KL_WEIGHT = 1e-6
+# Training windows (pixels a side) cut from the demo-geometry clips around the shape: 4x cheaper
+# than whole 128-pixel frames, and the shape's edges are what the decoder has to learn.
+CROP = 64
+VALIDATION_CLIPS = 4
 STATISTICS_SEED = 424242
 STATISTICS_CLIPS = 16
 
@@ -52,12 +56,27 @@ def psnr(reconstruction: mx.array, target: mx.array) -> mx.array:
     return 10 * mx.log10(4.0 / mx.maximum(mse, 1e-10))
 
 
+def held_out_psnr(encoder: nn.Module, decoder: nn.Module, geometry: ClipGeometry, clips: int) -> float:
+    """PSNR (dB, pixels in [-1, 1]) of encode-decode, as the pipelines run them, on whole clips of
+    the first ``clips`` held-out captions (never seen in training)."""
+    from ltx_core.demo.synthetic import ClipSpec, render_video
+    from ltx_core.demo.train.data import held_out_captions
+
+    g, errors = geometry, []
+    for caption in held_out_captions()[:clips]:
+        video = video_pixels([render_video(ClipSpec.from_caption(caption), g.frames, g.height, g.width)])
+        decoded = mx.clip(decoder(encoder(video)), -1.0, 1.0)
+        errors.append(float(mx.mean((decoded - video) ** 2)))
+    return float(10 * np.log10(4.0 / max(np.mean(errors), 1e-10)))
+
+
 @dataclass
 class VAEStage:
     checkpoint: Path
     geometry: ClipGeometry
     batch_size: int = 2
     seed: int = 0
+    crop: int | None = CROP  # None: whole frames
     name: str = "vae"
     modules: VideoVAEPair = field(init=False)
 
@@ -78,7 +97,14 @@ class VAEStage:
             decoder.freeze(recurse=False, keys=["timestep_scale_multiplier"])
 
     def batch(self, step: int) -> mx.array:
-        return pixels([training_clip(self.seed, step, i, self.geometry) for i in range(self.batch_size)])
+        clips = [training_clip(self.seed, step, i, self.geometry) for i in range(self.batch_size)]
+        if self.crop is None:
+            return pixels(clips)
+        rng = np.random.default_rng([self.seed, step, 11])
+        windows = [
+            shape_crop(training_spec(self.seed, step, i), clip.video, self.crop, rng) for i, clip in enumerate(clips)
+        ]
+        return video_pixels(windows)
 
     def loss(self, video: mx.array, key: mx.array) -> tuple[mx.array, dict[str, mx.array]]:
         encoder, decoder = self.modules.encoder, self.modules.decoder
@@ -91,6 +117,10 @@ class VAEStage:
         mse = mx.mean((reconstruction - video) ** 2)
         kl = 0.5 * mx.mean(means**2 + mx.exp(log_var) - 1.0 - log_var)
         return mse + KL_WEIGHT * kl, {"mse": mse, "kl": kl, "psnr": psnr(reconstruction, video)}
+
+    def validation(self) -> dict[str, float]:
+        encoder, decoder = self.modules.encoder, self.modules.decoder
+        return {"held_out_psnr": held_out_psnr(encoder, decoder, self.geometry, VALIDATION_CLIPS)}
 
     def export(self) -> None:
         """Re-estimate the latent statistics (the decoder trains on from there with them), then

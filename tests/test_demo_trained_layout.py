@@ -1,0 +1,63 @@
+"""The trained demo family's own layout (issue 18): the real file layout and configs with sizes
+that can learn, loadable by the normal loaders, within the size budget; the trainer's one-command
+run and its progress lines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlx.core as mx
+import pytest
+
+from ltx_core.demo import CHECKPOINT, LAYOUT_PATH, TRAINED_LAYOUT_PATH, write_demo_set
+from ltx_core.demo.train.__main__ import main as train_main
+from ltx_core.demo.train.data import ClipGeometry
+from ltx_core.demo.train.loop import TrainOptions, run
+from ltx_core.demo.train.vae_stage import VAEStage
+from ltx_core.loader import LTXCheckpoint, load_transformer
+from ltx_core.loader.upsampler import load_upsampler
+from ltx_core.loader.video_vae import load_video_decoder, load_video_encoder
+
+SMALL = ClipGeometry(frames=9, height=64, width=64)
+
+
+def test_trained_layout_differs_only_in_sizes_and_loads(tmp_path: Path):
+    random, trained = (json.loads(path.read_text()) for path in (LAYOUT_PATH, TRAINED_LAYOUT_PATH))
+    assert random.keys() == trained.keys() and random["gemma"] == trained["gemma"]
+    kept = {k: v for k, v in random["checkpoint"]["tensors"].items() if k.startswith(("audio_vae.", "vocoder."))}
+    assert kept.items() <= trained["checkpoint"]["tensors"].items()
+    model = write_demo_set(tmp_path / "model", TRAINED_LAYOUT_PATH)
+    size = sum(path.stat().st_size for path in model.rglob("*") if path.is_file())
+    assert 20e6 < size < 40e6
+    checkpoint = LTXCheckpoint(model / CHECKPOINT)
+    assert checkpoint.config["vae"]["latent_channels"] == checkpoint.config["transformer"]["in_channels"] == 32
+    file = checkpoint.file
+    assert {k: list(file.info(k).shape) for k in file.keys()} == {  # noqa: SIM118 (not a dict)
+        k: v[1] for k, v in trained["checkpoint"]["tensors"].items()
+    }
+    load_transformer(checkpoint)
+    encoder, decoder = load_video_encoder(model / CHECKPOINT), load_video_decoder(model / CHECKPOINT)
+    latent = encoder(mx.zeros((1, 3, 9, 64, 64)))
+    assert latent.shape == (1, 32, 2, 2, 2)
+    assert decoder(latent).shape == (1, 3, 9, 64, 64)
+    for name in ("ltx2-demo-spatial-upsampler.safetensors", "ltx2-demo-temporal-upsampler.safetensors"):
+        assert load_upsampler(model / name).config.in_channels == 32
+
+
+def test_progress_lines_carry_an_eta_and_held_out_psnr(tmp_path: Path):
+    model = write_demo_set(tmp_path / "model")
+    stage = VAEStage(model / CHECKPOINT, SMALL, batch_size=1)
+    lines: list[str] = []
+    options = TrainOptions(steps=2, checkpoint_every=2, log_every=1, validate_every=2)
+    records = run(stage, tmp_path, options, log=lines.append)
+    assert lines[0].startswith("vae step 1/2: loss ") and "psnr" in lines[0] and "ETA" in lines[0]
+    assert lines[-1].startswith("vae step 2/2 held out: held_out_psnr ")
+    assert 0 < records[-1]["held_out_psnr"] < 40
+
+
+def test_train_command_rejects_steps_with_all(capsys):
+    assert train_main(["--all", "--steps", "5"]) == 2
+    assert "--stage" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        train_main(["--stage", "vae", "--all"])
