@@ -24,7 +24,7 @@ SMALL = ClipGeometry(frames=9, height=64, width=64)
 
 def test_trained_layout_differs_only_in_sizes_and_loads(tmp_path: Path):
     random, trained = (json.loads(path.read_text()) for path in (LAYOUT_PATH, TRAINED_LAYOUT_PATH))
-    assert random.keys() == trained.keys() and random["gemma"] == trained["gemma"]
+    assert random.keys() | {"tokenizer"} == trained.keys() and random["gemma"] == trained["gemma"]
     kept = {k: v for k, v in random["checkpoint"]["tensors"].items() if k.startswith(("audio_vae.", "vocoder."))}
     assert kept.items() <= trained["checkpoint"]["tensors"].items()
     model = write_demo_set(tmp_path / "model", TRAINED_LAYOUT_PATH)
@@ -61,3 +61,19 @@ def test_train_command_rejects_steps_with_all(capsys):
     assert "--stage" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         train_main(["--stage", "vae", "--all"])
+
+
+def test_caption_words_are_one_token_each_and_other_text_still_tokenizes(tmp_path: Path):
+    from ltx_core.demo.tokenizer import caption_words, write_byte_tokenizer, write_caption_word_tokenizer
+    from ltx_core.model.text_encoder.tokenizer import PromptTokenizer
+
+    write_caption_word_tokenizer(tmp_path / "words", 1024)
+    write_byte_tokenizer(tmp_path / "bytes", 1024)
+    words, raw = PromptTokenizer(tmp_path / "words", 128), PromptTokenizer(tmp_path / "bytes", 128)
+    caption = "A Purple triangle moving left on a dark blue background"
+    assert words(caption).token_count == 1 + len(caption.split())  # <bos> + one per word
+    assert words(caption.lower()).input_ids.tolist() == words(caption).input_ids.tolist()
+    ids = {tuple(words(word).input_ids.tolist()[0][-1:]) for word in caption_words()}
+    assert len(ids) == len(caption_words()) == 24
+    assert words("un chat rouge 🎬").token_count > 10  # unknown words fall back to bytes
+    assert raw(caption).token_count == 1 + len(caption)

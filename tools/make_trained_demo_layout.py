@@ -124,6 +124,7 @@ def check_against(layout: dict) -> None:
 
 def trained_layout(layout: dict) -> dict:
     out = copy.deepcopy(layout)
+    out["tokenizer"] = "caption-words"  # ltx_core.demo.tokenizer: one token per grammar word
     checkpoint = out["checkpoint"]
     config = json.loads(checkpoint["metadata"]["config"])
     config["vae"].update(SIZES["vae"])

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ltx_core.demo.tokenizer import write_byte_tokenizer
+from ltx_core.demo.tokenizer import write_byte_tokenizer, write_caption_word_tokenizer
 
 LAYOUT_PATH = Path(__file__).with_name("layout.json")
 # The family that training fills in (issue 18): same files, keys and config sections, sizes that
@@ -138,7 +138,11 @@ def _write_demo(folder: Path, layout_path: Path = LAYOUT_PATH) -> None:
         weight_map.update({key: shard for key in entry["tensors"]})
     (gemma / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}, indent=1))
     config = layout["gemma"]["config"]
-    write_byte_tokenizer(gemma, int(config.get("text_config", config).get("vocab_size", 1024)))
+    vocab_size = int(config.get("text_config", config).get("vocab_size", 1024))
+    if layout.get("tokenizer") == "caption-words":
+        write_caption_word_tokenizer(gemma, vocab_size)
+    else:
+        write_byte_tokenizer(gemma, vocab_size)
     save_file(_distilled_lora(layout["checkpoint"]["tensors"]), str(folder / DISTILLED_LORA))
     save_file(_distilled_lora(layout["checkpoint"]["tensors"], "ic-lora:"), str(folder / IC_LORA))
 
