@@ -77,3 +77,14 @@ def test_caption_words_are_one_token_each_and_other_text_still_tokenizes(tmp_pat
     assert len(ids) == len(caption_words()) == 24
     assert words("un chat rouge 🎬").token_count > 10  # unknown words fall back to bytes
     assert raw(caption).token_count == 1 + len(caption)
+
+
+def test_a_run_folder_starts_from_the_trained_layout_with_a_nearly_deterministic_posterior(tmp_path: Path):
+    from ltx_core.demo.train import prepare_folder
+    from ltx_core.demo.train.vae_stage import INITIAL_LOG_VARIANCE, encoder_moments
+
+    model = prepare_folder(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
+    encoder = load_video_encoder(model / CHECKPOINT)
+    means, log_var = encoder_moments(encoder, mx.random.uniform(-1, 1, (1, 3, 9, 64, 64), key=mx.random.key(0)))
+    assert means.shape[-1] == 32 and float(mx.abs(log_var - INITIAL_LOG_VARIANCE).max()) == 0.0

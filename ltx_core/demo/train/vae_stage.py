@@ -11,6 +11,7 @@ relative to the normalised latent, so it must train with the statistics it ships
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,10 @@ KL_WEIGHT = 1e-6
 # than whole 128-pixel frames, and the shape's edges are what the decoder has to learn.
 CROP = 64
 VALIDATION_CLIPS = 4
+# The posterior's log-variance at the start of training. Seeded random weights give it ~0: noise of
+# std ~1 over means of std ~0.4, so the decoder sees mostly noise and learns only the background
+# (the stall at ~12 dB PSNR), and Adam's small steps take thousands of steps to lower it.
+INITIAL_LOG_VARIANCE = -8.0
 STATISTICS_SEED = 424242
 STATISTICS_CLIPS = 16
 
@@ -54,6 +59,20 @@ def encoder_moments(encoder: nn.Module, video: mx.array) -> tuple[mx.array, mx.a
 def psnr(reconstruction: mx.array, target: mx.array) -> mx.array:
     mse = mx.mean((mx.clip(reconstruction, -1, 1) - target) ** 2)
     return 10 * mx.log10(4.0 / mx.maximum(mse, 1e-10))
+
+
+def start_nearly_deterministic(checkpoint: Path) -> None:
+    """Set the encoder's log-variance output(s) to ``INITIAL_LOG_VARIANCE`` in ``checkpoint``
+    (their output-convolution weights zero, bias the value): the starting point of VAE training."""
+    from ltx_core.demo.train.weights import read_file, write_file
+
+    tensors, metadata = read_file(checkpoint)
+    channels = json.loads(metadata["config"])["vae"]["latent_channels"]
+    weight, bias = (np.array(tensors[f"vae.encoder.conv_out.conv.{name}"]) for name in ("weight", "bias"))
+    weight[channels:] = 0.0
+    bias[channels:] = INITIAL_LOG_VARIANCE
+    tensors.update({"vae.encoder.conv_out.conv.weight": weight, "vae.encoder.conv_out.conv.bias": bias})
+    write_file(checkpoint, tensors, metadata)
 
 
 def held_out_psnr(encoder: nn.Module, decoder: nn.Module, geometry: ClipGeometry, clips: int) -> float:
