@@ -24,7 +24,7 @@ to read them). Learned: the
 video VAE (stage ``vae``); then, with both VAEs frozen, the text feature projection, both
 embedding connectors and the audio-video transformer together (stage ``transformer``). The audio
 VAE and vocoder stay random for now: audio latents are a fixed deterministic function of the
-soundtrack's log-mel (``data.log_mel``), which the transformer learns to generate with the video.
+soundtrack's log-mel (made as the pipelines make it for a source soundtrack), which the transformer learns to generate with the video.
 
 Objectives.
 - ``vae``: pixel MSE of the decoded posterior sample (the decoder at its inference decode

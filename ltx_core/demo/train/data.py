@@ -1,5 +1,4 @@
-"""Training batches of synthetic clips, a fixed held-out caption split, and the log-mel input of
-the audio VAE.
+"""Training batches of synthetic clips and a fixed held-out caption split.
 
 A batch is a pure function of ``(seed, step)``: resuming at step ``s`` needs no stored data RNG,
 only ``s``. Captions whose grammar combination is in the held-out split never appear in training
@@ -91,34 +90,3 @@ def video_pixels(videos: list[np.ndarray]) -> mx.array:
     """uint8 (F, H, W, 3) frames -> (B, 3, F, H, W) in [-1, 1]."""
     video = np.stack(videos).astype(np.float32) / 127.5 - 1.0
     return mx.array(video.transpose(0, 4, 1, 2, 3))
-
-
-@cache
-def _mel_filters(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
-    """HTK-scale triangular mel filters (n_fft // 2 + 1, n_mels), Slaney-normalised."""
-
-    def to_mel(hz):
-        return 2595.0 * np.log10(1.0 + np.asarray(hz) / 700.0)
-
-    def to_hz(mel):
-        return 700.0 * (10.0 ** (np.asarray(mel) / 2595.0) - 1.0)
-
-    edges = to_hz(np.linspace(to_mel(0.0), to_mel(sample_rate / 2), n_mels + 2))
-    bins = np.linspace(0, sample_rate / 2, n_fft // 2 + 1)
-    lower = (bins[:, None] - edges[None, :-2]) / (edges[1:-1] - edges[:-2])[None]
-    upper = (edges[None, 2:] - bins[:, None]) / (edges[2:] - edges[1:-1])[None]
-    filters = np.maximum(0.0, np.minimum(lower, upper))
-    return (filters * (2.0 / (edges[2:] - edges[:-2]))[None]).astype(np.float32)
-
-
-def log_mel(audio: np.ndarray, sample_rate: int, n_fft: int, hop: int, n_mels: int) -> np.ndarray:
-    """(samples, channels) waveform -> (channels, frames, n_mels) log-mel, causal framing (the
-    window ends at each hop), one frame per ``hop`` samples."""
-    frames = len(audio) // hop
-    padded = np.pad(audio, ((n_fft - hop, 0), (0, 0)))
-    starts = np.arange(frames) * hop
-    window = np.hanning(n_fft + 1)[:-1].astype(np.float32)
-    segments = padded[starts[:, None] + np.arange(n_fft)[None]]  # (frames, n_fft, channels)
-    spectrum = np.abs(np.fft.rfft(segments * window[None, :, None], axis=1))  # (frames, bins, channels)
-    mel = np.einsum("fbc,bm->cfm", spectrum, _mel_filters(sample_rate, n_fft, n_mels))
-    return np.log(np.maximum(mel, 1e-5)).astype(np.float32)
