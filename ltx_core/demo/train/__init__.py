@@ -47,7 +47,19 @@ Objectives.
   latent and the latent of the same clip rendered at twice the size / twice the frame rate
   (``upsampler_stage.py``), the video encoder frozen.
 - Not built yet: ``iclora`` (canny edges of the clip as the reference video, a LoRA on the block
-  linears), ``audio`` (audio VAE + vocoder on the soundtrack).
+  linears) and ``audio``. Design of ``audio`` (audio VAE + vocoder, sizes unchanged: 2.8 + 1.1 MB):
+  data: each clip's soundtrack rendered twice, at the audio VAE's 16 kHz (its log-mel through
+  ``log_mel_of``, exactly the pipelines' encoder input) and at the vocoder's 24 kHz output rate
+  (the target waveform; same spec, so the same tone, pan and clicks). Audio VAE: log-mel MSE of
+  the decoded posterior sample + 1e-6 x KL, the posterior started nearly deterministic (the
+  second half of ``conv_out``, ``double_z``, as in ``start_nearly_deterministic``) and the
+  statistics re-estimated at checkpoints, as the video stage does. Vocoder: fed the true log-mel
+  (teacher forcing), L1 of log STFT magnitudes at three resolutions (n_fft 256/512/1024, hop n/4)
+  + L1 of the magnitudes, no discriminator (pure tones and clicks need none). Then one short
+  joint phase with the vocoder fed the decoder's mel, so ``decode_audio`` (decoder -> vocoder)
+  is what is trained. It must run before ``transformer`` (the transformer learns the audio
+  encoder's latents): put it in ``STAGE_ORDER`` after ``vae``, and drop any transformer state
+  trained on the random audio encoder.
 
 Runs. ``python -m ltx_core.demo.train --all --state-dir DIR --resume`` trains every stage in turn
 (``STAGE_ORDER``) and, run again, continues a stopped run bit for bit (``loop.py``), skipping
