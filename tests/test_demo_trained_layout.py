@@ -88,3 +88,27 @@ def test_a_run_folder_starts_from_the_trained_layout_with_a_nearly_deterministic
     encoder = load_video_encoder(model / CHECKPOINT)
     means, log_var = encoder_moments(encoder, mx.random.uniform(-1, 1, (1, 3, 9, 64, 64), key=mx.random.key(0)))
     assert means.shape[-1] == 32 and float(mx.abs(log_var - INITIAL_LOG_VARIANCE).max()) == 0.0
+
+
+def test_audio_stage_gradients_reach_the_audio_vae_and_vocoder_and_export_round_trips(tmp_path: Path):
+    import numpy as np
+    from mlx import nn
+    from mlx.utils import tree_flatten
+
+    from ltx_core.demo.train import prepare_folder
+    from ltx_core.demo.train.audio_stage import AudioStage
+    from ltx_core.loader.audio_vae import load_vocoder
+
+    stage = AudioStage(prepare_folder(tmp_path), SMALL, batch_size=1)
+    mel, wave = stage.batch(0)
+    assert mel.shape[:2] == (1, 2) and wave.shape == (1, 2, round(9 / 24 * stage.output_rate))
+    (loss, metrics), grads = nn.value_and_grad(stage.modules, stage.loss)((mel, wave), mx.random.key(0))
+    flat = dict(tree_flatten(grads))
+    assert set(flat) == {name for name, _ in tree_flatten(stage.modules.trainable_parameters())}
+    silent = [name for name, g in flat.items() if float(mx.abs(g).max()) == 0]
+    assert not silent, silent
+    assert float(metrics["kl"]) > 0 and float(loss) > float(metrics["spectral"]) > 0
+    stage.export()
+    reloaded = dict(tree_flatten(load_vocoder(stage.checkpoint).parameters()))
+    for name, value in tree_flatten(stage.modules.vocoder.parameters()):
+        assert np.array_equal(np.array(reloaded[name]), np.array(value)), name

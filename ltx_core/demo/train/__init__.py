@@ -20,11 +20,9 @@ job at this size takes ~2 s on 2 CPU cores, a 40-step one-stage CFG job ~12 s.
 
 Trained vs frozen. Gemma stays frozen (its seeded random weights over the caption-word tokenizer:
 one token per grammar word, so hidden states differ per word, and the feature projection learns
-to read them). Learned: the
-video VAE (stage ``vae``); then, with both VAEs frozen, the text feature projection, both
-embedding connectors and the audio-video transformer together (stage ``transformer``). The audio
-VAE and vocoder stay random for now: audio latents are a fixed deterministic function of the
-soundtrack's log-mel (made as the pipelines make it for a source soundtrack), which the transformer learns to generate with the video.
+to read them). Learned: the video VAE (stage ``vae``), the audio VAE and vocoder (``audio``); then,
+with both VAEs frozen, the text feature projection, both embedding connectors and the audio-video
+transformer together (stage ``transformer``).
 
 Objectives.
 - ``vae``: pixel MSE of the decoded posterior sample (the decoder at its inference decode
@@ -46,20 +44,17 @@ Objectives.
 - ``spatial-upsampler`` / ``temporal-upsampler``: MSE between ``upsample_video`` of a clip's
   latent and the latent of the same clip rendered at twice the size / twice the frame rate
   (``upsampler_stage.py``), the video encoder frozen.
+- ``audio`` (``audio_stage.py``; audio VAE and vocoder, sizes unchanged: 2.8 + 1.1 MB): each
+  clip's soundtrack at the audio VAE's 16 kHz (its log-mel through ``log_mel_of``, exactly the
+  pipelines' encoder input) and at the vocoder's 24 kHz output rate (the target waveform: same
+  spec, same tone, pan and clicks). Audio VAE: log-mel MSE of the decoded posterior sample +
+  1e-6 x KL, the posterior started nearly deterministic and the statistics re-estimated at
+  checkpoints, as for video. Vocoder, fed the true log-mel: L1 of log STFT magnitudes at three
+  resolutions + L1 of the magnitudes, no discriminator (pure tones and clicks need none). It runs
+  before ``transformer``, which learns the audio encoder's latents. Not done yet: a short joint
+  phase with the vocoder fed the decoder's mel (what ``decode_audio`` chains).
 - Not built yet: ``iclora`` (canny edges of the clip as the reference video, a LoRA on the block
-  linears) and ``audio``. Design of ``audio`` (audio VAE + vocoder, sizes unchanged: 2.8 + 1.1 MB):
-  data: each clip's soundtrack rendered twice, at the audio VAE's 16 kHz (its log-mel through
-  ``log_mel_of``, exactly the pipelines' encoder input) and at the vocoder's 24 kHz output rate
-  (the target waveform; same spec, so the same tone, pan and clicks). Audio VAE: log-mel MSE of
-  the decoded posterior sample + 1e-6 x KL, the posterior started nearly deterministic (the
-  second half of ``conv_out``, ``double_z``, as in ``start_nearly_deterministic``) and the
-  statistics re-estimated at checkpoints, as the video stage does. Vocoder: fed the true log-mel
-  (teacher forcing), L1 of log STFT magnitudes at three resolutions (n_fft 256/512/1024, hop n/4)
-  + L1 of the magnitudes, no discriminator (pure tones and clicks need none). Then one short
-  joint phase with the vocoder fed the decoder's mel, so ``decode_audio`` (decoder -> vocoder)
-  is what is trained. It must run before ``transformer`` (the transformer learns the audio
-  encoder's latents): put it in ``STAGE_ORDER`` after ``vae``, and drop any transformer state
-  trained on the random audio encoder.
+  linears).
 
 Runs. ``python -m ltx_core.demo.train --all --state-dir DIR --resume`` trains every stage in turn
 (``STAGE_ORDER``) and, run again, continues a stopped run bit for bit (``loop.py``), skipping
@@ -90,14 +85,15 @@ class StageDefaults:
 STAGES = {
     "vae": StageDefaults(steps=6000, learning_rate=2e-4, batch_size=2),
     "transformer": StageDefaults(steps=20000, learning_rate=5e-4, batch_size=4),
+    "audio": StageDefaults(steps=3000, learning_rate=2e-4, batch_size=4),
     "spatial-upsampler": StageDefaults(steps=2000, learning_rate=5e-4, batch_size=2),
     "temporal-upsampler": StageDefaults(steps=2000, learning_rate=5e-4, batch_size=2),
 }
 
 
-# ``--all`` runs the stages in this order: the upsamplers need only the trained video encoder and
-# are short, so a run's two-stage pipelines work early; the transformer is the long stage.
-STAGE_ORDER = ("vae", "spatial-upsampler", "temporal-upsampler", "transformer")
+# ``--all`` runs the stages in this order: the transformer learns the latents of both trained
+# encoders, and it is the long stage; the upsamplers need only the video encoder.
+STAGE_ORDER = ("vae", "audio", "spatial-upsampler", "temporal-upsampler", "transformer")
 
 
 def prepare_folder(folder: Path) -> Path:
@@ -139,6 +135,10 @@ def build_stage(name: str, model: Path, batch_size: int | None = None, seed: int
         from ltx_core.demo.train.vae_stage import VAEStage
 
         return VAEStage(model / CHECKPOINT, ClipGeometry(), batch_size=batch_size, seed=seed)
+    if name == "audio":
+        from ltx_core.demo.train.audio_stage import AudioStage
+
+        return AudioStage(model, ClipGeometry(), batch_size=batch_size, seed=seed)
     if name.endswith("-upsampler"):
         from ltx_core.demo.train.upsampler_stage import UpsamplerStage
 

@@ -62,16 +62,19 @@ def psnr(reconstruction: mx.array, target: mx.array) -> mx.array:
 
 
 def start_nearly_deterministic(checkpoint: Path) -> None:
-    """Set the encoder's log-variance output(s) to ``INITIAL_LOG_VARIANCE`` in ``checkpoint``
-    (their output-convolution weights zero, bias the value): the starting point of VAE training."""
+    """Set the log-variance outputs of the video and audio encoders to ``INITIAL_LOG_VARIANCE`` in
+    ``checkpoint`` (their output-convolution weights zero, bias the value): where VAE training
+    starts. Video: the channels after ``latent_channels``; audio (``double_z``): the second half."""
     from ltx_core.demo.train.weights import read_file, write_file
 
     tensors, metadata = read_file(checkpoint)
-    channels = json.loads(metadata["config"])["vae"]["latent_channels"]
-    weight, bias = (np.array(tensors[f"vae.encoder.conv_out.conv.{name}"]) for name in ("weight", "bias"))
-    weight[channels:] = 0.0
-    bias[channels:] = INITIAL_LOG_VARIANCE
-    tensors.update({"vae.encoder.conv_out.conv.weight": weight, "vae.encoder.conv_out.conv.bias": bias})
+    config = json.loads(metadata["config"])
+    audio_channels = config["audio_vae"]["model"]["params"]["ddconfig"]["z_channels"]
+    for prefix, channels in (("vae.encoder", config["vae"]["latent_channels"]), ("audio_vae.encoder", audio_channels)):
+        weight, bias = (np.array(tensors[f"{prefix}.conv_out.conv.{name}"]) for name in ("weight", "bias"))
+        weight[channels:] = 0.0
+        bias[channels:] = INITIAL_LOG_VARIANCE
+        tensors.update({f"{prefix}.conv_out.conv.weight": weight, f"{prefix}.conv_out.conv.bias": bias})
     write_file(checkpoint, tensors, metadata)
 
 
