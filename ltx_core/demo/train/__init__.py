@@ -30,8 +30,9 @@ Objectives.
   element is ~0.1 per pixel at this compression and collapses the posterior), on 64-pixel windows
   around the shape. Every checkpoint re-estimates the latent statistics so normalised latents have
   zero mean and unit variance per channel (what the diffusion expects); training continues with
-  them. The posterior starts nearly deterministic (log-variance -8) and the learning rate is 2e-4:
-  at 1e-3, or with the random log-variance of ~0, the decoder stalls at the clip's mean colour.
+  them. The posterior starts nearly deterministic (log-variance -8, not the random ~0 whose noise
+  drowns the means) and the learning rate is 2e-4: at 1e-3 the decoder stalls at the clip's mean
+  colour (~12 dB PSNR, the decoder alone too), at 2e-4 it memorises two windows to 23 dB in 150 steps.
 - ``transformer``: the official trainer's rectified flow (ltx-trainer ``text_to_video``):
   ``x_t = (1 - sigma) x0 + sigma noise``, velocity target ``noise - x0``, sigma from the
   stretched shifted logit-normal sampler with the shift for the video token count (linear from
