@@ -93,9 +93,12 @@ class AudioToVideoTab(GenerationTab):
         self.finish_build(gr.State(PIPELINE))
         s = self.settings
         trim = [self.audio_file, self.start, self.max_seconds, s.fps]
-        private = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}
-        for event in (self.audio_file.change, self.start.blur, self.max_seconds.blur, s.fps.blur):
-            event(self.preview, trim, [self.wave, self.audio_note, s.frames], **private)
+        # Queued one at a time, so the preview of the latest trim is the one left on screen: unqueued
+        # previews ran side by side and the start field's (trim to the end) could land after the
+        # max-duration field's, leaving a clip length the audio does not cover.
+        in_order = {"concurrency_limit": 1, "concurrency_id": "a2v-preview", "trigger_mode": "always_last"}
+        gr.on([self.audio_file.change, self.start.blur, self.max_seconds.blur, s.fps.blur], self.preview, trim,
+              [self.wave, self.audio_note, s.frames], api_visibility="private", show_progress="hidden", **in_order)
 
     def preview(self, path: str | None, start: float | None, max_seconds: float | None, fps: float | None):
         """Waveform, a note on the part used and the clip length, and the frames that follow it."""
