@@ -90,6 +90,16 @@ def ensure_venv() -> None:
     STAMP.write_text(digest)
 
 
+def parallel_workers(extra: list[str]) -> list[str]:
+    """pytest-xdist options: one worker per core (at most 4), each test file kept on one worker so
+    its module fixtures (a studio server, a loaded model) are built once; prints are captured per
+    test and echoed by tests/conftest.py as they finish. ``-n 0`` (or any ``-n``) overrides it."""
+    if any(arg == "-n" or arg.startswith(("-n", "--numprocesses")) for arg in extra):
+        return []
+    workers = min(4, os.cpu_count() or 1)
+    return ["-n", str(workers), "--dist", "loadfile", "--capture=fd"] if workers > 1 else []
+
+
 def main() -> int:
     if sys.version_info < (3, 10):
         sys.exit("Python 3.10 or newer is needed")
@@ -104,7 +114,7 @@ def main() -> int:
         args = [str(PYTHON), "app.py", *extra]
     else:
         skip = ensure_chromium() if "-m" not in extra else []
-        args = [str(PYTHON), "-m", "pytest", *skip, *extra]
+        args = [str(PYTHON), "-m", "pytest", *skip, *parallel_workers(extra), *extra]
     try:
         return subprocess.run(args).returncode
     except KeyboardInterrupt:

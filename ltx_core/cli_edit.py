@@ -17,7 +17,9 @@ def add_edit_arguments(parser: argparse.ArgumentParser) -> None:
     edit.add_argument("--end", type=float, help="retake: the window's end in seconds (exclusive)")
     edit.add_argument("--seconds", type=float, help="extend: seconds to add after the clip's end")
     edit.add_argument("--overlap", type=int, default=2, help="extend: latent frames of the clip the extension starts "
-                      "from (2 = its last 9 frames)")  # fmt: skip
+                      "from (forward, 2 = its last 9 frames) or runs into (backward, 2 = its first 17 frames)")  # fmt: skip
+    edit.add_argument("--direction", choices=("forward", "backward"), default="forward",
+                      help="extend: add the seconds after the clip's end (forward) or before its start (backward)")  # fmt: skip
     keep = edit.add_mutually_exclusive_group()
     keep.add_argument("--keep-audio", action="store_true", help="retake: regenerate only the video in the window")
     keep.add_argument("--keep-video", action="store_true", help="retake: regenerate only the audio in the window")
@@ -39,7 +41,7 @@ def edit_request_from_args(args: argparse.Namespace, version: VersionSpec):
         return ExtendRequest(
             args.source, args.seconds, prompt=args.prompt, negative_prompt=args.negative_prompt, seed=args.seed,
             overlap=args.overlap, steps=args.steps_stage1 or args.steps, video_guidance=video, audio_guidance=audio,
-            enhance_prompt=args.enhance_prompt,
+            enhance_prompt=args.enhance_prompt, direction=args.direction,
         )  # fmt: skip
     return RetakeRequest(
         args.source, args.start, args.end, prompt=args.prompt, negative_prompt=args.negative_prompt, seed=args.seed,

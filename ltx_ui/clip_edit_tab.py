@@ -48,8 +48,26 @@ class ClipEditTab(GenerationTab):
         """The pipeline's request (seed 0: set per queued seed); may raise ``LTXError``."""
         raise NotImplementedError
 
-    def denoised_frames(self, facts: ClipFacts, request: Any) -> int:
-        return facts.frames
+    def edit_frames(self, frames: int, fps: float, values: dict[str, Any]) -> tuple[int, int]:
+        """(frames denoised, source frames encoded) of an edit of a ``frames``-long clip with the tab's values."""
+        return frames, frames
+
+    def edit_audio(self, has_audio: bool, values: dict[str, Any]) -> bool:
+        """Whether the edit generates audio (a clip with sound: its audio tokens are denoised too)."""
+        return has_audio
+
+    def plan(self, width: int, height: int, frames: int, fps: float, steps: int, has_audio: bool,
+             values: dict[str, Any]) -> list:  # fmt: skip
+        """The job's stages for the speed model: the source's encode (frames and sound), the edit's
+        denoising, the audio and video decode."""
+        from ltx_core.pipelines.speed import edit_plan
+
+        denoised, encoded = self.edit_frames(frames, fps, values)
+        return edit_plan(self.pipeline, width, height, denoised, fps, self.denoising_passes(steps),
+                         self.edit_audio(has_audio, values), encoded, None if has_audio else 0.0)  # fmt: skip
+
+    def estimate_extras(self) -> dict[str, Any]:
+        return dict(zip(self.timeline_keys(), self.timeline_inputs()))
 
     def sampling(self, values: dict[str, Any]) -> dict[str, Any]:
         """Steps and guidance from the shared controls (used by dev checkpoints), the version's otherwise."""
@@ -75,11 +93,13 @@ class ClipEditTab(GenerationTab):
         self.finish_build(gr.State(self.pipeline))
         s.frames.value, self.out.estimate.value = 0, ""  # no clip chosen yet: no estimate
         picker = self.picker
-        chosen = [picker.preview, picker.upload, self.clip_info, s.width, s.height, s.frames, s.fps, *self.edit_outputs()]
+        chosen = [picker.preview, picker.upload, self.clip_info, s.width, s.height, s.frames, s.fps, s.audio,
+                  *self.edit_outputs()]  # fmt: skip
         picker.choice.change(self.choose, [picker.choice, picker.upload], chosen, **PRIVATE)
         picker.upload.change(self.choose, [picker.choice, picker.upload], chosen, **PRIVATE)
         for control in self.timeline_inputs():
             control.change(self.mark, [picker.choice, picker.upload, *self.timeline_inputs()], self.bar, **PRIVATE)
+            control.change(self.estimate, self.estimate_inputs, self.out.estimate, **PRIVATE)
         s.frames.change(self.estimate, self.estimate_inputs, self.out.estimate, **PRIVATE)
 
     def on_load(self) -> gr.Dropdown:
@@ -96,27 +116,26 @@ class ClipEditTab(GenerationTab):
         preview, upload_box = self.picker.shown(name)
         facts = self.picker.facts(name, upload)
         if facts is None:
-            return preview, upload_box, NO_CLIP, *(gr.skip(),) * (4 + len(self.edit_outputs()))
+            return preview, upload_box, NO_CLIP, *(gr.skip(),) * (5 + len(self.edit_outputs()))
         info = (f"**{facts.path.name}** · {facts.width}x{facts.height} · {facts.frames} frames at {facts.fps:g} fps = "
                 f"{facts.duration:.2f} s" + (" · with audio" if facts.has_audio else " · no audio"))  # fmt: skip
-        return (preview, upload_box, info, facts.width, facts.height, facts.frames, facts.fps,
+        return (preview, upload_box, info, facts.width, facts.height, facts.frames, facts.fps, facts.has_audio,
                 *self.edit_values(facts, ui or {}))  # fmt: skip
 
     def mark(self, name: str | None, upload: str | None, *values: Any) -> str:
         return self.timeline(self.picker.facts(name, upload), list(values))
 
-    def estimate(self, pipeline: str, width, height, frames, fps, steps, cfg, stg, audio, count) -> str:
-        from ltx_core.pipelines.speed import edit_plan
+    def estimate(self, pipeline: str, width, height, frames, fps, steps, cfg, stg, audio, count, *extra) -> str:
+        """The job's duration: ``audio`` is whether the clip has sound, ``extra`` the timeline inputs."""
         from ltx_ui.estimates import describe_duration
 
         try:
             frames, width, height, fps = int(frames), int(width), int(height), float(fps)
+            values = dict(zip(self.timeline_keys(), extra))
+            plan = self.plan(width, height, frames, fps, int(steps or 1), bool(audio), values) if frames > 1 else None
         except (TypeError, ValueError):
             return ""
-        if frames <= 1:
-            return ""
-        plan = edit_plan(self.pipeline, width, height, frames, fps, self.denoising_passes(int(steps or 1)), False)
-        return describe_duration(self.studio.predict(plan), max(1, min(int(count or 1), 16)))
+        return describe_duration(self.studio.predict(plan), max(1, min(int(count or 1), 16))) if plan else ""
 
     def denoising_passes(self, steps: int) -> int:
         """Transformer passes of the edit's stage: the distilled schedule's 8, or guided steps."""
@@ -137,10 +156,8 @@ class ClipEditTab(GenerationTab):
         values.update(width=facts.width, height=facts.height, frames=facts.frames, fps=facts.fps)  # the clip's
         if values["source"] in (None, "", UPLOAD):
             values["upload"] = str(source)  # the kept copy: "reuse settings" finds it after a restart
-        from ltx_core.pipelines.speed import edit_plan
-
-        plan = tuple(edit_plan(self.pipeline, facts.width, facts.height, self.denoised_frames(facts, base), facts.fps,
-                               self.denoising_passes(int(values["steps"])), False, facts.frames))  # fmt: skip
+        plan = tuple(self.plan(facts.width, facts.height, facts.frames, facts.fps, int(values["steps"]), facts.has_audio,
+                               values))  # fmt: skip
         jobs = [self.job(replace(base, seed=seed), {"tab": self.tab, "ui": {**values, "seed": seed}}, plan)
                 for seed in chosen]  # fmt: skip
         yield from generate_updates(self.studio, session_of(request), jobs, progress)
@@ -164,11 +181,12 @@ class ClipEditTab(GenerationTab):
         updates = super().reuse(ui)
         picked = self.choose(name, upload, ui)
         s = self.settings
-        targets = [self.picker.preview, self.picker.upload, self.clip_info, s.width, s.height, s.frames, s.fps,
+        targets = [self.picker.preview, self.picker.upload, self.clip_info, s.width, s.height, s.frames, s.fps, s.audio,
                    *self.edit_outputs()]  # fmt: skip
         if isinstance(picked[3], int):
             updates.update(zip(targets, picked))
-            updates[self.out.estimate] = self.estimate(self.pipeline, *picked[3:7], ui.get("steps", 8), 0, 0, False, 1)
+            updates[self.out.estimate] = self.estimate(self.pipeline, *picked[3:7], ui.get("steps", 8), 0, 0, picked[7], 1,
+                                                       *(ui.get(key) for key in self.timeline_keys()))  # fmt: skip
         else:
             updates.update(zip(targets[:3], picked[:3]))
         updates[self.picker.choice] = gr.Dropdown(choices=self.picker.choices(), value=name)

@@ -93,15 +93,20 @@ class SourcePicker:
         return keep_input(self.studio.outputs, check_video(upload, what))
 
 
-def timeline_html(duration: float, start: float, end: float, extension: float = 0.0) -> str:
-    """A bar for the clip with the chosen window (retake) or the added seconds (extend) marked."""
+def timeline_html(duration: float, start: float, end: float, extension: float = 0.0, before: bool = False) -> str:
+    """A bar for the clip with the chosen window (retake) or the added seconds (extend; ``before``: added
+    before the clip's start, the window then measured from it) marked."""
     total = max(duration + extension, 1e-6)
-    left, width = 100 * max(0.0, start) / total, 100 * max(0.0, min(end, duration) - max(0.0, start)) / total
+    offset = extension if before else 0.0
+    left = 100 * (offset + max(0.0, start)) / total
+    width = 100 * max(0.0, min(end, duration) - max(0.0, start)) / total
     added = 100 * extension / total
     parts = [f'<div style="position:absolute;left:{left:.2f}%;width:{width:.2f}%;top:0;bottom:0;background:#d97706" '
              'title="regenerated"></div>' if end > start else ""]  # fmt: skip
     if extension:
-        parts.append(f'<div style="position:absolute;right:0;width:{added:.2f}%;top:0;bottom:0;background:#2563eb" '
-                     'title="added"></div>')  # fmt: skip
+        parts.append(f'<div style="position:absolute;{"left" if before else "right"}:0;width:{added:.2f}%;top:0;bottom:0;'
+                     'background:#2563eb" title="added"></div>')  # fmt: skip
+    return ('<div style="position:relative;height:18px;border-radius:4px;background:#9ca3af55;overflow:hidden">'
+            f'{"".join(parts)}</div>')  # fmt: skip
     return ('<div style="position:relative;height:18px;border-radius:4px;background:#9ca3af55;overflow:hidden">'
             f'{"".join(parts)}</div>')  # fmt: skip

@@ -125,6 +125,15 @@ class Studio:
         )
 
 
+def console_line(text: str) -> None:
+    """A line in the terminal's job log. A terminal that is gone (closed window, a redirected or
+    replaced stream) must not fail the job whose result is being written."""
+    try:
+        print(text, flush=True)
+    except (OSError, ValueError, RuntimeError):
+        pass
+
+
 def session_of(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "local"
 
@@ -204,16 +213,16 @@ def generate_updates(studio: Studio, session: str, jobs: list[Job], progress: gr
         later_jobs = sum(p.seconds for p in predictions[index + 1 :])
 
         def work(report: Callable[[ProgressEvent], None], cancel: CancelToken, job=job, output=output) -> OutputRecord:
-            print(f"[job] {job.pipeline} seed {job.seed}: started", flush=True)
+            console_line(f"[job] {job.pipeline} seed {job.seed}: started")
             try:
                 record = job.run(output, report, cancel)
             except BaseException as exc:
                 studio.discard_ledger()
-                print(f"[job] {job.pipeline} seed {job.seed}: {type(exc).__name__}: {exc}", flush=True)
+                console_line(f"[job] {job.pipeline} seed {job.seed}: {type(exc).__name__}: {exc}")
                 raise
             finish_sidecar(record, job.extra)
             studio.speed.learn(studio.speed_key(), list(job.plan), [(s.stage, s.seconds) for s in record.stages])
-            print(f"[job] {job.pipeline} seed {job.seed}: {record.seconds:.1f} s -> {record.video}", flush=True)
+            console_line(f"[job] {job.pipeline} seed {job.seed}: {record.seconds:.1f} s -> {record.video}")
             return record
 
         for update in run_job(studio.jobs, session, f"{job.pipeline} seed {job.seed}", work):

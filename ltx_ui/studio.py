@@ -72,9 +72,9 @@ def build_studio(studio: Studio | None = None) -> gr.Blocks:
         gallery.wire(tabs, {"generate": generate, "keyframes": keyframes, "ic-lora": ic_lora, "upscale": upscale,
                             "audio-to-video": audio, "retake": retake, "extend": extend, "timeline": timeline},
                      upscale.choice,
-                     {"retake": retake.picker.choice, "extend": extend.picker.choice})  # fmt: skip
+                     {"retake": retake.picker.choice, "extend": extend.picker.choice}, extend.direction)  # fmt: skip
         listing = gallery.listing()
-        libraries = [generate.lora_picker, keyframes.lora_picker, ic_lora.lora_picker]
+        libraries = [generate.lora_picker, keyframes.lora_picker, ic_lora.lora_picker, audio.lora_picker]
         pickers = [component for library in libraries for component in (library.cards, library.pick)]
 
         def models_changed(*queries):

@@ -1,5 +1,6 @@
 """Audio to Video: drop a song, a voice or a video with sound, trim it (start, maximum duration) with a
-waveform preview, and generate a video that follows it; the result keeps the audio as it was."""
+waveform preview, and generate a video that follows it (with LoRAs from the library, as the other
+generation tabs); the result keeps the audio as it was."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from ltx_core.errors import LTXError
 from ltx_ui.context import user_message
 from ltx_ui.generation_tab import GenerationTab
 from ltx_ui.inputs import MAX_FRAMES, InputProblem
+from ltx_ui.lora_library import normalise, request_loras
+from ltx_ui.lora_picker import LoraPicker
 from ltx_ui.outputs import keep_input
 
 TAB = "audio-to-video"
@@ -82,15 +85,20 @@ class AudioToVideoTab(GenerationTab):
                     self.max_seconds = gr.Number(label="Max duration (s, 0: to the end)", value=0.0, minimum=0,
                                                  elem_id="a2v-max")  # fmt: skip
                 self.audio_note = gr.Markdown(elem_id="a2v-note")
+                self.lora_picker = LoraPicker(self.studio, self.tab, "audio_to_video", "LoRAs (library)")
+                self.loras_field = self.lora_picker.build()
                 self.settings_controls(width=768, height=512, frames=121)
                 self.settings.audio.visible = False  # the audio is the user's: nothing to generate
             self.result_column()
         self.finish_build(gr.State(PIPELINE))
         s = self.settings
         trim = [self.audio_file, self.start, self.max_seconds, s.fps]
-        private = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}
-        for event in (self.audio_file.change, self.start.blur, self.max_seconds.blur, s.fps.blur):
-            event(self.preview, trim, [self.wave, self.audio_note, s.frames], **private)
+        # Queued one at a time, so the preview of the latest trim is the one left on screen: unqueued
+        # previews ran side by side and the start field's (trim to the end) could land after the
+        # max-duration field's, leaving a clip length the audio does not cover.
+        in_order = {"concurrency_limit": 1, "concurrency_id": "a2v-preview", "trigger_mode": "always_last"}
+        gr.on([self.audio_file.change, self.start.blur, self.max_seconds.blur, s.fps.blur], self.preview, trim,
+              [self.wave, self.audio_note, s.frames], api_visibility="private", show_progress="hidden", **in_order)
 
     def preview(self, path: str | None, start: float | None, max_seconds: float | None, fps: float | None):
         """Waveform, a note on the part used and the clip length, and the frames that follow it."""
@@ -114,7 +122,8 @@ class AudioToVideoTab(GenerationTab):
         return PIPELINE
 
     def own_fields(self) -> dict[str, Any]:
-        return {"audio_file": self.audio_file, "audio_start": self.start, "audio_max_seconds": self.max_seconds}
+        return {"audio_file": self.audio_file, "audio_start": self.start, "audio_max_seconds": self.max_seconds,
+                "loras": self.loras_field}  # fmt: skip
 
     def make_request(self, values: dict[str, Any]):
         """The audio is read (and refused in one sentence when unusable) before it is kept in outputs/inputs."""
@@ -122,7 +131,9 @@ class AudioToVideoTab(GenerationTab):
         max_seconds = float(values["audio_max_seconds"]) if values["audio_max_seconds"] else None
         clip = read_clip(values["audio_file"], start, max_seconds)
         values["audio"] = True
-        base, snapped = self.base_request(PIPELINE, values)
+        loras = request_loras(self.studio, values["loras"])
+        values["loras"] = normalise(values["loras"])  # as the sidecar records it for "reuse settings"
+        base, snapped = self.base_request(PIPELINE, values, loras=loras)
         if snapped.frames / base.fps > clip.seconds + 1e-9:
             raise InputProblem(
                 f"{snapped.frames} frames at {base.fps:g} fps need {snapped.frames / base.fps:.2f} s but the audio gives "

@@ -21,6 +21,8 @@ from ltx_ui.outputs import (
     video_names,
 )
 
+VIDEO_ACTIONS = 4  # send to upscaling, retake part, extend, extend backward
+
 TAB_IDS = {"generate": "generate", "keyframes": "keyframes", "ic-lora": "ic-lora", "upscale": "upscale",
            "audio-to-video": "audio-to-video", "retake": "retake", "extend": "extend", "timeline": "timeline"}  # fmt: skip
 
@@ -57,6 +59,7 @@ class GalleryTab:
                     self.send_button = gr.Button("Send to upscaling", elem_id="gallery-send")
                     self.retake_button = gr.Button("Retake part", elem_id="gallery-retake")
                     self.extend_button = gr.Button("Extend", elem_id="gallery-extend")
+                    self.extend_back_button = gr.Button("Extend backward", elem_id="gallery-extend-backward")
                     delete = gr.Button("Delete…", variant="stop", elem_id="gallery-delete")
                 with gr.Row(visible=False) as self.confirm_row:
                     confirm = gr.Button("Yes, delete the video and its settings", variant="stop", elem_id="gallery-confirm")
@@ -66,8 +69,7 @@ class GalleryTab:
         self.filters = filters = [self.search, self.pipeline, self.version, self.sort]
         listing = self.listing()
         # what a selection shows; the video-only actions are hidden for an audio output
-        shown = [self.video, self.details, self.settings, self.audio, self.send_button, self.retake_button,
-                 self.extend_button]  # fmt: skip
+        shown = [self.video, self.details, self.settings, self.audio, *self.video_actions()]
         refresh.click(self.refresh, filters, listing, api_name="gallery_refresh", queue=False)
         for control in (self.pipeline, self.version, self.sort):
             control.change(self.refresh, filters, listing, queue=False, api_visibility="private")
@@ -81,14 +83,19 @@ class GalleryTab:
         confirm.click(self.delete, self.selected, [self.confirm_row, *shown, *listing], api_name="gallery_delete",
                       queue=False)  # fmt: skip
 
+    def video_actions(self) -> list[gr.Button]:
+        """The actions that need a video (hidden for an audio-only output)."""
+        return [self.send_button, self.retake_button, self.extend_button, self.extend_back_button]
+
     def listing(self) -> list:
         """What ``refresh`` updates (the page load and finished jobs refresh it too)."""
         return [self.grid, self.selected, self.count, self.names, self.pipeline, self.version]
 
     def wire(self, tabs: gr.Tabs, reusers: dict[str, Any], upscale_choice: gr.Dropdown,
-             edit_choices: dict[str, gr.Dropdown] | None = None) -> None:  # fmt: skip
-        """Connect "reuse settings", "send to upscaling" and the time edits ("Retake part", "Extend": tab id ->
-        its clip dropdown in ``edit_choices``) to the other tabs (built by then)."""
+             edit_choices: dict[str, gr.Dropdown] | None = None, extend_direction: gr.Radio | None = None) -> None:  # fmt: skip
+        """Connect "reuse settings", "send to upscaling" and the time edits ("Retake part", "Extend", "Extend
+        backward": tab id -> its clip dropdown in ``edit_choices``; the Extend tab's direction set) to the other
+        tabs (built by then)."""
         fields = [component for reuser in reusers.values()
                   for component in (reuser.reuse_targets() if hasattr(reuser, "reuse_targets") else reuser.fields.values())]
         outputs = [tabs, self.details, *dict.fromkeys(fields)]
@@ -115,14 +122,20 @@ class GalleryTab:
 
         self.reuse_button.click(reuse, self.selected, outputs, api_name="gallery_reuse", queue=False)
         self.send_button.click(send, self.selected, [tabs, upscale_choice], api_name="gallery_send_to_upscale", queue=False)
-        for tab, button in (("retake", self.retake_button), ("extend", self.extend_button)):
+        edits = (("retake", None, self.retake_button), ("extend", "forward", self.extend_button),
+                 ("extend", "backward", self.extend_back_button))  # fmt: skip
+        for tab, direction, button in edits:
             if edit_choices and tab in edit_choices:
+                set_direction = direction is not None and extend_direction is not None
 
-                def open_in(name: str, tab=tab):
-                    entry = self._video_entry(name, tab)
-                    return gr.Tabs(selected=tab), gr.Dropdown(choices=self._names(), value=entry.name)
+                def open_in(name: str, tab=tab, direction=direction, set_direction=set_direction):
+                    entry = self._video_entry(name, f"{tab} {direction or ''}".strip())
+                    opened = gr.Tabs(selected=tab), gr.Dropdown(choices=self._names(), value=entry.name)
+                    return (*opened, direction) if set_direction else opened
 
-                button.click(open_in, self.selected, [tabs, edit_choices[tab]], api_name=f"gallery_{tab}", queue=False)
+                opened = [tabs, edit_choices[tab], *([extend_direction] if set_direction else [])]
+                endpoint = f"gallery_{tab}" + ("_backward" if direction == "backward" else "")
+                button.click(open_in, self.selected, opened, api_name=endpoint, queue=False)
 
     def _names(self) -> list[str]:
         from ltx_ui.tab_upscale import UPLOAD
@@ -151,7 +164,7 @@ class GalleryTab:
         audio = entry is not None and entry.is_audio
         video = str(entry.video) if entry is not None and not audio else None
         return (gr.Video(value=video, visible=not audio), gr.Audio(value=str(entry.video) if audio else None, visible=audio),
-                *(gr.Button(visible=not audio) for _ in range(3)))  # fmt: skip
+                *(gr.Button(visible=not audio) for _ in range(VIDEO_ACTIONS)))  # fmt: skip
 
     def refresh(self, text: str = "", pipeline: str = ALL, version: str = ALL, sort: str = "newest first") -> tuple:
         everything = list_entries(self.studio.outputs)

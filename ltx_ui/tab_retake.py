@@ -47,6 +47,9 @@ class RetakeTab(ClipEditTab):
             return gr.Checkbox(value=value, interactive=True, label="Regenerate the audio in the window")
         return gr.Checkbox(value=value, interactive=True, label="Generate a soundtrack (the clip has none)")
 
+    def edit_audio(self, has_audio: bool, values: dict[str, Any]) -> bool:
+        return has_audio or bool(values.get("regenerate_audio", True))  # a silent clip may get a soundtrack
+
     def timeline_inputs(self) -> list[Any]:
         return [self.start, self.end]
 

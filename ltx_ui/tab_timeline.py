@@ -5,7 +5,6 @@ gallery, its sidecar naming its windows; "reuse settings" restores the rows."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -14,7 +13,13 @@ import gradio as gr
 
 from ltx_core.errors import LTXError
 from ltx_core.pipelines.extend import MAX_SECONDS
-from ltx_core.pipelines.timeline import TimelineRequest, check_timeline, max_timeline_seconds, run_timeline
+from ltx_core.pipelines.timeline import (
+    TimelineRequest,
+    check_timeline,
+    max_timeline_seconds,
+    run_timeline,
+    timeline_plan,
+)
 from ltx_ui import timelines
 from ltx_ui.context import Job, Update, generate_updates, session_of, user_message
 from ltx_ui.controls import seeds
@@ -179,27 +184,22 @@ class TimelineTab(GenerationTab):
 
     def estimate(self, pipeline: str, width, height, frames, fps, steps, cfg, stg, audio, count, *extra) -> str:
         """Window 1 as a plain generation, every later one as an extension of overlap + its seconds."""
-        from ltx_core.pipelines.speed import edit_plan
-        from ltx_ui.context import generation_plan_for
-        from ltx_ui.controls import base_request
         from ltx_ui.estimates import describe_duration
+        from ltx_ui.inputs import snap
 
         rows, overlap = (extra + (None, 2))[:2]
+        version = self.studio.models.version
         try:
-            segments = timelines.parse_rows(rows)
-            fps = float(fps or self.studio.models.version.fps)
-            first = 8 * math.ceil(segments[0].seconds * fps / 8) + 1
-            request, _ = base_request(self.studio.models.version, SIZE_PIPELINE, "estimate", "", width, height,
-                                      min(first, 505), fps, steps, cfg, stg, audio)  # fmt: skip
+            snapped = snap(SIZE_PIPELINE, width, height, 9)
+            request = TimelineRequest(
+                timelines.parse_rows(rows), snapped.height, snapped.width, float(fps or version.fps), 0, int(overlap or 2),
+                bool(audio), steps=int(steps or 1),
+                video_guidance=replace(version.video_guidance, cfg_scale=float(cfg), stg_scale=float(stg)),
+                audio_guidance=replace(version.audio_guidance, stg_scale=float(stg)),
+            )  # fmt: skip
+            plan = timeline_plan(request, version, self.window_pipeline() == "distilled")
         except (LTXError, TypeError, ValueError):
             return ""
-        plan = generation_plan_for(self.window_pipeline(), replace(request, frames=first))
-        overlap_frames = 8 * (int(overlap or 2) - 1) + 1
-        passes = self.denoising_passes(int(steps or 1))
-        for segment in segments[1:]:
-            added = 8 * math.ceil(segment.seconds * fps / 8)
-            plan += edit_plan("extend", request.width, request.height, overlap_frames + added, fps, passes, bool(audio),
-                              overlap_frames)  # fmt: skip
         return describe_duration(self.studio.predict(plan))
 
     def window_pipeline(self) -> str:
@@ -208,9 +208,6 @@ class TimelineTab(GenerationTab):
             return "distilled" if self.studio.current_ledger().model.variant == "distilled" else "one-stage"
         except (LTXError, OSError):
             return "distilled"
-
-    def denoising_passes(self, steps: int) -> int:
-        return 8 if self.window_pipeline() == "distilled" else steps * 3
 
     def timeline_request(self, values: dict[str, Any], seed: int) -> TimelineRequest:
         from ltx_ui.inputs import snap
@@ -255,7 +252,9 @@ class TimelineTab(GenerationTab):
             timeline.plan["ui"] = {**ui, "segments": [[s.prompt, s.seconds] for s in job_request.segments]}
             timelines.write_json_atomic(timeline.folder / timelines.PLAN, timeline.plan)
         note = f"Resuming {timeline.name} from window {timeline.done + 1}." if timeline.done else ""
-        job = self.job(job_request, timeline, {"tab": self.tab, "ui": ui})
+        plan = timeline_plan(job_request, self.studio.models.version, self.window_pipeline() == "distilled",
+                             timeline.done + 1)  # fmt: skip
+        job = self.job(job_request, timeline, {"tab": self.tab, "ui": ui}, plan)
         last = None
         for update in generate_updates(self.studio, session_of(request), [job], progress, note):
             last = update
@@ -266,14 +265,15 @@ class TimelineTab(GenerationTab):
                     "Interrupted timelines and press Resume." if windows else "No window was finished.")  # fmt: skip
             yield (f"{last[0]}\n\n{kept}", *last[1:])
 
-    def job(self, request: TimelineRequest, timeline: Timeline, extra: dict[str, Any]) -> Job:
+    def job(self, request: TimelineRequest, timeline: Timeline, extra: dict[str, Any], plan: list) -> Job:
+        """The timeline as one job; ``plan`` (its windows' stages) gives the ETA of the whole video."""
         studio = self.studio
 
         def run(output, report, cancel):
             records = run_timeline(studio.ledger(), request, timeline.folder, report, cancel)
             return timelines.finish_timeline(timeline, len(request.segments), output, records)
 
-        return Job("timeline", request.seed, run, extra)
+        return Job("timeline", request.seed, run, extra, tuple(plan))
 
     def reuse_targets(self) -> list[Any]:
         return [*super().reuse_targets(), self.total, self.windows_note, self.finished_video]

@@ -105,6 +105,21 @@ def reference_cases() -> list[str]:
     return sorted({case for directory in reference_sets() for case in cases_of(directory)})
 
 
+def pytest_runtest_logreport(report) -> None:
+    """With output captured (``tasks.py test`` runs pytest-xdist workers, whose prints would
+    otherwise be lost), echo each test phase's prints (stdout, then stderr) once it ends, so the PARITY / MEMORY /
+    MEASURED lines reach the log as they do with ``-s``. Runs in the controller only."""
+    if _IS_XDIST_WORKER:
+        return
+    printed = "".join(text for name, text in report.sections if name in (f"Captured stdout {report.when}", f"Captured stderr {report.when}"))
+    if printed.strip():
+        sys.stdout.write("\n" + printed.strip("\n") + "\n")
+        sys.stdout.flush()
+
+
+_IS_XDIST_WORKER = "PYTEST_XDIST_WORKER" in os.environ
+
+
 def _is_parity_module(metafunc) -> bool:
     return "parity" in Path(metafunc.module.__file__).name
 

@@ -1,8 +1,9 @@
 """Extend on the tiny 2.0 model set: the new clip's first latent frames are the encoded end of the
 source bit for bit, and its first audio latent frames the encoded sound of the overlap; the output
 is the source (its own frames, within H.264's re-encode error, and its own samples, within AAC's)
-followed by the extension, its overlap frames the source's last frames; seam quality is measured
-for the frames and the sound; bad input gets one sentence."""
+followed by the extension, its overlap frames the source's last frames; backward, the new clip's
+last latent frames are the encoded head and the output is the extension followed by the source;
+seam quality is measured for the frames and the sound; bad input gets one sentence."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from ltx_core.pipelines.request import RequestError
 from ltx_core.pipelines.runner import run_job
 from ltx_core.pipelines.source_audio import encode_clip_audio
 from ltx_core.pipelines.source_clip import encode_pixels, source_pixels
+from ltx_core.pipelines.speed import edit_plan
 from tests.conftest import DEFAULT_SET, Reference
 from tests.pipeline_helpers import tiny_ledger
 
@@ -119,7 +121,8 @@ def test_output_is_the_source_then_the_extension(setup):
 @pytest.mark.parametrize(
     ("changes", "message"),
     [({"seconds": 0}, "more than 0"), ({"seconds": 60.0}, "at most 20"), ({"overlap": 9}, "at most 4 latent frames"),
-     ({"overlap": 0}, "1 or more")],
+     ({"overlap": 0}, "1 or more"), ({"overlap": 4, "direction": "backward"}, "at most 3 latent frames fits when extending"),
+     ({"direction": "sideways"}, "forward or backward"), ({"direction": "backward", "blend": True}, "forward extensions only")],
 )  # fmt: skip
 def test_bad_input_is_refused_before_loading(setup, changes, message):
     folder, ledger = setup
@@ -127,6 +130,79 @@ def test_bad_input_is_refused_before_loading(setup, changes, message):
     with pytest.raises(RequestError, match=message):
         ExtendPipeline(ledger).prepare(ExtendRequest(**values))
     assert not ledger.loaded()
+
+
+def test_extend_backward_leads_into_the_source(setup, monkeypatch):
+    """Backward: the new clip's last latent frames are the source's encoded frames 1..16 bit for bit
+    (its latent frame 0, one pixel frame alone, dropped), its last audio latent frames the sound
+    from the first audio latent boundary after the seam; the output is the extension, then the
+    source's own frames and samples."""
+    import ltx_core.pipelines.extend as extend_module
+
+    folder, ledger = setup
+    job, _ = ExtendPipeline(ledger).prepare(
+        ExtendRequest(folder / "source.mp4", 0.5, prompt="waves", seed=2, overlap=2, direction="backward")
+    )
+    # 16 new frames, then the source's first 17 (frame 16 of the new clip is the source's frame 0)
+    assert (job.overlap_frames, job.added_frames, job.generation.frames, job.latent_index) == (17, 16, 33, 3)
+    # the seam at 16/24 s = 0.667 s: the audio grid's next boundary is 0.68 s (17 x 40 ms), so the cut is
+    # 13.3 ms; the kept frames are 18.. (each 40 ms, spans [0.04i - 0.03, 0.04i + 0.01)) up to the end, 1.375 s
+    head = job.audio_head
+    assert head is not None and (head.start, head.frames) == (18, 16) and head.cut == pytest.approx(0.68 - 2 / 3)
+    seen = {}
+    original = extend_module.extend_latents
+
+    def recorded(*args, **kwargs):
+        seen["tail"], seen["audio_tail"] = args[4], args[6]
+        seen["video"], seen["audio"] = original(*args, **kwargs)
+        return seen["video"], seen["audio"]
+
+    monkeypatch.setattr(extend_module, "extend_latents", recorded)
+    request = ExtendRequest(folder / "source.mp4", 0.5, prompt="waves", seed=2, overlap=2, direction="backward")
+    first = len(ledger.stages)
+    record = run_job(ledger, "extend", request, folder / "back.mp4")
+    planned = [work.stage for work in edit_plan("extend", SIZE, SIZE, 33, FPS, 8, True, 17)]
+    assert {stage.stage for stage in ledger.stages[first:]} == set(planned)  # the studio's ETA plans every stage that ran
+    expected = encode_pixels(ledger, source_pixels(job.clip)[:17])
+    assert np.array_equal(np.array(seen["tail"]), np.array(expected[:, :, 1:]))
+    video, audio = np.array(seen["video"]), np.array(seen["audio"])
+    assert video.shape[2] == 5 and np.array_equal(video[:, :, 3:], np.array(seen["tail"]))  # kept exactly
+    assert np.array_equal(audio[:, :, 18:34], np.array(seen["audio_tail"])) and audio.shape[2] == 34
+    assert not np.allclose(video[:, :, :3], 0)
+    info = probe_video(record.video)
+    assert (info.frames, info.width, info.height, info.has_audio) == (16 + FRAMES, SIZE, SIZE, True)
+    source, again, out = read(folder / "source.mp4"), read(folder / "again.mp4"), read(record.video)
+    codec = np.abs(again - source).mean(axis=(1, 2, 3)).max()
+    kept = np.abs(out[16:] - source).mean(axis=(1, 2, 3))  # the overlap (out[16:33]) and the rest of the source
+    print(f"MEASURED extend backward: codec re-encode error {codec:.3f}; source part max {kept.max():.3f}, "
+          f"overlap max {kept[:17].max():.3f}")  # fmt: skip
+    assert kept.max() <= codec + 1.0
+    steps = np.abs(np.diff(out, axis=0)).mean(axis=(1, 2, 3))
+    seam, within_new, within_source = steps[15], steps[:15].mean(), steps[16:].mean()
+    print(f"MEASURED extend backward seam (tiny random model): across the seam {seam:.2f}, within the extension "
+          f"{within_new:.2f}, within the source {within_source:.2f}")  # fmt: skip
+    assert within_new > within_source
+    original_pcm, rate = read_audio(folder / "source.mp4", sample_rate=None)
+    again_pcm, _ = read_audio(folder / "again.mp4", sample_rate=rate)
+    joined, _ = read_audio(record.video, sample_rate=rate)
+    start = round(16 / FPS * rate)
+    shift = joined[start + round(0.02 * rate) + 2048 :]  # after the 20 ms fade and one AAC block: the source's samples
+    length = min(len(shift), len(original_pcm) - round(0.02 * rate) - 2048 - 2048)
+    reference = original_pcm[round(0.02 * rate) + 2048 :][:length].astype(np.float64)
+    peak = np.abs(reference).max()
+    ours = np.abs(shift[:length] - reference).max() / peak
+    codec_audio = np.abs(again_pcm[round(0.02 * rate) + 2048 :][:length] - reference).max() / peak
+    print(f"MEASURED extend backward audio after the seam: relative max error {ours:.4f} (AAC re-encode {codec_audio:.4f})")
+    assert ours <= 1.5 * codec_audio + 0.01
+    rms = block_rms(joined, rate)
+    block = int(16 / FPS / 0.02)  # the 20 ms block holding the seam
+    changes = np.abs(np.diff(rms))
+    print(f"MEASURED extend backward audio seam (tiny random model; RMS per 20 ms block): extension "
+          f"{rms[:block].mean():.4f}, source {rms[block + 1 :].mean():.4f}; |change| across the seam "
+          f"{changes[block - 1 : block + 1].max():.4f}, within the extension {changes[: block - 1].mean():.4f}, within the "
+          f"source {changes[block + 1 :].mean():.4f}")  # fmt: skip
+    settings = json.loads(record.sidecar.read_text())["settings"]["request"]
+    assert (settings["direction"], settings["frames"], settings["overlap"]) == ("backward", FRAMES + 16, 2)
 
 
 def test_extend_from_the_cli(setup, monkeypatch, capsys):
@@ -138,9 +214,15 @@ def test_extend_from_the_cli(setup, monkeypatch, capsys):
     assert main(["generate", "--pipeline", "extend", "--source", str(folder / "source.mp4"), "--prompt", "x",
                  "--output", str(folder / "bad.mp4"), *common]) == 2  # fmt: skip
     assert "needs --seconds" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="2"):
+        main(["generate", "--pipeline", "extend", "--source", str(folder / "source.mp4"), "--seconds", "0.3",
+              "--direction", "sideways", "--output", str(folder / "bad.mp4"), *common])  # fmt: skip
+    assert "--direction: invalid choice: 'sideways'" in capsys.readouterr().err
     assert main(["generate", "--pipeline", "extend", "--source", str(folder / "source.mp4"), "--seconds", "0.3",
-                 "--overlap", "1", "--prompt", "more waves", "--output", str(folder / "cli.mp4"), *common]) == 0  # fmt: skip
+                 "--overlap", "1", "--direction", "backward", "--prompt", "before the waves",
+                 "--output", str(folder / "cli.mp4"), *common]) == 0  # fmt: skip
     assert probe_video(folder / "cli.mp4").frames == FRAMES + 8
+    assert json.loads((folder / "cli.json").read_text())["settings"]["request"]["direction"] == "backward"
 
 
 def test_sound_that_ends_before_the_overlap_is_not_encoded(setup):

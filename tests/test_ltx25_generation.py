@@ -205,7 +205,7 @@ def test_text_stage_uses_the_gemma4_estimate(paths: ModelPaths):
     assert default.notes.startswith("Gemma 4 bfloat16")
 
 
-@pytest.mark.parametrize("size, tiling", [((17, 256, 256), None), ((33, 384, 384), VaeTiling(128, 0, 16, 8))])
+@pytest.mark.parametrize("size, tiling", [((17, 256, 256), None), ((9, 192, 288), VaeTiling(192, 96, 16, 8))])
 def test_diffusion_decode_stage_is_predicted(paths: ModelPaths, size: tuple, tiling):
     """The estimator's diffusion decode stage against the measured peak of the tiny decoder."""
     from ltx_core.loader.checkpoint import LTXCheckpoint

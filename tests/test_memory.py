@@ -110,6 +110,69 @@ def test_fixture_stages_are_predicted_within_25_percent(reference: Reference, tm
         assert abs(ratio - 1) <= TOLERANCE, (stage, estimate.stage(stage), peak)
 
 
+def measure_retake_here(tmp_path: str) -> dict:
+    """A retake of a 128x128, 25-frame clip with sound on the tiny set: each stage's peak above the
+    process baseline, and the pre-check's estimate of each stage."""
+    import numpy as np
+
+    from ltx_core.media.video_write import write_mp4
+    from ltx_core.pipelines.retake import RetakePipeline, RetakeRequest
+    from ltx_core.pipelines.runner import run_job
+    from ltx_core.pipelines.source_clip import edit_memory_estimate
+    from tests.conftest import fixtures_dir
+    from tests.test_retake import smooth_clip
+
+    folder = Path(tmp_path)
+    tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(25000) / 24000)).astype(np.float32)
+    write_mp4(folder / "clip.mp4", smooth_clip(), 24.0, np.stack([tone, tone])[None], 24000, sidecar=False)
+    gc.collect()
+    mx.clear_cache()
+    base = mx.get_active_memory()
+    ledger = tiny_ledger(Reference(fixtures_dir()), folder)
+    request = RetakeRequest(folder / "clip.mp4", 0.4, 0.7, prompt="a red boat", seed=3)
+    job, _ = RetakePipeline(ledger).prepare(request)
+    estimate = edit_memory_estimate(ledger, job.generation, job.guided, "retake", job.clip.frames, True)
+    run_job(ledger, "retake", request, folder / "retake.mp4")
+    measured = {stage.stage: stage.peak_bytes - base for stage in ledger.stages}
+    # the same clip encoded tile by tile, as a memory mode with VAE tiles encodes a retake's clip
+    from ltx_core.memory.decode import video_encode_stage
+    from ltx_core.pipelines.blocks import encode_video
+    from ltx_core.presets import VaeTiling
+
+    tiling = VaeTiling(96, 32, 24, 8)
+    gc.collect()
+    mx.clear_cache()
+    with ledger.stage("tiled encode"):
+        encode_video(ledger, folder / "clip.mp4", 128, 128, 25, tiling.config())
+    measured["tiled encode"] = ledger.stages[-1].peak_bytes - base
+    tiled = video_encode_stage(ledger.model_config["vae"], 25, 128, 128, "float32", tiling)
+    return {"measured": measured, "estimate": {**{stage.stage: stage.peak for stage in estimate.stages},
+                                                "tiled encode": tiled.peak}}  # fmt: skip
+
+
+def test_the_edit_pre_check_counts_the_untiled_source_encode(reference: Reference, tmp_path: Path):
+    """A retake's peak is its clip's untiled encode (about 7 times its decode on the tiny set): the
+    pre-check's estimate covers it, stage for stage and in total."""
+    script = (
+        "import json, sys; sys.path.insert(0, sys.argv[1]);"
+        "from tests.test_memory import measure_retake_here; print(json.dumps(measure_retake_here(sys.argv[2])))"
+    )
+    env = {**os.environ, "LTX_REFERENCE_FIXTURES": str(reference.directory)}
+    result = subprocess.run([sys.executable, "-c", script, str(ROOT), str(tmp_path)], check=False, capture_output=True,
+                            text=True, env=env, cwd=ROOT)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    numbers = json.loads(result.stdout.strip().splitlines()[-1])
+    measured, estimate = numbers["measured"], numbers["estimate"]
+    for stage in ("encode", "tiled encode", "retake", "video decode"):
+        print(f"MEMORY retake {stage}: predicted {estimate[stage]} measured {measured[stage]} "
+              f"ratio {estimate[stage] / measured[stage]:.2f}")  # fmt: skip
+    assert 1.0 <= estimate["encode"] / measured["encode"] <= 1 + TOLERANCE
+    assert 1.0 <= estimate["tiled encode"] / measured["tiled encode"] <= 1 + TOLERANCE
+    assert measured["tiled encode"] < measured["encode"]  # tiles of 96 px (64 px overlap) over 128 px
+    assert measured["encode"] > 4 * measured["video decode"]  # what the pre-check missed before
+    assert max(estimate.values()) >= max(measured.values())  # (the untiled run's peak)
+
+
 def test_streaming_and_quantization_shrink_the_denoising_weights():
     common = dict(height=512, width=768, frames=121, backend="metal", compute_dtype="bfloat16")
     bf16 = estimate_memory(REAL_CONFIG, **common).stage("stage 2")

@@ -10,7 +10,7 @@ import pytest
 from ltx_core.pipelines.progress import CancelCheckHook, Cancelled, CancelToken, cancel_scope, install_cancel_checks
 from ltx_core.pipelines.registry import PIPELINES
 from ltx_core.pipelines.request import GenerationRequest
-from ltx_core.pipelines.speed import JobClock, SpeedModel, generation_plan, upscale_plan
+from ltx_core.pipelines.speed import JobClock, SpeedModel, edit_plan, generation_plan, upscale_plan
 
 
 def request(**overrides) -> GenerationRequest:
@@ -34,6 +34,19 @@ def test_the_plan_names_the_stages_the_ledger_records_and_scales_with_the_size()
     up = upscale_plan(128, 128, 9, 24.0, spatial=True, temporal=True)
     assert [w.stage for w in up] == ["encode", "temporal upsample", "spatial upsample", "text encoder", "refine",
                                      "video decode"]  # fmt: skip
+
+
+def test_an_edit_plan_counts_the_source_encode_and_its_sound(tmp_path):
+    """Retake / extend: the source's frames and its sound are encoded, the new audio decoded."""
+    extend = edit_plan("extend", 128, 128, 33, 24.0, 8, True, 17)  # backward, overlap 2, 16 frames added
+    assert [w.stage for w in extend] == ["text encoder", "encode", "audio encode", "extend", "audio decode", "video decode"]
+    units = {w.stage: w.units for w in extend}
+    assert units["encode"] == 17 * 128 * 128 / 1e6 and units["audio encode"] == 17 / 24 and units["audio decode"] == 33 / 24
+    silent = edit_plan("retake", 128, 128, 25, 24.0, 8, True, None, 0.0)  # a silent clip given a soundtrack
+    assert [w.stage for w in silent] == ["text encoder", "encode", "retake", "audio decode", "video decode"]
+    model = SpeedModel(tmp_path / "speed.json")
+    seconds = model.predict("k", extend).seconds - model.predict("k", edit_plan("extend", 128, 128, 33, 24.0, 8, False, 17)).seconds
+    assert seconds > 0.6  # the audio encode and decode (first guess: 0.3 s fixed each, plus per second)
 
 
 def test_the_speed_model_starts_from_a_guess_learns_and_survives_a_broken_file(tmp_path):
@@ -61,6 +74,23 @@ def test_the_job_clock_gives_one_eta_for_the_whole_job(tmp_path):
     decode = clock.remaining("video decode", 2, 8, 3.0)
     assert first > later > decode > 0  # counts every stage still ahead, not only the current one
     assert clock.remaining("done", 1, 1, 9.0) == 0.0
+
+
+def test_a_long_video_is_planned_window_by_window(tmp_path):
+    """Stages named "window k/n · stage" are predicted as their own kind; between windows the ETA is
+    what the later windows need."""
+    from ltx_core.pipelines.speed import StageWork, stage_kind
+
+    assert stage_kind("window 2/3 · stage 1") == "denoise" and stage_kind("window 1/3 · video decode") == "video decode"
+    plan = [StageWork(f"window {k}/2 · {work.stage}", work.units) for k in (1, 2)
+            for work in edit_plan("extend", 128, 128, 25, 24.0, 8, True, 9)]  # fmt: skip
+    prediction = SpeedModel(tmp_path / "speed.json").predict("k", plan)
+    halves = sum(seconds for stage, seconds in prediction.stages if stage.startswith("window 2/2"))
+    assert prediction.seconds == pytest.approx(2 * halves) and not prediction.learned
+    clock = JobClock(prediction)
+    assert clock.remaining("window 1/2 · done", 1, 1, prediction.seconds / 2) == pytest.approx(halves)
+    assert clock.remaining("window 2/2 · done", 1, 1, prediction.seconds) == 0.0
+    assert clock.remaining("window 2/2 · extend", 4, 8, prediction.seconds * 0.75) > 0
 
 
 def test_a_cancel_takes_effect_after_the_current_transformer_block():

@@ -14,7 +14,14 @@ from ltx_core.media import probe_video
 from ltx_core.media.video_read import iter_video_frames
 from ltx_core.pipelines.progress import CancelToken
 from ltx_core.pipelines.request import RequestError
-from ltx_core.pipelines.timeline import Segment, TimelineRequest, check_timeline, run_timeline, window_path
+from ltx_core.pipelines.timeline import (
+    Segment,
+    TimelineRequest,
+    check_timeline,
+    run_timeline,
+    timeline_plan,
+    window_path,
+)
 from tests.conftest import DEFAULT_SET, Reference
 from tests.pipeline_helpers import tiny_ledger
 
@@ -47,6 +54,12 @@ def test_cancel_between_windows_then_resume(tmp_path):
 
     records = run_timeline(ledger, request, folder)  # resumes: only window 2 runs
     assert len(records) == 1 and first.stat().st_mtime_ns == stamp
+    # the studio's ETA plans window 2's stages under the names its records (and events) carry
+    plan = [work.stage for work in timeline_plan(request, ledger.version, ledger.model.variant == "distilled", first=2)]
+    assert [stage.stage for stage in records[0].stages] == plan
+    assert plan[:2] == ["window 2/2 · text encoder", "window 2/2 · encode"]
+    whole = timeline_plan(request, ledger.version, ledger.model.variant == "distilled")
+    assert [work.stage for work in whole][: len(whole) - len(plan)][1] == "window 1/2 · stage 1"
     second = window_path(folder, 2)
     assert probe_video(first).frames == 17 and probe_video(second).frames == 17 + 16
     settings = json.loads(second.with_suffix(".json").read_text())["settings"]

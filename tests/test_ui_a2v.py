@@ -47,7 +47,7 @@ def test_preview_generate_reuse_and_bad_audio(app, tmp_path: Path) -> None:
     reused = client.predict(Path(video).name, api_name="/gallery_reuse")
     assert "loaded into the audio-to-video tab (seed 3)" in reused[0]
     loaded = [v for v in reused if v != {"__type__": "update"}]
-    assert Path(loaded[1]).name == kept.name and loaded[2:6] == [0.5, 1.0, "a band on a stage", ""]
+    assert Path(loaded[1]).name == kept.name and loaded[2:7] == [0.5, 1.0, [], "a band on a stage", ""]  # no LoRAs
 
     with pytest.raises(AppError, match=r"^41 frames at 24 fps need 1\.71 s but the audio gives 1\.00 s: use at most 17 frames"):
         client.predict(handle_file(str(song)), 0.5, 1.0, **{**TINY, "frames": 41, "prompt": "x"},

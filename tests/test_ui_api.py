@@ -278,9 +278,9 @@ def test_a_file_deleted_outside_the_studio_gets_a_clear_message(app, client):
         client.predict(name, None, True, False, "", 0, api_name="/upscale")
 
 
-def test_cancel_twenty_times_then_the_next_job_runs(app, client):
+def test_cancel_ten_times_then_the_next_job_runs(app, client):
     latencies, stopped = [], []
-    for attempt in range(20):
+    for attempt in range(10):
         job = client.submit(**{**SLOW, "seed": attempt}, api_name="/generate")
         wait_for(job, lambda o: "step" in o[0])
         asked = time.monotonic()
@@ -289,8 +289,8 @@ def test_cancel_twenty_times_then_the_next_job_runs(app, client):
         status = job.result()[0]
         assert "Cancelled" in status and "Cancelled 1 job" in reply, (status, reply)
         stopped.append(float(re.search(r"within ([\d.]+) s", status).group(1)))
-    print(f"\n[ui] cancel: worker stopped {sorted(stopped)[10]:.2f} s (median; max {max(stopped):.2f} s) after the "
-          f"request; /cancel answered in {sorted(latencies)[10]:.3f} s (median; max {max(latencies):.3f} s)")
+    print(f"\n[ui] cancel: worker stopped {sorted(stopped)[5]:.2f} s (median; max {max(stopped):.2f} s) after the "
+          f"request; /cancel answered in {sorted(latencies)[5]:.3f} s (median; max {max(latencies):.3f} s)")
     assert max(latencies) < 5.0
     assert not app.studio.jobs.busy
     status, _, video, *_ = generate(client, "after the cancels", seed=9)

@@ -53,7 +53,7 @@ def test_audio_only_output_in_the_gallery(app, client):
     shown_video, details, _, audio, *_ = client.predict(name, api_name="/gallery_show")  # (buttons are not in the API)
     assert shown_video["value"] is None and not shown_video["visible"] and Path(audio["value"]).name == name and audio["visible"]
     assert "audio only, 2.01 s at 24000 Hz" in details
-    for endpoint in ("/gallery_send_to_upscale", "/gallery_retake", "/gallery_extend"):
+    for endpoint in ("/gallery_send_to_upscale", "/gallery_retake", "/gallery_extend", "/gallery_extend_backward"):
         with pytest.raises(AppError, match=f"{name} is audio only: .* works on videos"):
             client.predict(name, api_name=endpoint)
     retake_choices = client.predict(Path(clip).name, api_name="/gallery_retake")["choices"]

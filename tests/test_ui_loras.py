@@ -103,6 +103,28 @@ def test_two_loras_at_per_stage_strengths_are_recorded_and_reuse_restores_them(a
                           "loras": [{"file": str(files["newer"])}]}, api_name="/generate")  # fmt: skip
 
 
+def test_audio_to_video_takes_loras_from_the_library(app, client, tmp_path):
+    """The Audio to Video tab has the library too: a LoRA found by its trigger word runs in both stages at
+    its strengths, is recorded in the sidecar and comes back with Reuse."""
+    from tests.test_a2v_pipeline import write_song
+    from tests.test_ui_a2v import TINY as A2V
+
+    files = app.loras
+    _, pick = client.predict("wtrclr", api_name="/audio_to_video_lora_search")
+    assert list(choices(pick)) == [str(files["watercolor"])]
+    loras, _ = client.predict([], str(files["watercolor"]), 0.7, 0.2, api_name="/audio_to_video_lora_add")
+    song = tmp_path / "song.wav"
+    write_song(song, 1.0)
+    status, _, video, *_ = client.predict(handle_file(str(song)), 0.0, 0.0, **{**A2V, "prompt": "wtrclr dancers",
+                                          "loras": loras}, api_name="/audio_to_video_generate")  # fmt: skip
+    assert "Saved" in status
+    settings = sidecar(app, video)["settings"]
+    assert settings["pipeline"] == "audio-to-video" and settings["studio"]["ui"]["loras"] == loras
+    assert settings["request"]["loras"] == [{"path": str(files["watercolor"]), "strength": 0.7, "stage2_strength": 0.2}]
+    reused = client.predict(Path(video).name, api_name="/gallery_reuse")
+    assert loras in reused and "loaded into the audio-to-video tab" in reused[0]
+
+
 def test_the_estimate_counts_the_loras_of_each_stage(app):
     from ltx_core.pipelines.request import GenerationRequest, LoraChoice
     from ltx_ui.estimates import memory_estimate

@@ -90,11 +90,13 @@ def test_an_upload_and_bad_windows(app, client, tmp_path):
     assert any(isinstance(v, dict) and kept.name in json.dumps(v) for v in reused)  # served from its cached copy
 
 
-def test_extend_a_gallery_item_and_reuse(app, client):
+def test_extend_a_gallery_item_forward_and_backward_and_reuse(app, client):
     _, _, base, *_ = client.predict(**{**GENERATE, **TINY, "prompt": "a windmill", "seed": 6}, api_name="/generate")
     name = Path(base).name
-    assert client.predict(name, api_name="/gallery_extend")["value"] == name
+    choice, direction = client.predict(name, api_name="/gallery_extend")
+    assert choice["value"] == name and direction == "forward"
     extend = {key: RETAKE[key] for key in RETAKE if key not in ("regenerate_video", "regenerate_audio")}
+    extend["direction"] = "forward"
     status, _, video, *_ = client.predict(
         **{**extend, "source": name, "seconds": 0.5, "overlap": 2, "prompt": "the sails turn", "seed": 3}, api_name="/extend"
     )  # fmt: skip
@@ -109,3 +111,17 @@ def test_extend_a_gallery_item_and_reuse(app, client):
     assert "the sails turn" in reused and 0.5 in reused and 2 in reused and "Estimated" in " ".join(map(str, reused))
     with pytest.raises(AppError, match="greater than maximum"):
         client.predict(**{**extend, "source": name, "seconds": 25, "overlap": 2, "prompt": "x", "seed": 1}, api_name="/extend")
+    # backward: "Extend backward" opens the item with the direction set; 8 new frames lead into the clip's own
+    choice, direction = client.predict(name, api_name="/gallery_extend_backward")
+    assert choice["value"] == name and direction == "backward"
+    back = {**extend, "source": name, "seconds": 0.3, "overlap": 1, "direction": "backward", "prompt": "the sails rest"}
+    status, _, video, *_ = client.predict(**{**back, "seed": 4}, api_name="/extend")
+    assert "Saved" in status and probe_video(video).frames == 8 + 25
+    change = np.abs(frames_of(video)[8:] - source).mean(axis=(1, 2, 3))
+    assert change.max() < 12  # after the new part: the clip itself
+    settings = json.loads((app.outputs / Path(video).with_suffix(".json").name).read_text())["settings"]
+    assert settings["request"]["direction"] == "backward" and settings["studio"]["ui"]["direction"] == "backward"
+    reused = client.predict(Path(video).name, api_name="/gallery_reuse")
+    assert "backward" in reused and "the sails rest" in reused
+    with pytest.raises(AppError, match="at most 3 latent frames fits when extending backward"):
+        client.predict(**{**back, "overlap": 4, "seed": 1}, api_name="/extend")

@@ -48,6 +48,7 @@ def test_cancel_in_window_2_then_resume_to_the_gallery_and_reuse(app, client):
             break
         time.sleep(0.05)
     assert any("**window 1/2 · stage 1**" in s for s in seen), seen[-3:]
+    assert all("ETA" in s for s in seen if "**window" in s), seen[-3:]  # the whole long video's ETA, planned by window
     status = job.result()[0]
     assert "Cancelled" in status and "Windows 1-1 are kept" in status
     (name,) = timelines.interrupted(app.outputs)

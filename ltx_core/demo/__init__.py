@@ -14,13 +14,23 @@ import os
 import shutil
 import tempfile
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-from ltx_core.demo.tokenizer import write_byte_tokenizer
+from ltx_core.demo.tokenizer import write_byte_tokenizer, write_caption_word_tokenizer
+
+try:
+    import fcntl
+except ImportError:  # Windows: no lock (one studio at a time)
+    fcntl = None
 
 LAYOUT_PATH = Path(__file__).with_name("layout.json")
+# The family that training fills in (issue 18): same files, keys and config sections, sizes that
+# can learn the synthetic clips (tools/make_trained_demo_layout.py). Not the default set yet.
+TRAINED_LAYOUT_PATH = Path(__file__).with_name("trained_layout.json")
 CHECKPOINT = "ltx2-demo.safetensors"
 SPATIAL_UPSAMPLER = "ltx2-demo-spatial-upsampler.safetensors"
 TEMPORAL_UPSAMPLER = "ltx2-demo-temporal-upsampler.safetensors"
@@ -66,7 +76,21 @@ def ensure_demo_models(root: Path) -> Path:
         _write_demo(staging)
         (staging / "VERSION").write_text(version)
 
-    return _replace_folder(root, fill)
+    with _folder_lock(root):
+        if stamp.exists() and stamp.read_text().strip() == version:  # another process wrote it meanwhile
+            return root
+        return _replace_folder(root, fill)
+
+
+@contextmanager
+def _folder_lock(root: Path) -> Iterator[None]:
+    """Processes writing the same demo folder (two studios, parallel test workers) take turns, so
+    none removes a set another one is reading."""
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with open(root.parent / f".{root.name}.lock", "a") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def _replace_folder(root: Path, fill) -> Path:
@@ -83,12 +107,13 @@ def _replace_folder(root: Path, fill) -> Path:
     return root
 
 
-def write_demo_set(folder: Path) -> Path:
-    """Write the seeded random-weight set into ``folder`` (which must not exist yet)."""
+def write_demo_set(folder: Path, layout: Path = LAYOUT_PATH) -> Path:
+    """Write the seeded random-weight set of ``layout`` (the random demo layout unless given; the
+    trained family starts from ``TRAINED_LAYOUT_PATH``) into ``folder``, which must not exist yet."""
     folder = Path(folder)
     folder.mkdir(parents=True)
-    _write_demo(folder)
-    (folder / "VERSION").write_text(_layout_version())
+    _write_demo(folder, layout)
+    (folder / "VERSION").write_text(_layout_version(layout))
     return folder
 
 
@@ -112,16 +137,16 @@ def install_trained_set(trained: Path, root: Path) -> Path:
     return _replace_folder(root, fill)
 
 
-def _layout_version() -> str:
-    digest = hashlib.sha256(LAYOUT_PATH.read_bytes())
+def _layout_version(layout: Path = LAYOUT_PATH) -> str:
+    digest = hashlib.sha256(Path(layout).read_bytes())
     digest.update(f"{SEED}:{LORA_RANK}:{LORA_TARGETS}:{IC_LORA}".encode())
     return digest.hexdigest()[:16]
 
 
-def _write_demo(folder: Path) -> None:
+def _write_demo(folder: Path, layout_path: Path = LAYOUT_PATH) -> None:
     from safetensors.numpy import save_file
 
-    layout = json.loads(LAYOUT_PATH.read_text())
+    layout = json.loads(Path(layout_path).read_text())
     for name, part in ((CHECKPOINT, "checkpoint"), (SPATIAL_UPSAMPLER, "spatial_upsampler"), (TEMPORAL_UPSAMPLER, "temporal_upsampler")):
         entry = layout[part]
         save_file(_random_tensors(entry["tensors"], gemma=False), str(folder / name), metadata=entry["metadata"])
@@ -134,7 +159,11 @@ def _write_demo(folder: Path) -> None:
         weight_map.update({key: shard for key in entry["tensors"]})
     (gemma / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}, indent=1))
     config = layout["gemma"]["config"]
-    write_byte_tokenizer(gemma, int(config.get("text_config", config).get("vocab_size", 1024)))
+    vocab_size = int(config.get("text_config", config).get("vocab_size", 1024))
+    if layout.get("tokenizer") == "caption-words":
+        write_caption_word_tokenizer(gemma, vocab_size)
+    else:
+        write_byte_tokenizer(gemma, vocab_size)
     save_file(_distilled_lora(layout["checkpoint"]["tensors"]), str(folder / DISTILLED_LORA))
     save_file(_distilled_lora(layout["checkpoint"]["tensors"], "ic-lora:"), str(folder / IC_LORA))
 

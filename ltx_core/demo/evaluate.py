@@ -73,24 +73,13 @@ def evaluate(
 def reconstruction_psnr(model_folder: Path, clips: int = 8) -> float:
     """The video VAE's PSNR (dB, pixels in [-1, 1]) on clips of held-out captions, encoder and
     decoder loaded from the folder's checkpoint by the normal loaders."""
-    import mlx.core as mx
-    import numpy as np
-
     from ltx_core.demo import CHECKPOINT
-    from ltx_core.demo.synthetic import ClipSpec, render_video
-    from ltx_core.demo.train.data import ClipGeometry, held_out_captions
+    from ltx_core.demo.train.data import ClipGeometry
+    from ltx_core.demo.train.vae_stage import held_out_psnr
     from ltx_core.loader.video_vae import load_video_decoder, load_video_encoder
 
-    g = ClipGeometry()
     checkpoint = Path(model_folder) / CHECKPOINT
-    encoder, decoder = load_video_encoder(checkpoint), load_video_decoder(checkpoint)
-    errors = []
-    for caption in held_out_captions()[:clips]:
-        video = render_video(ClipSpec.from_caption(caption), g.frames, g.height, g.width)
-        pixels = mx.array(video.astype(np.float32).transpose(3, 0, 1, 2)[None] / 127.5 - 1.0)
-        decoded = mx.clip(decoder(encoder(pixels)), -1.0, 1.0)
-        errors.append(float(mx.mean((decoded - pixels) ** 2)))
-    return float(10 * np.log10(4.0 / max(np.mean(errors), 1e-10)))
+    return held_out_psnr(load_video_encoder(checkpoint), load_video_decoder(checkpoint), ClipGeometry(), clips)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,5 @@
 """Decode stages of the estimate: the conv and the diffusion video decoders (tile by tile) and
-the audio decoder with its vocoder."""
+the audio decoder with its vocoder; and the untiled video encode of a source clip (retake, extend)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,13 @@ DIFFUSION_VAE_CLASS = "CausalDiffusionVAE"
 # in one graph whose peak is the larger of the two.
 AUDIO_DECODER_COPIES = 60.0
 VOCODER_COPIES = 20.0
+# Video encoder (untiled), in units of a convolution's unfolded input (27 x channels x voxels at
+# 1/patch of the size): the first convolution (3 x patch^2 channels in) and the first level's
+# residual convolutions (the latent width) peak one after the other. Measured 2.4 and 5.0 (the
+# tiny fixture encoder, where the first dominates, and a released-width level; float32, CPU);
+# the pixels are held as float32 twice (read, normalised) and once in the compute dtype.
+ENCODER_INPUT_UNFOLD_COPIES = 2.5
+ENCODER_LEVEL_UNFOLD_COPIES = 5.2
 
 
 def video_decode_stage(
@@ -145,3 +152,37 @@ def audio_decode_stage(audio_vae: dict, vocoder: dict, frames: int, fps: float, 
         levels = max(levels, bwe_levels)
     working = max(AUDIO_DECODER_COPIES * widest, VOCODER_COPIES * levels) * b
     return StageEstimate("audio decode", weights, int(working), f"{length} samples")
+
+
+def video_encode_stage(
+    vae: dict, frames: int, height: int, width: int, dtype: str, tiling: Any | None = None
+) -> StageEstimate:
+    """The video encoder on ``frames`` pixel frames (an edit's source): its weights and, for the
+    largest tile (``tiling``: the preset's ``VaeTiling`` as ``tiled_encode`` cuts it; None: the whole
+    clip at once), the larger of the first convolution's and the first level's working sets; plus
+    the whole clip's pixels and, tiled, the latent sums."""
+    from ltx_core.errors import ConfigError
+    from ltx_core.model.video_vae.config import VideoVAEConfig
+    from ltx_core.model.video_vae.encoder import VideoEncoder
+    from ltx_core.model.video_vae.tiling import encoder_tiles
+
+    config = VideoVAEConfig.from_dict(vae, source="checkpoint config")
+    b = _BYTES[dtype]
+    weights = _parameter_bytes(VideoEncoder(config), b)
+    tile, sums = (frames, height, width), 0
+    if tiling is not None:
+        try:
+            tiles = encoder_tiles((frames, height, width), tiling.config(), config.encoder_scale())
+        except ConfigError:  # sizes the tiled encode refuses: the run says so; count the whole clip
+            tiles = []
+        if tiles:
+            spans = [tuple(s.stop - s.start for s in t.inputs) for t in tiles]
+            tile = max(spans, key=lambda fhw: fhw[0] * fhw[1] * fhw[2])
+            sums = 2 * config.latent_channels * math.prod(_latent_fhw(frames, height, width)) * b
+    p = config.patch_size
+    voxels = tile[0] * (tile[1] // p) * (tile[2] // p)
+    unfolded = 27 * voxels * max(ENCODER_INPUT_UNFOLD_COPIES * config.in_channels * p * p,
+                                 ENCODER_LEVEL_UNFOLD_COPIES * config.latent_channels)  # fmt: skip
+    pixels = config.in_channels * frames * height * width * (2 * 4 + b)
+    note = "untiled" if tile == (frames, height, width) else f"tile {tile[2]}x{tile[1]}x{tile[0]}"
+    return StageEstimate("encode", weights, int(unfolded * b + pixels + sums), f"{note}, {frames} frames")

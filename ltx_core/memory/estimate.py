@@ -5,8 +5,8 @@ only, nothing is allocated), activations from the token / voxel counts of each s
 coefficients calibrated on measurements (``bench/memory_estimate.py`` prints predicted vs
 measured on real-width slices; ``tests/test_memory.py`` checks the fixture stages).
 
-Stages, in the order a pipeline runs them: text encoder, stage 1 (and stage 2 of the two-stage
-recipes), upsample, video decode, audio decode. Each stage's peak is its resident weights plus
+Stages, in the order a pipeline runs them: text encoder, the encode of a source clip (retake,
+extend), stage 1 (and stage 2 of the two-stage recipes), upsample, video decode, audio decode. Each stage's peak is its resident weights plus
 its largest transient working set; the ledger releases the previous stage's models first.
 """
 
@@ -25,7 +25,13 @@ from ltx_core.memory.common import (
     latent_fhw as _latent_fhw,
     parameter_bytes as _parameter_bytes,
 )
-from ltx_core.memory.decode import DIFFUSION_VAE_CLASS, audio_decode_stage, diffusion_decode_stage, video_decode_stage
+from ltx_core.memory.decode import (
+    DIFFUSION_VAE_CLASS,
+    audio_decode_stage,
+    diffusion_decode_stage,
+    video_decode_stage,
+    video_encode_stage,
+)
 
 BACKENDS = ("cpu", "metal")
 TEXT_TOKENS = 1024  # prompts are padded to 1024 Gemma tokens
@@ -312,6 +318,8 @@ def estimate_memory(
     keep_loaded: bool = False,
     text_tokens: int = TEXT_TOKENS,
     text_encoder: bool = True,
+    encode_frames: int = 0,
+    encode_tiled: bool = False,
 ) -> MemoryEstimate:
     """Predicted peak bytes of every stage of one generation.
 
@@ -322,6 +330,9 @@ def estimate_memory(
     materialises attention scores, "metal" (fused attention) does not. ``keep_loaded``: models are
     kept between stages (the "keep_loaded" unload policy) instead of released. ``text_encoder``
     False: the prompt contexts are given (pre-computed embeddings), no text encoder loads.
+    ``encode_frames``: pixel frames of a source clip encoded at the full size before denoising (a
+    retake's whole clip, an extension's overlap; 0: none), tile by tile with ``tiling`` when
+    ``encode_tiled`` (a retake's), else at once.
     """
     if not stages:
         raise ValueError("a generation has at least one denoising stage")
@@ -342,6 +353,10 @@ def estimate_memory(
                 prompts=guidance.contexts, staged=not keep_loaded,
             )
         )  # fmt: skip
+    if encode_frames:
+        encode_tiling = tiling if encode_tiled else None
+        estimates.append(video_encode_stage(checkpoint_config["vae"], encode_frames, height, width, compute_dtype,
+                                            encode_tiling))  # fmt: skip
     for index, stage in enumerate(stages):
         h, w = round(height / stage.downscale), round(width / stage.downscale)
         passes = guidance if stage.guided else single
@@ -363,7 +378,8 @@ def estimate_memory(
         stages=stages, guidance=guidance, compute_dtype=compute_dtype, quantization=quantization,
         text_encoder_quantization=text_encoder_quantization, tiling=tiling, streaming=streaming,
         gemma_config=gemma_config, upsampler_config=upsampler_config, backend=backend, keep_loaded=keep_loaded,
-        text_tokens=text_tokens, text_encoder=text_encoder,
+        text_tokens=text_tokens, text_encoder=text_encoder, encode_frames=encode_frames,
+        encode_tiled=encode_tiled,
     )  # fmt: skip
     return MemoryEstimate(tuple(estimates), settings)
 

@@ -76,7 +76,8 @@ def _fitting_preset(settings: dict, available: int, presets: list[Any] | None, c
     if not presets:
         return None
     request = {k: settings[k] for k in ("height", "width", "frames", "fps", "audio", "stages", "guidance",
-                                        "gemma_config", "upsampler_config", "text_tokens", "text_encoder")}  # fmt: skip
+                                        "gemma_config", "upsampler_config", "text_tokens", "text_encoder",
+                                        "encode_frames", "encode_tiled")}  # fmt: skip
     backend = settings["backend"]
     for preset in sorted(presets, key=lambda p: -p.min_ram_gb):
         if preset.name == current:

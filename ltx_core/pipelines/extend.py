@@ -1,4 +1,5 @@
-"""Extend: continue a clip forward by N seconds with a new prompt.
+"""Extend: continue a clip forward by N seconds with a new prompt (backward: lead into it,
+``extend_backward.py``).
 
 No official pipeline does this; it is built from the latent-replacement conditioning. The last
 ``overlap`` latent frames' worth of the source (its last 8(overlap-1)+1 pixel frames, which the
@@ -22,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import mlx.core as mx
@@ -32,6 +34,14 @@ from ltx_core.components.noisers import GaussianNoiser
 from ltx_core.media.audio_read import AudioClip
 from ltx_core.pipelines.blocks import Prompts, decode_audio, denoise_stage, encode_prompts, latent_spaces
 from ltx_core.pipelines.descriptor import Latents, PipelineDescriptor
+from ltx_core.pipelines.extend_backward import (
+    AudioHead,
+    audio_then_source,
+    extension_then_source,
+    head_frames,
+    head_latent,
+    plan_audio_head,
+)
 from ltx_core.pipelines.latents import AudioLatentConditioning, LatentIndexConditioning
 from ltx_core.pipelines.ledger import Component, ModelLedger
 from ltx_core.pipelines.progress import ProgressReporter
@@ -54,6 +64,7 @@ from ltx_core.pipelines.source_clip import (
 )
 
 MAX_SECONDS = 20.0
+DIRECTIONS = ("forward", "backward")
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,7 @@ class ExtendRequest:
     seed: int = 0
     overlap: int = 2  # latent frames of the source the new clip starts from
     blend: bool = False  # cross-fade the overlap from the source's frames to the new clip's (timelines)
+    direction: str = "forward"  # "backward": the new part comes before the source, ending in its first frames
     steps: int | None = None  # dev checkpoints (default: the version's)
     video_guidance: MultiModalGuiderParams | None = None
     audio_guidance: MultiModalGuiderParams | None = None
@@ -79,6 +91,7 @@ class PreparedExtend:
     guided: bool
     audio: AudioClip | None = None  # the source's sound over the clip (kept in the output)
     audio_overlap_frames: int = 0  # the new clip's first audio latent frames fixed to the source's sound
+    audio_head: AudioHead | None = None  # backward: the new clip's last audio latent frames fixed to it
 
     @property
     def seed(self) -> int:
@@ -89,14 +102,31 @@ class PreparedExtend:
         return self.clip.fps
 
     @property
+    def backward(self) -> bool:
+        return self.request.direction == "backward"
+
+    @property
     def overlap_frames(self) -> int:
-        """Pixel frames of the source the new clip starts with."""
-        return 8 * (self.request.overlap - 1) + 1
+        """Pixel frames of the source the new clip starts with (backward: ends with)."""
+        return head_frames(self.request.overlap) if self.backward else 8 * (self.request.overlap - 1) + 1
 
     @property
     def kept_frames(self) -> int:
-        """Source frames before the new clip starts."""
+        """Source frames before the new clip starts (forward)."""
         return self.clip.frames - self.overlap_frames
+
+    @property
+    def added_frames(self) -> int:
+        return self.generation.frames - self.overlap_frames
+
+    @property
+    def latent_index(self) -> int:
+        """The new clip's first latent frame that holds the source's encoded frames."""
+        return 1 + self.added_frames // 8 if self.backward else 0
+
+    @property
+    def output_frames(self) -> int:
+        return self.clip.frames + self.added_frames
 
 
 def extend_latents(
@@ -109,10 +139,12 @@ def extend_latents(
     video_space, audio_space = latent_spaces(ledger, generation.height, generation.width, generation.frames, job.fps)
     if not generation.generate_audio:
         audio_space = None
-    audio_conditionings = (AudioLatentConditioning(audio_tail, 1.0, 0),) if audio_tail is not None else ()
+    audio_start = job.audio_head.start if job.audio_head else 0
+    audio_conditionings = (AudioLatentConditioning(audio_tail, 1.0, audio_start),) if audio_tail is not None else ()
     model, denoiser, sigmas = edit_denoising(ledger, job.guided, generation, prompts, audio_space is not None)
+    video_conditioning = LatentIndexConditioning(tail, 1.0, job.latent_index)
     video, audio = denoise_stage(
-        ledger, video_space, audio_space, sigmas, denoiser, noiser, [LatentIndexConditioning(tail, 1.0, 0)], "extend",
+        ledger, video_space, audio_space, sigmas, denoiser, noiser, [video_conditioning], "extend",
         reporter, audio_conditionings=audio_conditionings,
     )  # fmt: skip
     model.velocity_model.clear_run_cache()
@@ -133,9 +165,19 @@ def source_audio(ledger: ModelLedger, clip: SourceClip, job: PreparedExtend, not
     from ltx_core.loader.audio_vae import audio_vae_config
 
     audio = read_clip_audio(clip.path, 0.0, clip.duration)
+    shortest = shortest_encodable_seconds(audio_vae_config(ledger.audio_file))
+    if job.backward:
+        generation = job.generation
+        _, space = latent_spaces(ledger, generation.height, generation.width, generation.frames, clip.fps)
+        head = plan_audio_head(space, job.added_frames / clip.fps, generation.frames / clip.fps, audio.seconds)
+        if head.frames and audio.seconds - head.cut >= shortest:
+            return replace(job, audio=audio, audio_head=head)
+        notices.append(f"the audio of {clip.path.name} is too short to encode ({audio.seconds:.2f} s): the "
+                       "extension's audio is generated without it.")  # fmt: skip
+        return replace(job, audio=audio)
     heard = audio.seconds - job.kept_frames / clip.fps  # seconds of sound in the overlap
     frames = covered_audio_frames(ledger, job.generation, clip.fps, heard) if heard > 0 else 0
-    if heard < shortest_encodable_seconds(audio_vae_config(ledger.audio_file)) or frames == 0:
+    if heard < shortest or frames == 0:
         notices.append(
             f"the audio of {clip.path.name} ends at {audio.seconds:.2f} s, before the overlap: the extension's audio "
             "is generated without it."
@@ -155,11 +197,17 @@ class ExtendPipeline:
             raise RequestError(f"extend by more than 0 and at most {MAX_SECONDS:g} seconds, not {request.seconds!r}.")
         if not (isinstance(request.overlap, int) and request.overlap >= 1):
             raise RequestError(f"the overlap is a whole number of latent frames (1 or more), not {request.overlap!r}.")
+        if request.direction not in DIRECTIONS:
+            raise RequestError(f"extend forward or backward, not {request.direction!r}.")
+        backward = request.direction == "backward"
+        if backward and request.blend:
+            raise RequestError("blending the overlap is for forward extensions only: extend backward without it.")
         clip = open_source_clip(request.source, ledger.version, "extend")
-        overlap_frames = 8 * (request.overlap - 1) + 1
+        overlap_frames = head_frames(request.overlap) if backward else 8 * (request.overlap - 1) + 1
         if overlap_frames > clip.frames:
-            most = (clip.frames - 1) // 8 + 1
-            raise RequestError(f"{clip.path.name} has {clip.frames} frames: an overlap of at most {most} latent frames fits.")
+            most = (clip.frames - 1) // 8 + (0 if backward else 1)
+            raise RequestError(f"{clip.path.name} has {clip.frames} frames: an overlap of at most {most} latent "
+                               f"frames fits{' when extending backward' if backward else ''}.")  # fmt: skip
         added = 8 * math.ceil(request.seconds * clip.fps / 8)
         notices = list(clip.notices)
         if not clip.has_audio:
@@ -173,7 +221,7 @@ class ExtendPipeline:
         )  # fmt: skip
         generation.validate(32)
         ledger.check_files()
-        check_edit_memory(ledger, generation, guided, "extend")
+        check_edit_memory(ledger, generation, guided, "extend", overlap_frames, False)  # encode_pixels: at once
         job = PreparedExtend(request, clip, generation, guided)
         if clip.has_audio:
             job = source_audio(ledger, clip, job, notices)
@@ -190,23 +238,44 @@ class ExtendPipeline:
             if reporter is not None:
                 reporter.report("encode", 0, 1)
             source = source_pixels(job.clip)
-            tail = encode_pixels(ledger, source[job.kept_frames :])
-        audio_tail = None
-        if job.audio_overlap_frames:
+            if job.backward:
+                overlap = head_latent(encode_pixels(ledger, source[: job.overlap_frames]))
+            else:
+                overlap = encode_pixels(ledger, source[job.kept_frames :])
+        audio_overlap = None
+        if job.audio_overlap_frames or job.audio_head:
             with ledger.stage("audio encode"):
-                start = round(job.kept_frames / job.fps * job.audio.sample_rate)
-                overlap = replace(job.audio, waveform=job.audio.waveform[:, start:])
-                audio_tail = encode_clip_audio(ledger, overlap, job.audio_overlap_frames)
+                audio_overlap = encode_overlap_audio(ledger, job)
         with ledger.stage("extend"):
             video, audio = extend_latents(
-                ledger, job, prompts, noiser or GaussianNoiser(request.seed), tail, reporter, audio_tail
+                ledger, job, prompts, noiser or GaussianNoiser(request.seed), overlap, reporter, audio_overlap
             )
         track = None
         if audio is not None:
             with ledger.stage("audio decode"):
-                track = joined_audio(job, decode_audio(ledger, audio))
+                generated = decode_audio(ledger, audio)
+                track = (audio_then_source(job.audio, generated, job.added_frames / job.fps, job.clip.duration,
+                                           job.generation.frames / job.fps) if job.backward
+                         else joined_audio(job, generated))  # fmt: skip
+        if job.backward:
+            frame_filter = partial(extension_then_source, source=source, added=job.added_frames)
+        else:
+            frame_filter = partial(source_then_extension, source=source, kept=job.kept_frames, blend=request.blend)
         return Latents(video, None, prompts.prompt, fps=job.fps, audio_track=track, settings=extend_settings(job),
-                       frame_filter=lambda chunks: source_then_extension(chunks, source, job.kept_frames, request.blend))  # fmt: skip
+                       frame_filter=frame_filter)  # fmt: skip
+
+
+def encode_overlap_audio(ledger: ModelLedger, job: PreparedExtend) -> mx.array:
+    """The source's sound over the overlap as the audio latent frames the new clip keeps: forward from
+    the overlap's start; backward from the new clip's first audio latent boundary after the seam,
+    its single-mel first frame dropped."""
+    if job.backward:
+        head = job.audio_head
+        excerpt = head.excerpt(job.audio, job.overlap_frames / job.fps - head.cut)
+        return head_latent(encode_clip_audio(ledger, excerpt, head.frames + 1))
+    start = round(job.kept_frames / job.fps * job.audio.sample_rate)
+    overlap = replace(job.audio, waveform=job.audio.waveform[:, start:])
+    return encode_clip_audio(ledger, overlap, job.audio_overlap_frames)
 
 
 def source_then_extension(
@@ -257,9 +326,9 @@ def extend_settings(job: PreparedExtend) -> dict:
     request, generation = job.request, job.generation
     settings = {
         "source": str(request.source), "seconds": request.seconds, "overlap": request.overlap, "blend": request.blend,
-        "prompt": request.prompt,
+        "direction": request.direction, "prompt": request.prompt,
         "seed": request.seed, "enhance_prompt": request.enhance_prompt, "height": generation.height,
-        "width": generation.width, "frames": job.kept_frames + generation.frames, "fps": generation.fps,
+        "width": generation.width, "frames": job.output_frames, "fps": generation.fps,
     }  # fmt: skip
     if job.guided:
         settings.update(negative_prompt=request.negative_prompt, steps=generation.steps)
@@ -269,8 +338,9 @@ def extend_settings(job: PreparedExtend) -> dict:
 ExtendPipeline.descriptor = DESCRIPTOR = PipelineDescriptor(
     name="extend",
     title="Extend a clip",
-    summary="Continue an existing clip by N seconds with a new prompt, starting from its last latent frames.",
-    fields=frozenset({"source", "seconds", "overlap", "blend", "prompt", "negative_prompt", "seed", "steps", "video_guidance",
-                      "audio_guidance", "enhance_prompt"}),
+    summary="Continue an existing clip by N seconds with a new prompt, starting from its last latent frames "
+            "(or lead into it: backward, ending in its first ones).",
+    fields=frozenset({"source", "seconds", "overlap", "blend", "direction", "prompt", "negative_prompt", "seed", "steps",
+                      "video_guidance", "audio_guidance", "enhance_prompt"}),
     factory=ExtendPipeline,
 )

@@ -229,7 +229,7 @@ class RetakePipeline:
         )  # fmt: skip
         generation.validate(32)
         ledger.check_files()
-        check_edit_memory(ledger, generation, guided, "retake")
+        check_edit_memory(ledger, generation, guided, "retake", clip.frames, True)  # encode_video: tiled
         return PreparedRetake(request, clip, generation, guided, generate_audio, audio), tuple(notices)
 
     def produce(

@@ -129,18 +129,27 @@ def paste_frames(
         yield chunk
 
 
-def check_edit_memory(ledger, request, guided: bool, stage: str) -> None:
-    """Refuse, before anything loads, an edit of ``request``'s geometry (a ``GenerationRequest``)
-    predicted not to fit: one denoising stage at full size (guided or not), encode and decode."""
-    from ltx_core.memory import Guidance, available_memory, check_fits, estimate_for_runtime
+def edit_memory_estimate(ledger, request, guided: bool, stage: str, encode_frames: int, encode_tiled: bool):
+    """The predicted memory of an edit of ``request``'s geometry (a ``GenerationRequest``): the
+    encode of ``encode_frames`` source frames (tiled as the memory mode tiles the VAE when
+    ``encode_tiled``, else at once), one denoising stage at full size (guided or not), decode."""
+    from ltx_core.memory import Guidance, estimate_for_runtime
     from ltx_core.memory.estimate import DenoisePass
     from ltx_core.pipelines.blocks import guidance_passes
 
     runtime = ledger.runtime
     guidance = Guidance(passes=guidance_passes(request), batched=runtime.batch_guidance_passes, contexts=2) if guided else None
-    estimate = estimate_for_runtime(
+    return estimate_for_runtime(
         ledger.model_config, runtime, height=request.height, width=request.width, frames=request.frames,
         fps=request.fps, audio=request.generate_audio, guidance=guidance, stages=(DenoisePass(stage, 1, guided),),
-        gemma_config=ledger.gemma_config(), text_encoder=request.embeddings is None,
+        gemma_config=ledger.gemma_config(), text_encoder=request.embeddings is None, encode_frames=encode_frames,
+        encode_tiled=encode_tiled,
     )  # fmt: skip
-    check_fits(estimate, available_memory(margin_bytes=runtime.memory_margin), None, runtime.name)
+
+
+def check_edit_memory(ledger, request, guided: bool, stage: str, encode_frames: int, encode_tiled: bool) -> None:
+    """Refuse, before anything loads, an edit predicted not to fit (``edit_memory_estimate``)."""
+    from ltx_core.memory import available_memory, check_fits
+
+    estimate = edit_memory_estimate(ledger, request, guided, stage, encode_frames, encode_tiled)
+    check_fits(estimate, available_memory(margin_bytes=ledger.runtime.memory_margin), None, ledger.runtime.name)

@@ -32,6 +32,7 @@ KEEP = 12  # observations kept per stage
 
 
 def stage_kind(stage: str) -> str:
+    stage = stage.rpartition(" · ")[2]  # a long video's "window 2/3 · stage 1": the window's own stage
     if stage.startswith("stage") or stage == "refine":
         return "denoise"
     if stage.endswith("upsample"):
@@ -102,12 +103,17 @@ def upscale_plan(width: int, height: int, frames: int, fps: float, spatial: bool
 
 
 def edit_plan(stage: str, width: int, height: int, frames: int, fps: float, steps: int, audio: bool,
-              encoded_frames: int | None = None) -> list[StageWork]:  # fmt: skip
+              encoded_frames: int | None = None, source_audio_seconds: float | None = None) -> list[StageWork]:  # fmt: skip
     """The stages of a job that edits a clip in time (retake, extend): the prompt, the encode of
-    ``encoded_frames`` source frames (default all), ``steps`` transformer passes of the
-    ``frames``-long clip in ``stage``, and its decode."""
+    ``encoded_frames`` source frames (default all) and, with ``audio``, of their sound
+    (``source_audio_seconds``, default as long as those frames; 0: a silent source), ``steps``
+    transformer passes of the ``frames``-long clip in ``stage``, the audio decode and the video decode."""
     height, width = height // 32 * 32, width // 32 * 32
-    plan = [StageWork("text encoder", 1.0), StageWork("encode", (encoded_frames or frames) * height * width / 1e6)]
+    encoded = encoded_frames or frames
+    plan = [StageWork("text encoder", 1.0), StageWork("encode", encoded * height * width / 1e6)]
+    heard = encoded / max(fps, 1.0) if source_audio_seconds is None else source_audio_seconds
+    if audio and heard > 0:
+        plan.append(StageWork("audio encode", heard))
     plan.append(StageWork(stage, steps * _tokens(frames, height, width, fps, audio)))
     if audio:
         plan.append(StageWork("audio decode", frames / max(fps, 1.0)))
@@ -220,8 +226,9 @@ class JobClock:
         self._started: dict[str, tuple[float, int]] = {}  # stage -> (elapsed, step) at its first event
 
     def remaining(self, stage: str, step: int, total: int, elapsed: float) -> float | None:
-        if stage == "done":
-            return 0.0
+        part, _, own = stage.rpartition(" · ")
+        if own == "done":  # the job's end, or (a long video) the end of one window: the later windows remain
+            return 0.0 if not part else self._after(part + " · ", elapsed)
         if stage not in self.predicted:
             return None
         index = self.order.index(stage)
@@ -237,3 +244,13 @@ class JobClock:
         else:
             current = max(0.0, self.predicted[stage] * pace * (1 - step / max(total, 1)) - (elapsed - first[0]))
         return max(0.0, current + later)
+
+    def _after(self, prefix: str, elapsed: float) -> float | None:
+        """What remains after the last planned stage named ``prefix``..., at the pace of the job so far."""
+        ends = [index for index, stage in enumerate(self.order) if stage.startswith(prefix)]
+        if not ends:
+            return None
+        cut = ends[-1] + 1
+        predicted_before = sum(self.predicted[s] for s in self.order[:cut])
+        pace = min(4.0, max(0.25, elapsed / predicted_before)) if predicted_before > 1.0 else 1.0
+        return sum(self.predicted[s] for s in self.order[cut:]) * pace

@@ -12,9 +12,11 @@ finished ones; running the same timeline again resumes after the last finished w
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from ltx_core.components.guiders import MultiModalGuiderParams
 from ltx_core.pipelines.extend import MAX_SECONDS, ExtendRequest
@@ -22,6 +24,7 @@ from ltx_core.pipelines.ledger import ModelLedger
 from ltx_core.pipelines.progress import CancelToken, ProgressEvent
 from ltx_core.pipelines.request import GenerationRequest, RequestError
 from ltx_core.pipelines.runner import OutputRecord, run_job
+from ltx_core.pipelines.speed import StageWork, edit_plan, generation_plan
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,50 @@ def check_timeline(request: TimelineRequest, max_seconds: float | None = None) -
                            f"mode holds at most {max_seconds:.0f} s: shorten or remove segments, or choose a smaller size.")  # fmt: skip
 
 
+def window_prefix(index: int, total: int) -> str:
+    """How a window's progress events and stage records are named: "window 2/3 · stage 1"."""
+    return f"window {index}/{total} · "
+
+
+def window_job(request: TimelineRequest, index: int, folder: Path, version: Any, distilled: bool) -> tuple[str, Any]:
+    """The pipeline and request of window ``index`` (1-based): a plain generation (distilled recipe on a
+    distilled checkpoint, one-stage otherwise), then extensions of the previous window."""
+    segment = request.segments[index - 1]
+    fps = float(request.fps or version.fps)
+    seed = request.seed + index - 1
+    if index == 1:
+        frames = 8 * math.ceil(segment.seconds * fps / 8) + 1
+        return "distilled" if distilled else "one-stage", GenerationRequest.for_version(
+            version, "distilled" if distilled else "one-stage", prompt=segment.prompt, seed=seed, height=request.height,
+            width=request.width, frames=frames, fps=fps, generate_audio=request.generate_audio, **request.sampling(),
+        )  # fmt: skip
+    return "extend", ExtendRequest(window_path(folder, index - 1), segment.seconds, prompt=segment.prompt, seed=seed,
+                                   overlap=request.overlap, blend=True, **request.sampling())  # fmt: skip
+
+
+def timeline_plan(request: TimelineRequest, version: Any, distilled: bool, first: int = 1) -> list[StageWork]:
+    """The stages of windows ``first``.. and their work for the speed model, named as their progress
+    events are: window 1 a generation, each later one an extension of overlap + its seconds."""
+    from ltx_core.components.schedulers import DISTILLED_SIGMAS
+    from ltx_core.pipelines.blocks import guidance_passes
+    from ltx_core.pipelines.registry import pipeline_descriptor
+
+    total, fps = len(request.segments), float(request.fps or version.fps)
+    pipeline, opening = window_job(request, 1, Path("."), version, distilled)
+    passes = len(DISTILLED_SIGMAS) - 1 if distilled else opening.steps * guidance_passes(opening)
+    overlap = 8 * (request.overlap - 1) + 1
+    plan = []
+    for index in range(first, total + 1):
+        if index == 1:
+            work = generation_plan(pipeline_descriptor(pipeline), opening, guidance_passes(opening))
+        else:
+            added = 8 * math.ceil(request.segments[index - 1].seconds * fps / 8)
+            work = edit_plan("extend", request.width, request.height, overlap + added, fps, passes,
+                             request.generate_audio, overlap)  # fmt: skip
+        plan += [StageWork(window_prefix(index, total) + stage.stage, stage.units) for stage in work]
+    return plan
+
+
 def run_timeline(
     ledger: ModelLedger,
     request: TimelineRequest,
@@ -100,38 +147,30 @@ def run_timeline(
     cancel: CancelToken | None = None,
 ) -> list[OutputRecord]:
     """Generate the windows not yet finished in ``folder``; the last window's video is the whole
-    timeline. Returns the records of the windows made by this call."""
+    timeline. Returns the records of the windows made by this call, their stages named by window
+    (as ``timeline_plan`` names them); progress events count the time from the call's start."""
     check_timeline(request)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    version = ledger.version
-    fps = float(request.fps or version.fps)
     total = len(request.segments)
+    distilled = ledger.model.variant == "distilled"
     records = []
-    for index, segment in enumerate(request.segments, 1):
+    started = time.monotonic()
+    for index in range(1, total + 1):
         if finished(folder, index):
             continue
         if cancel is not None:
             cancel.check()
+        prefix, offset = window_prefix(index, total), time.monotonic() - started
 
-        def report(event: ProgressEvent, index=index) -> None:
+        def report(event: ProgressEvent, prefix=prefix, offset=offset) -> None:
             if progress is not None:
-                progress(ProgressEvent(f"window {index}/{total} · {event.stage}", event.step, event.total,
-                                       event.elapsed, event.preview, event.peak_memory))  # fmt: skip
+                progress(ProgressEvent(prefix + event.stage, event.step, event.total, offset + event.elapsed,
+                                       event.preview, event.peak_memory))  # fmt: skip
 
         extra = {"timeline": {"window": index, "windows": total,
                               "segments": [{"prompt": s.prompt, "seconds": s.seconds} for s in request.segments]}}  # fmt: skip
-        seed = request.seed + index - 1
-        if index == 1:
-            pipeline = "distilled" if ledger.model.variant == "distilled" else "one-stage"
-            frames = 8 * math.ceil(segment.seconds * fps / 8) + 1
-            job = GenerationRequest.for_version(
-                version, pipeline, prompt=segment.prompt, seed=seed, height=request.height, width=request.width,
-                frames=frames, fps=fps, generate_audio=request.generate_audio, **request.sampling(),
-            )  # fmt: skip
-        else:
-            pipeline = "extend"
-            job = ExtendRequest(window_path(folder, index - 1), segment.seconds, prompt=segment.prompt, seed=seed,
-                                overlap=request.overlap, blend=True, **request.sampling())  # fmt: skip
-        records.append(run_job(ledger, pipeline, job, window_path(folder, index), report, cancel, extra))
+        pipeline, job = window_job(request, index, folder, ledger.version, distilled)
+        record = run_job(ledger, pipeline, job, window_path(folder, index), report, cancel, extra)
+        records.append(replace(record, stages=tuple(replace(stage, stage=prefix + stage.stage) for stage in record.stages)))
     return records

@@ -27,9 +27,9 @@ def test_the_page_is_quiet_after_a_job_refreshed_the_gallery(tmp_path):
         expect(page.locator("#generate-video video")).to_have_attribute("src", re.compile(r"\.mp4"), timeout=90_000)
         for name in ("Text / Image to Video", "Gallery", "Retake", "Gallery"):
             tab(page, name)
-            page.wait_for_timeout(3000)  # the refreshes the finished job and the tab switch trigger
+            page.wait_for_timeout(1500)  # the refreshes the finished job and the tab switch trigger
             settled = len(calls)
-            page.wait_for_timeout(3000)
+            page.wait_for_timeout(2000)  # the loop this guards against sent 15 requests a second
             chatter = calls[settled:]
-            assert len(chatter) <= 1, f"{name}: {len(chatter)} requests in 3 s on an idle page: {sorted(set(chatter))}"
+            assert len(chatter) <= 1, f"{name}: {len(chatter)} requests in 2 s on an idle page: {sorted(set(chatter))}"
         expect(page.locator("#gallery-grid")).to_contain_text("a quiet harbour")

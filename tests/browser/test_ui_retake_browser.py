@@ -1,6 +1,7 @@
 """The Retake tab in headless Chromium: a gallery item sent with "Retake part" shows up with its
 player, facts and window on the timeline; the retake runs and its gallery entry names its parent.
-"Extend" opens the same item in the Extend tab. Screenshots: tests/artifacts/retake.png, extend.png."""
+"Extend" opens the same item in the Extend tab, "Extend backward" with the added part before it.
+Screenshots: tests/artifacts/retake.png, extend.png, extend-backward.png."""
 
 from __future__ import annotations
 
@@ -39,6 +40,12 @@ def test_retake_part_from_the_gallery(page):  # noqa: F811
     page.locator("#extend-prompt textarea").fill("the fog lifts")
     expect(page.locator("#extend-estimate")).to_contain_text("Estimated")
     shot(page, "extend")
+    tab(page, "Gallery")
+    page.locator("#gallery-extend-backward").click()  # the same item, the new part before its start
+    expect(page.locator('#extend-direction input[value="backward"]')).to_be_checked()
+    expect(page.locator('#extend-timeline [title="added"]')).to_have_attribute("style", re.compile(r"left:0;"))
+    expect(page.locator('#extend-timeline [title="regenerated"]')).to_have_attribute("style", re.compile(r"width:"))
+    shot(page, "extend-backward")
     tab(page, "Retake")
     page.locator("#retake-generate").click()
     expect(page.locator("#retake-status")).to_contain_text("Saved", timeout=120_000)

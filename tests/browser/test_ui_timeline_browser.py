@@ -79,7 +79,7 @@ def test_an_audio_only_output_plays_in_the_gallery(page):  # noqa: F811
     page.locator("#gallery-grid img").first.click()
     expect(page.locator("#gallery-details")).to_contain_text("audio only")
     expect(page.locator("#gallery-audio")).to_be_visible()
-    for hidden in ("#gallery-video", "#gallery-send", "#gallery-retake", "#gallery-extend"):
+    for hidden in ("#gallery-video", "#gallery-send", "#gallery-retake", "#gallery-extend", "#gallery-extend-backward"):
         expect(page.locator(hidden)).to_be_hidden()
     expect(page.locator("#gallery-reuse")).to_be_visible()
     shot(page, "gallery-audio")

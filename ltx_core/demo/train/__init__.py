@@ -1,33 +1,38 @@
 """Training the demo model family (issue 18): design.
 
-Files and configs. The trained family is the demo set itself (``ltx_core.demo``, LTX-2.0 layout:
+Files and configs. The trained family has the demo set's files (``ltx_core.demo``, LTX-2.0 layout:
 one checkpoint with the JSON ``config`` metadata holding transformer, video VAE, audio VAE and
-vocoder; a Gemma 3 folder; both latent upsamplers; a distilled LoRA; an IC-LoRA), with the same
-configs as the random-weight set, so every loader, ``info``, quantization, streaming, LoRA and
-pipeline path treats the trained files exactly as today's, and the studio can switch to them
-with no other change. Training starts from the set's seeded random weights (reproducible from
-``ltx_core.demo.SEED`` and ``--seed``) and rewrites tensors in place, through the loaders' own
-key mapping (``weights.ParameterIndex``): the key layout never changes. Version 2.0 because it is
-the single-file layout every pipeline supports; 2.3/2.5 differ in file split and extra heads,
-not in what has to be learned.
+vocoder; a Gemma 3 folder; both latent upsamplers; a distilled LoRA; an IC-LoRA), keys and config
+sections, with its own sizes (``ltx_core/demo/trained_layout.json``, written from the official
+modules by ``tools/make_trained_demo_layout.py``): a 32-channel video latent, a video decoder 32
+channels wide up to the pixels, a 4-layer 128-wide audio-video transformer, upsamplers over the
+32-channel latent, and a caption-word tokenizer. Every loader, ``info``, quantization, streaming,
+LoRA and pipeline path reads the files from their configs, as it reads the real ones. The random
+demo set (``layout.json``, what the studio and the tests use today) is unchanged. Training starts
+from the layout's seeded random weights (reproducible from ``ltx_core.demo.SEED`` and ``--seed``)
+and rewrites tensors in place, through the loaders' own key mapping (``weights.ParameterIndex``):
+the key layout never changes. Version 2.0 because it is the single-file layout every pipeline
+supports; 2.3/2.5 differ in file split and extra heads, not in what has to be learned.
 
 Demo geometry: 128x128 pixels, 17 frames at 24 fps (0.7 s): video latent 3x4x4 = 48 tokens,
-audio latent 18 tokens. The set is about 12 MB in float32 (limit ~40 MB); a one-stage CFG job at
-this size takes a few seconds on 2 CPU cores.
+audio latent 18 tokens. The trained family is about 36 MB in float32 (limit ~40 MB); a distilled
+job at this size takes ~2 s on 2 CPU cores, a 40-step one-stage CFG job ~12 s.
 
-Trained vs frozen. Gemma stays frozen (its seeded random weights over the byte tokenizer: hidden
-states still differ per word, and the feature projection learns to read them). Learned: the
-video VAE (stage ``vae``); then, with both VAEs frozen, the text feature projection, both
-embedding connectors and the audio-video transformer together (stage ``transformer``). The audio
-VAE and vocoder stay random for now: audio latents are a fixed deterministic function of the
-soundtrack's log-mel (``data.log_mel``), which the transformer learns to generate with the video.
+Trained vs frozen. Gemma stays frozen (its seeded random weights over the caption-word tokenizer:
+one token per grammar word, so hidden states differ per word, and the feature projection learns
+to read them). Learned: the video VAE (stage ``vae``), the audio VAE and vocoder (``audio``); then,
+with both VAEs frozen, the text feature projection, both embedding connectors and the audio-video
+transformer together (stage ``transformer``).
 
 Objectives.
 - ``vae``: pixel MSE of the decoded posterior sample (the decoder at its inference decode
   timestep and latent noise) + 1e-6 x the mean KL to N(0, 1) (a KL weight of 1e-4 per latent
-  element is ~0.1 per pixel at this compression and collapses the posterior). Every checkpoint
-  re-estimates the latent statistics so normalised latents have zero mean and unit variance per
-  channel (what the diffusion expects); training continues with them.
+  element is ~0.1 per pixel at this compression and collapses the posterior), on 64-pixel windows
+  around the shape. Every checkpoint re-estimates the latent statistics so normalised latents have
+  zero mean and unit variance per channel (what the diffusion expects); training continues with
+  them. The posterior starts nearly deterministic (log-variance -8, not the random ~0 whose noise
+  drowns the means) and the learning rate is 2e-4: at 1e-3 the decoder stalls at the clip's mean
+  colour (~12 dB PSNR, the decoder alone too), at 2e-4 it memorises two windows to 23 dB in 150 steps.
 - ``transformer``: the official trainer's rectified flow (ltx-trainer ``text_to_video``):
   ``x_t = (1 - sigma) x0 + sigma noise``, velocity target ``noise - x0``, sigma from the
   stretched shifted logit-normal sampler with the shift for the video token count (linear from
@@ -40,18 +45,31 @@ Objectives.
 - ``spatial-upsampler`` / ``temporal-upsampler``: MSE between ``upsample_video`` of a clip's
   latent and the latent of the same clip rendered at twice the size / twice the frame rate
   (``upsampler_stage.py``), the video encoder frozen.
+- ``audio`` (``audio_stage.py``; audio VAE and vocoder, sizes unchanged: 2.8 + 1.1 MB): each
+  clip's soundtrack at the audio VAE's 16 kHz (its log-mel through ``log_mel_of``, exactly the
+  pipelines' encoder input) and at the vocoder's 24 kHz output rate (the target waveform: same
+  spec, same tone, pan and clicks). Audio VAE: log-mel MSE of the decoded posterior sample +
+  1e-6 x KL, the posterior started nearly deterministic and the statistics re-estimated at
+  checkpoints, as for video. Vocoder, fed the true log-mel: L1 of log STFT magnitudes at three
+  resolutions + L1 of the magnitudes, no discriminator (pure tones and clicks need none). It runs
+  before ``transformer``, which learns the audio encoder's latents. Not done yet: a short joint
+  phase with the vocoder fed the decoder's mel (what ``decode_audio`` chains).
 - Not built yet: ``iclora`` (canny edges of the clip as the reference video, a LoRA on the block
-  linears), ``audio`` (audio VAE + vocoder on the soundtrack), a word-level tokenizer.
+  linears).
 
-Runs. ``python -m ltx_core.demo.train --stage vae``, then ``transformer`` and the upsamplers; ``--resume``
-continues a stopped stage bit for bit (``loop.py``). The run folder (default ``.demo-training/``)
-holds ``model/`` (the demo set being trained, loadable as is, rewritten at each checkpoint) and
+Runs. ``python -m ltx_core.demo.train --all --state-dir DIR --resume`` trains every stage in turn
+(``STAGE_ORDER``) and, run again, continues a stopped run bit for bit (``loop.py``), skipping
+finished stages; ``--stage NAME`` trains one. Progress lines carry the loss, the stage's metrics,
+steps per second and an ETA, and at checkpoints held-out metrics (the VAE's PSNR on whole clips of
+held-out captions). The run folder (default ``.demo-training/``, or any ``--state-dir``) holds ``model/`` (the demo set being trained, loadable as is, rewritten at each checkpoint) and
 one state folder per stage. ``python -m ltx_core.demo.evaluate`` scores held-out captions;
 ``ltx_core.demo.install_trained_set`` makes ``model/`` a demo folder the studio would use.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,21 +84,33 @@ class StageDefaults:
 
 
 STAGES = {
-    "vae": StageDefaults(steps=3000, learning_rate=1e-3, batch_size=2),
+    "vae": StageDefaults(steps=6000, learning_rate=2e-4, batch_size=2),
     "transformer": StageDefaults(steps=20000, learning_rate=5e-4, batch_size=4),
+    "audio": StageDefaults(steps=3000, learning_rate=2e-4, batch_size=4),
     "spatial-upsampler": StageDefaults(steps=2000, learning_rate=5e-4, batch_size=2),
     "temporal-upsampler": StageDefaults(steps=2000, learning_rate=5e-4, batch_size=2),
 }
 
 
+# ``--all`` runs the stages in this order: the transformer learns the latents of both trained
+# encoders, and it is the long stage; the upsamplers need only the video encoder.
+STAGE_ORDER = ("vae", "audio", "spatial-upsampler", "temporal-upsampler", "transformer")
+
+
 def prepare_folder(folder: Path) -> Path:
-    """The run's ``model/`` folder, written from the seeded random demo set on first use."""
-    from ltx_core.demo import write_demo_set
+    """The run's ``model/`` folder, written on first use from the seeded random weights of the
+    trained family's layout (``ltx_core.demo.TRAINED_LAYOUT_PATH``)."""
+    from ltx_core.demo import CHECKPOINT, TRAINED_LAYOUT_PATH, write_demo_set
+    from ltx_core.demo.train.vae_stage import start_nearly_deterministic
 
     model = Path(folder) / "model"
     if not model.exists():
-        write_demo_set(model)
-        _neutral_distilled_lora(model)
+        partial = Path(folder) / ".model-partial"  # moved into place whole: a stop never leaves half a set
+        shutil.rmtree(partial, ignore_errors=True)
+        write_demo_set(partial, TRAINED_LAYOUT_PATH)
+        start_nearly_deterministic(partial / CHECKPOINT)
+        _neutral_distilled_lora(partial)
+        os.replace(partial, model)
     return model
 
 
@@ -106,6 +136,10 @@ def build_stage(name: str, model: Path, batch_size: int | None = None, seed: int
         from ltx_core.demo.train.vae_stage import VAEStage
 
         return VAEStage(model / CHECKPOINT, ClipGeometry(), batch_size=batch_size, seed=seed)
+    if name == "audio":
+        from ltx_core.demo.train.audio_stage import AudioStage
+
+        return AudioStage(model, ClipGeometry(), batch_size=batch_size, seed=seed)
     if name.endswith("-upsampler"):
         from ltx_core.demo.train.upsampler_stage import UpsamplerStage
 

@@ -1,5 +1,4 @@
-"""Training batches of synthetic clips, a fixed held-out caption split, and the log-mel input of
-the audio VAE.
+"""Training batches of synthetic clips and a fixed held-out caption split.
 
 A batch is a pure function of ``(seed, step)``: resuming at step ``s`` needs no stored data RNG,
 only ``s``. Captions whose grammar combination is in the held-out split never appear in training
@@ -67,38 +66,27 @@ def training_clip(seed: int, step: int, index: int, geometry: ClipGeometry) -> C
     )
 
 
+def shape_crop(spec: ClipSpec, video: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """A ``size`` x ``size`` window of ``video`` (frames, H, W, 3) around the shape's mid-clip
+    centre, jittered by up to a quarter of the window: the VAE stage trains on these (a quarter
+    of the pixels of a 128-pixel clip) and, being convolutional, decodes whole frames alike."""
+    _, height, width, _ = video.shape
+    if size >= min(height, width):
+        return video
+    scale = min(height, width)
+    x, y, _ = spec.centre_and_radius(np.array([0.5]))
+    jitter = rng.integers(-size // 4, size // 4 + 1, 2)
+    top = int(np.clip(round(float(y[0]) * scale + (height - scale) / 2) - size // 2 + jitter[0], 0, height - size))
+    left = int(np.clip(round(float(x[0]) * scale + (width - scale) / 2) - size // 2 + jitter[1], 0, width - size))
+    return video[:, top : top + size, left : left + size]
+
+
 def pixels(clips: list[Clip]) -> mx.array:
     """(B, 3, F, H, W) in [-1, 1], as the VAE encoder takes them."""
-    video = np.stack([clip.video for clip in clips]).astype(np.float32) / 127.5 - 1.0
+    return video_pixels([clip.video for clip in clips])
+
+
+def video_pixels(videos: list[np.ndarray]) -> mx.array:
+    """uint8 (F, H, W, 3) frames -> (B, 3, F, H, W) in [-1, 1]."""
+    video = np.stack(videos).astype(np.float32) / 127.5 - 1.0
     return mx.array(video.transpose(0, 4, 1, 2, 3))
-
-
-@cache
-def _mel_filters(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
-    """HTK-scale triangular mel filters (n_fft // 2 + 1, n_mels), Slaney-normalised."""
-
-    def to_mel(hz):
-        return 2595.0 * np.log10(1.0 + np.asarray(hz) / 700.0)
-
-    def to_hz(mel):
-        return 700.0 * (10.0 ** (np.asarray(mel) / 2595.0) - 1.0)
-
-    edges = to_hz(np.linspace(to_mel(0.0), to_mel(sample_rate / 2), n_mels + 2))
-    bins = np.linspace(0, sample_rate / 2, n_fft // 2 + 1)
-    lower = (bins[:, None] - edges[None, :-2]) / (edges[1:-1] - edges[:-2])[None]
-    upper = (edges[None, 2:] - bins[:, None]) / (edges[2:] - edges[1:-1])[None]
-    filters = np.maximum(0.0, np.minimum(lower, upper))
-    return (filters * (2.0 / (edges[2:] - edges[:-2]))[None]).astype(np.float32)
-
-
-def log_mel(audio: np.ndarray, sample_rate: int, n_fft: int, hop: int, n_mels: int) -> np.ndarray:
-    """(samples, channels) waveform -> (channels, frames, n_mels) log-mel, causal framing (the
-    window ends at each hop), one frame per ``hop`` samples."""
-    frames = len(audio) // hop
-    padded = np.pad(audio, ((n_fft - hop, 0), (0, 0)))
-    starts = np.arange(frames) * hop
-    window = np.hanning(n_fft + 1)[:-1].astype(np.float32)
-    segments = padded[starts[:, None] + np.arange(n_fft)[None]]  # (frames, n_fft, channels)
-    spectrum = np.abs(np.fft.rfft(segments * window[None, :, None], axis=1))  # (frames, bins, channels)
-    mel = np.einsum("fbc,bm->cfm", spectrum, _mel_filters(sample_rate, n_fft, n_mels))
-    return np.log(np.maximum(mel, 1e-5)).astype(np.float32)

@@ -37,6 +37,12 @@ class Stage(Protocol):
     def export(self) -> None: ...
 
 
+def stage_validation(stage: Stage) -> dict[str, float]:
+    """The stage's held-out metrics (``validation()``, optional: stages without one report none)."""
+    validate = getattr(stage, "validation", None)
+    return validate() if validate is not None else {}
+
+
 @dataclass(frozen=True)
 class TrainOptions:
     steps: int  # the stage's total step budget; a resumed run stops at the same total
@@ -45,6 +51,7 @@ class TrainOptions:
     checkpoint_every: int = 50
     log_every: int = 10
     resume: bool = False
+    validate_every: int = 0  # steps between held-out evaluations (at checkpoints); 0: never
 
 
 class TrainingError(ValueError):
@@ -55,7 +62,16 @@ def step_key(seed: int, step: int) -> mx.array:
     return mx.random.key(seed * 1_000_003 + step)
 
 
-def run(stage: Stage, folder: Path, options: TrainOptions, log: Callable[[str], None] = print) -> list[dict]:
+def _print(line: str) -> None:
+    print(line, flush=True)
+
+
+def format_duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{max(minutes, 1)} min"
+
+
+def run(stage: Stage, folder: Path, options: TrainOptions, log: Callable[[str], None] = _print) -> list[dict]:
     """Train ``stage`` up to ``options.steps`` and return the log records of this call."""
     state_dir = Path(folder) / stage.name
     optimizer = optim.AdamW(learning_rate=options.learning_rate, weight_decay=0.0)
@@ -95,13 +111,26 @@ def run(stage: Stage, folder: Path, options: TrainOptions, log: Callable[[str], 
             }
             record.update({name: total / window_steps for name, total in window_metrics.items()})
             records.append(record)
-            log(f"{stage.name} step {done}: " + ", ".join(f"{k} {v:.4g}" for k, v in record.items() if k != "step"))
+            eta = (options.steps - done) / max(record["steps_per_s"], 1e-9)
+            measured = ", ".join(f"{k} {v:.4g}" for k, v in record.items() if k != "step")
+            log(f"{stage.name} step {done}/{options.steps}: {measured}, ETA {format_duration(eta)}")
             window_start, window_steps, window_loss, window_metrics = time.monotonic(), 0, 0.0, {}
         if done % options.checkpoint_every == 0 or done == options.steps:
-            history = history + [r for r in records if r not in history]
             stage.export()  # first: an export may update frozen state (statistics) the checkpoint keeps
+            if options.validate_every and (done % options.validate_every == 0 or done == options.steps):
+                records += _validate(stage, done, options.steps, log)
+                window_start = time.monotonic() if window_steps == 0 else window_start
+            history = history + [r for r in records if r not in history]
             _save(stage, optimizer, state_dir, done, options, history)
     return records
+
+
+def _validate(stage: Stage, step: int, steps: int, log: Callable[[str], None]) -> list[dict]:
+    held_out = stage_validation(stage)
+    if not held_out:
+        return []
+    log(f"{stage.name} step {step}/{steps} held out: " + ", ".join(f"{k} {v:.4g}" for k, v in held_out.items()))
+    return [{"step": step, **held_out}]
 
 
 def _save(

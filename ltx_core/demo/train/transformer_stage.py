@@ -11,7 +11,7 @@ import mlx.core as mx
 import numpy as np
 from mlx import nn
 
-from ltx_core.demo.train.data import ClipGeometry, log_mel, pixels, training_clip
+from ltx_core.demo.train.data import ClipGeometry, pixels, training_clip
 from ltx_core.demo.train.weights import ParameterIndex, save_components
 
 CAPTION_DROPOUT = 0.1
@@ -112,14 +112,15 @@ class TransformerStage:
 
     def latents(self, clips) -> tuple[mx.array, mx.array]:
         """Normalised video latents (B, C, F', H', W') and audio latents (B, C, T', M') of ``clips``."""
-        from ltx_core.types import AUDIO_HOP_LENGTH
+        from ltx_core.media.audio_read import AudioClip
+        from ltx_core.pipelines.source_audio import log_mel_of
 
         video = self.video_encoder(pixels(clips))
-        cfg = self.audio_config
-        mel = np.stack([
-            log_mel(clip.audio, clip.sample_rate, 1024, AUDIO_HOP_LENGTH, cfg.mel_bins) for clip in clips
+        # The log-mel the pipelines give the audio encoder for a source soundtrack.
+        mel = mx.concatenate([
+            log_mel_of(AudioClip(clip.audio.T, clip.sample_rate, 0.0, 0.0), self.audio_config) for clip in clips
         ])  # fmt: skip
-        audio = self.audio_encoder(mx.array(mel))
+        audio = self.audio_encoder(mel)
         mx.eval(video, audio)
         return video, audio
 

@@ -11,6 +11,7 @@ relative to the normalised latent, so it must train with the statistics it ships
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,11 +19,19 @@ import mlx.core as mx
 import numpy as np
 from mlx import nn
 
-from ltx_core.demo.train.data import ClipGeometry, pixels, training_clip
+from ltx_core.demo.train.data import ClipGeometry, pixels, shape_crop, training_clip, training_spec, video_pixels
 from ltx_core.demo.train.weights import ParameterIndex, save_components
 from ltx_core.model.video_vae.ops import patchify
 
 KL_WEIGHT = 1e-6
+# Training windows (pixels a side) cut from the demo-geometry clips around the shape: 4x cheaper
+# than whole 128-pixel frames, and the shape's edges are what the decoder has to learn.
+CROP = 64
+VALIDATION_CLIPS = 4
+# The posterior's log-variance at the start of training. Seeded random weights give it ~0: noise of
+# std ~1 over means of std ~0.4, so the decoder would see mostly noise until Adam's small steps
+# lowered it (after 300 steps at 1e-3 it was still std ~3 over means of std ~5).
+INITIAL_LOG_VARIANCE = -8.0
 STATISTICS_SEED = 424242
 STATISTICS_CLIPS = 16
 
@@ -52,12 +61,44 @@ def psnr(reconstruction: mx.array, target: mx.array) -> mx.array:
     return 10 * mx.log10(4.0 / mx.maximum(mse, 1e-10))
 
 
+def start_nearly_deterministic(checkpoint: Path) -> None:
+    """Set the log-variance outputs of the video and audio encoders to ``INITIAL_LOG_VARIANCE`` in
+    ``checkpoint`` (their output-convolution weights zero, bias the value): where VAE training
+    starts. Video: the channels after ``latent_channels``; audio (``double_z``): the second half."""
+    from ltx_core.demo.train.weights import read_file, write_file
+
+    tensors, metadata = read_file(checkpoint)
+    config = json.loads(metadata["config"])
+    audio_channels = config["audio_vae"]["model"]["params"]["ddconfig"]["z_channels"]
+    for prefix, channels in (("vae.encoder", config["vae"]["latent_channels"]), ("audio_vae.encoder", audio_channels)):
+        weight, bias = (np.array(tensors[f"{prefix}.conv_out.conv.{name}"]) for name in ("weight", "bias"))
+        weight[channels:] = 0.0
+        bias[channels:] = INITIAL_LOG_VARIANCE
+        tensors.update({f"{prefix}.conv_out.conv.weight": weight, f"{prefix}.conv_out.conv.bias": bias})
+    write_file(checkpoint, tensors, metadata)
+
+
+def held_out_psnr(encoder: nn.Module, decoder: nn.Module, geometry: ClipGeometry, clips: int) -> float:
+    """PSNR (dB, pixels in [-1, 1]) of encode-decode, as the pipelines run them, on whole clips of
+    the first ``clips`` held-out captions (never seen in training)."""
+    from ltx_core.demo.synthetic import ClipSpec, render_video
+    from ltx_core.demo.train.data import held_out_captions
+
+    g, errors = geometry, []
+    for caption in held_out_captions()[:clips]:
+        video = video_pixels([render_video(ClipSpec.from_caption(caption), g.frames, g.height, g.width)])
+        decoded = mx.clip(decoder(encoder(video)), -1.0, 1.0)
+        errors.append(float(mx.mean((decoded - video) ** 2)))
+    return float(10 * np.log10(4.0 / max(np.mean(errors), 1e-10)))
+
+
 @dataclass
 class VAEStage:
     checkpoint: Path
     geometry: ClipGeometry
     batch_size: int = 2
     seed: int = 0
+    crop: int | None = CROP  # None: whole frames
     name: str = "vae"
     modules: VideoVAEPair = field(init=False)
 
@@ -78,7 +119,14 @@ class VAEStage:
             decoder.freeze(recurse=False, keys=["timestep_scale_multiplier"])
 
     def batch(self, step: int) -> mx.array:
-        return pixels([training_clip(self.seed, step, i, self.geometry) for i in range(self.batch_size)])
+        clips = [training_clip(self.seed, step, i, self.geometry) for i in range(self.batch_size)]
+        if self.crop is None:
+            return pixels(clips)
+        rng = np.random.default_rng([self.seed, step, 11])
+        windows = [
+            shape_crop(training_spec(self.seed, step, i), clip.video, self.crop, rng) for i, clip in enumerate(clips)
+        ]
+        return video_pixels(windows)
 
     def loss(self, video: mx.array, key: mx.array) -> tuple[mx.array, dict[str, mx.array]]:
         encoder, decoder = self.modules.encoder, self.modules.decoder
@@ -91,6 +139,10 @@ class VAEStage:
         mse = mx.mean((reconstruction - video) ** 2)
         kl = 0.5 * mx.mean(means**2 + mx.exp(log_var) - 1.0 - log_var)
         return mse + KL_WEIGHT * kl, {"mse": mse, "kl": kl, "psnr": psnr(reconstruction, video)}
+
+    def validation(self) -> dict[str, float]:
+        encoder, decoder = self.modules.encoder, self.modules.decoder
+        return {"held_out_psnr": held_out_psnr(encoder, decoder, self.geometry, VALIDATION_CLIPS)}
 
     def export(self) -> None:
         """Re-estimate the latent statistics (the decoder trains on from there with them), then
