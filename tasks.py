@@ -94,7 +94,7 @@ def parallel_workers(extra: list[str]) -> list[str]:
     """pytest-xdist options: one worker per core (at most 4), each test file kept on one worker so
     its module fixtures (a studio server, a loaded model) are built once; prints are captured per
     test and echoed by tests/conftest.py as they finish. ``-n 0`` (or any ``-n``) overrides it."""
-    if any(arg == "-n" or arg.startswith(("-n", "--numprocesses")) for arg in extra):
+    if any(arg.startswith(("-n", "--numprocesses")) for arg in extra):
         return []
     workers = min(4, os.cpu_count() or 1)
     return ["-n", str(workers), "--dist", "loadfile", "--capture=fd"] if workers > 1 else []

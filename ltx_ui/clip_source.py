@@ -108,5 +108,3 @@ def timeline_html(duration: float, start: float, end: float, extension: float = 
                      'background:#2563eb" title="added"></div>')  # fmt: skip
     return ('<div style="position:relative;height:18px;border-radius:4px;background:#9ca3af55;overflow:hidden">'
             f'{"".join(parts)}</div>')  # fmt: skip
-    return ('<div style="position:relative;height:18px;border-radius:4px;background:#9ca3af55;overflow:hidden">'
-            f'{"".join(parts)}</div>')  # fmt: skip

@@ -47,19 +47,23 @@ class ExtendTab(ClipEditTab):
 
     def timeline(self, facts: ClipFacts | None, values: list[Any]) -> str:
         """The clip with the overlap the extension starts from, then the added seconds."""
+        from ltx_core.pipelines.extend import overlap_pixel_frames
+
         if facts is None:
             return timeline_html(1.0, 0.0, 0.0)
         seconds, overlap = float(values[0] or 0), int(values[1] or 1)
         backward = (values[2] if len(values) > 2 else None) == "backward"
         added = 8 * math.ceil(seconds * facts.fps / 8) / facts.fps
-        span = overlap_frames(overlap, backward) / facts.fps
+        span = overlap_pixel_frames(overlap, backward) / facts.fps
         if backward:
             return timeline_html(facts.duration, 0.0, span, added, before=True)
         return timeline_html(facts.duration, facts.duration - span, facts.duration, added)
 
     def edit_frames(self, frames: int, fps: float, values: dict[str, Any]) -> tuple[int, int]:
         """The new clip (overlap + added frames) is denoised; the overlap is encoded."""
-        shared = overlap_frames(int(values.get("overlap") or 2), values.get("direction") == "backward")
+        from ltx_core.pipelines.extend import overlap_pixel_frames
+
+        shared = overlap_pixel_frames(int(values.get("overlap") or 2), values.get("direction") == "backward")
         return shared + 8 * math.ceil(float(values.get("seconds") or 0) * fps / 8), shared
 
     def reuse(self, ui: dict[str, Any]) -> dict:
@@ -72,9 +76,3 @@ class ExtendTab(ClipEditTab):
                              overlap=int(values["overlap"]), direction=values.get("direction") or "forward",
                              **self.sampling(values))  # fmt: skip
 
-
-def overlap_frames(overlap: int, backward: bool) -> int:
-    """Frames of the clip the new part shares: its last 8(overlap-1)+1, or (backward) its first 8·overlap+1."""
-    from ltx_core.pipelines.extend_backward import head_frames
-
-    return head_frames(overlap) if backward else 8 * (overlap - 1) + 1

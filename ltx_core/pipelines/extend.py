@@ -67,6 +67,13 @@ MAX_SECONDS = 20.0
 DIRECTIONS = ("forward", "backward")
 
 
+def overlap_pixel_frames(overlap: int, backward: bool = False) -> int:
+    """Source frames an extension shares with the new clip for ``overlap`` latent frames: forward its
+    last 8(overlap-1)+1 (the new clip's single-frame latent 0 and the ones after it), backward its
+    first 8·overlap+1 (``extend_backward.head_frames``)."""
+    return head_frames(overlap) if backward else 8 * (overlap - 1) + 1
+
+
 @dataclass(frozen=True)
 class ExtendRequest:
     source: str | Path
@@ -108,7 +115,7 @@ class PreparedExtend:
     @property
     def overlap_frames(self) -> int:
         """Pixel frames of the source the new clip starts with (backward: ends with)."""
-        return head_frames(self.request.overlap) if self.backward else 8 * (self.request.overlap - 1) + 1
+        return overlap_pixel_frames(self.request.overlap, self.backward)
 
     @property
     def kept_frames(self) -> int:
@@ -203,7 +210,7 @@ class ExtendPipeline:
         if backward and request.blend:
             raise RequestError("blending the overlap is for forward extensions only: extend backward without it.")
         clip = open_source_clip(request.source, ledger.version, "extend")
-        overlap_frames = head_frames(request.overlap) if backward else 8 * (request.overlap - 1) + 1
+        overlap_frames = overlap_pixel_frames(request.overlap, backward)
         if overlap_frames > clip.frames:
             most = (clip.frames - 1) // 8 + (0 if backward else 1)
             raise RequestError(f"{clip.path.name} has {clip.frames} frames: an overlap of at most {most} latent "

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ltx_core.components.guiders import MultiModalGuiderParams
-from ltx_core.pipelines.extend import MAX_SECONDS, ExtendRequest
+from ltx_core.pipelines.extend import MAX_SECONDS, ExtendRequest, overlap_pixel_frames
 from ltx_core.pipelines.ledger import ModelLedger
 from ltx_core.pipelines.progress import CancelToken, ProgressEvent
 from ltx_core.pipelines.request import GenerationRequest, RequestError
@@ -126,7 +126,7 @@ def timeline_plan(request: TimelineRequest, version: Any, distilled: bool, first
     total, fps = len(request.segments), float(request.fps or version.fps)
     pipeline, opening = window_job(request, 1, Path("."), version, distilled)
     passes = len(DISTILLED_SIGMAS) - 1 if distilled else opening.steps * guidance_passes(opening)
-    overlap = 8 * (request.overlap - 1) + 1
+    overlap = overlap_pixel_frames(request.overlap)
     plan = []
     for index in range(first, total + 1):
         if index == 1:
