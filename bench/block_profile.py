@@ -23,7 +23,7 @@ from bench.flops import parse_sizes
 from bench.real_width import real_inputs, real_width_model
 from ltx_core.model.transformer.attention import Attention
 from ltx_core.model.transformer.block import TransformerBlock, parallel_gelu_approx, rms
-from ltx_core.model.transformer.cpu_attention import attention
+from ltx_core.components.cpu_attention import attention
 
 
 class Timer:

@@ -7,7 +7,7 @@ import mlx.core as mx
 from mlx import nn
 import pytest
 
-from ltx_core.model.transformer import cpu_attention, cpu_numpy
+from ltx_core.components import cpu_attention, cpu_numpy
 from ltx_core.model.transformer.block import parallel_gelu_approx
 from ltx_core.model.video_vae.ops import pad_axis
 
@@ -45,13 +45,16 @@ def relative_error(a: mx.array, b: mx.array) -> float:
 
 @pytest.mark.parametrize(
     "batch,heads,queries,keys,mask",
-    [(1, 32, 600, 600, None), (2, 4, 300, 77, "bias"), (1, 3, 5, 9, "bool"), (2, 2, 10, 10, "per_head"), (1, 1, 7, 7, None)],
-)
+    [(1, 32, 600, 600, None), (2, 4, 300, 77, "bias"), (1, 3, 5, 9, "bool"), (2, 2, 10, 10, "per_head"), (1, 1, 7, 7, None),
+     (2, 8, 40, 40, "gqa")],
+)  # fmt: skip
 def test_numpy_attention_matches_the_fused_kernel(batch, heads, queries, keys, mask):
     q = mx.random.normal((batch, queries, heads, 128 if heads == 32 else 16), key=mx.random.key(0)).transpose(0, 2, 1, 3)
-    k, v = (mx.random.normal((batch, heads, keys, q.shape[-1]), key=mx.random.key(i)) for i in (1, 2))
+    kv_heads = 2 if mask == "gqa" else heads  # grouped-query attention (Gemma): 4 query heads per key head
+    k, v = (mx.random.normal((batch, kv_heads, keys, q.shape[-1]), key=mx.random.key(i)) for i in (1, 2))
     m = {
         None: None,
+        "gqa": mx.where(mx.tril(mx.ones((queries, keys))) > 0, 0.0, -1e30)[None, None],
         "bias": mx.random.normal((batch, 1, 1, keys), key=mx.random.key(3)),
         "bool": mx.random.uniform(shape=(batch, 1, queries, keys), key=mx.random.key(3)) > 0.3,
         "per_head": mx.random.normal((batch, heads, queries, keys), key=mx.random.key(3)),

@@ -8,8 +8,8 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from ltx_core.model.transformer.attention import Attention
-from ltx_core.model.transformer.cpu_attention import cpu_streams, on_cpu
-from ltx_core.model.transformer.cpu_numpy import numpy_gelu_approx
+from ltx_core.components.cpu_attention import cpu_streams, on_cpu
+from ltx_core.components.cpu_numpy import numpy_gelu_approx
 from ltx_core.model.transformer.embeddings import TokenTimesteps
 from ltx_core.model.transformer.perturbations import BatchedPerturbations, PerturbationType
 from ltx_core.model.transformer.rope import RotaryTables

@@ -18,11 +18,14 @@ import threading
 
 import mlx.core as mx
 
-from ltx_core.model.transformer import cpu_numpy
+from ltx_core.components import cpu_numpy
 
 # Score bytes one group may hold before groups are evaluated pair by pair.
 GROUP_SCORE_BYTES = 256 * 1024 * 1024
 STREAMS = 2
+# Score-sized arrays one fused call keeps alive at once (scores and probabilities), as measured
+# for the memory estimates (bench/memory_estimate.py).
+SCORE_COPIES = 2
 
 # MLX streams belong to the thread that made them (the studio runs jobs on worker threads).
 _local = threading.local()
@@ -46,9 +49,43 @@ def attention(q: mx.array, k: mx.array, v: mx.array, scale: float, mask: mx.arra
         return mx.fast.scaled_dot_product_attention(q, k, v, scale=scale, mask=mask)
     if cpu_numpy.supported(q, k, v, mask):
         return cpu_numpy.numpy_attention(q, k, v, scale, mask)
-    if q.shape[1] < 2:
+    if q.shape[1] < 2 or k.shape[1] != q.shape[1]:  # one head, or grouped-query heads: one call
         return mx.fast.scaled_dot_product_attention(q, k, v, scale=scale, mask=mask)
     return split_heads_attention(q, k, v, scale, mask)
+
+
+def attention_memory_bytes(
+    backend: str,
+    dtype_bytes: int,
+    batch: int,
+    heads: int,
+    queries: int,
+    keys: int,
+    head_dim: int,
+    kv_heads: int | None = None,
+) -> int:
+    """Bytes ``attention`` holds beyond its inputs and output, for the memory estimates: none with
+    the fused kernel (Metal, CUDA); on the CPU in float32 the NumPy blocks; in other dtypes the
+    scores and probabilities of the heads computed together (all of them in one call)."""
+    if backend != "cpu":
+        return 0
+    if dtype_bytes == 4:
+        return cpu_numpy.attention_scratch_bytes(batch, heads, queries, keys, head_dim)
+    per_head = batch * queries * keys * dtype_bytes
+    held = heads
+    if heads >= 2 and (kv_heads or heads) == heads:
+        group = _group_size(heads, batch * queries * keys * max(dtype_bytes, 4), STREAMS)
+        held = min(heads, group * STREAMS)
+    return SCORE_COPIES * per_head * held
+
+
+def _group_size(heads: int, per_head: int, streams: int) -> int:
+    """Heads per fused call in ``split_heads_attention``: half of them, fewer where one group's
+    scores would pass ``GROUP_SCORE_BYTES``, always a divisor of ``heads``."""
+    group = max(1, min(heads // streams, GROUP_SCORE_BYTES // per_head))
+    while heads % group:
+        group -= 1
+    return group
 
 
 def split_heads_attention(
@@ -57,10 +94,7 @@ def split_heads_attention(
     streams = streams or cpu_streams()
     batch, heads, queries, _ = q.shape
     keys = k.shape[2]
-    per_head = batch * queries * keys * max(q.dtype.size, 4)
-    group = max(1, min(heads // len(streams), GROUP_SCORE_BYTES // per_head))
-    while heads % group:
-        group -= 1
+    group = _group_size(heads, batch * queries * keys * max(q.dtype.size, 4), len(streams))
     bounded = group * len(streams) < heads  # more groups than streams: evaluate as we go
     outputs, pending = [], []
     for n, first in enumerate(range(0, heads, group)):

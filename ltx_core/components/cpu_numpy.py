@@ -21,6 +21,7 @@ import ctypes
 import glob
 import math
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
@@ -32,6 +33,35 @@ WORKERS = 2
 QUERY_ROWS = 256  # score block (256 x keys float32) per worker: 6 MB at 6,144 keys
 GELU_ROWS = 64
 _GELU_C = math.sqrt(2 / math.pi)
+
+# NumPy memory is invisible to MLX's counters: the largest NumPy working set (scratch blocks and
+# result arrays) since the last reset, which the model ledger adds to each stage's MLX peak.
+_scratch_lock = threading.Lock()
+_scratch_peak = 0
+
+
+def reset_scratch_peak() -> None:
+    global _scratch_peak
+    with _scratch_lock:
+        _scratch_peak = 0
+
+
+def scratch_peak() -> int:
+    """Largest NumPy working set (bytes) of one attention or GELU call since the last reset."""
+    return _scratch_peak
+
+
+def _record_scratch(nbytes: int) -> None:
+    global _scratch_peak
+    with _scratch_lock:
+        _scratch_peak = max(_scratch_peak, nbytes)
+
+
+def attention_scratch_bytes(batch: int, heads: int, queries: int, keys: int, head_dim: int) -> int:
+    """NumPy bytes one ``numpy_attention`` call holds: each worker's score and scaled-query blocks,
+    and the float32 result (copied once into MLX)."""
+    rows = min(QUERY_ROWS, queries)
+    return WORKERS * rows * (keys + 2 * head_dim) * 4 + batch * heads * queries * head_dim * 4
 
 
 @lru_cache(maxsize=1)
@@ -74,6 +104,8 @@ def _attention_forward(q: mx.array, k: mx.array, v: mx.array, mask: mx.array | N
     mx.eval(q, k, v, *(() if mask is None else (mask,)))
     batch, heads, queries, head_dim = q.shape
     keys = k.shape[2]
+    repeats = heads // k.shape[1]  # grouped-query attention: query head h reads key head h // repeats
+    _record_scratch(attention_scratch_bytes(batch, heads, queries, keys, head_dim))
     qn, kn, vn = np.asarray(q), np.asarray(k), np.asarray(v)
     mn = None if mask is None else np.broadcast_to(np.asarray(mask), (batch, heads, queries, keys))
     out = np.empty((batch, queries, heads, head_dim), np.float32)
@@ -85,7 +117,7 @@ def _attention_forward(q: mx.array, k: mx.array, v: mx.array, mask: mx.array | N
         scores = np.empty((rows, keys), np.float32)
         scaled = np.empty((rows, head_dim), np.float32)
         for b, h in pairs[index::workers]:
-            keys_t, values = kn[b, h].T, vn[b, h]
+            keys_t, values = kn[b, h // repeats].T, vn[b, h // repeats]
             for first in range(0, queries, rows):
                 n = min(rows, queries - first)
                 s = scores[:n]
@@ -125,7 +157,9 @@ def _numpy_attention_vjp(primals, cotangent, output):
 
 
 def numpy_attention(q: mx.array, k: mx.array, v: mx.array, scale: float, mask: mx.array | None = None) -> mx.array:
-    """``softmax(q k^T * scale + mask) v`` for float32 ``(B, H, T, D)`` inputs (mask additive or boolean)."""
+    """``softmax(q k^T * scale + mask) v`` for float32 ``(B, H, T, D)`` queries and ``(B, H_kv, T, D)``
+    keys and values (``H`` a multiple of ``H_kv``: grouped-query attention), the mask additive or
+    boolean."""
     no_mask = mx.array(0.0)
     return _numpy_attention(q, k, v, no_mask if mask is None else mask, mx.array(scale, dtype=mx.float32))
 
@@ -134,6 +168,7 @@ def _gelu_forward(x: mx.array) -> mx.array:
     mx.eval(x)
     flat = np.asarray(x).reshape(-1, x.shape[-1])
     out = np.empty(flat.shape, np.float32)
+    _record_scratch(out.nbytes)
     rows = len(flat)
     c, a = np.float32(_GELU_C), np.float32(0.044715)
 
