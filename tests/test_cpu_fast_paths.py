@@ -1,12 +1,13 @@
-"""The CPU fast paths (attention heads over two streams, GELU over two streams) give the same
-values as the plain MLX formulation they replace; the VAE padding matches a gather."""
+"""The CPU fast paths give the values of the plain MLX formulation they replace: attention heads
+and GELU over two streams bit-identically, the float32 NumPy attention and GELU to float32
+rounding (with MLX's own gradients); the VAE padding matches a gather."""
 
 import ltx_core  # noqa: F401
 import mlx.core as mx
-import mlx.nn as nn
+from mlx import nn
 import pytest
 
-from ltx_core.model.transformer import cpu_attention
+from ltx_core.components import cpu_attention, cpu_numpy
 from ltx_core.model.transformer.block import parallel_gelu_approx
 from ltx_core.model.video_vae.ops import pad_axis
 
@@ -22,7 +23,7 @@ def test_split_heads_attention_is_bit_identical(heads, queries, keys, mask):
     elif mask == "per_head":
         m = mx.random.normal((2, heads, queries, keys), key=mx.random.key(3))
     expected = mx.fast.scaled_dot_product_attention(q, k, v, scale=0.25, mask=m)
-    assert mx.array_equal(cpu_attention.attention(q, k, v, 0.25, m), expected).item()
+    assert mx.array_equal(cpu_attention.split_heads_attention(q, k, v, 0.25, m), expected).item()
 
 
 def test_split_heads_attention_bounded_groups(monkeypatch):
@@ -34,8 +35,49 @@ def test_split_heads_attention_bounded_groups(monkeypatch):
 
 @pytest.mark.parametrize("tokens", [10, 1320, 1321])
 def test_parallel_gelu_is_bit_identical(tokens):
-    h = mx.random.normal((1, tokens, 64), key=mx.random.key(4))
+    h = mx.random.normal((1, tokens, 64), key=mx.random.key(4)).astype(mx.bfloat16)  # the stream split
     assert mx.array_equal(parallel_gelu_approx(h), nn.gelu_approx(h)).item()
+
+
+def relative_error(a: mx.array, b: mx.array) -> float:
+    return (mx.abs(a - b).max() / mx.abs(b).max()).item()
+
+
+@pytest.mark.parametrize(
+    "batch,heads,queries,keys,mask",
+    [(1, 32, 600, 600, None), (2, 4, 300, 77, "bias"), (1, 3, 5, 9, "bool"), (2, 2, 10, 10, "per_head"), (1, 1, 7, 7, None),
+     (2, 8, 40, 40, "gqa")],
+)  # fmt: skip
+def test_numpy_attention_matches_the_fused_kernel(batch, heads, queries, keys, mask):
+    q = mx.random.normal((batch, queries, heads, 128 if heads == 32 else 16), key=mx.random.key(0)).transpose(0, 2, 1, 3)
+    kv_heads = 2 if mask == "gqa" else heads  # grouped-query attention (Gemma): 4 query heads per key head
+    k, v = (mx.random.normal((batch, kv_heads, keys, q.shape[-1]), key=mx.random.key(i)) for i in (1, 2))
+    m = {
+        None: None,
+        "gqa": mx.where(mx.tril(mx.ones((queries, keys))) > 0, 0.0, -1e30)[None, None],
+        "bias": mx.random.normal((batch, 1, 1, keys), key=mx.random.key(3)),
+        "bool": mx.random.uniform(shape=(batch, 1, queries, keys), key=mx.random.key(3)) > 0.3,
+        "per_head": mx.random.normal((batch, heads, queries, keys), key=mx.random.key(3)),
+    }[mask]
+    expected = mx.fast.scaled_dot_product_attention(q, k, v, scale=0.3, mask=m)
+    ours = cpu_attention.attention(q, k, v, 0.3, m)  # float32 on the CPU: the NumPy path
+    assert ours.shape == expected.shape
+    assert relative_error(ours, expected) < 1e-5
+
+    def loss(attend):
+        return lambda q, k, v: (attend(q, k, v) ** 2).sum()
+
+    ours_grads = mx.grad(loss(lambda q, k, v: cpu_numpy.numpy_attention(q, k, v, 0.3, m)), argnums=(0, 1, 2))(q, k, v)
+    fused = mx.grad(loss(lambda q, k, v: mx.fast.scaled_dot_product_attention(q, k, v, scale=0.3, mask=m)), argnums=(0, 1, 2))
+    for a, b in zip(ours_grads, fused(q, k, v)):
+        assert relative_error(a, b) < 1e-5
+
+
+def test_numpy_gelu_matches_mlx():
+    h = mx.random.normal((1, 300, 96), key=mx.random.key(4)) * 3
+    assert mx.abs(parallel_gelu_approx(h) - nn.gelu_approx(h)).max().item() < 2e-6
+    ours = mx.grad(lambda x: (cpu_numpy.numpy_gelu_approx(x) ** 2).sum())(h)
+    assert relative_error(ours, mx.grad(lambda x: (nn.gelu_approx(x) ** 2).sum())(h)) < 1e-5
 
 
 @pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
@@ -56,13 +98,13 @@ def test_streams_work_from_another_thread():
     """MLX streams are per thread: a job on a worker thread must get its own."""
     import threading
 
-    q = mx.random.normal((1, 4, 300, 16), key=mx.random.key(0))
+    q = mx.random.normal((1, 4, 300, 16), key=mx.random.key(0)).astype(mx.bfloat16)  # the stream split
     mx.eval(cpu_attention.attention(q, q, q, 0.25))  # streams made on this thread
     result = {}
 
     def work():
         out = cpu_attention.attention(q, q, q, 0.25)
-        result["gelu"] = parallel_gelu_approx(mx.random.normal((1, 300, 8), key=mx.random.key(1)))
+        result["gelu"] = parallel_gelu_approx(mx.random.normal((1, 300, 8), key=mx.random.key(1)).astype(mx.bfloat16))
         mx.eval(out, result["gelu"])
         result["ok"] = mx.array_equal(out, mx.fast.scaled_dot_product_attention(q, q, q, scale=0.25)).item()
 

@@ -170,7 +170,7 @@ def test_upsampler_stages_train_and_export_in_the_upsampler_files(tmp_path: Path
 
 
 def test_cpu_split_head_attention_gradients_match_the_fused_kernel(monkeypatch):
-    from ltx_core.model.transformer import cpu_attention
+    from ltx_core.components import cpu_attention
 
     monkeypatch.setattr(cpu_attention, "GROUP_SCORE_BYTES", 1)  # the bounded path: evaluates as it goes
     q, k, v = (mx.random.normal((1, 8, 16, 4), key=mx.random.key(i)) for i in range(3))

@@ -26,6 +26,7 @@ from ltx_core.memory import (
     estimate_for_preset,
     estimate_memory,
 )
+from ltx_core.memory.estimate import text_encoder_stage
 from ltx_core.model.text_encoder.gemma_config import GemmaConfig
 from ltx_core.pipelines.blocks import decode_audio, decode_frames
 from ltx_core.pipelines.distilled import DistilledPipeline
@@ -108,6 +109,42 @@ def test_fixture_stages_are_predicted_within_25_percent(reference: Reference, tm
         ratio = estimate.stage(stage).peak / peak
         print(f"MEMORY {name} {stage}: predicted {estimate.stage(stage).peak} measured {peak} ratio {ratio:.2f}")
         assert abs(ratio - 1) <= TOLERANCE, (stage, estimate.stage(stage), peak)
+
+
+def measure_full_prompt_here(tmp_path: str) -> dict[str, int]:
+    """The text encoder stage for a prompt of the full 1,024 Gemma tokens (the estimate's worst
+    case: Gemma runs on the prompt's real tokens only)."""
+    from ltx_core.pipelines.ledger import Component
+    from tests.conftest import fixtures_dir
+
+    ledger = tiny_ledger(Reference(fixtures_dir()), Path(tmp_path))
+    gc.collect()
+    mx.clear_cache()
+    base = mx.get_active_memory()
+    with ledger.stage("text encoder"):
+        encoder = ledger.get(Component.PROMPT_ENCODER)
+        tokens = encoder.tokenizer(" ".join(["a red ball rolls on the beach"] * 200))
+        assert int(tokens.attention_mask.sum()) == 1024
+        encoder.encode_tokens(tokens)
+    return {"tokens": 1024, "peak": ledger.stages[-1].peak_bytes - base}
+
+
+def test_a_full_length_prompt_is_predicted_within_25_percent(reference: Reference, tmp_path: Path):
+    script = (
+        "import json, sys; sys.path.insert(0, sys.argv[1]);"
+        "from tests.test_memory import measure_full_prompt_here; print(json.dumps(measure_full_prompt_here(sys.argv[2])))"
+    )
+    env = {**os.environ, "LTX_REFERENCE_FIXTURES": str(reference.directory)}
+    result = subprocess.run([sys.executable, "-c", script, str(ROOT), str(tmp_path)], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    peak = json.loads(result.stdout.strip().splitlines()[-1])["peak"]
+    estimate = text_encoder_stage(
+        LTXCheckpoint(reference.checkpoint).config, GemmaConfig.from_file(reference.directory / "gemma" / "config.json"),
+        "float32", None, backend="cpu",
+    )  # fmt: skip
+    ratio = estimate.peak / peak
+    print(f"MEMORY 1024-token prompt text encoder: predicted {estimate.peak} measured {peak} ratio {ratio:.2f}")
+    assert abs(ratio - 1) <= TOLERANCE, (estimate, peak)
 
 
 def measure_retake_here(tmp_path: str) -> dict:

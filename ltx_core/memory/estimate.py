@@ -16,13 +16,20 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from ltx_core.components.cpu_attention import attention_memory_bytes
 from ltx_core.loader.quantization import QuantizationSpec
 from ltx_core.memory.common import (
     DTYPE_BYTES as _BYTES,
+)
+from ltx_core.memory.common import (
     GIB,
     StageEstimate,
     audio_latent_frames,
+)
+from ltx_core.memory.common import (
     latent_fhw as _latent_fhw,
+)
+from ltx_core.memory.common import (
     parameter_bytes as _parameter_bytes,
 )
 from ltx_core.memory.decode import (
@@ -37,10 +44,9 @@ BACKENDS = ("cpu", "metal")
 TEXT_TOKENS = 1024  # prompts are padded to 1024 Gemma tokens
 
 # Calibrated working-set coefficients (see bench/memory_estimate.py for the measurements).
-# Transformer: activation bytes per (token x width) of one forward, all streams together, and
-# materialised attention-score arrays (B x H x Tq x Tk) alive at once on the CPU backend.
+# Transformer: activation bytes per (token x width) of one forward, all streams together (the
+# attention's own working set is ``cpu_attention.attention_memory_bytes``).
 TOKEN_WIDTH_COPIES = 14.0
-SCORE_COPIES = 2.0
 # Per-run text constants: projected contexts and the caption projection's temporaries.
 CONTEXT_PROJECTION_COPIES = 3.0
 # Latent upsampler: working set in units of mid_channels x output voxels.
@@ -159,6 +165,7 @@ def text_encoder_stage(
     quantization: QuantizationSpec | None,
     prompts: int = 1,
     staged: bool = True,
+    backend: str = "metal",
 ) -> StageEstimate:
     """Gemma 3 (2.0, 2.3: ``text_encoder.memory``) or Gemma 4 (2.5, from its own config) plus the
     embeddings processor (feature projection and the two connectors). Without a config: the 12B
@@ -166,7 +173,8 @@ def text_encoder_stage(
     embedding). ``prompts``: prompts encoded together (their hidden states are all kept until the
     processor runs). ``staged`` (``PromptEncoder.staged``: every unload policy but keep-loaded):
     Gemma is released before the processor loads, so the peak is the larger of the Gemma phase
-    and the processor phase; otherwise both are resident."""
+    and the processor phase; otherwise both are resident. The connectors attend over all
+    ``TEXT_TOKENS`` (padding replaced by their registers)."""
     from ltx_core.model.text_encoder.gemma4_config import Gemma4Config
     from ltx_core.model.text_encoder.memory import (
         estimate_encode_memory,
@@ -182,17 +190,31 @@ def text_encoder_stage(
         mode = "bfloat16" if quantization is None else "8bit"
     group = quantization.group_size if quantization else 64
     gemma4 = isinstance(config, Gemma4Config)
-    gemma = (estimate_gemma4_encode_memory if gemma4 else estimate_encode_memory)(config, TEXT_TOKENS, mode, group, dtype)
+    estimate_gemma = estimate_gemma4_encode_memory if gemma4 else estimate_encode_memory
+    gemma = estimate_gemma(config, TEXT_TOKENS, mode, group, dtype, backend=backend)
     processor = processor_weight_bytes(t, config.hidden_size, config.num_states, dtype)
     states = prompts * gemma.hidden_states
+    connector_attention = max(
+        attention_memory_bytes(backend, _BYTES[dtype], 1, heads, TEXT_TOKENS, TEXT_TOKENS, head_dim)
+        for heads, head_dim in connector_heads(t)
+    )
+    features = gemma.features + connector_attention
     notes = f"Gemma {4 if gemma4 else 3} {mode}"
     if not staged:
         return StageEstimate(
-            "text encoder", gemma.weights + processor, states + max(gemma.layer_temporaries, gemma.features), notes
+            "text encoder", gemma.weights + processor, states + max(gemma.layer_temporaries, features), notes
         )
-    phases = {"Gemma": (gemma.weights, states + gemma.layer_temporaries), "processor": (processor, states + gemma.features)}
+    phases = {"Gemma": (gemma.weights, states + gemma.layer_temporaries), "processor": (processor, states + features)}
     peak = max(phases, key=lambda name: sum(phases[name]))
     return StageEstimate("text encoder", *phases[peak], f"{notes}, staged (peak: {peak} phase)")
+
+
+def connector_heads(transformer: dict) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(heads, head width) of the video and the audio embedding connectors."""
+    t = transformer
+    video = (t.get("connector_num_attention_heads", 30), t.get("connector_attention_head_dim", 128))
+    audio = (t.get("audio_connector_num_attention_heads", video[0]), t.get("audio_connector_attention_head_dim", video[1]))
+    return video, audio
 
 
 def processor_weight_bytes(transformer: dict, gemma_width: int, num_states: int, dtype: str) -> int:
@@ -200,10 +222,7 @@ def processor_weight_bytes(transformer: dict, gemma_width: int, num_states: int,
     the Gemma width; V2: -> the video and the audio widths, with bias) and both connectors
     (attention 4 d^2 + feed-forward 8 d^2 per layer)."""
     t = transformer
-    video_width = t.get("connector_attention_head_dim", 128) * t.get("connector_num_attention_heads", 30)
-    audio_width = t.get("audio_connector_attention_head_dim", t.get("connector_attention_head_dim", 128)) * t.get(
-        "audio_connector_num_attention_heads", t.get("connector_num_attention_heads", 30)
-    )
+    video_width, audio_width = (heads * head_dim for heads, head_dim in connector_heads(t))
     connector = t.get("connector_num_layers", 2) * 12 * (video_width**2 + audio_width**2)
     if t.get("caption_proj_before_connector"):  # FeatureExtractorV2: all states -> video and audio widths
         widths = t.get("cross_attention_dim", 4096) + t.get("audio_cross_attention_dim", 2048)
@@ -261,10 +280,11 @@ def denoise_stage(
     width_tokens = tv * dv + ta * da
     batch = guidance.batch
     forward = batch * b * TOKEN_WIDTH_COPIES * width_tokens
-    scores = 0
-    if backend == "cpu":  # Metal's fused attention never materialises the scores
-        s = text_tokens
-        scores = batch * b * SCORE_COPIES * max(heads * tv * max(tv, s, ta), a_heads * ta * max(ta, s, tv))
+    s = text_tokens  # the largest (queries, keys) of each modality's self- and cross-attentions
+    scores = max(
+        attention_memory_bytes(backend, b, batch, heads, tv, max(tv, s, ta), head_dim),
+        attention_memory_bytes(backend, b, batch, a_heads, ta, max(ta, s, tv), a_head_dim) if ta else 0,
+    )
     kv_sets = batch if guidance.batched else guidance.contexts
     text_kv = kv_sets * (blocks * 2 + CONTEXT_PROJECTION_COPIES) * text_tokens * (dv + da) * b
     embeddings = prompt_embedding_bytes(transformer, guidance, audio, dtype, text_tokens)
@@ -350,7 +370,7 @@ def estimate_memory(
         estimates.append(
             text_encoder_stage(
                 checkpoint_config, gemma_config, compute_dtype, text_encoder_quantization,
-                prompts=guidance.contexts, staged=not keep_loaded,
+                prompts=guidance.contexts, staged=not keep_loaded, backend=backend,
             )
         )  # fmt: skip
     if encode_frames:

@@ -338,14 +338,20 @@ class ModelLedger(TextModels):
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        """Record the stage's duration, peak memory and the models it loaded."""
+        """Record the stage's duration, peak memory and the models it loaded. The peak is MLX's plus
+        the largest NumPy working set of the CPU attention and GELU (``cpu_numpy``), which MLX's
+        counter cannot see (an upper bound: the two need not coincide)."""
+        from ltx_core.components import cpu_numpy
+
         mx.reset_peak_memory()
+        cpu_numpy.reset_scratch_peak()
         self._stage_loads = []
         started = time.monotonic()
         try:
             yield
         finally:
-            record = StageRecord(name, time.monotonic() - started, mx.get_peak_memory(), tuple(self._stage_loads))
+            peak = mx.get_peak_memory() + cpu_numpy.scratch_peak()
+            record = StageRecord(name, time.monotonic() - started, peak, tuple(self._stage_loads))
             self.stages.append(record)
             self.events.append(f"stage {name}: {record.peak_bytes / 2**20:.1f} MiB peak")
 

@@ -19,6 +19,7 @@ import mlx.core as mx
 import mlx.nn as nn
 import numpy as np
 
+from ltx_core.components.cpu_attention import attention
 from ltx_core.model.text_encoder.gemma_config import GemmaConfig
 
 
@@ -113,7 +114,7 @@ class GemmaAttention(nn.Module):
         v = split(self.v_proj(x), self.kv_heads)
         if cache is not None:
             k, v = cache.update(layer, k, v)
-        out = mx.fast.scaled_dot_product_attention(q, k, v, scale=self.scale, mask=mask)
+        out = attention(q, k, v, self.scale, mask)
         return self.o_proj(out.transpose(0, 2, 1, 3).reshape(batch, tokens, -1))
 
 

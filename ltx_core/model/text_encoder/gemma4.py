@@ -20,6 +20,7 @@ import mlx.core as mx
 import mlx.nn as nn
 import numpy as np
 
+from ltx_core.components.cpu_attention import attention
 from ltx_core.model.text_encoder.gemma import GemmaMLP, RopeTable, apply_rope, attention_bias, rope_table
 from ltx_core.model.text_encoder.gemma4_config import Gemma4Config
 
@@ -66,7 +67,7 @@ class Gemma4Attention(nn.Module):
         values = keys if self.keys_are_values else split(self.v_proj(x), self.kv_heads)
         k = apply_rope(self.k_norm(keys), rope)
         v = self.v_norm(values)
-        out = mx.fast.scaled_dot_product_attention(q, k, v, scale=1.0, mask=mask)
+        out = attention(q, k, v, 1.0, mask)
         return self.o_proj(out.transpose(0, 2, 1, 3).reshape(batch, tokens, -1))
 
 

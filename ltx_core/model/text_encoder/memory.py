@@ -28,6 +28,17 @@ class EncodeMemory:
         return self.weights + self.hidden_states + max(self.layer_temporaries, self.features)
 
 
+def attention_scores(backend: str, act: int, heads: int, kv_heads: int, head_dim: int, tokens: int) -> int:
+    """Score-sized bytes of one Gemma self-attention: on the CPU what ``cpu_attention`` holds; on
+    GPUs the unfused case (float32 scores and probabilities of every head), since Gemma's heads
+    are wider than the fused kernels' 128."""
+    if backend == "cpu":
+        from ltx_core.components.cpu_attention import attention_memory_bytes
+
+        return attention_memory_bytes("cpu", act, 1, heads, tokens, tokens, head_dim, kv_heads)
+    return 2 * heads * tokens * tokens * 4
+
+
 def parameter_counts(config: GemmaConfig) -> tuple[int, int, int]:
     """(quantizable matrix parameters, embedding parameters, norm parameters)."""
     h, heads, kv, d, i = (
@@ -57,18 +68,25 @@ def weight_bytes(config: GemmaConfig, mode: str, group_size: int = 64, compute_d
 
 
 def estimate_encode_memory(
-    config: GemmaConfig, tokens: int = 1024, mode: str = "bfloat16", group_size: int = 64, compute_dtype: str | None = None
+    config: GemmaConfig,
+    tokens: int = 1024,
+    mode: str = "bfloat16",
+    group_size: int = 64,
+    compute_dtype: str | None = None,
+    backend: str = "metal",
 ) -> EncodeMemory:
-    """Estimated peak bytes of encoding one prompt of ``tokens`` tokens in ``mode``."""
+    """Estimated peak bytes of encoding one prompt of ``tokens`` tokens in ``mode`` on ``backend``
+    ("cpu" or "metal")."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     dtype = compute_dtype or (mode if mode in _BYTES else "bfloat16")
     act = _BYTES[dtype]
     h, t = config.hidden_size, tokens
     states = config.num_states * t * h * act
+    heads, kv = config.num_attention_heads, config.num_key_value_heads
     attention = (
-        2 * config.num_attention_heads * t * t * 4  # attention scores and probabilities (float32)
-        + (config.num_attention_heads + 2 * config.num_key_value_heads) * config.head_dim * t * act
+        attention_scores(backend, act, heads, kv, config.head_dim, t)
+        + (heads + 2 * kv) * config.head_dim * t * act
         + 2 * t * t * act  # the two additive masks (sliding, global)
     )
     mlp = 3 * t * config.intermediate_size * act
@@ -123,7 +141,12 @@ def gemma4_weight_bytes(config, mode: str, group_size: int = 64, compute_dtype: 
 
 
 def estimate_gemma4_encode_memory(
-    config, tokens: int = 1024, mode: str = "bfloat16", group_size: int = 64, compute_dtype: str | None = None
+    config,
+    tokens: int = 1024,
+    mode: str = "bfloat16",
+    group_size: int = 64,
+    compute_dtype: str | None = None,
+    backend: str = "metal",
 ) -> EncodeMemory:
     """``estimate_encode_memory`` for a Gemma 4 text model: the same terms, with each layer's own
     head width and KV heads (the widest layer's temporaries count)."""
@@ -134,7 +157,9 @@ def estimate_gemma4_encode_memory(
     h, t = config.hidden_size, tokens
     states = config.num_states * t * h * act
     attention = max(
-        2 * config.num_attention_heads * t * t * 4
+        attention_scores(
+            backend, act, config.num_attention_heads, config.layer_kv_heads(i), config.layer_head_dim(i), t
+        )
         + (config.num_attention_heads + 2 * config.layer_kv_heads(i)) * config.layer_head_dim(i) * t * act
         + 2 * t * t * act
         for i in range(config.num_hidden_layers)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import mlx.core as mx
 import mlx.nn as nn
 
-from ltx_core.model.transformer.cpu_attention import attention
+from ltx_core.components.cpu_attention import attention
 from ltx_core.model.transformer.rope import RotaryTables, apply_rotary
 
 

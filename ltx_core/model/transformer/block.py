@@ -8,7 +8,8 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from ltx_core.model.transformer.attention import Attention
-from ltx_core.model.transformer.cpu_attention import cpu_streams, on_cpu
+from ltx_core.components.cpu_attention import cpu_streams, on_cpu
+from ltx_core.components.cpu_numpy import numpy_gelu_approx
 from ltx_core.model.transformer.embeddings import TokenTimesteps
 from ltx_core.model.transformer.perturbations import BatchedPerturbations, PerturbationType
 from ltx_core.model.transformer.rope import RotaryTables
@@ -55,10 +56,13 @@ class FeedForward(nn.Module):
 
 def parallel_gelu_approx(h: mx.array) -> mx.array:
     """``nn.gelu_approx``; on the CPU backend (single-threaded elementwise kernels) the tokens
-    are split in halves computed on two CPU streams. Elementwise, so bit-identical."""
+    are split in halves computed on two CPU streams (elementwise, so bit-identical), and float32
+    goes through NumPy's SIMD tanh on both cores (``cpu_numpy``; within an ulp or so)."""
     tokens = h.shape[-2] if h.ndim >= 2 else 0
     if not on_cpu() or tokens < 256:
         return nn.gelu_approx(h)
+    if h.dtype == mx.float32:
+        return numpy_gelu_approx(h)
     streams = cpu_streams()
     parts = mx.split(h, len(streams), axis=-2) if tokens % len(streams) == 0 else None
     if parts is None:

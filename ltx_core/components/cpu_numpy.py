@@ -1,0 +1,202 @@
+"""Float32 attention and tanh-GELU computed by NumPy on MLX's CPU backend, on both cores.
+
+MLX's CPU kernels for ``exp`` and ``tanh`` are scalar (16-30 ns per element on this 2-core
+EPYC, where NumPy's SIMD versions take under 1 ns), and its CPU softmax runs on one thread:
+at 6,144 tokens the attention's 1.2 billion exponentials per layer cost more than its
+matmuls. Here the attention runs per head on two worker threads, each with single-threaded
+BLAS (NumPy's OpenBLAS, set per thread), over blocks of query rows so the score block stays in
+cache: scores ``(q * scale) k^T``, the mask added, ``exp(s - rowmax)``, then ``(e v) / rowsum``
+(normalising the (rows, head_dim) result instead of the (rows, keys) weights). MLX arrays are
+read through zero-copy NumPy views after ``mx.eval``; the result is copied back once.
+
+Numerically this is the same softmax attention as ``mx.fast.scaled_dot_product_attention``
+up to float32 rounding (NumPy's exp/tanh differ from MLX's by about an ulp; relative errors
+~3e-6 on the attention output), not bit-identical. Gradients are MLX's own: both functions are
+``mx.custom_function``s whose VJP is that of the MLX formulation they replace.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
+
+import mlx.core as mx
+import numpy as np
+from mlx import nn
+
+WORKERS = 2
+QUERY_ROWS = 256  # score block (256 x keys float32) per worker: 6 MB at 6,144 keys
+GELU_ROWS = 64
+_GELU_C = math.sqrt(2 / math.pi)
+
+# NumPy memory is invisible to MLX's counters: the largest NumPy working set (scratch blocks and
+# result arrays) since the last reset, which the model ledger adds to each stage's MLX peak.
+_scratch_lock = threading.Lock()
+_scratch_peak = 0
+
+
+def reset_scratch_peak() -> None:
+    global _scratch_peak
+    with _scratch_lock:
+        _scratch_peak = 0
+
+
+def scratch_peak() -> int:
+    """Largest NumPy working set (bytes) of one attention or GELU call since the last reset."""
+    return _scratch_peak
+
+
+def _record_scratch(nbytes: int) -> None:
+    global _scratch_peak
+    with _scratch_lock:
+        _scratch_peak = max(_scratch_peak, nbytes)
+
+
+def attention_scratch_bytes(batch: int, heads: int, queries: int, keys: int, head_dim: int) -> int:
+    """NumPy bytes one ``numpy_attention`` call holds: each worker's score and scaled-query blocks,
+    and the float32 result (copied once into MLX)."""
+    rows = min(QUERY_ROWS, queries)
+    return WORKERS * rows * (keys + 2 * head_dim) * 4 + batch * heads * queries * head_dim * 4
+
+
+@lru_cache(maxsize=1)
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(WORKERS, thread_name_prefix="ltx-cpu")
+
+
+@lru_cache(maxsize=1)
+def _blas_thread_setter():
+    """NumPy's bundled OpenBLAS ``openblas_set_num_threads_local`` (None where absent)."""
+    folder = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
+    for path in glob.glob(os.path.join(folder, "*openblas*")):
+        try:
+            setter = ctypes.CDLL(path).openblas_set_num_threads_local
+        except (OSError, AttributeError):
+            continue
+        setter.argtypes, setter.restype = [ctypes.c_int], ctypes.c_int
+        return setter
+    return None
+
+
+def _run_on_workers(work) -> None:
+    """``work(worker_index, workers)`` on each worker thread, BLAS single-threaded there."""
+    setter = _blas_thread_setter()
+    workers = WORKERS if setter is not None else 1  # without it, one caller and multi-threaded BLAS
+
+    def run(index: int) -> None:
+        if setter is not None:
+            setter(1)
+        work(index, workers)
+
+    list(_pool().map(run, range(workers)))
+
+
+def supported(*arrays: mx.array | None) -> bool:
+    return all(a is None or a.dtype in (mx.float32, mx.bool_) for a in arrays)
+
+
+def _attention_forward(q: mx.array, k: mx.array, v: mx.array, mask: mx.array | None, scale: float) -> mx.array:
+    mx.eval(q, k, v, *(() if mask is None else (mask,)))
+    batch, heads, queries, head_dim = q.shape
+    keys = k.shape[2]
+    repeats = heads // k.shape[1]  # grouped-query attention: query head h reads key head h // repeats
+    _record_scratch(attention_scratch_bytes(batch, heads, queries, keys, head_dim))
+    qn, kn, vn = np.asarray(q), np.asarray(k), np.asarray(v)
+    mn = None if mask is None else np.broadcast_to(np.asarray(mask), (batch, heads, queries, keys))
+    out = np.empty((batch, queries, heads, head_dim), np.float32)
+    pairs = [(b, h) for b in range(batch) for h in range(heads)]
+    rows = min(QUERY_ROWS, queries)
+    factor = np.float32(scale)
+
+    def work(index: int, workers: int) -> None:
+        scores = np.empty((rows, keys), np.float32)
+        scaled = np.empty((rows, head_dim), np.float32)
+        for b, h in pairs[index::workers]:
+            keys_t, values = kn[b, h // repeats].T, vn[b, h // repeats]
+            for first in range(0, queries, rows):
+                n = min(rows, queries - first)
+                s = scores[:n]
+                np.multiply(qn[b, h, first : first + n], factor, out=scaled[:n])
+                np.matmul(scaled[:n], keys_t, out=s)
+                if mn is not None:
+                    block = mn[b, h, first : first + n]
+                    if block.dtype == np.bool_:
+                        np.copyto(s, -np.inf, where=~block)
+                    else:
+                        s += block
+                np.subtract(s, s.max(axis=1, keepdims=True), out=s)
+                np.exp(s, out=s)
+                total = s.sum(axis=1, keepdims=True)
+                weighted = s @ values
+                np.divide(weighted, total, out=out[b, first : first + n, h])
+
+    _run_on_workers(work)
+    return mx.array(out).transpose(0, 2, 1, 3)
+
+
+@mx.custom_function
+def _numpy_attention(q: mx.array, k: mx.array, v: mx.array, mask: mx.array, scale: mx.array) -> mx.array:
+    return _attention_forward(q, k, v, None if mask.ndim == 0 else mask, scale.item())
+
+
+@_numpy_attention.vjp
+def _numpy_attention_vjp(primals, cotangent, output):
+    q, k, v, mask, scale = primals
+    real_mask = None if mask.ndim == 0 else mask
+
+    def reference(q, k, v):
+        return mx.fast.scaled_dot_product_attention(q, k, v, scale=scale.item(), mask=real_mask)
+
+    grads = mx.vjp(reference, [q, k, v], [cotangent])[1]
+    return (*grads, mx.zeros_like(mask), mx.zeros_like(scale))
+
+
+def numpy_attention(q: mx.array, k: mx.array, v: mx.array, scale: float, mask: mx.array | None = None) -> mx.array:
+    """``softmax(q k^T * scale + mask) v`` for float32 ``(B, H, T, D)`` queries and ``(B, H_kv, T, D)``
+    keys and values (``H`` a multiple of ``H_kv``: grouped-query attention), the mask additive or
+    boolean."""
+    no_mask = mx.array(0.0)
+    return _numpy_attention(q, k, v, no_mask if mask is None else mask, mx.array(scale, dtype=mx.float32))
+
+
+def _gelu_forward(x: mx.array) -> mx.array:
+    mx.eval(x)
+    flat = np.asarray(x).reshape(-1, x.shape[-1])
+    out = np.empty(flat.shape, np.float32)
+    _record_scratch(out.nbytes)
+    rows = len(flat)
+    c, a = np.float32(_GELU_C), np.float32(0.044715)
+
+    def work(index: int, workers: int) -> None:
+        per = -(-rows // workers)
+        for first in range(index * per, min(rows, (index + 1) * per), GELU_ROWS):
+            xs = flat[first : first + GELU_ROWS]
+            u = out[first : first + GELU_ROWS]
+            np.multiply(xs, xs, out=u)
+            u *= xs
+            u *= a
+            u += xs
+            u *= c
+            np.tanh(u, out=u)
+            u += 1
+            u *= xs
+            u *= np.float32(0.5)
+
+    _run_on_workers(work)
+    return mx.array(out).reshape(x.shape)
+
+
+@mx.custom_function
+def numpy_gelu_approx(x: mx.array) -> mx.array:
+    """``nn.gelu_approx`` (tanh approximation) for float32 input, on the CPU worker threads."""
+    return _gelu_forward(x)
+
+
+@numpy_gelu_approx.vjp
+def _numpy_gelu_vjp(primal, cotangent, output):
+    return mx.vjp(nn.gelu_approx, [primal], [cotangent])[1][0]  # a one-argument function gets the array
