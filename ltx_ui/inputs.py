@@ -149,7 +149,7 @@ def check_video(path: str | Path | None, what: str = "video") -> Path:
     unreadable = f"{path.name} is not a video the studio can read: use an MP4, MOV or WebM file."
     try:
         info = probe_video(path)
-        frames = iter_video_frames(path, max_frames=1)
+        frames = iter_video_frames(path, max_frames=1, size=(info.width, info.height))
         try:
             if next(frames, None) is None:  # a header alone is no video
                 raise ValueError("no frame")

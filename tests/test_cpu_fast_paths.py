@@ -7,7 +7,7 @@ import mlx.core as mx
 from mlx import nn
 import pytest
 
-from ltx_core.components import cpu_attention, cpu_numpy
+from ltx_core.components import cpu_attention, cpu_numpy, cpu_winograd
 from ltx_core.model.transformer.block import parallel_gelu_approx
 from ltx_core.model.video_vae.ops import pad_axis
 
@@ -112,3 +112,42 @@ def test_streams_work_from_another_thread():
     thread.start()
     thread.join()
     assert result.get("ok")
+
+
+@pytest.mark.parametrize(
+    "batch,frames,height,width,channels,out_channels",
+    [(1, 3, 40, 24, 32, 16), (2, 2, 7, 9, 8, 5), (1, 1, 16, 10, 64, 96), (1, 4, 18, 6, 16, 3)],
+)  # several bands; odd sizes and batch 2; one band (output channels split); fewer outputs than workers
+def test_winograd_conv3d_matches_mlx(batch, frames, height, width, channels, out_channels):
+    x = mx.random.normal((batch, frames + 2, height + 2, width + 2, channels), key=mx.random.key(0))
+    w = mx.random.normal((out_channels, 3, 3, 3, channels), key=mx.random.key(1)) * 0.1
+    b = mx.random.normal((out_channels,), key=mx.random.key(2))
+    assert cpu_winograd.supported(x, w, (1, 1, 1))
+    expected = mx.conv3d(x, w) + b
+    ours = cpu_winograd.winograd_conv3d(x, w, b)
+    assert ours.shape == expected.shape
+    assert relative_error(ours, expected) < 2e-6
+
+    def loss(conv):
+        return lambda x, w, b: (conv(x, w, b) ** 2).sum()
+
+    grads = mx.grad(loss(cpu_winograd.winograd_conv3d), argnums=(0, 1, 2))(x, w, b)
+    reference = mx.grad(loss(lambda x, w, b: mx.conv3d(x, w) + b), argnums=(0, 1, 2))(x, w, b)
+    for a, r in zip(grads, reference):
+        assert relative_error(a, r) < 1e-5
+
+
+def test_winograd_is_only_taken_where_it_applies():
+    x = mx.zeros((1, 5, 6, 6, 4))
+    assert not cpu_winograd.supported(x, mx.zeros((4, 1, 1, 1, 4)), (1, 1, 1))  # 1x1x1: a matmul
+    assert not cpu_winograd.supported(x, mx.zeros((4, 3, 3, 3, 4)), (1, 2, 2))  # strided
+    assert not cpu_winograd.supported(x.astype(mx.bfloat16), mx.zeros((4, 3, 3, 3, 4), mx.bfloat16), (1, 1, 1))
+
+
+def test_numpy_silu_matches_mlx():
+    h = mx.random.normal((3, 70000), key=mx.random.key(5)) * 6
+    h = mx.concatenate([h, mx.broadcast_to(mx.array([-200.0, 200.0, 0.0]), (3, 3))], axis=1)  # exp overflows to inf
+    ours = cpu_numpy.silu(h)
+    assert relative_error(ours, nn.silu(h)) < 2e-6 and not mx.isnan(ours).any().item()
+    grad = mx.grad(lambda x: (cpu_numpy.numpy_silu(x) ** 2).sum())(h)
+    assert relative_error(grad, mx.grad(lambda x: (nn.silu(x) ** 2).sum())(h)) < 1e-5

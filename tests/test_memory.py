@@ -182,14 +182,15 @@ def measure_retake_here(tmp_path: str) -> dict:
     with ledger.stage("tiled encode"):
         encode_video(ledger, folder / "clip.mp4", 128, 128, 25, tiling.config())
     measured["tiled encode"] = ledger.stages[-1].peak_bytes - base
-    tiled = video_encode_stage(ledger.model_config["vae"], 25, 128, 128, "float32", tiling)
+    tiled = video_encode_stage(ledger.model_config["vae"], 25, 128, 128, "float32", tiling, "cpu")
     return {"measured": measured, "estimate": {**{stage.stage: stage.peak for stage in estimate.stages},
                                                 "tiled encode": tiled.peak}}  # fmt: skip
 
 
 def test_the_edit_pre_check_counts_the_untiled_source_encode(reference: Reference, tmp_path: Path):
-    """A retake's peak is its clip's untiled encode (about 7 times its decode on the tiny set): the
-    pre-check's estimate covers it, stage for stage and in total."""
+    """A retake's peak is its clip's untiled encode (on the tiny set 2.6 times its decode with the
+    CPU's Winograd convolutions, about 7 times with unfolded ones): the pre-check's estimate
+    covers it, stage for stage and in total."""
     script = (
         "import json, sys; sys.path.insert(0, sys.argv[1]);"
         "from tests.test_memory import measure_retake_here; print(json.dumps(measure_retake_here(sys.argv[2])))"
@@ -206,7 +207,7 @@ def test_the_edit_pre_check_counts_the_untiled_source_encode(reference: Referenc
     assert 1.0 <= estimate["encode"] / measured["encode"] <= 1 + TOLERANCE
     assert 1.0 <= estimate["tiled encode"] / measured["tiled encode"] <= 1 + TOLERANCE
     assert measured["tiled encode"] < measured["encode"]  # tiles of 96 px (64 px overlap) over 128 px
-    assert measured["encode"] > 4 * measured["video decode"]  # what the pre-check missed before
+    assert measured["encode"] > 2 * measured["video decode"]  # what the pre-check missed before
     assert max(estimate.values()) >= max(measured.values())  # (the untiled run's peak)
 
 

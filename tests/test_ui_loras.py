@@ -162,15 +162,19 @@ def test_models_tab_lists_lora_costs_per_memory_mode_and_estimates_with_loras(ap
     report = client.predict("distilled", 256, 256, 9, True, [str(files["watercolor"]), str(files["dolly"])],
                             api_name="/models_estimate")  # fmt: skip
     assert "| stage 1 |" in report and "LoRA side paths" in report and "fits" in report
-    too_big = client.predict("distilled", 4096, 4096, 257, True, [str(files["watercolor"])], api_name="/models_estimate")
-    assert "A run would be refused: not enough memory for stage 1" in too_big
+    too_big = client.predict("distilled", 8192, 8192, 513, True, [str(files["watercolor"])], api_name="/models_estimate")
+    assert "A run would be refused: not enough memory for upsample" in too_big  # 51 GiB for the latent upsampler
 
 
 def test_a_refusal_with_side_paths_names_fusing_with_convert(tmp_path):
     """On a quantized memory mode (the tiny LTX-2 model, 8-bit) a LoRA rides as a side path; a job
-    too big for the machine is refused naming ``convert --lora``, and the Models tab's LoRA list
+    whose denoising stage is too big for the machine (here a 0.3 GiB one, the tiny Gemma's
+    encode far below it) is refused naming ``convert --lora``, and the Models tab's LoRA list
     marks the mode in use."""
+    from dataclasses import replace
+
     from ltx_core.pipelines.request import GenerationRequest, LoraChoice
+    from ltx_core.presets import system_memory_bytes
     from ltx_ui.context import Studio
     from ltx_ui.estimates import memory_estimate, refusal
     from ltx_ui.lora_library import lora_table
@@ -181,8 +185,11 @@ def test_a_refusal_with_side_paths_names_fusing_with_convert(tmp_path):
         (weights / name).symlink_to(Path(__file__).parent / "reference" / "ltx-2.0" / name)
     (weights / "loras").mkdir()
     (weights / "loras" / "style.safetensors").symlink_to(DATA / "lora_a.safetensors")
-    studio = Studio.create(tmp_path / "outputs", weights, None, "balanced")
+    studio = Studio.create(tmp_path / "outputs", weights, Path(__file__).parent / "reference" / "ltx-2.0" / "gemma",
+                           "balanced")  # fmt: skip
     assert not studio.models.demo
+    ledger = studio.current_ledger()
+    ledger.runtime = replace(ledger.runtime, memory_margin=system_memory_bytes() - int(0.3 * 2**30))
     lora = LoraChoice(weights / "loras" / "style.safetensors", 1.0, 0.5)
     request = GenerationRequest.for_version(studio.models.version, prompt="x", height=4096, width=4096, frames=257,
                                             loras=(lora,))  # fmt: skip

@@ -1,4 +1,4 @@
-"""Float32 attention and tanh-GELU computed by NumPy on MLX's CPU backend, on both cores.
+"""Float32 attention, tanh-GELU and SiLU computed by NumPy on MLX's CPU backend, on both cores.
 
 MLX's CPU kernels for ``exp`` and ``tanh`` are scalar (16-30 ns per element on this 2-core
 EPYC, where NumPy's SIMD versions take under 1 ns), and its CPU softmax runs on one thread:
@@ -9,9 +9,13 @@ cache: scores ``(q * scale) k^T``, the mask added, ``exp(s - rowmax)``, then ``(
 (normalising the (rows, head_dim) result instead of the (rows, keys) weights). MLX arrays are
 read through zero-copy NumPy views after ``mx.eval``; the result is copied back once.
 
+The elementwise functions run over blocks of 64K elements split between the two workers (the
+VAEs and upsamplers apply SiLU to every activation: at 768x512 per frame their last level alone
+is 3 million elements a frame).
+
 Numerically this is the same softmax attention as ``mx.fast.scaled_dot_product_attention``
 up to float32 rounding (NumPy's exp/tanh differ from MLX's by about an ulp; relative errors
-~3e-6 on the attention output), not bit-identical. Gradients are MLX's own: both functions are
+~3e-6 on the attention output), not bit-identical. Gradients are MLX's own: all three are
 ``mx.custom_function``s whose VJP is that of the MLX formulation they replace.
 """
 
@@ -31,7 +35,7 @@ from mlx import nn
 
 WORKERS = 2
 QUERY_ROWS = 256  # score block (256 x keys float32) per worker: 6 MB at 6,144 keys
-GELU_ROWS = 64
+ELEMENT_BLOCK = 1 << 16  # elements per NumPy call of the elementwise paths (256 KB, cache-sized)
 _GELU_C = math.sqrt(2 / math.pi)
 
 # NumPy memory is invisible to MLX's counters: the largest NumPy working set (scratch blocks and
@@ -51,7 +55,7 @@ def scratch_peak() -> int:
     return _scratch_peak
 
 
-def _record_scratch(nbytes: int) -> None:
+def record_scratch(nbytes: int) -> None:
     global _scratch_peak
     with _scratch_lock:
         _scratch_peak = max(_scratch_peak, nbytes)
@@ -83,7 +87,7 @@ def _blas_thread_setter():
     return None
 
 
-def _run_on_workers(work) -> None:
+def run_on_workers(work) -> None:
     """``work(worker_index, workers)`` on each worker thread, BLAS single-threaded there."""
     setter = _blas_thread_setter()
     workers = WORKERS if setter is not None else 1  # without it, one caller and multi-threaded BLAS
@@ -105,7 +109,7 @@ def _attention_forward(q: mx.array, k: mx.array, v: mx.array, mask: mx.array | N
     batch, heads, queries, head_dim = q.shape
     keys = k.shape[2]
     repeats = heads // k.shape[1]  # grouped-query attention: query head h reads key head h // repeats
-    _record_scratch(attention_scratch_bytes(batch, heads, queries, keys, head_dim))
+    record_scratch(attention_scratch_bytes(batch, heads, queries, keys, head_dim))
     qn, kn, vn = np.asarray(q), np.asarray(k), np.asarray(v)
     mn = None if mask is None else np.broadcast_to(np.asarray(mask), (batch, heads, queries, keys))
     out = np.empty((batch, queries, heads, head_dim), np.float32)
@@ -135,7 +139,7 @@ def _attention_forward(q: mx.array, k: mx.array, v: mx.array, mask: mx.array | N
                 weighted = s @ values
                 np.divide(weighted, total, out=out[b, first : first + n, h])
 
-    _run_on_workers(work)
+    run_on_workers(work)
     return mx.array(out).transpose(0, 2, 1, 3)
 
 
@@ -164,31 +168,65 @@ def numpy_attention(q: mx.array, k: mx.array, v: mx.array, scale: float, mask: m
     return _numpy_attention(q, k, v, no_mask if mask is None else mask, mx.array(scale, dtype=mx.float32))
 
 
-def _gelu_forward(x: mx.array) -> mx.array:
+def _map_elements(x: mx.array, kernel) -> mx.array:
+    """``kernel(block, out)`` over blocks of ``ELEMENT_BLOCK`` elements of ``x``, on the workers."""
     mx.eval(x)
-    flat = np.asarray(x).reshape(-1, x.shape[-1])
+    flat = np.asarray(x).reshape(-1)
     out = np.empty(flat.shape, np.float32)
-    _record_scratch(out.nbytes)
-    rows = len(flat)
-    c, a = np.float32(_GELU_C), np.float32(0.044715)
+    record_scratch(out.nbytes)
+    total = len(flat)
 
     def work(index: int, workers: int) -> None:
-        per = -(-rows // workers)
-        for first in range(index * per, min(rows, (index + 1) * per), GELU_ROWS):
-            xs = flat[first : first + GELU_ROWS]
-            u = out[first : first + GELU_ROWS]
-            np.multiply(xs, xs, out=u)
-            u *= xs
-            u *= a
-            u += xs
-            u *= c
-            np.tanh(u, out=u)
-            u += 1
-            u *= xs
-            u *= np.float32(0.5)
+        per = -(-total // workers)
+        for first in range(index * per, min(total, (index + 1) * per), ELEMENT_BLOCK):
+            last = min(first + ELEMENT_BLOCK, (index + 1) * per, total)
+            kernel(flat[first:last], out[first:last])
 
-    _run_on_workers(work)
+    run_on_workers(work)
     return mx.array(out).reshape(x.shape)
+
+
+def _gelu_kernel(xs: np.ndarray, u: np.ndarray) -> None:
+    np.multiply(xs, xs, out=u)
+    u *= xs
+    u *= np.float32(0.044715)
+    u += xs
+    u *= np.float32(_GELU_C)
+    np.tanh(u, out=u)
+    u += 1
+    u *= xs
+    u *= np.float32(0.5)
+
+
+def _silu_kernel(xs: np.ndarray, u: np.ndarray) -> None:
+    np.negative(xs, out=u)
+    with np.errstate(over="ignore"):
+        np.exp(u, out=u)  # inf for large negative inputs: x / inf gives the same -0 as MLX
+    u += 1
+    np.divide(xs, u, out=u)
+
+
+def _gelu_forward(x: mx.array) -> mx.array:
+    return _map_elements(x, _gelu_kernel)
+
+
+@mx.custom_function
+def numpy_silu(x: mx.array) -> mx.array:
+    """``nn.silu`` for float32 input, on the CPU worker threads (MLX's CPU ``exp`` is scalar)."""
+    return _map_elements(x, _silu_kernel)
+
+
+@numpy_silu.vjp
+def _numpy_silu_vjp(primal, cotangent, output):
+    return mx.vjp(nn.silu, [primal], [cotangent])[1][0]
+
+
+def silu(x: mx.array) -> mx.array:
+    """SiLU by backend: NumPy's on the CPU in float32 (arrays of at least ``ELEMENT_BLOCK``
+    elements), MLX's otherwise."""
+    if x.dtype == mx.float32 and x.size >= ELEMENT_BLOCK and mx.default_device().type == mx.DeviceType.cpu:
+        return numpy_silu(x)
+    return nn.silu(x)
 
 
 @mx.custom_function

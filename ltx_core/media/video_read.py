@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
 
-import imageio_ffmpeg
 import mlx.core as mx
 import numpy as np
 
@@ -21,33 +21,49 @@ from ltx_core.media.image import resize_and_center_crop
 FrameTransform = Callable[[np.ndarray], np.ndarray]
 
 
-def iter_video_frames(path: PathLike, max_frames: int | None = None) -> Iterator[np.ndarray]:
+def iter_video_frames(
+    path: PathLike, max_frames: int | None = None, size: tuple[int, int] | None = None
+) -> Iterator[np.ndarray]:
     """Decoded frames of the first video stream, uint8 RGB (H, W, 3), one at a time.
 
-    Closing the iterator (or dropping it) stops ffmpeg. Unreadable input raises ``MediaReadError``
-    at the first ``next``.
+    ``size`` (width, height, as ``probe_video`` gives it, rotation applied) saves probing the
+    file again. Closing the iterator (or dropping it) stops ffmpeg. Unreadable input raises
+    ``MediaReadError`` at the first ``next``.
+
+    ffmpeg is started in its own session (Ctrl-C in the terminal stops the app, which stops it)
+    without a ``preexec_fn``: Python code run between fork and exec can deadlock on a lock another
+    thread held at the fork (seen: the studio's OpenSSL lock, a forked child spinning for good).
     """
     name = os.fspath(path)
     if not os.path.isfile(name):
         raise MediaReadError(f"cannot read {name} as a video: no such file")
-    output = ["-map", "0:v:0"] + (["-frames:v", str(int(max_frames))] if max_frames is not None else [])
-    reader = imageio_ffmpeg.read_frames(name, pix_fmt="rgb24", input_params=["-nostdin"], output_params=output)
-    try:
+    if size is None:
+        info = probe_video(name)
+        size = (info.width, info.height)
+    width, height = size
+    frame_bytes = width * height * 3
+    limit = ["-frames:v", str(int(max_frames))] if max_frames is not None else []
+    command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", name, "-map", "0:v:0", *limit,
+               "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]  # fmt: skip
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
+                                   start_new_session=True)  # fmt: skip
+        frames = 0
         try:
-            meta = next(reader)
-        except (OSError, RuntimeError, StopIteration, KeyError, ValueError, IndexError) as error:
-            raise MediaReadError(f"cannot read {name} as a video: {_tail(str(error))}") from None
-        width, height = meta["size"]
-        while True:
-            try:
-                data = next(reader)
-            except StopIteration:
-                return
-            except RuntimeError as error:
-                raise MediaReadError(f"cannot read {name} as a video: {_tail(str(error))}") from None
-            yield np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3)
-    finally:
-        reader.close()
+            while True:
+                data = process.stdout.read(frame_bytes)
+                if len(data) < frame_bytes:
+                    break
+                frames += 1
+                yield np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3)
+            if process.wait() != 0 and frames == 0:
+                log.seek(0)
+                raise MediaReadError(f"cannot read {name} as a video: {_tail(log.read()) or 'ffmpeg failed'}")
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+            process.stdout.close()
 
 
 def check_frame_count(num_frames: int) -> None:
@@ -84,7 +100,7 @@ def read_video_frames(
         )
     out = np.empty((wanted, height, width, 3), dtype=np.float32)
     count = 0
-    for frame in iter_video_frames(path, max_frames=wanted):
+    for frame in iter_video_frames(path, max_frames=wanted, size=(info.width, info.height)):
         resized = resize_and_center_crop(frame, height, width)
         out[count] = resized if frame_transform is None else frame_transform(resized)
         count += 1

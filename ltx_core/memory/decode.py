@@ -37,10 +37,22 @@ VOCODER_COPIES = 20.0
 # the pixels are held as float32 twice (read, normalised) and once in the compute dtype.
 ENCODER_INPUT_UNFOLD_COPIES = 2.5
 ENCODER_LEVEL_UNFOLD_COPIES = 5.2
+# On the CPU backend in float32 the 3x3x3 convolutions run as Winograd products over bands of rows
+# (``components/cpu_winograd``): no unfolded inputs, a transposed copy of the input and the output
+# in NumPy beside MLX's. Decoder: 16 last-level activations (measured 20-25 on the fixture's
+# decoder, whose inner levels weigh more, and 10.7 on the 19B decoder at 768x512x9, 3.27 GiB).
+# Encoder: 7 of its widest level (measured 5.9 tiled and 6.7 untiled on the fixture).
+WINOGRAD_LEVEL_COPIES = 16.0
+WINOGRAD_ENCODER_COPIES = 7.0
+
+
+def winograd_convolutions(backend: str, dtype: str) -> bool:
+    """Whether the VAE's convolutions take the CPU's Winograd path (``cpu_winograd.supported``)."""
+    return backend == "cpu" and dtype == "float32"
 
 
 def video_decode_stage(
-    vae: dict, frames: int, height: int, width: int, dtype: str, tiling: Any | None
+    vae: dict, frames: int, height: int, width: int, dtype: str, tiling: Any | None, backend: str = "metal"
 ) -> StageEstimate:
     """The video decoder, tile by tile: its last level (``decoder_base_channels`` wide at 1/patch of
     the output size) dominates; tiled decoding also keeps two temporal groups of output."""
@@ -73,7 +85,8 @@ def video_decode_stage(
     p = config.patch_size
     voxels = tile_out[0] * (tile_out[1] // p) * (tile_out[2] // p)
     latent_and_noise = 2 * config.latent_channels * math.prod(latent) * b
-    working = VAE_LEVEL_COPIES * last_channels * voxels * b + outputs + latent_and_noise
+    copies = WINOGRAD_LEVEL_COPIES if winograd_convolutions(backend, dtype) else VAE_LEVEL_COPIES
+    working = copies * last_channels * voxels * b + outputs + latent_and_noise
     note = "untiled" if tiling is None else f"tile {tile_out[2]}x{tile_out[1]}x{tile_out[0]}"
     return StageEstimate("video decode", weights, int(working), note)
 
@@ -155,7 +168,7 @@ def audio_decode_stage(audio_vae: dict, vocoder: dict, frames: int, fps: float, 
 
 
 def video_encode_stage(
-    vae: dict, frames: int, height: int, width: int, dtype: str, tiling: Any | None = None
+    vae: dict, frames: int, height: int, width: int, dtype: str, tiling: Any | None = None, backend: str = "metal"
 ) -> StageEstimate:
     """The video encoder on ``frames`` pixel frames (an edit's source): its weights and, for the
     largest tile (``tiling``: the preset's ``VaeTiling`` as ``tiled_encode`` cuts it; None: the whole
@@ -181,8 +194,11 @@ def video_encode_stage(
             sums = 2 * config.latent_channels * math.prod(_latent_fhw(frames, height, width)) * b
     p = config.patch_size
     voxels = tile[0] * (tile[1] // p) * (tile[2] // p)
-    unfolded = 27 * voxels * max(ENCODER_INPUT_UNFOLD_COPIES * config.in_channels * p * p,
-                                 ENCODER_LEVEL_UNFOLD_COPIES * config.latent_channels)  # fmt: skip
+    if winograd_convolutions(backend, dtype):
+        unfolded = WINOGRAD_ENCODER_COPIES * voxels * max(config.in_channels * p * p, config.latent_channels)
+    else:
+        unfolded = 27 * voxels * max(ENCODER_INPUT_UNFOLD_COPIES * config.in_channels * p * p,
+                                     ENCODER_LEVEL_UNFOLD_COPIES * config.latent_channels)  # fmt: skip
     pixels = config.in_channels * frames * height * width * (2 * 4 + b)
     note = "untiled" if tile == (frames, height, width) else f"tile {tile[2]}x{tile[1]}x{tile[0]}"
     return StageEstimate("encode", weights, int(unfolded * b + pixels + sums), f"{note}, {frames} frames")

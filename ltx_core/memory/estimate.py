@@ -376,7 +376,7 @@ def estimate_memory(
     if encode_frames:
         encode_tiling = tiling if encode_tiled else None
         estimates.append(video_encode_stage(checkpoint_config["vae"], encode_frames, height, width, compute_dtype,
-                                            encode_tiling))  # fmt: skip
+                                            encode_tiling, backend))  # fmt: skip
     for index, stage in enumerate(stages):
         h, w = round(height / stage.downscale), round(width / stage.downscale)
         passes = guidance if stage.guided else single
@@ -385,8 +385,10 @@ def estimate_memory(
             carried = estimates[-1].weights + prompt_embedding_bytes(transformer, guidance, audio, compute_dtype, text_tokens)
             estimates.append(upsample_stage(upsampler_config, frames, h, w, compute_dtype, carried))
     vae = checkpoint_config["vae"]
-    decode = diffusion_decode_stage if vae.get("_class_name") == DIFFUSION_VAE_CLASS else video_decode_stage
-    estimates.append(decode(vae, frames, height, width, compute_dtype, tiling))
+    if vae.get("_class_name") == DIFFUSION_VAE_CLASS:
+        estimates.append(diffusion_decode_stage(vae, frames, height, width, compute_dtype, tiling))
+    else:
+        estimates.append(video_decode_stage(vae, frames, height, width, compute_dtype, tiling, backend))
     if audio:
         sections = checkpoint_config["audio_vae"], checkpoint_config["vocoder"]
         estimates.append(audio_decode_stage(*sections, frames, fps, compute_dtype))

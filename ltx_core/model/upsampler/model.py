@@ -11,6 +11,8 @@ import math
 import mlx.core as mx
 import mlx.nn as nn
 
+from ltx_core.components import cpu_winograd
+from ltx_core.components.cpu_numpy import silu
 from ltx_core.errors import InputShapeError
 from ltx_core.model.upsampler.config import RATIONAL_SCALES, UpsamplerConfig
 from ltx_core.model.video_vae.ops import PerChannelStatistics, depth_to_space
@@ -29,6 +31,9 @@ class Conv(nn.Module):
         self.padding = kernel_size // 2
 
     def __call__(self, x: mx.array) -> mx.array:
+        if self.dims == 3 and self.padding == 1 and cpu_winograd.supported(x, self.weight, (1, 1, 1)):
+            padded = mx.pad(x, [(0, 0), (1, 1), (1, 1), (1, 1), (0, 0)])
+            return cpu_winograd.winograd_conv3d(padded, self.weight, self.bias)  # the CPU backend's fast path
         conv = mx.conv3d if self.dims == 3 else mx.conv2d
         return conv(x, self.weight, padding=self.padding) + self.bias
 
@@ -46,9 +51,9 @@ class ResBlock(nn.Module):
         self.norm2 = group_norm(channels)
 
     def __call__(self, x: mx.array) -> mx.array:
-        h = nn.silu(self.norm1(self.conv1(x)))
+        h = silu(self.norm1(self.conv1(x)))
         h = self.norm2(self.conv2(h))
-        return nn.silu(h + x)
+        return silu(h + x)
 
 
 def _per_frame(fn, x: mx.array) -> mx.array:
@@ -172,7 +177,7 @@ class LatentUpsampler(nn.Module):
         return x.transpose(0, 4, 1, 2, 3)
 
     def _forward(self, x: mx.array) -> mx.array:
-        x = nn.silu(self.initial_norm(self.initial_conv(x)))
+        x = silu(self.initial_norm(self.initial_conv(x)))
         for block in self.res_blocks:
             x = block(x)
         x = self.upsampler(x)

@@ -7,6 +7,7 @@ import math
 import mlx.core as mx
 import mlx.nn as nn
 
+from ltx_core.components.cpu_numpy import silu
 from ltx_core.model.transformer.embeddings import TimestepEmbedding
 from ltx_core.model.video_vae.ops import CausalConv3d, Conv3d, depth_to_space, make_norm, space_to_depth
 
@@ -67,7 +68,7 @@ class ResnetBlock3D(nn.Module):
             ada = self.scale_shift_table[None].astype(x.dtype) + timestep_embed.reshape(batch, 4, -1)
             shift1, scale1, shift2, scale2 = (ada[:, i].reshape(batch, 1, 1, 1, -1) for i in range(4))
             h = h * (1 + scale1) + shift1
-        h = self.conv1(nn.silu(h), causal=causal)
+        h = self.conv1(silu(h), causal=causal)
         if self.inject_noise:
             keys = mx.random.split(key if key is not None else mx.random.key(0))
         if self.inject_noise:
@@ -75,7 +76,7 @@ class ResnetBlock3D(nn.Module):
         h = self.norm2(h)
         if self.timestep_conditioning:
             h = h * (1 + scale2) + shift2
-        h = self.conv2(nn.silu(h), causal=causal)
+        h = self.conv2(silu(h), causal=causal)
         if self.inject_noise:
             h = self._spatial_noise(h, self.per_channel_scale2, keys[1])
         if self.has_shortcut:

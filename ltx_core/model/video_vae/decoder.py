@@ -5,6 +5,7 @@ from __future__ import annotations
 import mlx.core as mx
 import mlx.nn as nn
 
+from ltx_core.components.cpu_numpy import silu
 from ltx_core.errors import InputShapeError
 from ltx_core.model.video_vae.blocks import DepthToSpaceUpsample, ResnetBlock3D, TimeEmbedder, UNetMidBlock3D
 from ltx_core.model.video_vae.config import DECODER_BLOCKS, VideoVAEConfig, block_params
@@ -132,5 +133,5 @@ class VideoDecoder(nn.Module):
             ada = self.last_scale_shift_table[None].astype(x.dtype) + embed
             shift, scale_ = (ada[:, i].reshape(batch, 1, 1, 1, -1) for i in range(2))
             x = x * (1 + scale_) + shift
-        x = self.conv_out(nn.silu(x), causal=self.causal)
+        x = self.conv_out(silu(x), causal=self.causal)
         return unpatchify(x, self.config.patch_size).transpose(0, 4, 1, 2, 3)

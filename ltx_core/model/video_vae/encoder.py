@@ -5,6 +5,7 @@ from __future__ import annotations
 import mlx.core as mx
 import mlx.nn as nn
 
+from ltx_core.components.cpu_numpy import silu
 from ltx_core.errors import InputShapeError
 from ltx_core.model.video_vae.blocks import ResnetBlock3D, SpaceToDepthDownsample, UNetMidBlock3D
 from ltx_core.model.video_vae.config import ENCODER_BLOCKS, VideoVAEConfig, block_params
@@ -69,6 +70,6 @@ class VideoEncoder(nn.Module):
         x = self.conv_in(x)
         for block in self.down_blocks:
             x = block(x)
-        x = self.conv_out(nn.silu(self.conv_norm_out(x)))
+        x = self.conv_out(silu(self.conv_norm_out(x)))
         means = x[..., : self.latent_channels]
         return self.per_channel_statistics.normalize(means, channel_axis=-1).transpose(0, 4, 1, 2, 3)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import mlx.core as mx
 import mlx.nn as nn
 
+from ltx_core.components import cpu_winograd
+
 
 def pad_axis(x: mx.array, axis: int, pad: int, mode: str) -> mx.array:
     """Pad ``pad`` elements on both sides of ``axis`` as ``torch.nn.Conv3d(padding_mode=mode)`` does."""
@@ -75,6 +77,8 @@ class Conv3d(nn.Module):
         if self.weight.shape[1:4] == (1, 1, 1) and self.stride == (1, 1, 1):
             w = self.weight.reshape(self.weight.shape[0], -1)
             return x @ w.T + self.bias
+        if cpu_winograd.supported(x, self.weight, self.stride):  # the CPU backend's fast path, float32
+            return cpu_winograd.winograd_conv3d(x, self.weight, self.bias)
         return mx.conv3d(x, self.weight, stride=self.stride) + self.bias
 
 
