@@ -18,10 +18,12 @@ import json
 import sys
 import time
 
+import ltx_core  # noqa: F401  (OpenBLAS before mlx)
+
+# isort: split
 import mlx.core as mx
 from mlx.utils import tree_map
 
-import ltx_core  # noqa: F401  (OpenBLAS before mlx)
 from bench.flops import parse_sizes
 from ltx_core.backend import backend_name, loaded_blas
 from ltx_core.components import cpu_numpy
