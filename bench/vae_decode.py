@@ -70,7 +70,7 @@ def conv_flops(decoder: VideoDecoder, latent: mx.array) -> int:
 
     ops.Conv3d.__call__ = counting
     fast_path = ops.cpu_winograd.supported
-    ops.cpu_winograd.supported = lambda *args: False  # the NumPy path would run the decode to count
+    ops.cpu_winograd.supported = lambda *args, **kwargs: False  # the NumPy path would run the decode to count
     try:
         decoder(latent, key=mx.random.key(0))
     finally:

@@ -2,10 +2,12 @@
 and GELU over two streams bit-identically, the float32 NumPy attention and GELU to float32
 rounding (with MLX's own gradients); the VAE padding matches a gather."""
 
-import ltx_core  # noqa: F401
+import ltx_core  # noqa: F401  (OpenBLAS before mlx)
+
+# isort: split
 import mlx.core as mx
-from mlx import nn
 import pytest
+from mlx import nn
 
 from ltx_core.components import cpu_attention, cpu_numpy, cpu_winograd
 from ltx_core.model.transformer.block import parallel_gelu_approx
@@ -151,3 +153,21 @@ def test_numpy_silu_matches_mlx():
     assert relative_error(ours, nn.silu(h)) < 2e-6 and not mx.isnan(ours).any().item()
     grad = mx.grad(lambda x: (cpu_numpy.numpy_silu(x) ** 2).sum())(h)
     assert relative_error(grad, mx.grad(lambda x: (nn.silu(x) ** 2).sum())(h)) < 1e-5
+
+
+@pytest.mark.parametrize("space_mode", ["zeros", "reflect", "replicate", "circular"])
+@pytest.mark.parametrize("causal", [True, False])
+def test_winograd_pads_as_the_vae_convolution_does(space_mode, causal):
+    """The VAE's convolution (time padding by edge frames, space by the mode) with the padding done
+    in the Winograd copy equals MLX's conv3d of the MLX-padded input, values and gradients."""
+    from ltx_core.model.video_vae.ops import CausalConv3d
+
+    conv = CausalConv3d(6, 5, padding_mode=space_mode)
+    conv.update({"conv": {"weight": mx.random.normal((5, 3, 3, 3, 6), key=mx.random.key(1)) * 0.2,
+                          "bias": mx.random.normal((5,), key=mx.random.key(2))}})  # fmt: skip
+    x = mx.random.normal((2, 3, 7, 10, 6), key=mx.random.key(0))
+    expected = mx.conv3d(conv.pad(x, causal), conv.conv.weight) + conv.conv.bias
+    assert relative_error(conv(x, causal), expected) < 2e-6
+    ours = mx.grad(lambda x: (conv(x, causal) ** 2).sum())(x)
+    reference = mx.grad(lambda x: ((mx.conv3d(conv.pad(x, causal), conv.conv.weight) + conv.conv.bias) ** 2).sum())(x)
+    assert relative_error(ours, reference) < 1e-5

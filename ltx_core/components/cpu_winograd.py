@@ -18,6 +18,9 @@ their NumPy bytes are recorded in ``cpu_numpy``'s scratch peak for the ledger.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import mlx.core as mx
 import numpy as np
 
@@ -26,8 +29,9 @@ from ltx_core.components import cpu_numpy
 BAND_ROWS = 8  # output rows per band: 4 tile rows keep a band's transformed input and products near the caches
 
 
-def supported(x: mx.array, weight: mx.array, stride: tuple[int, int, int]) -> bool:
-    """A stride-1 3x3x3 float32 convolution of a padded channels-last input on the CPU."""
+def supported(x: mx.array, weight: mx.array, stride: tuple[int, int, int], padded: bool = True) -> bool:
+    """A stride-1 3x3x3 float32 convolution of a channels-last input on the CPU (``padded``: the
+    input is padded already, so each of its axes needs the kernel's 3)."""
     return (
         mx.default_device().type == mx.DeviceType.cpu
         and x.dtype == mx.float32
@@ -35,7 +39,7 @@ def supported(x: mx.array, weight: mx.array, stride: tuple[int, int, int]) -> bo
         and tuple(weight.shape[1:4]) == (3, 3, 3)
         and tuple(stride) == (1, 1, 1)
         and x.ndim == 5
-        and min(x.shape[1:4]) >= 3
+        and min(x.shape[1:4]) >= (3 if padded else 1)
     )
 
 
@@ -88,9 +92,54 @@ def _output_transform(m: np.ndarray, bias: np.ndarray, target: np.ndarray) -> No
     target += bias
 
 
-def _conv_forward(x: mx.array, weight: mx.array, bias: mx.array) -> mx.array:
+@dataclass(frozen=True)
+class Padding:
+    """Padding the convolution applies itself while it copies its input: frames before and after
+    (``time_mode`` "replicate": the edge frame repeated, or "zeros") and one row and column on each
+    side (``space_mode`` as ``torch.nn.Conv3d``'s ``padding_mode``)."""
+
+    time_before: int
+    time_after: int
+    time_mode: str = "replicate"
+    space_mode: str = "zeros"
+
+
+def _pad_in_place(columns: np.ndarray, height: int, width: int, frames: int, padding: Padding) -> None:
+    """Fill the borders of ``columns`` ``(H+2, W+2, Fp, C)`` whose interior holds the input."""
+    inner = columns[1 : height + 1, 1 : width + 1]
+    first, last = padding.time_before, padding.time_before + frames
+    if padding.time_mode == "zeros":
+        inner[:, :, :first] = 0.0
+        inner[:, :, last:] = 0.0
+    else:
+        inner[:, :, :first] = inner[:, :, first : first + 1]
+        inner[:, :, last:] = inner[:, :, last - 1 : last]
+    # rows first, then whole columns (corners included)
+    for axis, size in ((0, height), (1, width)):
+        if padding.space_mode == "zeros":
+            columns[_edge(axis, 0, height, width)] = 0.0
+            columns[_edge(axis, size + 1, height, width)] = 0.0
+        else:
+            source = {"reflect": (2, size - 1), "replicate": (1, size), "circular": (size, 1)}[padding.space_mode]
+            columns[_edge(axis, 0, height, width)] = columns[_edge(axis, source[0], height, width)]
+            columns[_edge(axis, size + 1, height, width)] = columns[_edge(axis, source[1], height, width)]
+
+
+def _edge(axis: int, position: int, height: int, width: int) -> tuple[slice, slice]:
+    """Row (axis 0) or column (axis 1) ``position`` of the padded ``(H+2, W+2)`` plane."""
+    rows, cols = slice(0, height + 2), slice(0, width + 2)
+    line = slice(position, position + 1)
+    return (line, cols) if axis == 0 else (rows, line)
+
+
+def _conv_forward(x: mx.array, weight: mx.array, bias: mx.array, padding: Padding | None = None) -> mx.array:
     mx.eval(x, weight, bias)
-    batch, padded_frames, padded_h, padded_w, channels = x.shape
+    if padding is None:
+        batch, padded_frames, padded_h, padded_w, channels = x.shape
+    else:
+        batch, frames_in, height_in, width_in, channels = x.shape
+        padded_frames = frames_in + padding.time_before + padding.time_after
+        padded_h, padded_w = height_in + 2, width_in + 2
     frames, height, width = padded_frames - 2, padded_h - 2, padded_w - 2
     out_channels = weight.shape[0]
     even_h, even_w = height + height % 2, width + width % 2  # odd sizes: one zero row/column more, cropped
@@ -114,7 +163,12 @@ def _conv_forward(x: mx.array, weight: mx.array, bias: mx.array) -> mx.array:
     cpu_numpy.record_scratch(columns.nbytes + y.nbytes + cpu_numpy.WORKERS * per_worker * 4)
 
     for item in range(batch):
-        columns[:padded_h, :padded_w] = np.asarray(x[item]).transpose(1, 2, 0, 3)
+        if padding is None:
+            columns[:padded_h, :padded_w] = np.asarray(x[item]).transpose(1, 2, 0, 3)
+        else:
+            frames_at = slice(padding.time_before, padding.time_before + frames_in)
+            columns[1 : height_in + 1, 1 : width_in + 1, frames_at] = np.asarray(x[item]).transpose(1, 2, 0, 3)
+            _pad_in_place(columns, height_in, width_in, frames_in, padding)
 
         def work(index: int, workers: int, item: int = item) -> None:
             v = np.empty((4, 4, band_tiles, tile_cols, padded_frames, channels), np.float32)
@@ -154,3 +208,30 @@ def _winograd_vjp(primals, cotangent, output):
         return mx.conv3d(x, weight) + bias
 
     return tuple(mx.vjp(reference, list(primals), [cotangent])[1])
+
+
+def padded_conv3d(
+    x: mx.array, weight: mx.array, bias: mx.array, padding: Padding, pad: Callable[[mx.array], mx.array]
+) -> mx.array:
+    """``mx.conv3d(pad(x), weight) + bias``, where ``pad`` is the caller's MLX padding and
+    ``padding`` says the same in this module's terms: the padding is done in the transposed copy
+    the Winograd path makes anyway (no padded array in MLX). Gradients go through ``pad`` and
+    ``mx.conv3d``."""
+
+    @mx.custom_function
+    def conv(x: mx.array, weight: mx.array, bias: mx.array) -> mx.array:
+        return _conv_forward(x, weight, bias, padding)
+
+    @conv.vjp
+    def _vjp(primals, cotangent, output):
+        def reference(x, weight, bias):
+            return mx.conv3d(pad(x), weight) + bias
+
+        return tuple(mx.vjp(reference, list(primals), [cotangent])[1])
+
+    return conv(x, weight, bias)
+
+
+def supports_padding(x: mx.array, padding: Padding) -> bool:
+    """Whether ``padded_conv3d`` can pad ``x`` itself (reflection needs two rows and columns)."""
+    return padding.space_mode != "reflect" or min(x.shape[2:4]) >= 2

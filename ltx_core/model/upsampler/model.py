@@ -31,11 +31,16 @@ class Conv(nn.Module):
         self.padding = kernel_size // 2
 
     def __call__(self, x: mx.array) -> mx.array:
-        if self.dims == 3 and self.padding == 1 and cpu_winograd.supported(x, self.weight, (1, 1, 1)):
-            padded = mx.pad(x, [(0, 0), (1, 1), (1, 1), (1, 1), (0, 0)])
-            return cpu_winograd.winograd_conv3d(padded, self.weight, self.bias)  # the CPU backend's fast path
+        winograd = self.dims == 3 and cpu_winograd.supported(x, self.weight, (1, 1, 1), padded=False)
+        if winograd and self.padding == 1:
+            padding = cpu_winograd.Padding(1, 1, "zeros", "zeros")  # the CPU's Winograd path pads as it copies
+            return cpu_winograd.padded_conv3d(x, self.weight, self.bias, padding, self._zero_pad)
         conv = mx.conv3d if self.dims == 3 else mx.conv2d
         return conv(x, self.weight, padding=self.padding) + self.bias
+
+    @staticmethod
+    def _zero_pad(x: mx.array) -> mx.array:
+        return mx.pad(x, [(0, 0), (1, 1), (1, 1), (1, 1), (0, 0)])
 
 
 def group_norm(channels: int) -> nn.GroupNorm:

@@ -51,6 +51,16 @@ class CausalConv3d(nn.Module):
         self.padding_mode = padding_mode
 
     def __call__(self, x: mx.array, causal: bool = True) -> mx.array:
+        conv = self.conv
+        winograd = cpu_winograd.supported(x, conv.weight, conv.stride, padded=False)
+        if winograd and self.time_kernel == 3 and self.space_pad == 1:
+            before, after = (2, 0) if causal else (1, 1)
+            padding = cpu_winograd.Padding(before, after, "replicate", self.padding_mode)
+            if cpu_winograd.supports_padding(x, padding):  # the CPU's Winograd path pads as it copies
+                return cpu_winograd.padded_conv3d(x, conv.weight, conv.bias, padding, lambda t: self.pad(t, causal))
+        return conv(self.pad(x, causal))
+
+    def pad(self, x: mx.array, causal: bool = True) -> mx.array:
         k = self.time_kernel
         if k > 1:
             if causal:
@@ -59,8 +69,7 @@ class CausalConv3d(nn.Module):
                 half = (k - 1) // 2
                 x = mx.concatenate([mx.repeat(x[:, :1], half, axis=1), x, mx.repeat(x[:, -1:], half, axis=1)], axis=1)
         x = pad_axis(x, 2, self.space_pad, self.padding_mode)
-        x = pad_axis(x, 3, self.space_pad, self.padding_mode)
-        return self.conv(x)
+        return pad_axis(x, 3, self.space_pad, self.padding_mode)
 
 
 class Conv3d(nn.Module):
