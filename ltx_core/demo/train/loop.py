@@ -37,6 +37,10 @@ class Stage(Protocol):
     def export(self) -> None: ...
 
 
+# Adam's epsilon unless the stage sets ``adam_eps`` (optional, like ``validation``).
+ADAM_EPS = 1e-8
+
+
 def stage_validation(stage: Stage) -> dict[str, float]:
     """The stage's held-out metrics (``validation()``, optional: stages without one report none)."""
     validate = getattr(stage, "validation", None)
@@ -74,7 +78,8 @@ def format_duration(seconds: float) -> str:
 def run(stage: Stage, folder: Path, options: TrainOptions, log: Callable[[str], None] = _print) -> list[dict]:
     """Train ``stage`` up to ``options.steps`` and return the log records of this call."""
     state_dir = Path(folder) / stage.name
-    optimizer = optim.AdamW(learning_rate=options.learning_rate, weight_decay=0.0)
+    eps = getattr(stage, "adam_eps", ADAM_EPS)
+    optimizer = optim.AdamW(learning_rate=options.learning_rate, weight_decay=0.0, eps=eps)
     optimizer.init(stage.modules.trainable_parameters())
     start, history = 0, []
     if (state_dir / LOG_FILE).exists():
