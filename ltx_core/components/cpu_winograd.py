@@ -29,9 +29,8 @@ from ltx_core.components import cpu_numpy
 BAND_ROWS = 8  # output rows per band: 4 tile rows keep a band's transformed input and products near the caches
 
 
-def supported(x: mx.array, weight: mx.array, stride: tuple[int, int, int], padded: bool = True) -> bool:
-    """A stride-1 3x3x3 float32 convolution of a channels-last input on the CPU (``padded``: the
-    input is padded already, so each of its axes needs the kernel's 3)."""
+def supported(x: mx.array, weight: mx.array, stride: tuple[int, int, int]) -> bool:
+    """A stride-1 3x3x3 float32 convolution of a channels-last ``(B, F, H, W, C)`` input on the CPU."""
     return (
         mx.default_device().type == mx.DeviceType.cpu
         and x.dtype == mx.float32
@@ -39,7 +38,6 @@ def supported(x: mx.array, weight: mx.array, stride: tuple[int, int, int], padde
         and tuple(weight.shape[1:4]) == (3, 3, 3)
         and tuple(stride) == (1, 1, 1)
         and x.ndim == 5
-        and min(x.shape[1:4]) >= (3 if padded else 1)
     )
 
 
@@ -132,14 +130,11 @@ def _edge(axis: int, position: int, height: int, width: int) -> tuple[slice, sli
     return (line, cols) if axis == 0 else (rows, line)
 
 
-def _conv_forward(x: mx.array, weight: mx.array, bias: mx.array, padding: Padding | None = None) -> mx.array:
+def _conv_forward(x: mx.array, weight: mx.array, bias: mx.array, padding: Padding) -> mx.array:
     mx.eval(x, weight, bias)
-    if padding is None:
-        batch, padded_frames, padded_h, padded_w, channels = x.shape
-    else:
-        batch, frames_in, height_in, width_in, channels = x.shape
-        padded_frames = frames_in + padding.time_before + padding.time_after
-        padded_h, padded_w = height_in + 2, width_in + 2
+    batch, frames_in, height_in, width_in, channels = x.shape
+    padded_frames = frames_in + padding.time_before + padding.time_after
+    padded_h, padded_w = height_in + 2, width_in + 2
     frames, height, width = padded_frames - 2, padded_h - 2, padded_w - 2
     out_channels = weight.shape[0]
     even_h, even_w = height + height % 2, width + width % 2  # odd sizes: one zero row/column more, cropped
@@ -163,12 +158,9 @@ def _conv_forward(x: mx.array, weight: mx.array, bias: mx.array, padding: Paddin
     cpu_numpy.record_scratch(columns.nbytes + y.nbytes + cpu_numpy.WORKERS * per_worker * 4)
 
     for item in range(batch):
-        if padding is None:
-            columns[:padded_h, :padded_w] = np.asarray(x[item]).transpose(1, 2, 0, 3)
-        else:
-            frames_at = slice(padding.time_before, padding.time_before + frames_in)
-            columns[1 : height_in + 1, 1 : width_in + 1, frames_at] = np.asarray(x[item]).transpose(1, 2, 0, 3)
-            _pad_in_place(columns, height_in, width_in, frames_in, padding)
+        frames_at = slice(padding.time_before, padding.time_before + frames_in)
+        columns[1 : height_in + 1, 1 : width_in + 1, frames_at] = np.asarray(x[item]).transpose(1, 2, 0, 3)
+        _pad_in_place(columns, height_in, width_in, frames_in, padding)
 
         def work(index: int, workers: int, item: int = item) -> None:
             v = np.empty((4, 4, band_tiles, tile_cols, padded_frames, channels), np.float32)
@@ -193,21 +185,6 @@ def _conv_forward(x: mx.array, weight: mx.array, bias: mx.array, padding: Paddin
     if (even_h, even_w) != (height, width):
         y = y[:, :, :height, :width]
     return mx.array(y)
-
-
-@mx.custom_function
-def winograd_conv3d(x: mx.array, weight: mx.array, bias: mx.array) -> mx.array:
-    """``mx.conv3d(x, weight) + bias`` for a padded channels-last float32 ``x`` ``(B, F+2, H+2, W+2, C)``
-    and ``(O, 3, 3, 3, C)`` weights; gradients are ``mx.conv3d``'s."""
-    return _conv_forward(x, weight, bias)
-
-
-@winograd_conv3d.vjp
-def _winograd_vjp(primals, cotangent, output):
-    def reference(x, weight, bias):
-        return mx.conv3d(x, weight) + bias
-
-    return tuple(mx.vjp(reference, list(primals), [cotangent])[1])
 
 
 def padded_conv3d(

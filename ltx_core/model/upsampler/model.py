@@ -31,7 +31,7 @@ class Conv(nn.Module):
         self.padding = kernel_size // 2
 
     def __call__(self, x: mx.array) -> mx.array:
-        winograd = self.dims == 3 and cpu_winograd.supported(x, self.weight, (1, 1, 1), padded=False)
+        winograd = self.dims == 3 and cpu_winograd.supported(x, self.weight, (1, 1, 1))
         if winograd and self.padding == 1:
             padding = cpu_winograd.Padding(1, 1, "zeros", "zeros")  # the CPU's Winograd path pads as it copies
             return cpu_winograd.padded_conv3d(x, self.weight, self.bias, padding, self._zero_pad)

@@ -52,7 +52,7 @@ class CausalConv3d(nn.Module):
 
     def __call__(self, x: mx.array, causal: bool = True) -> mx.array:
         conv = self.conv
-        winograd = cpu_winograd.supported(x, conv.weight, conv.stride, padded=False)
+        winograd = cpu_winograd.supported(x, conv.weight, conv.stride)
         if winograd and self.time_kernel == 3 and self.space_pad == 1:
             before, after = (2, 0) if causal else (1, 1)
             padding = cpu_winograd.Padding(before, after, "replicate", self.padding_mode)
@@ -86,8 +86,6 @@ class Conv3d(nn.Module):
         if self.weight.shape[1:4] == (1, 1, 1) and self.stride == (1, 1, 1):
             w = self.weight.reshape(self.weight.shape[0], -1)
             return x @ w.T + self.bias
-        if cpu_winograd.supported(x, self.weight, self.stride):  # the CPU backend's fast path, float32
-            return cpu_winograd.winograd_conv3d(x, self.weight, self.bias)
         return mx.conv3d(x, self.weight, stride=self.stride) + self.bias
 
 
