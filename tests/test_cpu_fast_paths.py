@@ -150,6 +150,40 @@ def test_winograd_conv3d_matches_mlx(batch, frames, height, width, channels, out
         assert relative_error(a, r) < 1e-5
 
 
+@pytest.mark.parametrize("modulated", [False, True])
+def test_pixel_norm_silu_matches_mlx_alone_and_inside_the_convolution(modulated):
+    """The VAE's norm and SiLU (with the timestep's scale and shift) by NumPy, alone and done in
+    the Winograd convolution's input copy: values and gradients are MLX's."""
+    x = mx.random.normal((2, 3, 16, 16, 48), key=mx.random.key(0)) * 3
+    w = mx.random.normal((16, 3, 3, 3, 48), key=mx.random.key(1)) * 0.1
+    b = mx.random.normal((16,), key=mx.random.key(2))
+    scale = mx.random.normal((2, 1, 1, 1, 48), key=mx.random.key(3)) * 0.3 if modulated else None
+    shift = mx.random.normal((2, 1, 1, 1, 48), key=mx.random.key(4)) if modulated else None
+    step = cpu_numpy.PixelNormSilu(1e-8, scale, shift)
+    arrays = step.arrays()
+    assert cpu_numpy.fast_elementwise(x)
+    assert relative_error(cpu_numpy.pixel_norm_silu(x, 1e-8, scale, shift), step.reference(x, *arrays)) < 1e-6
+    padding = cpu_winograd.Padding(2, 0, "replicate", "zeros")
+
+    def pad(t):
+        t = mx.concatenate([t[:, :1], t[:, :1], t], axis=1)
+        return mx.pad(t, [(0, 0), (0, 0), (1, 1), (1, 1), (0, 0)])
+
+    def fused(x, w, b, *arrays):
+        return cpu_winograd.padded_conv3d(x, w, b, padding, pad, cpu_numpy.PixelNormSilu(1e-8, *arrays))
+
+    def reference(x, w, b, *arrays):
+        return mx.conv3d(pad(step.reference(x, *arrays)), w) + b
+
+    inputs = (x, w, b, *arrays)
+    assert relative_error(fused(*inputs), reference(*inputs)) < 2e-6
+    argnums = tuple(range(len(inputs)))
+    grads = mx.grad(lambda *a: (fused(*a) ** 2).sum(), argnums=argnums)(*inputs)
+    expected = mx.grad(lambda *a: (reference(*a) ** 2).sum(), argnums=argnums)(*inputs)
+    for got, want in zip(grads, expected):
+        assert relative_error(got, want) < 1e-5
+
+
 def test_winograd_is_only_taken_where_it_applies():
     x = mx.zeros((1, 5, 6, 6, 4))
     assert not cpu_winograd.supported(x, mx.zeros((4, 1, 1, 1, 4)), (1, 1, 1))  # 1x1x1: a matmul

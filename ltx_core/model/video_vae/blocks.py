@@ -7,9 +7,8 @@ import math
 import mlx.core as mx
 import mlx.nn as nn
 
-from ltx_core.components.cpu_numpy import silu
 from ltx_core.model.transformer.embeddings import TimestepEmbedding
-from ltx_core.model.video_vae.ops import CausalConv3d, Conv3d, depth_to_space, make_norm, space_to_depth
+from ltx_core.model.video_vae.ops import CausalConv3d, Conv3d, depth_to_space, make_norm, norm_silu_conv, space_to_depth
 
 
 class TimeEmbedder(nn.Module):
@@ -60,23 +59,18 @@ class ResnetBlock3D(nn.Module):
         timestep_embed: mx.array | None = None,
         key: mx.array | None = None,
     ) -> mx.array:
-        h = self.norm1(x)
+        scale1 = shift1 = scale2 = shift2 = None
         if self.timestep_conditioning:
             if timestep_embed is None:
                 raise ValueError("this block is timestep-conditioned: pass the timestep embedding")
             batch = x.shape[0]
             ada = self.scale_shift_table[None].astype(x.dtype) + timestep_embed.reshape(batch, 4, -1)
             shift1, scale1, shift2, scale2 = (ada[:, i].reshape(batch, 1, 1, 1, -1) for i in range(4))
-            h = h * (1 + scale1) + shift1
-        h = self.conv1(silu(h), causal=causal)
+        h = norm_silu_conv(self.norm1, self.conv1, x, scale1, shift1, causal)
         if self.inject_noise:
             keys = mx.random.split(key if key is not None else mx.random.key(0))
-        if self.inject_noise:
             h = self._spatial_noise(h, self.per_channel_scale1, keys[0])
-        h = self.norm2(h)
-        if self.timestep_conditioning:
-            h = h * (1 + scale2) + shift2
-        h = self.conv2(silu(h), causal=causal)
+        h = norm_silu_conv(self.norm2, self.conv2, h, scale2, shift2, causal)
         if self.inject_noise:
             h = self._spatial_noise(h, self.per_channel_scale2, keys[1])
         if self.has_shortcut:

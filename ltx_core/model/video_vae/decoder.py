@@ -5,11 +5,10 @@ from __future__ import annotations
 import mlx.core as mx
 import mlx.nn as nn
 
-from ltx_core.components.cpu_numpy import silu
 from ltx_core.errors import InputShapeError
 from ltx_core.model.video_vae.blocks import DepthToSpaceUpsample, ResnetBlock3D, TimeEmbedder, UNetMidBlock3D
 from ltx_core.model.video_vae.config import DECODER_BLOCKS, VideoVAEConfig, block_params
-from ltx_core.model.video_vae.ops import CausalConv3d, PerChannelStatistics, make_norm, unpatchify
+from ltx_core.model.video_vae.ops import CausalConv3d, PerChannelStatistics, make_norm, norm_silu_conv, unpatchify
 
 DECODE_NOISE_SCALE = 0.025
 DECODE_TIMESTEP = 0.05
@@ -127,11 +126,10 @@ class VideoDecoder(nn.Module):
             else:
                 x = block(x, causal=self.causal)
 
-        x = self.conv_norm_out(x)
+        shift = scale = None
         if self.timestep_conditioning:
             embed = self.last_time_embedder(scaled_t, x.dtype).reshape(batch, 2, -1)
             ada = self.last_scale_shift_table[None].astype(x.dtype) + embed
-            shift, scale_ = (ada[:, i].reshape(batch, 1, 1, 1, -1) for i in range(2))
-            x = x * (1 + scale_) + shift
-        x = self.conv_out(silu(x), causal=self.causal)
+            shift, scale = (ada[:, i].reshape(batch, 1, 1, 1, -1) for i in range(2))
+        x = norm_silu_conv(self.conv_norm_out, self.conv_out, x, scale, shift, self.causal)
         return unpatchify(x, self.config.patch_size).transpose(0, 4, 1, 2, 3)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import mlx.core as mx
 import mlx.nn as nn
 
-from ltx_core.components.cpu_numpy import silu
 from ltx_core.errors import InputShapeError
 from ltx_core.model.video_vae.blocks import ResnetBlock3D, SpaceToDepthDownsample, UNetMidBlock3D
 from ltx_core.model.video_vae.config import ENCODER_BLOCKS, VideoVAEConfig, block_params
-from ltx_core.model.video_vae.ops import CausalConv3d, PerChannelStatistics, make_norm, patchify
+from ltx_core.model.video_vae.ops import CausalConv3d, PerChannelStatistics, make_norm, norm_silu_conv, patchify
 
 
 def _encoder_block(name: str, params: dict, channels: int, config: VideoVAEConfig) -> tuple[nn.Module, int]:
@@ -70,6 +69,6 @@ class VideoEncoder(nn.Module):
         x = self.conv_in(x)
         for block in self.down_blocks:
             x = block(x)
-        x = self.conv_out(silu(self.conv_norm_out(x)))
+        x = norm_silu_conv(self.conv_norm_out, self.conv_out, x)
         means = x[..., : self.latent_channels]
         return self.per_channel_statistics.normalize(means, channel_axis=-1).transpose(0, 4, 1, 2, 3)

@@ -9,6 +9,7 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from ltx_core.components import cpu_winograd
+from ltx_core.components.cpu_numpy import PixelNormSilu, pixel_norm_silu, silu
 
 
 def pad_axis(x: mx.array, axis: int, pad: int, mode: str) -> mx.array:
@@ -50,14 +51,19 @@ class CausalConv3d(nn.Module):
         self.space_pad = kernel_size // 2
         self.padding_mode = padding_mode
 
-    def __call__(self, x: mx.array, causal: bool = True) -> mx.array:
+    def __call__(self, x: mx.array, causal: bool = True, prologue: PixelNormSilu | None = None) -> mx.array:
+        """``prologue``: a norm and SiLU applied to ``x`` first (by the CPU's Winograd path as it
+        copies its input)."""
         conv = self.conv
         winograd = cpu_winograd.supported(x, conv.weight, conv.stride)
         if winograd and self.time_kernel == 3 and self.space_pad == 1:
             before, after = (2, 0) if causal else (1, 1)
             padding = cpu_winograd.Padding(before, after, "replicate", self.padding_mode)
             if cpu_winograd.supports_padding(x, padding):  # the CPU's Winograd path pads as it copies
-                return cpu_winograd.padded_conv3d(x, conv.weight, conv.bias, padding, lambda t: self.pad(t, causal))
+                pad = lambda t: self.pad(t, causal)  # noqa: E731
+                return cpu_winograd.padded_conv3d(x, conv.weight, conv.bias, padding, pad, prologue)
+        if prologue is not None:
+            x = pixel_norm_silu(x, prologue.eps, prologue.scale, prologue.shift)
         return conv(self.pad(x, causal))
 
     def pad(self, x: mx.array, causal: bool = True) -> mx.array:
@@ -98,6 +104,31 @@ class PixelNorm(nn.Module):
 
     def __call__(self, x: mx.array) -> mx.array:
         return x * mx.rsqrt(mx.mean(mx.square(x), axis=-1, keepdims=True) + self.eps)
+
+
+def norm_silu(norm: nn.Module, x: mx.array, scale: mx.array | None = None, shift: mx.array | None = None) -> mx.array:
+    """``silu(norm(x) * (1 + scale) + shift)`` (without the modulation when ``scale`` is None), as
+    one fused pass for the pixel norm."""
+    if isinstance(norm, PixelNorm):
+        return pixel_norm_silu(x, norm.eps, scale, shift)
+    h = norm(x)
+    if scale is not None:
+        h = h * (1 + scale) + shift
+    return silu(h)
+
+
+def norm_silu_conv(
+    norm: nn.Module,
+    conv: CausalConv3d,
+    x: mx.array,
+    scale: mx.array | None = None,
+    shift: mx.array | None = None,
+    causal: bool = True,
+) -> mx.array:
+    """``conv(norm_silu(norm, x, scale, shift))``; the pixel norm goes into the convolution's input copy."""
+    if isinstance(norm, PixelNorm):
+        return conv(x, causal=causal, prologue=PixelNormSilu(norm.eps, scale, shift))
+    return conv(norm_silu(norm, x, scale, shift), causal=causal)
 
 
 def make_norm(norm_layer: str, channels: int, groups: int = 32, eps: float = 1e-6) -> nn.Module:
