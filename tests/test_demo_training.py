@@ -14,7 +14,7 @@ from mlx.utils import tree_flatten
 from ltx_core.demo import CHECKPOINT, demo_paths, install_trained_set, write_demo_set
 from ltx_core.demo.evaluate import evaluate
 from ltx_core.demo.train.data import ClipGeometry, held_out_captions, training_clip
-from ltx_core.demo.train.loop import TrainingError, TrainOptions, run
+from ltx_core.demo.train.loop import TrainingError, TrainOptions, learning_rate_schedule, run
 from ltx_core.demo.train.vae_stage import VAEStage
 from ltx_core.demo.train.weights import ParameterIndex, save_components
 from ltx_core.loader.components import load_transformer
@@ -49,6 +49,41 @@ def test_trained_weights_round_trip_through_the_loaders_bit_exactly(tmp_path: Pa
     assert reloaded.keys() == changed.keys()
     for name, value in changed.items():
         assert np.array_equal(reloaded[name], np.array(value)), name
+
+
+def test_learning_rate_decays_and_an_interrupted_run_resumes_on_its_schedule(tmp_path: Path):
+    options = TrainOptions(steps=4, learning_rate=1e-3, checkpoint_every=2, log_every=1, decay_to=0.1)
+    schedule = learning_rate_schedule(options)
+    assert [round(schedule(mx.array(step)).item(), 7) for step in range(5)] == [1e-3, 8.682e-4, 5.5e-4, 2.318e-4, 1e-4]
+    assert learning_rate_schedule(TrainOptions(steps=4)) == 2e-4  # constant unless asked
+
+    class PowerCut(RuntimeError):
+        pass
+
+    def stage(folder: Path, cut_at: int | None = None) -> VAEStage:
+        model = folder / "model"
+        if not model.exists():
+            write_demo_set(model)
+        vae = VAEStage(model / CHECKPOINT, SMALL, batch_size=1)
+        if cut_at is not None:
+            batch = vae.batch
+
+            def cut(step: int):
+                if step == cut_at:
+                    raise PowerCut
+                return batch(step)
+
+            vae.batch = cut
+        return vae
+
+    straight, cut = tmp_path / "straight", tmp_path / "cut"
+    run(stage(straight), straight, options, log=lambda _: None)
+    with pytest.raises(PowerCut):
+        run(stage(cut, cut_at=2), cut, options, log=lambda _: None)
+    run(stage(cut), cut, TrainOptions(**{**options.__dict__, "resume": True}), log=lambda _: None)
+    assert digest(straight / "vae" / "state.safetensors") == digest(cut / "vae" / "state.safetensors")
+    saved = mx.load(str(cut / "vae" / "state.safetensors"))
+    assert saved["optimizer/learning_rate"].item() == pytest.approx(schedule(mx.array(3)).item())
 
 
 def test_resumed_run_continues_bit_for_bit(tmp_path: Path):

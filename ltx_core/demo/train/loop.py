@@ -56,6 +56,16 @@ class TrainOptions:
     log_every: int = 10
     resume: bool = False
     validate_every: int = 0  # steps between held-out evaluations (at checkpoints); 0: never
+    # The learning rate at the last step as a fraction of ``learning_rate``: a cosine decay over
+    # ``steps`` (a resumed run continues it from the optimizer's saved step); 1: constant.
+    decay_to: float = 1.0
+
+
+def learning_rate_schedule(options: TrainOptions) -> float | Callable[[mx.array], mx.array]:
+    """The optimizer's learning rate: constant, or decaying by a cosine to ``decay_to`` of it."""
+    if options.decay_to == 1.0:
+        return options.learning_rate
+    return optim.cosine_decay(options.learning_rate, options.steps, options.learning_rate * options.decay_to)
 
 
 class TrainingError(ValueError):
@@ -79,7 +89,7 @@ def run(stage: Stage, folder: Path, options: TrainOptions, log: Callable[[str], 
     """Train ``stage`` up to ``options.steps`` and return the log records of this call."""
     state_dir = Path(folder) / stage.name
     eps = getattr(stage, "adam_eps", ADAM_EPS)
-    optimizer = optim.AdamW(learning_rate=options.learning_rate, weight_decay=0.0, eps=eps)
+    optimizer = optim.AdamW(learning_rate=learning_rate_schedule(options), weight_decay=0.0, eps=eps)
     optimizer.init(stage.modules.trainable_parameters())
     start, history = 0, []
     if (state_dir / LOG_FILE).exists():
