@@ -79,7 +79,7 @@ def test_caption_words_are_one_token_each_and_other_text_still_tokenizes(tmp_pat
     assert raw(caption).token_count == 1 + len(caption)
 
 
-def test_a_run_folder_starts_from_the_trained_layout_with_a_nearly_deterministic_posterior(tmp_path: Path):
+def test_a_run_folder_starts_from_the_trained_layout_nearly_deterministic_and_at_the_mean_log_mel(tmp_path: Path):
     from ltx_core.demo.train import prepare_folder
     from ltx_core.demo.train.vae_stage import INITIAL_LOG_VARIANCE, encoder_moments
 
@@ -88,6 +88,14 @@ def test_a_run_folder_starts_from_the_trained_layout_with_a_nearly_deterministic
     encoder = load_video_encoder(model / CHECKPOINT)
     means, log_var = encoder_moments(encoder, mx.random.uniform(-1, 1, (1, 3, 9, 64, 64), key=mx.random.key(0)))
     assert means.shape[-1] == 32 and float(mx.abs(log_var - INITIAL_LOG_VARIANCE).max()) == 0.0
+    # The audio decoder starts at the soundtracks' mean log-mel (mostly the log(1e-5) silence floor).
+    from ltx_core.demo.train.audio_stage import AudioStage
+
+    audio = AudioStage(model, SMALL, batch_size=2)
+    bias = audio.modules.decoder.conv_out.conv.bias
+    mel, _ = audio.batch(0)
+    assert bias.shape == (2,) and -11.5 < float(bias.min()) and float(bias.max()) < -8.5
+    assert abs(float(mx.mean(mel)) - float(mx.mean(bias))) < 1.5
 
 
 def test_audio_stage_gradients_reach_the_audio_vae_and_vocoder_and_export_round_trips(tmp_path: Path):
