@@ -96,6 +96,10 @@ def test_a_run_folder_starts_from_the_trained_layout_nearly_deterministic_and_at
     mel, _ = audio.batch(0)
     assert bias.shape == (2,) and -11.5 < float(bias.min()) and float(bias.max()) < -8.5
     assert abs(float(mx.mean(mel)) - float(mx.mean(bias))) < 1.5
+    # ... and its vocoder quiet, clear of the final tanh's saturation (random weights: rms 0.85).
+    mel, wave = audio.batch(1)
+    sound = audio.modules.vocoder(mel)
+    assert float(mx.sqrt(mx.mean(sound**2))) < 0.5 and float(mx.abs(sound).max()) < 0.99
 
 
 def test_audio_stage_gradients_reach_the_audio_vae_and_vocoder_and_export_round_trips(tmp_path: Path):

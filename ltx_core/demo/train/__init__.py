@@ -105,7 +105,7 @@ def prepare_folder(folder: Path) -> Path:
     """The run's ``model/`` folder, written on first use from the seeded random weights of the
     trained family's layout (``ltx_core.demo.TRAINED_LAYOUT_PATH``)."""
     from ltx_core.demo import CHECKPOINT, TRAINED_LAYOUT_PATH, write_demo_set
-    from ltx_core.demo.train.audio_stage import start_at_mean_log_mel
+    from ltx_core.demo.train.audio_stage import start_at_mean_log_mel, start_quiet_vocoder
     from ltx_core.demo.train.data import ClipGeometry
     from ltx_core.demo.train.vae_stage import start_nearly_deterministic
 
@@ -116,6 +116,7 @@ def prepare_folder(folder: Path) -> Path:
         write_demo_set(partial, TRAINED_LAYOUT_PATH)
         start_nearly_deterministic(partial / CHECKPOINT)
         start_at_mean_log_mel(partial / CHECKPOINT, ClipGeometry())
+        start_quiet_vocoder(partial / CHECKPOINT)
         _neutral_distilled_lora(partial)
         os.replace(partial, model)
     return model
