@@ -82,8 +82,8 @@ class StageDefaults:
     learning_rate: float
     batch_size: int
     # The learning rate at the last step as a fraction of ``learning_rate`` (cosine decay over the
-    # stage's steps). Every stage's held-out metric was still noisy at a constant rate: the VAE's
-    # held-out PSNR went 19.1, 19.9, 16.1, 20.2 dB at steps 500-1,250 (lr 2e-4, batch 2).
+    # stage's steps). At a constant rate the VAE's held-out PSNR kept swinging: 19.1, 19.9, 16.1,
+    # 20.2 dB at steps 500-1,250 (lr 2e-4, batch 2; 4 held-out clips).
     decay_to: float = 0.1
 
 
