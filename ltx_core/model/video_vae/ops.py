@@ -106,17 +106,6 @@ class PixelNorm(nn.Module):
         return x * mx.rsqrt(mx.mean(mx.square(x), axis=-1, keepdims=True) + self.eps)
 
 
-def norm_silu(norm: nn.Module, x: mx.array, scale: mx.array | None = None, shift: mx.array | None = None) -> mx.array:
-    """``silu(norm(x) * (1 + scale) + shift)`` (without the modulation when ``scale`` is None), as
-    one fused pass for the pixel norm."""
-    if isinstance(norm, PixelNorm):
-        return pixel_norm_silu(x, norm.eps, scale, shift)
-    h = norm(x)
-    if scale is not None:
-        h = h * (1 + scale) + shift
-    return silu(h)
-
-
 def norm_silu_conv(
     norm: nn.Module,
     conv: CausalConv3d,
@@ -125,10 +114,14 @@ def norm_silu_conv(
     shift: mx.array | None = None,
     causal: bool = True,
 ) -> mx.array:
-    """``conv(norm_silu(norm, x, scale, shift))``; the pixel norm goes into the convolution's input copy."""
+    """``conv(silu(norm(x) * (1 + scale) + shift))`` (no modulation when ``scale`` is None). The
+    pixel norm is the convolution's prologue: done in its input copy on the CPU's Winograd path."""
     if isinstance(norm, PixelNorm):
         return conv(x, causal=causal, prologue=PixelNormSilu(norm.eps, scale, shift))
-    return conv(norm_silu(norm, x, scale, shift), causal=causal)
+    h = norm(x)
+    if scale is not None:
+        h = h * (1 + scale) + shift
+    return conv(silu(h), causal=causal)
 
 
 def make_norm(norm_layer: str, channels: int, groups: int = 32, eps: float = 1e-6) -> nn.Module:
