@@ -51,14 +51,12 @@ def test_trained_weights_round_trip_through_the_loaders_bit_exactly(tmp_path: Pa
         assert np.array_equal(reloaded[name], np.array(value)), name
 
 
-def test_learning_rate_decays_and_an_interrupted_run_resumes_on_its_schedule(tmp_path: Path):
-    options = TrainOptions(steps=4, learning_rate=1e-3, checkpoint_every=2, log_every=1, decay_to=0.1)
-    schedule = learning_rate_schedule(options)
-    assert [round(schedule(mx.array(step)).item(), 7) for step in range(5)] == [1e-3, 8.682e-4, 5.5e-4, 2.318e-4, 1e-4]
-    assert learning_rate_schedule(TrainOptions(steps=4)) == 2e-4  # constant unless asked
+class PowerCut(RuntimeError):
+    pass
 
-    class PowerCut(RuntimeError):
-        pass
+
+def interrupted_and_straight_runs(tmp_path: Path, options: TrainOptions) -> tuple[Path, Path]:
+    """The same run twice: straight through, and cut before step 2 then resumed."""
 
     def stage(folder: Path, cut_at: int | None = None) -> VAEStage:
         model = folder / "model"
@@ -82,8 +80,39 @@ def test_learning_rate_decays_and_an_interrupted_run_resumes_on_its_schedule(tmp
         run(stage(cut, cut_at=2), cut, options, log=lambda _: None)
     run(stage(cut), cut, TrainOptions(**{**options.__dict__, "resume": True}), log=lambda _: None)
     assert digest(straight / "vae" / "state.safetensors") == digest(cut / "vae" / "state.safetensors")
+    return straight, cut
+
+
+def test_learning_rate_decays_and_an_interrupted_run_resumes_on_its_schedule(tmp_path: Path):
+    options = TrainOptions(steps=4, learning_rate=1e-3, checkpoint_every=2, log_every=1, decay_to=0.1)
+    schedule = learning_rate_schedule(options)
+    assert [round(schedule(mx.array(step)).item(), 7) for step in range(5)] == [1e-3, 8.682e-4, 5.5e-4, 2.318e-4, 1e-4]
+    assert learning_rate_schedule(TrainOptions(steps=4)) == 2e-4  # constant unless asked
+    _, cut = interrupted_and_straight_runs(tmp_path, options)
     saved = mx.load(str(cut / "vae" / "state.safetensors"))
     assert saved["optimizer/learning_rate"].item() == pytest.approx(schedule(mx.array(3)).item())
+
+
+def test_muon_takes_the_weight_matrices_warms_up_and_resumes_bit_for_bit(tmp_path: Path):
+    options = TrainOptions(
+        steps=4, learning_rate=1e-3, checkpoint_every=2, log_every=1, decay_to=0.1, matrix_learning_rate=0.02,
+        warmup_steps=2,
+    )  # fmt: skip
+    muon = learning_rate_schedule(options, options.matrix_learning_rate)
+    # Linear from a twentieth over the warmup, then the cosine over the remaining steps.
+    assert [round(muon(mx.array(step)).item(), 7) for step in range(5)] == [0.001, 0.0105, 0.02, 0.011, 0.002]
+    _, cut = interrupted_and_straight_runs(tmp_path, options)
+    saved = mx.load(str(cut / "vae" / "state.safetensors"))
+    muon_state = {k.removeprefix("optimizer/states.0.") for k in saved if k.startswith("optimizer/states.0.")}
+    adam_state = {k.removeprefix("optimizer/states.1.") for k in saved if k.startswith("optimizer/states.1.")}
+    assert "decoder.conv_out.conv.weight.v" in muon_state and "encoder.conv_in.conv.weight.v" in muon_state
+    assert {"decoder.conv_out.conv.bias.m", "decoder.last_scale_shift_table.m"} <= adam_state
+    assert not any(".bias." in k or "scale_shift_table" in k for k in muon_state)
+    assert saved["optimizer/states.0.learning_rate"].item() == pytest.approx(muon(mx.array(3)).item())
+    adam_options = TrainOptions(**{**options.__dict__, "matrix_learning_rate": 0.0, "resume": True, "steps": 6})
+    vae = VAEStage(cut / "model" / CHECKPOINT, SMALL, batch_size=1)
+    with pytest.raises(TrainingError, match="another optimizer"):
+        run(vae, cut, adam_options, log=lambda _: None)
 
 
 def test_resumed_run_continues_bit_for_bit(tmp_path: Path):

@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
                 steps=args.steps or defaults.steps, seed=args.seed, learning_rate=args.lr or defaults.learning_rate,
                 checkpoint_every=args.checkpoint_every, log_every=args.log_every, resume=args.resume,
                 validate_every=args.validate_every, decay_to=defaults.decay_to,
+                matrix_learning_rate=defaults.matrix_learning_rate, warmup_steps=defaults.warmup_steps,
             )  # fmt: skip
             run(stage, args.folder, options)
     except TrainingError as error:

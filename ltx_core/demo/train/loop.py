@@ -37,7 +37,6 @@ class Stage(Protocol):
     def export(self) -> None: ...
 
 
-# Adam's epsilon unless the stage sets ``adam_eps`` (optional, like ``validation``).
 ADAM_EPS = 1e-8
 
 
@@ -59,13 +58,38 @@ class TrainOptions:
     # The learning rate at the last step as a fraction of ``learning_rate``: a cosine decay over
     # ``steps`` (a resumed run continues it from the optimizer's saved step); 1: constant.
     decay_to: float = 1.0
+    # Muon's learning rate for the weight matrices (linear and convolution weights), AdamW's
+    # ``learning_rate`` then only for biases, norms and tables; 0: AdamW for every parameter.
+    matrix_learning_rate: float = 0.0
+    warmup_steps: int = 0  # linear warmup from 1/20 of each rate, then the constant or cosine rate
 
 
-def learning_rate_schedule(options: TrainOptions) -> float | Callable[[mx.array], mx.array]:
-    """The optimizer's learning rate: constant, or decaying by a cosine to ``decay_to`` of it."""
+def learning_rate_schedule(options: TrainOptions, rate: float | None = None) -> float | Callable[[mx.array], mx.array]:
+    """The rate ``rate`` (default ``learning_rate``) over the steps: constant or decaying by a cosine
+    to ``decay_to`` of it, after ``warmup_steps`` of linear warmup."""
+    rate = options.learning_rate if rate is None else rate
     if options.decay_to == 1.0:
-        return options.learning_rate
-    return optim.cosine_decay(options.learning_rate, options.steps, options.learning_rate * options.decay_to)
+        main = lambda _step: mx.array(rate)  # noqa: E731
+    else:
+        main = optim.cosine_decay(rate, options.steps - options.warmup_steps, rate * options.decay_to)
+    if not options.warmup_steps:
+        return rate if options.decay_to == 1.0 else main
+    return optim.join_schedules(
+        [optim.linear_schedule(rate / 20, rate, options.warmup_steps), main], [options.warmup_steps]
+    )
+
+
+def is_weight_matrix(path: str, parameter: mx.array) -> bool:
+    return path.endswith("weight") and parameter.ndim >= 2
+
+
+def make_optimizer(options: TrainOptions) -> optim.Optimizer:
+    """AdamW, with Muon for the weight matrices when ``options.matrix_learning_rate`` is set."""
+    adam = optim.AdamW(learning_rate=learning_rate_schedule(options), weight_decay=0.0, eps=ADAM_EPS)
+    if not options.matrix_learning_rate:
+        return adam
+    muon = optim.Muon(learning_rate=learning_rate_schedule(options, options.matrix_learning_rate), weight_decay=0.0)
+    return optim.MultiOptimizer([muon, adam], [is_weight_matrix])
 
 
 class TrainingError(ValueError):
@@ -88,8 +112,7 @@ def format_duration(seconds: float) -> str:
 def run(stage: Stage, folder: Path, options: TrainOptions, log: Callable[[str], None] = _print) -> list[dict]:
     """Train ``stage`` up to ``options.steps`` and return the log records of this call."""
     state_dir = Path(folder) / stage.name
-    eps = getattr(stage, "adam_eps", ADAM_EPS)
-    optimizer = optim.AdamW(learning_rate=learning_rate_schedule(options), weight_decay=0.0, eps=eps)
+    optimizer = make_optimizer(options)
     optimizer.init(stage.modules.trainable_parameters())
     start, history = 0, []
     if (state_dir / LOG_FILE).exists():
@@ -171,7 +194,13 @@ def _restore(stage: Stage, optimizer: optim.Optimizer, state_dir: Path, options:
     tensors = mx.load(str(state_dir / STATE_FILE))
     params = [(name[len("param/") :], value) for name, value in tensors.items() if name.startswith("param/")]
     stage.modules.load_weights(params, strict=True)
-    optimizer.state = tree_unflatten(
-        [(name[len("optimizer/") :], value) for name, value in tensors.items() if name.startswith("optimizer/")]
-    )
+    saved_state = [
+        (name[len("optimizer/") :], value) for name, value in tensors.items() if name.startswith("optimizer/")
+    ]
+    if {name for name, _ in saved_state} != {name for name, _ in tree_flatten(optimizer.state)}:
+        raise TrainingError(
+            f"the run in {state_dir} was saved with another optimizer than this version trains {stage.name} "
+            "with: start a new --state-dir, or resume it with the code that started it."
+        )
+    optimizer.state = tree_unflatten(saved_state)
     return int(record["step"]), list(record["history"])
