@@ -13,7 +13,7 @@ from mlx.utils import tree_flatten
 
 from ltx_core.demo import CHECKPOINT, demo_paths, install_trained_set, write_demo_set
 from ltx_core.demo.evaluate import evaluate
-from ltx_core.demo.train.data import ClipGeometry, held_out_captions, training_clip
+from ltx_core.demo.train.data import ClipGeometry, held_out_captions, pixels, training_clip
 from ltx_core.demo.train.loop import TrainingError, TrainOptions, learning_rate_schedule, run
 from ltx_core.demo.train.vae_stage import VAEStage
 from ltx_core.demo.train.weights import ParameterIndex, save_components
@@ -113,6 +113,14 @@ def test_muon_takes_the_weight_matrices_warms_up_and_resumes_bit_for_bit(tmp_pat
     vae = VAEStage(cut / "model" / CHECKPOINT, SMALL, batch_size=1)
     with pytest.raises(TrainingError, match="another optimizer"):
         run(vae, cut, adam_options, log=lambda _: None)
+
+
+def test_the_vae_trains_on_windows_around_the_shape_then_on_whole_clips(tmp_path: Path):
+    model = write_demo_set(tmp_path / "model")
+    vae = VAEStage(model / CHECKPOINT, ClipGeometry(), batch_size=2, window_steps=3)
+    assert [tuple(vae.batch(step).shape) for step in (0, 2, 3)] == [(2, 3, 17, 64, 64)] * 2 + [(2, 3, 17, 128, 128)]
+    whole = np.array(vae.batch(3))
+    assert np.array_equal(whole, np.array(pixels([training_clip(0, 3, i, ClipGeometry()) for i in range(2)])))
 
 
 def test_resumed_run_continues_bit_for_bit(tmp_path: Path):

@@ -28,7 +28,9 @@ Objectives.
 - ``vae``: pixel MSE of the decoded posterior sample (the decoder at its inference decode
   timestep and latent noise) + 1e-6 x the mean KL to N(0, 1) (a KL weight of 1e-4 per latent
   element is ~0.1 per pixel at this compression and collapses the posterior), on 64-pixel windows
-  around the shape. Every checkpoint re-estimates the latent statistics so normalised latents have
+  around the shape for the first 1,000 steps, whole clips after (on windows alone the held-out
+  PSNR stayed at 20.5 dB: shapes decoded only where the windows had put them; 150 whole-clip steps
+  took it to 22.0 dB, ``vae_stage.py``). Every checkpoint re-estimates the latent statistics so normalised latents have
   zero mean and unit variance per channel (what the diffusion expects); training continues with
   them. The posterior starts nearly deterministic (log-variance -8, not the random ~0 whose noise
   drowns the means). Optimizer: Muon (lr 0.02, 50 warmup steps) for the convolution and linear
@@ -94,7 +96,7 @@ class StageDefaults:
 
 
 STAGES = {
-    "vae": StageDefaults(steps=6000, learning_rate=2e-4, batch_size=2, matrix_learning_rate=0.02, warmup_steps=50),
+    "vae": StageDefaults(steps=4000, learning_rate=2e-4, batch_size=2, matrix_learning_rate=0.02, warmup_steps=50),
     "transformer": StageDefaults(steps=20000, learning_rate=5e-4, batch_size=4),
     "audio": StageDefaults(steps=3000, learning_rate=2e-4, batch_size=4),
     "spatial-upsampler": StageDefaults(steps=2000, learning_rate=5e-4, batch_size=2),
