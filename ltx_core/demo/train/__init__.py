@@ -32,8 +32,8 @@ Objectives.
   PSNR stayed at 20.5 dB: shapes decoded only where the windows had put them; 150 whole-clip steps
   took it to 22.0 dB, ``vae_stage.py``). Every checkpoint re-estimates the latent statistics so
   normalised latents have zero mean and unit variance per channel (what the diffusion expects);
-  training continues with them. The posterior starts nearly deterministic (log-variance -8, not the random ~0 whose noise
-  drowns the means). Optimizer: Muon (lr 0.02, 50 warmup steps) for the convolution and linear
+  training continues with them. The posterior starts nearly deterministic (log-variance -8, not
+  the random ~0 whose noise drowns the means). Optimizer: Muon (lr 0.02, 50 warmup steps) for the convolution and linear
   weights, AdamW (2e-4) for biases and tables. Plain AdamW diverged at eps 1e-8 (rank-1 updates
   blew the decoder's activations up, ``vae_stage.py``) and at eps 1e-3 acted as SGD with a tiny
   rate once gradients fell to 2e-5-5e-4 (the encoder's inner blocks at the bottom of that range):
