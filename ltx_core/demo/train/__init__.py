@@ -67,8 +67,9 @@ Runs. ``python -m ltx_core.demo.train --all --state-dir DIR --resume`` trains ev
 (``STAGE_ORDER``) and, run again, continues a stopped run bit for bit (``loop.py``), skipping
 finished stages; ``--stage NAME`` trains one. Progress lines carry the loss, the stage's metrics,
 steps per second and an ETA, and at checkpoints held-out metrics (the VAE's PSNR on whole clips of
-held-out captions). The run folder (default ``.demo-training/``, or any ``--state-dir``) holds ``model/`` (the demo set being trained, loadable as is, rewritten at each checkpoint) and
-one state folder per stage. ``python -m ltx_core.demo.evaluate`` scores held-out captions;
+held-out captions). The run folder (default ``.demo-training/``, or any ``--state-dir``) holds
+``model/`` (the demo set being trained, loadable as is, rewritten at each checkpoint) and one
+state folder per stage. ``python -m ltx_core.demo.evaluate`` scores held-out captions;
 ``ltx_core.demo.install_trained_set`` makes ``model/`` a demo folder the studio would use.
 """
 
