@@ -68,12 +68,11 @@ def learning_rate_schedule(options: TrainOptions, rate: float | None = None) -> 
     """The rate ``rate`` (default ``learning_rate``) over the steps: constant or decaying by a cosine
     to ``decay_to`` of it, after ``warmup_steps`` of linear warmup."""
     rate = options.learning_rate if rate is None else rate
-    if options.decay_to == 1.0:
-        main = lambda _step: mx.array(rate)  # noqa: E731
-    else:
-        main = optim.cosine_decay(rate, options.steps - options.warmup_steps, rate * options.decay_to)
+    if options.decay_to == 1.0 and not options.warmup_steps:
+        return rate
+    main = optim.cosine_decay(rate, options.steps - options.warmup_steps, rate * options.decay_to)  # flat at 1.0
     if not options.warmup_steps:
-        return rate if options.decay_to == 1.0 else main
+        return main
     return optim.join_schedules(
         [optim.linear_schedule(rate / 20, rate, options.warmup_steps), main], [options.warmup_steps]
     )
