@@ -4,6 +4,7 @@ the normal loaders and the ledger), gradients flow, and a resumed run continues 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 import mlx.core as mx
@@ -191,17 +192,25 @@ def test_installed_trained_set_is_what_the_demo_paths_use(tmp_path: Path):
         install_trained_set(tmp_path, tmp_path / "other")
 
 
-def test_flow_loss_gradients_reach_the_transformer_and_text_connectors(tmp_path: Path):
+def test_flow_loss_gradients_reach_the_transformer_and_pooled_latents_repeat_exactly(tmp_path: Path):
     from mlx import nn
 
     from ltx_core.demo.train.transformer_stage import TransformerStage
 
-    stage = TransformerStage(write_demo_set(tmp_path / "model"), SMALL, batch_size=2)
-    batch = stage.batch(0)
-    assert batch["video"].shape[1] == 2 * 2 * 2 and batch["audio"].shape[1] == 9
+    model = write_demo_set(tmp_path / "model")
+    mix = ((SMALL, 0.5), (ClipGeometry(frames=17, height=32, width=32), 0.5))
+    stage = TransformerStage(model, mix, batch_size=2, pool_clips=3)
+    batches = [stage.batch(step) for step in range(6)]
+    assert {b["video"].shape[1] for b in batches} == {2 * 2 * 2, 3 * 1 * 1}  # both geometries drawn
+    assert len(stage._pool) <= 6  # at most 3 clips per geometry were encoded
+    batch = batches[0]
+    again = TransformerStage(model, mix, batch_size=2, pool_clips=3).batch(0)  # as a resumed run builds it
+    for name in ("video", "audio", "video_context", "sigma"):
+        assert np.array_equal(np.array(batch[name]), np.array(again[name])), name
     (loss, metrics), grads = nn.value_and_grad(stage.modules, stage.loss)(batch, mx.random.key(0))
     flat = dict(tree_flatten(grads))
     assert set(flat) == {name for name, _ in tree_flatten(stage.modules.trainable_parameters())}
+    assert any(name.startswith("transformer_blocks.") for name in flat)
     silent = [name for name, g in flat.items() if float(mx.abs(g).max()) == 0]
     assert not silent, silent
     assert float(loss) == pytest.approx(float(metrics["video"] + metrics["audio"]), rel=1e-5)
@@ -227,7 +236,8 @@ def test_upsampler_stages_train_and_export_in_the_upsampler_files(tmp_path: Path
 
     model = write_demo_set(tmp_path / "model")
     geometry = ClipGeometry(frames=17 if kind == "temporal" else 9, height=64, width=64)
-    stage = UpsamplerStage(model, geometry, kind=kind, batch_size=1)
+    stage = UpsamplerStage(model, (geometry, replace(geometry, height=32, width=32)), kind=kind, batch_size=1)
+    assert stage.batch(1)[0].shape[3] == 1  # the second geometry's latent is 1 x 1
     low, high = stage.batch(0)
     if kind == "spatial":
         assert (high.shape[3], high.shape[4]) == (2 * low.shape[3], 2 * low.shape[4])

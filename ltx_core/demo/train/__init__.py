@@ -18,11 +18,21 @@ Demo geometry: 128x128 pixels, 17 frames at 24 fps (0.7 s): video latent 3x4x4 =
 audio latent 18 tokens. The trained family is about 36 MB in float32 (limit ~40 MB); a distilled
 job at this size takes ~2 s on 2 CPU cores, a 40-step one-stage CFG job ~12 s.
 
-Trained vs frozen. Gemma stays frozen (its seeded random weights over the caption-word tokenizer:
-one token per grammar word, so hidden states differ per word, and the feature projection learns
-to read them). Learned: the video VAE (stage ``vae``), the audio VAE and vocoder (``audio``); then,
-with both VAEs frozen, the text feature projection, both embedding connectors and the audio-video
-transformer together (stage ``transformer``).
+Trained vs frozen. Gemma and the embeddings processor (feature projection and both connectors)
+stay frozen at their seeded random weights, over the caption-word tokenizer: one token per grammar
+word, so the contexts differ per word (changing one word moves that token's context by 1.1-1.3 of
+its norm), and the transformer's cross-attention learns to read them. Training the processor cost
+1.75 s of a 2.1 s step (its connectors attend over all 1,024 padded prompt tokens, and the CPU
+backward of that attention is slow); frozen, each caption's contexts are computed once. Learned:
+the video VAE (stage ``vae``), the audio VAE and vocoder (``audio``); then, with both VAEs frozen,
+the audio-video transformer (stage ``transformer``) and its edge-control IC-LoRA (``iclora``).
+
+Geometries. The transformer trains on the demo size (half the steps), on its half (the first stage
+of a two-stage job at the demo size: 30%) and on 25-frame clips (20%) (``data.TRANSFORMER_GEOMETRIES``);
+the upsamplers on 64- and 128-pixel inputs in turn; the IC-LoRA at its pipeline's first-stage sizes.
+The VAE, trained at 128 pixels and 17 frames, reconstructs the others about as well (step 1,450:
+24.4 dB at 17x128, 22.5 at 17x64, 24.5 at 25x128, 23.9 at 17x256). Latents come from a pool per
+geometry (``LATENT_POOL_CLIPS`` clips, each encoded on first use) with fresh noise and sigma each time.
 
 Objectives.
 - ``vae``: pixel MSE of the decoded posterior sample (the decoder at its inference decode
@@ -60,8 +70,9 @@ Objectives.
   resolutions + L1 of the magnitudes, no discriminator (pure tones and clicks need none). It runs
   before ``transformer``, which learns the audio encoder's latents. Not done yet: a short joint
   phase with the vocoder fed the decoder's mel (what ``decode_audio`` chains).
-- Not built yet: ``iclora`` (canny edges of the clip as the reference video, a LoRA on the block
-  linears).
+- ``iclora`` (``iclora_stage.py``): the transformer's objective with the clip's Canny edges as
+  clean reference tokens, only the LoRA matrices on the modules of the demo IC-LoRA file learning
+  (``lora_B`` from zero); mostly distilled stage-1 sigmas, as its pipeline runs it.
 
 Runs. ``python -m ltx_core.demo.train --all --state-dir DIR --resume`` trains every stage in turn
 (``STAGE_ORDER``) and, run again, continues a stopped run bit for bit (``loop.py``), skipping
@@ -102,12 +113,14 @@ STAGES = {
     "audio": StageDefaults(steps=3000, learning_rate=2e-4, batch_size=4),
     "spatial-upsampler": StageDefaults(steps=2000, learning_rate=5e-4, batch_size=2),
     "temporal-upsampler": StageDefaults(steps=2000, learning_rate=5e-4, batch_size=2),
+    "iclora": StageDefaults(steps=3000, learning_rate=1e-3, batch_size=4),
 }
 
 
 # ``--all`` runs the stages in this order: the transformer learns the latents of both trained
-# encoders, and it is the long stage; the upsamplers need only the video encoder.
-STAGE_ORDER = ("vae", "audio", "spatial-upsampler", "temporal-upsampler", "transformer")
+# encoders, and it is the long stage; the upsamplers need only the video encoder; the IC-LoRA
+# adapts the trained transformer.
+STAGE_ORDER = ("vae", "audio", "spatial-upsampler", "temporal-upsampler", "transformer", "iclora")
 
 
 def prepare_folder(folder: Path) -> Path:
@@ -158,10 +171,17 @@ def build_stage(name: str, model: Path, batch_size: int | None = None, seed: int
 
         return AudioStage(model, ClipGeometry(), batch_size=batch_size, seed=seed)
     if name.endswith("-upsampler"):
+        from ltx_core.demo.train.data import UPSAMPLER_GEOMETRIES
         from ltx_core.demo.train.upsampler_stage import UpsamplerStage
 
         kind = name.removesuffix("-upsampler")
-        return UpsamplerStage(model, ClipGeometry(), kind=kind, batch_size=batch_size, seed=seed)
+        return UpsamplerStage(model, UPSAMPLER_GEOMETRIES, kind=kind, batch_size=batch_size, seed=seed)
+    from ltx_core.demo.train.data import ICLORA_GEOMETRIES, TRANSFORMER_GEOMETRIES
+
+    if name == "iclora":
+        from ltx_core.demo.train.iclora_stage import ICLoraStage
+
+        return ICLoraStage(model, ICLORA_GEOMETRIES, batch_size=batch_size, seed=seed)
     from ltx_core.demo.train.transformer_stage import TransformerStage
 
-    return TransformerStage(model, ClipGeometry(), batch_size=batch_size, seed=seed)
+    return TransformerStage(model, TRANSFORMER_GEOMETRIES, batch_size=batch_size, seed=seed)

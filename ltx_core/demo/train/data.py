@@ -30,6 +30,23 @@ class ClipGeometry:
     sample_rate: int = 16000
 
 
+# What the transformer trains on, with each geometry's share of the steps: the demo size, the first
+# stage of a two-stage job at that size (half the sides), and longer clips (extension, keyframes).
+TRANSFORMER_GEOMETRIES: tuple[tuple[ClipGeometry, float], ...] = (
+    (ClipGeometry(), 0.5),
+    (ClipGeometry(height=64, width=64), 0.3),
+    (ClipGeometry(frames=25), 0.2),
+)
+# The IC-LoRA's: the first stage of its two-stage pipeline at the demo size and at twice it.
+ICLORA_GEOMETRIES: tuple[tuple[ClipGeometry, float], ...] = (
+    (ClipGeometry(height=64, width=64), 0.6),
+    (ClipGeometry(), 0.4),
+)
+# The upsamplers' input sizes, taken in turn: stage 1 of a two-stage job at the demo size and at
+# twice it.
+UPSAMPLER_GEOMETRIES = (ClipGeometry(height=64, width=64), ClipGeometry())
+
+
 def is_held_out(spec: ClipSpec) -> bool:
     combination = f"{spec.colour}|{spec.shape}|{spec.motion}|{spec.background}"
     return zlib.crc32(combination.encode()) % HELD_OUT_EVERY == 0

@@ -1,6 +1,7 @@
-"""Stage ``transformer``: the audio-video transformer, the text feature projection and both
-embedding connectors learn the rectified-flow objective on frozen-VAE latents of synthetic clips
-(see the package docstring for the objective and its official source)."""
+"""Stage ``transformer``: the audio-video transformer learns the rectified-flow objective on
+frozen-VAE latents of synthetic clips, its text contexts from the frozen Gemma and embeddings
+processor (see the package docstring for the objective, its official source and why the processor
+stays frozen)."""
 
 from __future__ import annotations
 
@@ -24,13 +25,9 @@ DISTILLED_SIGMA_PROBABILITY = 0.25
 SHIFT_POINTS = ((1024, 0.95), (4096, 2.05))
 _NORMAL_999, _NORMAL_005 = 3.0902, -2.5758
 SIGMA_EPS = 1e-3
-
-
-class DiffusionParts(nn.Module):
-    def __init__(self, transformer: nn.Module, processor: nn.Module):
-        super().__init__()
-        self.transformer = transformer
-        self.processor = processor
+# Clips per training geometry whose latents are encoded once (on first use) and drawn from at
+# every step with fresh noise and sigma: encoding every batch anew cost as much as the step itself.
+LATENT_POOL_CLIPS = 4096
 
 
 def shifted_logit_normal_sigmas(rng: np.random.Generator, count: int, token_count: int) -> np.ndarray:
@@ -50,25 +47,29 @@ def shifted_logit_normal_sigmas(rng: np.random.Generator, count: int, token_coun
     return np.where(rng.uniform(size=count) > UNIFORM_SIGMA_PROBABILITY, stretched, uniform).astype(np.float32)
 
 
-def training_sigmas(rng: np.random.Generator, count: int, token_count: int) -> np.ndarray:
-    """The official sampler's sigmas, a ``DISTILLED_SIGMA_PROBABILITY`` share replaced by a
-    non-final sigma of the distilled schedules."""
+def training_sigmas(
+    rng: np.random.Generator, count: int, token_count: int, distilled_share: float = DISTILLED_SIGMA_PROBABILITY
+) -> np.ndarray:
+    """The official sampler's sigmas, a ``distilled_share`` replaced by a non-final sigma of the
+    distilled schedules."""
     from ltx_core.components.schedulers import DISTILLED_SIGMAS, STAGE_2_DISTILLED_SIGMAS
 
     sampled = shifted_logit_normal_sigmas(rng, count, token_count)
     distilled = np.array(DISTILLED_SIGMAS[:-1] + STAGE_2_DISTILLED_SIGMAS[:-1], dtype=np.float32)
-    use_distilled = rng.uniform(size=count) < DISTILLED_SIGMA_PROBABILITY
+    use_distilled = rng.uniform(size=count) < distilled_share
     return np.where(use_distilled, rng.choice(distilled, size=count), sampled).astype(np.float32)
 
 
 @dataclass
 class TransformerStage:
     model_folder: Path
-    geometry: ClipGeometry
+    geometries: tuple[tuple[ClipGeometry, float], ...]  # (geometry, share of the steps)
     batch_size: int = 4
     seed: int = 0
+    pool_clips: int = LATENT_POOL_CLIPS
+    distilled_share: float = DISTILLED_SIGMA_PROBABILITY  # of sigmas from the distilled schedules
     name: str = "transformer"
-    modules: DiffusionParts = field(init=False)
+    modules: nn.Module = field(init=False)
 
     def __post_init__(self) -> None:
         from ltx_core.demo import CHECKPOINT, GEMMA
@@ -86,29 +87,24 @@ class TransformerStage:
         self.audio_config = audio_vae_config(open_checkpoint(checkpoint))
         self.gemma = load_gemma(gemma_folder)
         self.tokenizer = PromptTokenizer(gemma_folder, MAX_PROMPT_TOKENS)
-        self._text_states: dict[str, tuple[list[mx.array], mx.array]] = {}
-        config = gemma_config(gemma_folder)
-
-        def processor(path: Path) -> nn.Module:
-            return load_embeddings_processor(path, gemma=config)
-
-        self._indices = (
-            ParameterIndex.probe(checkpoint, load_transformer),
-            ParameterIndex.probe(checkpoint, processor),
-        )
-        transformer = load_transformer(checkpoint)
-        transformer.train()
-        self.modules = DiffusionParts(transformer, processor(checkpoint))
+        self.processor = load_embeddings_processor(checkpoint, gemma=gemma_config(gemma_folder))
+        self._contexts: dict[str, tuple[mx.array, mx.array]] = {}
+        self._pool: dict[tuple[int, int], tuple[str, mx.array, mx.array]] = {}
+        self._index = ParameterIndex.probe(checkpoint, load_transformer)
+        self.modules = load_transformer(checkpoint)
+        self.modules.train()
 
     # -- data ------------------------------------------------------------------------------
-    def text_states(self, caption: str) -> tuple[list[mx.array], mx.array]:
-        """Frozen Gemma hidden states of one caption (cached: the grammar has a few hundred)."""
-        if caption not in self._text_states:
+    def contexts(self, caption: str) -> tuple[mx.array, mx.array]:
+        """The video and audio text contexts (1, T, width) of one caption, cached: the grammar has a
+        few hundred captions, and Gemma and the processor are frozen."""
+        if caption not in self._contexts:
             tokens = self.tokenizer(caption, allow_empty=True, what="caption")
             states = self.gemma.hidden_states(tokens.input_ids, tokens.attention_mask, skip_padding=True)
-            mx.eval(states)
-            self._text_states[caption] = (states, tokens.attention_mask)
-        return self._text_states[caption]
+            contexts = self.processor(states, tokens.attention_mask)
+            mx.eval(contexts.video, contexts.audio)
+            self._contexts[caption] = (contexts.video, contexts.audio)
+        return self._contexts[caption]
 
     def latents(self, clips) -> tuple[mx.array, mx.array]:
         """Normalised video latents (B, C, F', H', W') and audio latents (B, C, T', M') of ``clips``."""
@@ -124,43 +120,65 @@ class TransformerStage:
         mx.eval(video, audio)
         return video, audio
 
+    def pooled_clip(self, geometry: int, number: int) -> tuple[str, mx.array, mx.array]:
+        """Caption, video latent and audio latent of clip ``number`` of the pool of ``geometry``,
+        encoded alone (so its latent is the same whenever it is first drawn: resumes stay exact)."""
+        if (geometry, number) not in self._pool:
+            clip = training_clip(self.seed, number, geometry, self.geometries[geometry][0])
+            self._pool[geometry, number] = (clip.caption, *self.latents([clip]))
+        return self._pool[geometry, number]
+
+    def draw(self, step: int) -> tuple[np.random.Generator, int, list[int]]:
+        """The step's random stream, its geometry and the pool numbers of its clips."""
+        rng = np.random.default_rng([self.seed, step, 7])
+        shares = np.array([share for _, share in self.geometries], dtype=np.float64)
+        which = int(rng.choice(len(self.geometries), p=shares / shares.sum()))
+        return rng, which, [int(n) for n in rng.integers(self.pool_clips, size=self.batch_size)]
+
     def batch(self, step: int) -> dict:
-        from ltx_core.pipelines.latents import AudioLatentSpace, VideoLatentSpace
+        rng, which, numbers = self.draw(step)
+        return self.assemble(rng, which, [self.pooled_clip(which, n) for n in numbers])
+
+    def assemble(self, rng: np.random.Generator, which: int, entries: list, references: mx.array | None = None) -> dict:
+        """The batch of pooled ``entries`` (caption, video latent, audio latent) of geometry ``which``;
+        ``references`` (IC-LoRA control latents) are appended as clean tokens, as the pipeline does."""
+        from ltx_core.pipelines.latents import AudioLatentSpace, ReferenceVideoConditioning, VideoLatentSpace
         from ltx_core.types import AudioLatentShape, VideoLatentShape, VideoPixelShape
 
-        g, count = self.geometry, self.batch_size
-        clips = [training_clip(self.seed, step, i, g) for i in range(count)]
-        rng = np.random.default_rng([self.seed, step, 7])
-        captions = [clip.caption if rng.uniform() >= CAPTION_DROPOUT else "" for clip in clips]
-        video, audio = self.latents(clips)
+        g, count = self.geometries[which][0], len(entries)
+        captions = [caption if rng.uniform() >= CAPTION_DROPOUT else "" for caption, _, _ in entries]
+        video = mx.concatenate([entry[1] for entry in entries])
+        audio = mx.concatenate([entry[2] for entry in entries])
         pixel = VideoPixelShape(count, g.frames, g.height, g.width, g.fps)
         video_space = VideoLatentSpace(VideoLatentShape.from_pixel_shape(pixel, video.shape[1]), g.fps)
         audio_shape = AudioLatentShape.from_video_pixel_shape(pixel, audio.shape[1], audio.shape[3])
         audio = _fit_frames(audio, audio_shape.frames)
         video_state = video_space.initial_state(latent=video)
+        if references is not None:
+            video_state = ReferenceVideoConditioning(references).apply(video_state, video_space)
         audio_state = AudioLatentSpace(audio_shape).initial_state(latent=audio)
-        tokens = video_state.latent.shape[1]
+        tokens = video_space.token_count
         first_frame = rng.uniform(size=count) < FIRST_FRAME_CONDITIONING
-        conditioned = (np.arange(tokens)[None, :] < video_space.tokens_per_frame) & first_frame[:, None]
-        states = [self.text_states(c) for c in captions]
-        layers = len(states[0][0])
+        all_tokens = np.arange(video_state.latent.shape[1])[None, :]
+        conditioned = ((all_tokens < video_space.tokens_per_frame) & first_frame[:, None]) | (all_tokens >= tokens)
+        contexts = [self.contexts(caption) for caption in captions]
         return {
             "video": video_state.latent,
             "video_positions": video_state.positions,
             "keyframes": video_state.keyframes_mask,
+            "attention_mask": video_state.attention_mask,
             "audio": audio_state.latent,
             "audio_positions": audio_state.positions,
             "conditioned": mx.array(conditioned[..., None].astype(np.float32)),
-            "sigma": mx.array(training_sigmas(rng, count, tokens)),
-            "text": [mx.concatenate([s[0][i] for s in states]) for i in range(layers)],
-            "text_mask": mx.concatenate([s[1] for s in states]),
+            "sigma": mx.array(training_sigmas(rng, count, tokens, self.distilled_share)),
+            "video_context": mx.concatenate([c[0] for c in contexts]),
+            "audio_context": mx.concatenate([c[1] for c in contexts]),
         }
 
     # -- objective -------------------------------------------------------------------------
     def loss(self, batch: dict, key: mx.array) -> tuple[mx.array, dict[str, mx.array]]:
         from ltx_core.model.transformer.model import Modality
 
-        contexts = self.modules.processor(batch["text"], batch["text_mask"])
         video_key, audio_key = mx.random.split(key)
         sigma = batch["sigma"]
         expand = sigma[:, None, None]
@@ -174,13 +192,13 @@ class TransformerStage:
         video_timesteps = (1 - conditioned) * expand
         video = Modality(
             latent=noisy_video, sigma=sigma, timesteps=video_timesteps, positions=batch["video_positions"],
-            context=contexts.video, keyframes_mask=batch["keyframes"],
+            context=batch["video_context"], keyframes_mask=batch["keyframes"], attention_mask=batch["attention_mask"],
         )  # fmt: skip
         audio = Modality(
             latent=noisy_audio, sigma=sigma, timesteps=mx.broadcast_to(expand, noisy_audio.shape[:2] + (1,)),
-            positions=batch["audio_positions"], context=contexts.audio,
+            positions=batch["audio_positions"], context=batch["audio_context"],
         )  # fmt: skip
-        video_velocity, audio_velocity = self.modules.transformer(video, audio)
+        video_velocity, audio_velocity = self.modules(video, audio)
         weight = mx.broadcast_to(1 - conditioned, clean_video.shape)
         video_target, audio_target = video_noise - clean_video, audio_noise - clean_audio
         video_loss = mx.sum((video_velocity - video_target) ** 2 * weight) / mx.maximum(mx.sum(weight), 1.0)
@@ -189,7 +207,7 @@ class TransformerStage:
         return video_loss + audio_loss, {"video": video_loss, "audio": audio_loss, "video_zero_predictor": zero_loss}
 
     def export(self) -> None:
-        save_components(self.checkpoint, list(zip((self.modules.transformer, self.modules.processor), self._indices)))
+        save_components(self.checkpoint, [(self.modules, self._index)])
 
 
 def _fit_frames(latent: mx.array, frames: int) -> mx.array:

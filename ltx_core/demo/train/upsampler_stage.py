@@ -1,7 +1,8 @@
 """Stages ``spatial-upsampler`` and ``temporal-upsampler``: the latent upsamplers learn to map the
 latent of a clip to the latent of the same clip at twice the size (spatial: 2x height and width;
-temporal: the same 0.7 s rendered with twice the frame rate), both from the frozen video encoder.
-Loss: MSE in the normalised latent space, through ``upsample_video`` as the pipelines run it."""
+temporal: the same 0.7 s rendered with twice the frame rate), both from the frozen video encoder,
+the steps taking the geometries of ``UPSAMPLER_GEOMETRIES`` in turn. Loss: MSE in the normalised
+latent space, through ``upsample_video`` as the pipelines run it."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from ltx_core.demo.train.weights import ParameterIndex, save_components
 @dataclass
 class UpsamplerStage:
     model_folder: Path
-    geometry: ClipGeometry
+    geometries: tuple[ClipGeometry, ...]  # spatial: the small side of each pair; temporal: the fast one
     kind: str = "spatial"  # or "temporal"
     batch_size: int = 2
     seed: int = 0
@@ -41,8 +42,8 @@ class UpsamplerStage:
         self.modules = load_upsampler(self.file)
         self.modules.train()
 
-    def pair_geometry(self) -> tuple[ClipGeometry, ClipGeometry]:
-        g = self.geometry
+    def pair_geometry(self, step: int) -> tuple[ClipGeometry, ClipGeometry]:
+        g = self.geometries[step % len(self.geometries)]
         if self.kind == "spatial":
             return g, replace(g, height=2 * g.height, width=2 * g.width)
         low = replace(g, frames=(g.frames - 1) // 2 + 1, fps=g.fps / 2)
@@ -51,7 +52,7 @@ class UpsamplerStage:
     def batch(self, step: int) -> tuple[mx.array, mx.array]:
         specs = [training_spec(self.seed, step, i) for i in range(self.batch_size)]
         latents = []
-        for g in self.pair_geometry():
+        for g in self.pair_geometry(step):
             video = mx.array(np.stack([render_video(spec, g.frames, g.height, g.width) for spec in specs]))
             pixels = video.astype(mx.float32).transpose(0, 4, 1, 2, 3) / 127.5 - 1.0
             latents.append(self.encoder(pixels))
