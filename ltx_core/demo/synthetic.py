@@ -233,8 +233,21 @@ class Observation:
         }
 
 
-def describe_video(video: np.ndarray) -> Observation:
-    """Read colour, shape, motion and background back from frames ``[F, H, W, 3]`` (uint8)."""
+@dataclass(frozen=True)
+class ShapeTrack:
+    """Where a clip's shape is, frame by frame, read from pixels: centres as fractions of the
+    shorter side, areas in pixels, and the masks they come from."""
+
+    background_rgb: np.ndarray
+    colour_rgb: np.ndarray
+    centre_x: np.ndarray
+    centre_y: np.ndarray
+    areas: np.ndarray
+    foreground: np.ndarray  # bool [F, H, W]
+
+
+def track_shape(video: np.ndarray) -> ShapeTrack:
+    """The shape of frames ``[F, H, W, 3]`` (uint8): pixels far from the border's median colour."""
     frames = video.astype(np.float32)
     first = frames[0]
     border = np.concatenate([first[0], first[-1], first[:, 0], first[:, -1]])
@@ -250,11 +263,17 @@ def describe_video(video: np.ndarray) -> Observation:
     safe = np.maximum(areas, 1.0)
     centre_y = (foreground * rows).sum(axis=(1, 2)) / safe / scale
     centre_x = (foreground * cols).sum(axis=(1, 2)) / safe / scale
+    return ShapeTrack(background_rgb, colour_rgb, centre_x, centre_y, areas, foreground)
+
+
+def describe_video(video: np.ndarray) -> Observation:
+    """Read colour, shape, motion and background back from frames ``[F, H, W, 3]`` (uint8)."""
+    track = track_shape(video)
     return Observation(
-        colour=_nearest(COLOURS, colour_rgb),
-        shape=_shape_from_mask(foreground[int(np.argmax(areas))]),
-        motion=_motion(centre_x, centre_y, areas),
-        background=_nearest(BACKGROUNDS, background_rgb),
+        colour=_nearest(COLOURS, track.colour_rgb),
+        shape=_shape_from_mask(track.foreground[int(np.argmax(track.areas))]),
+        motion=_motion(track.centre_x, track.centre_y, track.areas),
+        background=_nearest(BACKGROUNDS, track.background_rgb),
     )
 
 

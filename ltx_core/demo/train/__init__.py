@@ -52,8 +52,10 @@ Objectives.
 - ``transformer``: the official trainer's rectified flow (ltx-trainer ``text_to_video``):
   ``x_t = (1 - sigma) x0 + sigma noise``, velocity target ``noise - x0``, sigma from the
   stretched shifted logit-normal sampler with the shift for the video token count (linear from
-  0.95 at 1024 tokens to 2.05 at 4096), 10% uniform; first-frame conditioning with probability
-  0.1 (those tokens clean, timestep 0, out of the loss, as image-to-video runs); video + audio MSE.
+  0.95 at 1024 tokens to 2.05 at 4096), 10% uniform; video + audio MSE. 38% of the batches are
+  given part of the clip as the pipelines give it (``conditioning.py``: first frame, extension
+  forwards and backwards, retake, appended keyframe images; clean tokens at timestep 0, out of the
+  loss).
   Captions drop to the empty prompt with probability 0.1 (the unconditional branch of CFG: the
   quality script uses an empty negative prompt). A quarter of samples take a sigma of the
   distilled schedules instead, so one checkpoint serves the dev and the distilled pipelines (the

@@ -54,6 +54,7 @@ def edge_video(geometry: ClipGeometry, spec) -> np.ndarray:
 class ICLoraStage(TransformerStage):
     pool_clips: int = ICLORA_POOL_CLIPS
     distilled_share: float = ICLORA_DISTILLED_SHARE
+    conditioning_shares: tuple[tuple[str, float], ...] = (("first-frame", 0.1),)  # its pipeline takes images
     name: str = "iclora"
 
     def __post_init__(self) -> None:

@@ -12,11 +12,11 @@ import mlx.core as mx
 import numpy as np
 from mlx import nn
 
-from ltx_core.demo.train.data import ClipGeometry, pixels, training_clip
+from ltx_core.demo.train.conditioning import CONDITIONING_SHARES, draw_conditioning, given_audio, keyframe_frames
+from ltx_core.demo.train.data import ClipGeometry, pixels, training_clip, video_pixels
 from ltx_core.demo.train.weights import ParameterIndex, save_components
 
 CAPTION_DROPOUT = 0.1
-FIRST_FRAME_CONDITIONING = 0.1
 UNIFORM_SIGMA_PROBABILITY = 0.1
 # One checkpoint serves the dev and the distilled pipelines: this share of samples takes its
 # sigma from the distilled schedules (stage 1 and stage 2) instead of the official sampler.
@@ -60,6 +60,14 @@ def training_sigmas(
     return np.where(use_distilled, rng.choice(distilled, size=count), sampled).astype(np.float32)
 
 
+@dataclass(frozen=True)
+class PooledClip:
+    caption: str
+    video: mx.array  # (1, C, F', H', W') normalised latent
+    audio: mx.array  # (1, C, T', M')
+    keyframes: mx.array  # (3, C, 1, H', W'): the ``keyframe_frames`` encoded as images
+
+
 @dataclass
 class TransformerStage:
     model_folder: Path
@@ -68,6 +76,7 @@ class TransformerStage:
     seed: int = 0
     pool_clips: int = LATENT_POOL_CLIPS
     distilled_share: float = DISTILLED_SIGMA_PROBABILITY  # of sigmas from the distilled schedules
+    conditioning_shares: tuple[tuple[str, float], ...] = CONDITIONING_SHARES
     name: str = "transformer"
     modules: nn.Module = field(init=False)
 
@@ -89,7 +98,7 @@ class TransformerStage:
         self.tokenizer = PromptTokenizer(gemma_folder, MAX_PROMPT_TOKENS)
         self.processor = load_embeddings_processor(checkpoint, gemma=gemma_config(gemma_folder))
         self._contexts: dict[str, tuple[mx.array, mx.array]] = {}
-        self._pool: dict[tuple[int, int], tuple[str, mx.array, mx.array]] = {}
+        self._pool: dict[tuple[int, int], PooledClip] = {}
         self._index = ParameterIndex.probe(checkpoint, load_transformer)
         self.modules = load_transformer(checkpoint)
         self.modules.train()
@@ -120,12 +129,17 @@ class TransformerStage:
         mx.eval(video, audio)
         return video, audio
 
-    def pooled_clip(self, geometry: int, number: int) -> tuple[str, mx.array, mx.array]:
-        """Caption, video latent and audio latent of clip ``number`` of the pool of ``geometry``,
-        encoded alone (so its latent is the same whenever it is first drawn: resumes stay exact)."""
+    def pooled_clip(self, geometry: int, number: int) -> PooledClip:
+        """Clip ``number`` of the pool of ``geometry``, encoded alone (so its latents are the same
+        whenever it is first drawn: resumes stay exact)."""
         if (geometry, number) not in self._pool:
-            clip = training_clip(self.seed, number, geometry, self.geometries[geometry][0])
-            self._pool[geometry, number] = (clip.caption, *self.latents([clip]))
+            g = self.geometries[geometry][0]
+            clip = training_clip(self.seed, number, geometry, g)
+            video, audio = self.latents([clip])
+            images = video_pixels([clip.video[k : k + 1] for k in keyframe_frames(g.frames)])
+            keyframes = self.video_encoder(images)
+            mx.eval(keyframes)
+            self._pool[geometry, number] = PooledClip(clip.caption, video, audio, keyframes)
         return self._pool[geometry, number]
 
     def draw(self, step: int) -> tuple[np.random.Generator, int, list[int]]:
@@ -139,28 +153,48 @@ class TransformerStage:
         rng, which, numbers = self.draw(step)
         return self.assemble(rng, which, [self.pooled_clip(which, n) for n in numbers])
 
-    def assemble(self, rng: np.random.Generator, which: int, entries: list, references: mx.array | None = None) -> dict:
-        """The batch of pooled ``entries`` (caption, video latent, audio latent) of geometry ``which``;
-        ``references`` (IC-LoRA control latents) are appended as clean tokens, as the pipeline does."""
-        from ltx_core.pipelines.latents import AudioLatentSpace, ReferenceVideoConditioning, VideoLatentSpace
+    def assemble(
+        self, rng: np.random.Generator, which: int, entries: list[PooledClip], references: mx.array | None = None
+    ) -> dict:
+        """The batch of pooled ``entries`` of geometry ``which``, given what a drawn ``Conditioning``
+        gives; ``references`` (IC-LoRA control latents) are appended as clean tokens, as the pipeline
+        appends them."""
+        from ltx_core.pipelines.latents import (
+            AudioLatentSpace,
+            KeyframeConditioning,
+            ReferenceVideoConditioning,
+            VideoLatentSpace,
+        )
         from ltx_core.types import AudioLatentShape, VideoLatentShape, VideoPixelShape
 
         g, count = self.geometries[which][0], len(entries)
-        captions = [caption if rng.uniform() >= CAPTION_DROPOUT else "" for caption, _, _ in entries]
-        video = mx.concatenate([entry[1] for entry in entries])
-        audio = mx.concatenate([entry[2] for entry in entries])
+        captions = [entry.caption if rng.uniform() >= CAPTION_DROPOUT else "" for entry in entries]
+        video = mx.concatenate([entry.video for entry in entries])
+        audio = mx.concatenate([entry.audio for entry in entries])
         pixel = VideoPixelShape(count, g.frames, g.height, g.width, g.fps)
         video_space = VideoLatentSpace(VideoLatentShape.from_pixel_shape(pixel, video.shape[1]), g.fps)
         audio_shape = AudioLatentShape.from_video_pixel_shape(pixel, audio.shape[1], audio.shape[3])
         audio = _fit_frames(audio, audio_shape.frames)
         video_state = video_space.initial_state(latent=video)
-        if references is not None:
-            video_state = ReferenceVideoConditioning(references).apply(video_state, video_space)
         audio_state = AudioLatentSpace(audio_shape).initial_state(latent=audio)
         tokens = video_space.token_count
-        first_frame = rng.uniform(size=count) < FIRST_FRAME_CONDITIONING
-        all_tokens = np.arange(video_state.latent.shape[1])[None, :]
-        conditioned = ((all_tokens < video_space.tokens_per_frame) & first_frame[:, None]) | (all_tokens >= tokens)
+        conditioning = draw_conditioning(rng, video_space.shape.frames, self.conditioning_shares)
+        given = np.repeat(conditioning.given_frames, video_space.tokens_per_frame)
+        audio_given = given_audio(
+            np.array(video_state.positions[0, 0, :tokens]), given, np.array(audio_state.positions[0, 0])
+        )
+        if conditioning.mode == "first-frame":
+            audio_given[:] = False  # image-to-video: an image, no sound
+        for index in conditioning.keyframes:
+            images = mx.concatenate([entry.keyframes[index : index + 1] for entry in entries])
+            frame = keyframe_frames(g.frames)[index]
+            video_state = KeyframeConditioning(images, frame, 1.0).apply(video_state, video_space)
+        if references is not None:
+            video_state = ReferenceVideoConditioning(references).apply(video_state, video_space)
+        appended = video_state.latent.shape[1] - tokens
+        conditioned = np.broadcast_to(
+            np.concatenate([given, np.ones(appended, dtype=bool)]), (count, tokens + appended)
+        )
         contexts = [self.contexts(caption) for caption in captions]
         return {
             "video": video_state.latent,
@@ -170,6 +204,9 @@ class TransformerStage:
             "audio": audio_state.latent,
             "audio_positions": audio_state.positions,
             "conditioned": mx.array(conditioned[..., None].astype(np.float32)),
+            "audio_conditioned": mx.array(
+                np.broadcast_to(audio_given, (count, len(audio_given)))[..., None].astype(np.float32)
+            ),
             "sigma": mx.array(training_sigmas(rng, count, tokens, self.distilled_share)),
             "video_context": mx.concatenate([c[0] for c in contexts]),
             "audio_context": mx.concatenate([c[1] for c in contexts]),
@@ -182,32 +219,39 @@ class TransformerStage:
         video_key, audio_key = mx.random.split(key)
         sigma = batch["sigma"]
         expand = sigma[:, None, None]
-        clean_video, clean_audio, conditioned = batch["video"], batch["audio"], batch["conditioned"]
-        video_noise = mx.random.normal(clean_video.shape, key=video_key)
-        audio_noise = mx.random.normal(clean_audio.shape, key=audio_key)
-        noisy_video = (1 - conditioned) * (
-            (1 - expand) * clean_video + expand * video_noise
-        ) + conditioned * clean_video
-        noisy_audio = (1 - expand) * clean_audio + expand * audio_noise
-        video_timesteps = (1 - conditioned) * expand
+        video, video_velocity_target, video_weight = _noised(batch["video"], batch["conditioned"], expand, video_key)
+        audio, audio_velocity_target, audio_weight = _noised(
+            batch["audio"], batch["audio_conditioned"], expand, audio_key
+        )
         video = Modality(
-            latent=noisy_video, sigma=sigma, timesteps=video_timesteps, positions=batch["video_positions"],
-            context=batch["video_context"], keyframes_mask=batch["keyframes"], attention_mask=batch["attention_mask"],
+            latent=video, sigma=sigma, timesteps=(1 - batch["conditioned"]) * expand,
+            positions=batch["video_positions"], context=batch["video_context"], keyframes_mask=batch["keyframes"],
+            attention_mask=batch["attention_mask"],
         )  # fmt: skip
         audio = Modality(
-            latent=noisy_audio, sigma=sigma, timesteps=mx.broadcast_to(expand, noisy_audio.shape[:2] + (1,)),
+            latent=audio, sigma=sigma, timesteps=(1 - batch["audio_conditioned"]) * expand,
             positions=batch["audio_positions"], context=batch["audio_context"],
         )  # fmt: skip
         video_velocity, audio_velocity = self.modules(video, audio)
-        weight = mx.broadcast_to(1 - conditioned, clean_video.shape)
-        video_target, audio_target = video_noise - clean_video, audio_noise - clean_audio
-        video_loss = mx.sum((video_velocity - video_target) ** 2 * weight) / mx.maximum(mx.sum(weight), 1.0)
-        audio_loss = mx.mean((audio_velocity - audio_target) ** 2)
-        zero_loss = mx.sum(video_target**2 * weight) / mx.maximum(mx.sum(weight), 1.0)
+        video_loss = _masked_mean((video_velocity - video_velocity_target) ** 2, video_weight)
+        audio_loss = _masked_mean((audio_velocity - audio_velocity_target) ** 2, audio_weight)
+        zero_loss = _masked_mean(video_velocity_target**2, video_weight)
         return video_loss + audio_loss, {"video": video_loss, "audio": audio_loss, "video_zero_predictor": zero_loss}
 
     def export(self) -> None:
         save_components(self.checkpoint, [(self.modules, self._index)])
+
+
+def _noised(clean: mx.array, conditioned: mx.array, sigma: mx.array, key: mx.array):
+    """Rectified-flow noising where not given: the noisy tokens (given ones clean), the velocity
+    target ``noise - clean`` and the loss weight (0 on given tokens)."""
+    noise = mx.random.normal(clean.shape, key=key)
+    noisy = (1 - conditioned) * ((1 - sigma) * clean + sigma * noise) + conditioned * clean
+    return noisy, noise - clean, mx.broadcast_to(1 - conditioned, clean.shape)
+
+
+def _masked_mean(values: mx.array, weight: mx.array) -> mx.array:
+    return mx.sum(values * weight) / mx.maximum(mx.sum(weight), 1.0)
 
 
 def _fit_frames(latent: mx.array, frames: int) -> mx.array:
