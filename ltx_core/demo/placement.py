@@ -98,13 +98,16 @@ def keyframe_placement(ledger, captions, steps: int, cfg: float, seed: int = 0, 
             for k in ends:  # image files, as a user gives them (the pipeline sizes them per stage)
                 Image.fromarray(video[k]).save(Path(folder) / f"k{index}-{k}.png")
                 images.append(ImageCondition(Path(folder) / f"k{index}-{k}.png", k))
-            request = demo_request(ledger, "keyframes", caption, seed + index, steps, cfg, images=tuple(images))
-            seen = _centres(ledger, "keyframes", request, Path(folder) / f"k{index}.mp4")
-            text_only = demo_request(ledger, "one-stage", caption, seed + index, steps, cfg)
-            plain = _centres(ledger, "one-stage", text_only, Path(folder) / f"t{index}.mp4")
-            truth = _truth(spec, g.frames)
-            distances.append(_distance(seen, truth, ends))
-            baselines.append(_distance(plain, truth, ends))
+            jobs = (
+                (
+                    "keyframes",
+                    demo_request(ledger, "keyframes", caption, seed + index, steps, cfg, images=tuple(images)),
+                ),
+                ("one-stage", demo_request(ledger, "one-stage", caption, seed + index, steps, cfg)),
+            )
+            distance, baseline = _distances(ledger, jobs, Path(folder) / str(index), _truth(spec, g.frames), ends)
+            distances.append(distance)
+            baselines.append(baseline)
             log(f"keyframes {caption!r}: {distances[-1]:.3f} from the images' places (text only {baselines[-1]:.3f})")
     return _result("keyframe images", distances, baselines)
 
@@ -125,18 +128,27 @@ def control_placement(ledger, ic_lora: Path, captions, seed: int = 0, log=print)
             spec = _placed_spec(caption, rng)
             edges = Path(folder) / f"edges{index}.mp4"
             write_mp4(edges, canny_video([render_video(spec, g.frames, g.height, g.width)]), g.fps, sidecar=False)
-            request = demo_request(
+            control = demo_request(
                 ledger, "ic-lora", caption, seed + index, 8, 1.0, control_video=edges,
                 control_loras=(LoraChoice(ic_lora, 1.0),),
             )  # fmt: skip
-            seen = _centres(ledger, "ic-lora", request, Path(folder) / f"c{index}.mp4")
-            text_only = demo_request(ledger, "distilled", caption, seed + index, 8, 1.0)
-            plain = _centres(ledger, "distilled", text_only, Path(folder) / f"d{index}.mp4")
-            truth = _truth(spec, g.frames)
-            distances.append(_distance(seen, truth, every))
-            baselines.append(_distance(plain, truth, every))
+            jobs = (
+                ("ic-lora", control),
+                ("distilled", demo_request(ledger, "distilled", caption, seed + index, 8, 1.0)),
+            )
+            distance, baseline = _distances(ledger, jobs, Path(folder) / str(index), _truth(spec, g.frames), every)
+            distances.append(distance)
+            baselines.append(baseline)
             log(f"IC-LoRA {caption!r}: {distances[-1]:.3f} from the edges (text only {baselines[-1]:.3f})")
     return _result("IC-LoRA edges", distances, baselines)
+
+
+def _distances(ledger, jobs, stem: Path, truth: np.ndarray, frames: list[int]) -> tuple[float, float]:
+    """Mean centre distances to ``truth`` at ``frames`` of the conditioned job and the text-only one."""
+    seen = [
+        _centres(ledger, pipeline, request, stem.with_name(f"{stem.name}-{pipeline}.mp4")) for pipeline, request in jobs
+    ]
+    return _distance(seen[0], truth, frames), _distance(seen[1], truth, frames)
 
 
 def _result(what: str, distances: list[float], baselines: list[float]) -> PlacementResult:
