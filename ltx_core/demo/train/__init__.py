@@ -59,7 +59,9 @@ Objectives.
   Captions drop to the empty prompt with probability 0.1 (the unconditional branch of CFG: the
   quality script uses an empty negative prompt). A quarter of samples take a sigma of the
   distilled schedules instead, so one checkpoint serves the dev and the distilled pipelines (the
-  trained set's distilled LoRA is an identity: ``lora_B`` zero).
+  trained set's distilled LoRA is an identity: ``lora_B`` zero). Optimizer as for the VAE: Muon
+  (0.02, 50 warmup steps) for the weight matrices, AdamW (5e-4) for the rest; on fixed batches
+  after 600 steps it had 0.61 flow loss at sigma 0.5 where AdamW alone had 1.01.
 - ``spatial-upsampler`` / ``temporal-upsampler``: MSE between ``upsample_video`` of a clip's
   latent and the latent of the same clip rendered at twice the size / twice the frame rate
   (``upsampler_stage.py``), the video encoder frozen.
@@ -111,7 +113,11 @@ class StageDefaults:
 
 STAGES = {
     "vae": StageDefaults(steps=4000, learning_rate=2e-4, batch_size=2, matrix_learning_rate=0.02, warmup_steps=50),
-    "transformer": StageDefaults(steps=20000, learning_rate=5e-4, batch_size=4),
+    # Muon: after 600 steps its flow loss on fixed batches was 0.91 / 0.61 / 0.66 at sigma 0.2 / 0.5 /
+    # 0.8, AdamW's (5e-4) 1.42 / 1.01 / 0.82.
+    "transformer": StageDefaults(
+        steps=20000, learning_rate=5e-4, batch_size=4, matrix_learning_rate=0.02, warmup_steps=50
+    ),
     "audio": StageDefaults(steps=3000, learning_rate=2e-4, batch_size=4),
     "spatial-upsampler": StageDefaults(steps=2000, learning_rate=5e-4, batch_size=2),
     "temporal-upsampler": StageDefaults(steps=2000, learning_rate=5e-4, batch_size=2),
