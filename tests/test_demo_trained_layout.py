@@ -93,11 +93,11 @@ def test_a_run_folder_starts_from_the_trained_layout_nearly_deterministic_and_at
 
     audio = AudioStage(model, SMALL, batch_size=2)
     bias = audio.modules.decoder.conv_out.conv.bias
-    mel, _ = audio.batch(0)
+    mel, _, _ = audio.batch(0)
     assert bias.shape == (2,) and -11.5 < float(bias.min()) and float(bias.max()) < -8.5
     assert abs(float(mx.mean(mel)) - float(mx.mean(bias))) < 1.5
     # ... and its vocoder quiet, clear of the final tanh's saturation (random weights: rms 0.85).
-    mel, wave = audio.batch(1)
+    mel, wave, _ = audio.batch(1)
     sound = audio.modules.vocoder(mel)
     assert float(mx.sqrt(mx.mean(sound**2))) < 0.5 and float(mx.abs(sound).max()) < 0.99
 
@@ -112,9 +112,13 @@ def test_audio_stage_gradients_reach_the_audio_vae_and_vocoder_and_export_round_
     from ltx_core.loader.audio_vae import load_vocoder
 
     stage = AudioStage(prepare_folder(tmp_path), SMALL, batch_size=1)
-    mel, wave = stage.batch(0)
-    assert mel.shape[:2] == (1, 2) and wave.shape == (1, 2, round(9 / 24 * stage.output_rate))
-    (loss, metrics), grads = nn.value_and_grad(stage.modules, stage.loss)((mel, wave), mx.random.key(0))
+    mel, wave, joint = stage.batch(0)
+    assert mel.shape[:2] == (1, 2) and wave.shape == (1, 2, round(9 / 24 * stage.output_rate)) and not joint
+    assert stage.batch(stage.joint_from_step)[2]  # from then on the vocoder hears the decoder's log-mel
+    _, joint_metrics = stage.loss((mel, wave, True), mx.random.key(0))
+    (loss, metrics), grads = nn.value_and_grad(stage.modules, stage.loss)((mel, wave, False), mx.random.key(0))
+    assert float(joint_metrics["mel_mse"]) == float(metrics["mel_mse"])
+    assert float(joint_metrics["spectral"]) != float(metrics["spectral"])
     flat = dict(tree_flatten(grads))
     assert set(flat) == {name for name, _ in tree_flatten(stage.modules.trainable_parameters())}
     silent = [name for name, g in flat.items() if float(mx.abs(g).max()) == 0]

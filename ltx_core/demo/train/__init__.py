@@ -72,8 +72,8 @@ Objectives.
   1e-6 x KL, the posterior started nearly deterministic and the statistics re-estimated at
   checkpoints, as for video. Vocoder, fed the true log-mel: L1 of log STFT magnitudes at three
   resolutions + L1 of the magnitudes, no discriminator (pure tones and clicks need none). It runs
-  before ``transformer``, which learns the audio encoder's latents. Not done yet: a short joint
-  phase with the vocoder fed the decoder's mel (what ``decode_audio`` chains).
+  before ``transformer``, which learns the audio encoder's latents. From step 2,000 of 3,000 the
+  vocoder is fed the decoder's log-mel instead (what ``decode_audio`` chains).
 - ``iclora`` (``iclora_stage.py``): the transformer's objective with the clip's Canny edges as
   clean reference tokens, only the LoRA matrices on the modules of the demo IC-LoRA file learning
   (``lora_B`` from zero); mostly distilled stage-1 sigmas, as its pipeline runs it.

@@ -4,7 +4,8 @@ the vocoder to turn a log-mel into the soundtrack (see the package docstring for
 Losses: log-mel MSE of the decoded posterior sample + ``KL_WEIGHT`` x KL (the encoder's second
 half of output channels are the log-variances, ``double_z``); for the vocoder, fed the true
 log-mel, L1 of log STFT magnitudes at ``STFT_RESOLUTIONS`` plus L1 of the magnitudes against the
-soundtrack rendered at the vocoder's output rate. Like the video VAE, the latent statistics are
+soundtrack rendered at the vocoder's output rate; from ``JOINT_FROM_STEP`` on the vocoder is fed
+the decoder's log-mel (no gradient into the decoder through it). Like the video VAE, the latent statistics are
 re-estimated at every checkpoint (per latent channel and mel bin, the audio layout).
 """
 
@@ -26,6 +27,9 @@ STFT_RESOLUTIONS = ((256, 64), (512, 128), (1024, 256))  # (n_fft, hop)
 STATISTICS_SEED = 434343
 STATISTICS_CLIPS = 16
 VOCODER_START_SCALE = 0.1
+# From this step on the vocoder hears the audio decoder's log-mel (as ``decode_audio`` chains them)
+# instead of the true one, so it learns to render what the decoder actually gives it.
+JOINT_FROM_STEP = 2000
 
 
 class AudioParts(nn.Module):
@@ -115,6 +119,7 @@ class AudioStage:
     geometry: ClipGeometry
     batch_size: int = 4
     seed: int = 0
+    joint_from_step: int = JOINT_FROM_STEP
     name: str = "audio"
     modules: AudioParts = field(init=False)
 
@@ -146,14 +151,15 @@ class AudioStage:
         """The audio encoder's input for the clips' soundtracks, as the pipelines make it."""
         return log_mels(specs, self.geometry, self.config)
 
-    def batch(self, step: int) -> tuple[mx.array, mx.array]:
+    def batch(self, step: int) -> tuple[mx.array, mx.array, bool]:
+        """Log-mels, target waveforms, and whether the vocoder hears the decoder's log-mel."""
         specs = [training_spec(self.seed, step, i) for i in range(self.batch_size)]
         g = self.geometry
         waves = np.stack([render_audio(spec, g.frames, g.fps, self.output_rate).T for spec in specs])
-        return self.mel(specs), mx.array(waves)
+        return self.mel(specs), mx.array(waves), step >= self.joint_from_step
 
-    def loss(self, batch: tuple[mx.array, mx.array], key: mx.array) -> tuple[mx.array, dict[str, mx.array]]:
-        mel, wave = batch
+    def loss(self, batch: tuple[mx.array, mx.array, bool], key: mx.array) -> tuple[mx.array, dict[str, mx.array]]:
+        mel, wave, joint = batch
         encoder, decoder, vocoder = self.modules.encoder, self.modules.decoder, self.modules.vocoder
         means, log_var = audio_encoder_moments(encoder, mel)
         log_var = mx.clip(log_var, -30.0, 20.0)
@@ -162,7 +168,7 @@ class AudioStage:
         frames = min(decoded.shape[2], mel.shape[2])
         mel_mse = mx.mean((decoded[:, :, :frames] - mel[:, :, :frames]) ** 2)
         kl = 0.5 * mx.mean(means**2 + mx.exp(log_var) - 1.0 - log_var)
-        sound = vocoder(mel)
+        sound = vocoder(mx.stop_gradient(decoded[:, :, :frames]) if joint else mel)
         samples = min(sound.shape[-1], wave.shape[-1])
         spectral = spectral_loss(sound[..., :samples], wave[..., :samples])
         return mel_mse + KL_WEIGHT * kl + spectral, {"mel_mse": mel_mse, "kl": kl, "spectral": spectral}
