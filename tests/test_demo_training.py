@@ -116,6 +116,26 @@ def test_muon_takes_the_weight_matrices_warms_up_and_resumes_bit_for_bit(tmp_pat
         run(vae, cut, adam_options, log=lambda _: None)
 
 
+def test_parts_named_adamw_only_keep_their_matrices_off_muon():
+    from mlx import nn
+
+    from ltx_core.demo.train.loop import make_optimizer
+
+    class Parts(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.decoder = nn.Linear(4, 4)
+            self.vocoder = nn.Linear(4, 4)
+
+    parts = Parts()
+    options = TrainOptions(steps=2, matrix_learning_rate=0.02, adamw_only=("vocoder.",))
+    optimizer = make_optimizer(options)
+    optimizer.init(parts.trainable_parameters())
+    muon, adam = (dict(tree_flatten(state)) for state in optimizer.state["states"])
+    assert "decoder.weight.v" in muon and "decoder.weight.m" not in adam
+    assert "vocoder.weight.m" in adam and not any(k.startswith("vocoder.") for k in muon)
+
+
 def test_the_vae_trains_on_windows_around_the_shape_then_on_whole_clips(tmp_path: Path):
     model = write_demo_set(tmp_path / "model")
     vae = VAEStage(model / CHECKPOINT, ClipGeometry(), batch_size=2, window_steps=3)

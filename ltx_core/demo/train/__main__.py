@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
                 checkpoint_every=args.checkpoint_every, log_every=args.log_every, resume=args.resume,
                 validate_every=args.validate_every, decay_to=defaults.decay_to,
                 matrix_learning_rate=defaults.matrix_learning_rate, warmup_steps=defaults.warmup_steps,
+                adamw_only=defaults.adamw_only,
             )  # fmt: skip
             run(stage, args.folder, options)
     except TrainingError as error:

@@ -62,6 +62,7 @@ class TrainOptions:
     # ``learning_rate`` then only for biases, norms and tables; 0: AdamW for every parameter.
     matrix_learning_rate: float = 0.0
     warmup_steps: int = 0  # linear warmup from 1/20 of each rate, then the constant or cosine rate
+    adamw_only: tuple[str, ...] = ()  # parameter path prefixes whose matrices stay with AdamW
 
 
 def learning_rate_schedule(options: TrainOptions, rate: float | None = None) -> float | Callable[[mx.array], mx.array]:
@@ -83,12 +84,17 @@ def is_weight_matrix(path: str, parameter: mx.array) -> bool:
 
 
 def make_optimizer(options: TrainOptions) -> optim.Optimizer:
-    """AdamW, with Muon for the weight matrices when ``options.matrix_learning_rate`` is set."""
+    """AdamW, with Muon for the weight matrices (but those under ``options.adamw_only``) when
+    ``options.matrix_learning_rate`` is set."""
     adam = optim.AdamW(learning_rate=learning_rate_schedule(options), weight_decay=0.0, eps=ADAM_EPS)
     if not options.matrix_learning_rate:
         return adam
     muon = optim.Muon(learning_rate=learning_rate_schedule(options, options.matrix_learning_rate), weight_decay=0.0)
-    return optim.MultiOptimizer([muon, adam], [is_weight_matrix])
+
+    def takes_muon(path: str, parameter: mx.array) -> bool:
+        return is_weight_matrix(path, parameter) and not path.startswith(options.adamw_only)
+
+    return optim.MultiOptimizer([muon, adam], [takes_muon])
 
 
 class TrainingError(ValueError):
