@@ -112,9 +112,20 @@ class Studio:
             from ltx_core.model_spec import LTX_2_3, Role
 
             checkpoint, gemma = LTX_2_3.file_for(Role.CHECKPOINT, "distilled"), LTX_2_3.file_for(Role.GEMMA)
-            return (
+            demo = self.models.demo_defaults
+            running = (
                 "⚠️ **Demo mode: no LTX-2 checkpoint was found, so the built-in demo models (tiny random weights) are "
-                "running. Outputs are noise, not meaningful video.** To use the real model, download "
+                "running. Outputs are noise, not meaningful video.**"
+            )
+            if demo is not None:
+                running = (
+                    "**Demo mode: no LTX-2 checkpoint was found, so the built-in demo models are running: tiny "
+                    f"models trained on synthetic clips of coloured shapes, {demo.width}x{demo.height}, "
+                    f"{demo.frames} frames.** Describe one shape, its colour, motion and background, e.g. "
+                    f"*{demo.prompt}*."
+                )
+            return (
+                running + " To use the real model, download "
                 f"`{checkpoint.file}` (and the others listed in Models & Settings) from `{LTX_2_3.repo}` and Gemma "
                 f"from `{gemma.repo}` into one folder, then start with `python3 tasks.py run --weights-dir "
                 "/path/to/folder` (or press Rescan in Models & Settings)."

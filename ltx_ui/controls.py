@@ -62,10 +62,11 @@ class Outputs:
         return [self.status, self.preview, self.video, self.prompt_used, self.seed_used, self.batch, *extra]
 
 
-def settings_controls(prefix: str, version: VersionSpec, width: int = 768, height: int = 512, frames: int = 121) -> Settings:
+def settings_controls(prefix: str, version: VersionSpec, width: int = 768, height: int = 512, frames: int = 121,
+                      prompt: str = "") -> Settings:  # fmt: skip
     """The shared settings; sampling defaults are the model version's."""
-    prompt = gr.Textbox(label="Prompt", lines=3, placeholder="Describe the video: subject, action, camera, light, sound…",
-                        elem_id=f"{prefix}-prompt")  # fmt: skip
+    prompt = gr.Textbox(prompt, label="Prompt", lines=3, elem_id=f"{prefix}-prompt",
+                        placeholder="Describe the video: subject, action, camera, light, sound…")  # fmt: skip
     negative = gr.Textbox(label="Negative prompt (guided pipelines)", lines=1)
     with gr.Row():
         w = gr.Number(label="Width", value=width, precision=0, elem_id=f"{prefix}-width")

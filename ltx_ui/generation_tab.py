@@ -62,7 +62,11 @@ class GenerationTab:
 
     # -- shared ---------------------------------------------------------------------------------
     def settings_controls(self, **size: int) -> Settings:
-        self.settings = settings_controls(self.tab, self.studio.models.version, **size)
+        """The shared settings at the tab's default size (a trained demo set's own prompt and size)."""
+        demo, prompt = self.studio.models.demo_defaults, ""
+        if demo is not None:
+            size, prompt = {"width": demo.width, "height": demo.height, "frames": demo.frames}, demo.prompt
+        self.settings = settings_controls(self.tab, self.studio.models.version, prompt=prompt, **size)
         return self.settings
 
     def base_request(self, pipeline: str, values: dict[str, Any], **extra: Any):

@@ -9,6 +9,7 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ltx_core.demo import DemoDefaults
 from ltx_core.model_spec import LTX_2_0, Recognised, Role, VersionSpec, recognise
 from ltx_core.pipelines.ledger import ModelLedger, ModelPaths, build_ledger as ledger_for
 from ltx_core.presets import MemoryPreset, load_presets, pick_preset, preset_by_name, system_memory_bytes
@@ -35,6 +36,7 @@ class ModelSet:
     demo: bool
     found: list[FoundFile] = field(default_factory=list)
     version: VersionSpec = LTX_2_0  # the chosen checkpoint's
+    demo_defaults: DemoDefaults | None = None  # a trained demo set's prompt and size; None otherwise
 
     def loras(self) -> list[Path]:
         """LoRA files a user may apply (in demo mode: the demo IC-LoRA and distilled LoRA, as stand-ins)."""
@@ -118,9 +120,11 @@ def resolve_models(
     if paths is None and checkpoint is not None:
         paths = ModelPaths(checkpoint=checkpoint, gemma=gemma)
     if paths is None:
-        from ltx_core.demo import demo_paths
+        from ltx_core.demo import demo_paths, is_trained_set, trained_demo_defaults
 
-        return ModelSet(demo_paths(), demo=True, found=found)
+        paths = demo_paths()
+        trained = is_trained_set(Path(paths.checkpoint).parent)
+        return ModelSet(paths, demo=True, found=found, demo_defaults=trained_demo_defaults() if trained else None)
     if enhancer is not None or paths.split:  # 2.5: a Gemma 3 folder of the weights folder rewrites prompts by default
         from dataclasses import replace
 

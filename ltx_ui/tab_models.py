@@ -140,7 +140,9 @@ class ModelsTab:
         studio, models = self.studio, self.studio.models
         lines = [f"Weights folder: `{studio.weights_dir or '(none: type one above and press Rescan)'}` · backend **{backend_name()}** · "
                  f"BLAS: {loaded_blas() or 'bundled'}", ""]  # fmt: skip
-        if models.demo:
+        if models.demo and models.demo_defaults is not None:
+            lines.append("**In use: the built-in demo models** (tiny, trained on synthetic clips of coloured shapes).")
+        elif models.demo:
             lines.append("**In use: the built-in demo models** (tiny random weights; outputs are not meaningful).")
         else:
             lines.append(f"**In use:** `{models.paths.checkpoint}`")

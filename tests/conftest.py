@@ -23,6 +23,9 @@ sys.path.insert(0, str(ROOT))
 
 import ltx_core  # noqa: E402,F401  (loads OpenBLAS before mlx)
 
+# Tests run on the small random demo set unless they ask for the trained one (ltx_core.demo).
+os.environ.setdefault("LTX_DEMO_SET", "random")
+
 REFERENCE_ROOT = ROOT / "tests" / "reference"
 DEFAULT_SET = REFERENCE_ROOT / "ltx-2.0"
 SINGLE_FILE_CHECKPOINT = "ltx2-tiny.safetensors"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import pytest
+
 from ltx_core.demo import demo_paths, ensure_demo_models
 from ltx_core.loader import LTXCheckpoint, load_transformer
 from ltx_core.loader.upsampler import load_upsampler
@@ -49,3 +51,40 @@ def test_demo_checkpoint_has_the_layout_shapes(tmp_path: Path):
     layout = json.loads(LAYOUT_PATH.read_text())["checkpoint"]["tensors"]
     file = LTXCheckpoint(demo_paths(tmp_path).checkpoint).file
     assert {k: list(file.info(k).shape) for k in file.keys()} == {k: v[1] for k, v in layout.items()}
+
+
+def test_a_trained_set_in_the_repository_is_the_default_demo_set(tmp_path, monkeypatch):
+    import ltx_core.demo as demo
+    from ltx_core.demo import install_trained_set, write_demo_set
+    from ltx_ui import models as model_files
+    from ltx_ui.context import Studio
+
+    monkeypatch.setenv("LTX_DEMO_DIR", str(tmp_path / "random"))
+    monkeypatch.setattr(demo, "TRAINED_SET_PATH", tmp_path / "trained")
+    monkeypatch.delenv("LTX_DEMO_SET")
+    assert demo.demo_set_kind() == "random"  # no trained set yet: the random one
+    monkeypatch.setenv("LTX_DEMO_SET", "trained")
+    with pytest.raises(ValueError, match="no trained demo set yet: use random"):
+        demo.demo_set_kind()
+    install_trained_set(write_demo_set(tmp_path / "run" / "model"), tmp_path / "trained")
+    monkeypatch.delenv("LTX_DEMO_SET")
+    assert demo.demo_set_kind() == "trained"
+    assert demo.demo_paths().checkpoint == tmp_path / "trained" / demo.CHECKPOINT  # used in place
+    models = model_files.resolve_models(tmp_path / "empty", None)
+    assert models.demo and models.demo_defaults == demo.trained_demo_defaults()
+    assert (models.demo_defaults.width, models.demo_defaults.frames) == (128, 17)
+    studio = Studio.create(tmp_path / "outputs", tmp_path / "empty", None, None)
+    assert "trained on synthetic clips" in studio.banner() and models.demo_defaults.prompt in studio.banner()
+    from ltx_ui.studio import build_studio
+
+    blocks = build_studio(studio).blocks.values()
+    values = {b.elem_id: getattr(b, "value", None) for b in blocks if getattr(b, "elem_id", None)}
+    for tab in ("generate", "keyframes"):  # every new-video tab starts with the set's prompt and size
+        assert values[f"{tab}-prompt"] == models.demo_defaults.prompt
+        assert (values[f"{tab}-width"], values[f"{tab}-height"], values[f"{tab}-frames"]) == (128, 128, 17)
+    monkeypatch.setenv("LTX_DEMO_SET", "random")
+    assert demo.demo_paths().checkpoint.parent == tmp_path / "random"
+    assert model_files.resolve_models(tmp_path / "empty", None).demo_defaults is None
+    monkeypatch.setenv("LTX_DEMO_SET", "best")
+    with pytest.raises(ValueError, match="use trained or random"):
+        demo.demo_set_kind()

@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ltx_core.demo.tokenizer import write_byte_tokenizer, write_caption_word_tokenizer
@@ -44,16 +46,63 @@ LORA_RANK = 4
 LORA_TARGETS = ("attn1.to_q", "attn1.to_k", "attn1.to_v", "attn1.to_out.0", "ff.net.0.proj", "ff.net.2")
 
 
+# The trained family, committed with the repository once training has made one (issue 18): a
+# folder as ``install_trained_set`` writes it. While it is there it is the default demo set.
+TRAINED_SET_PATH = Path(__file__).with_name("trained")
+# "trained" or "random": which built-in set ``demo_paths()`` gives; unset: the trained set when the
+# repository has one (the test suite pins "random", the small fast set, in its conftest).
+DEMO_SET_ENV = "LTX_DEMO_SET"
+TRAINED_STAMP = "TRAINED"
+
+
 def default_demo_dir() -> Path:
     base = os.environ.get("LTX_DEMO_DIR")
     return Path(base) if base else Path.home() / ".cache" / "ltx-studio-mlx" / "demo"
 
 
+def demo_set_kind() -> str:
+    """Which built-in set is in use: ``LTX_DEMO_SET``, else "trained" when the repository has one."""
+    wanted = os.environ.get(DEMO_SET_ENV, "").strip().lower()
+    if wanted not in ("", "trained", "random"):
+        raise ValueError(f"{DEMO_SET_ENV}={wanted!r} is not a demo set: use trained or random.")
+    if wanted == "trained" and not is_trained_set(TRAINED_SET_PATH):
+        raise ValueError(f"{DEMO_SET_ENV}=trained, but this repository has no trained demo set yet: use random.")
+    return wanted or ("trained" if is_trained_set(TRAINED_SET_PATH) else "random")
+
+
+@dataclass(frozen=True)
+class DemoDefaults:
+    """What the studio starts with on a trained demo set: a caption of its grammar, at its size."""
+
+    prompt: str
+    width: int
+    height: int
+    frames: int
+
+
+def trained_demo_defaults() -> DemoDefaults:
+    from ltx_core.demo.synthetic import example_caption
+    from ltx_core.demo.train.data import ClipGeometry
+
+    g = ClipGeometry()
+    return DemoDefaults(example_caption(), g.width, g.height, g.frames)
+
+
+def is_trained_set(root: Path) -> bool:
+    """Whether ``root`` holds a trained demo set (stamped by ``install_trained_set``)."""
+    return (Path(root) / TRAINED_STAMP).is_file() and (Path(root) / CHECKPOINT).is_file()
+
+
 def demo_paths(root: Path | None = None):
-    """``ModelPaths`` of the demo set, generating it first if it is missing or outdated."""
+    """``ModelPaths`` of the demo set in ``root`` (generated first if missing or outdated); without
+    ``root``, the built-in set ``demo_set_kind`` names: the committed trained one, used in place, or
+    the random one under ``default_demo_dir()``."""
     from ltx_core.pipelines.ledger import ModelPaths
 
-    root = ensure_demo_models(root or default_demo_dir())
+    if root is None and demo_set_kind() == "trained":
+        root = TRAINED_SET_PATH
+    else:
+        root = ensure_demo_models(root or default_demo_dir())
     return ModelPaths(
         checkpoint=root / CHECKPOINT,
         gemma=root / GEMMA,
@@ -132,7 +181,7 @@ def install_trained_set(trained: Path, root: Path) -> Path:
     def fill(staging: Path) -> None:
         shutil.copytree(trained, staging, dirs_exist_ok=True)
         (staging / "VERSION").write_text(_layout_version())
-        (staging / "TRAINED").write_text(hashlib.sha256((staging / CHECKPOINT).read_bytes()).hexdigest())
+        (staging / TRAINED_STAMP).write_text(hashlib.sha256((staging / CHECKPOINT).read_bytes()).hexdigest())
 
     return _replace_folder(root, fill)
 
