@@ -145,7 +145,7 @@ def lora_choice(spec: str):
 
 def build_ledger(args: argparse.Namespace):
     """The ledger for the CLI's model options (the demo models without ``--weights``)."""
-    from ltx_core.demo import demo_paths
+    from ltx_core.demo import demo_defaults_for, demo_paths
     from ltx_core.model_paths import sort_spatial_upsampler
     from ltx_core.pipelines.ledger import MissingModelError, ModelPaths, build_ledger as ledger_for
     from ltx_core.presets import load_presets, pick_preset, preset_by_name, system_memory_bytes
@@ -178,11 +178,13 @@ def build_ledger(args: argparse.Namespace):
             distilled_lora=Path(args.distilled_lora) if args.distilled_lora else None,
         )
     else:
-        print("No --weights given: using the built-in demo models (outputs are not meaningful).", file=sys.stderr)
+        paths = demo_paths()
+        trained = demo_defaults_for(paths) is not None
+        what = "tiny models trained on synthetic clips of coloured shapes" if trained else "outputs are not meaningful"
+        print(f"No --weights given: using the built-in demo models ({what}).", file=sys.stderr)
         if args.gemma_path:
             print("notice: --gemma-path is ignored with the demo models (they bring their own text encoder).",
                   file=sys.stderr)  # fmt: skip
-        paths = demo_paths()
     ledger = ledger_for(
         paths, preset, demo=not args.weights, dtype=args.dtype, quantize=args.quantize, text_quantize=args.text_quantize
     )
@@ -250,6 +252,17 @@ def control_video(args: argparse.Namespace) -> str | None:
     return str(edges)
 
 
+def with_demo_defaults(args: argparse.Namespace, ledger) -> argparse.Namespace:
+    """On a trained demo set, the size and prompt left unset are the set's own (its grammar, its size)."""
+    from ltx_core.demo import demo_defaults_for
+
+    demo = demo_defaults_for(ledger.paths) if not args.weights else None
+    if demo is None:
+        return args
+    chosen = {"height": demo.height, "width": demo.width, "frames": demo.frames, "prompt": demo.prompt}
+    return argparse.Namespace(**{**vars(args), **{k: v for k, v in chosen.items() if not getattr(args, k)}})
+
+
 def run_generate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -260,7 +273,7 @@ def run_generate(args: argparse.Namespace) -> int:
     if args.pipeline in EDIT_PIPELINES:
         request = edit_request_from_args(args, ledger.version)
     else:
-        request = request_from_args(args, ledger.version)
+        request = request_from_args(with_demo_defaults(args, ledger), ledger.version)
     bars: dict[str, tqdm] = {}
 
     def progress(event) -> None:

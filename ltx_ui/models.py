@@ -120,11 +120,10 @@ def resolve_models(
     if paths is None and checkpoint is not None:
         paths = ModelPaths(checkpoint=checkpoint, gemma=gemma)
     if paths is None:
-        from ltx_core.demo import demo_paths, is_trained_set, trained_demo_defaults
+        from ltx_core.demo import demo_defaults_for, demo_paths
 
         paths = demo_paths()
-        trained = is_trained_set(Path(paths.checkpoint).parent)
-        return ModelSet(paths, demo=True, found=found, demo_defaults=trained_demo_defaults() if trained else None)
+        return ModelSet(paths, demo=True, found=found, demo_defaults=demo_defaults_for(paths))
     if enhancer is not None or paths.split:  # 2.5: a Gemma 3 folder of the weights folder rewrites prompts by default
         from dataclasses import replace
 

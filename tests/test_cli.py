@@ -36,6 +36,21 @@ def test_generate_on_the_demo_models(demo_env: Path, capsys):
     assert settings["compute"]["preset"] == "compact" and settings["request"]["prompt"] == "A lighthouse at dusk"
 
 
+def test_a_trained_demo_set_gives_its_own_prompt_and_size(demo_env: Path, capsys, monkeypatch):
+    import ltx_core.demo as demo
+
+    monkeypatch.setattr(demo, "TRAINED_SET_PATH", demo_env / "trained")
+    demo.install_trained_set(demo.write_demo_set(demo_env / "run" / "model"), demo_env / "trained")
+    monkeypatch.delenv("LTX_DEMO_SET")
+    out = demo_env / "trained.mp4"
+    assert main(["generate", "--pipeline", "distilled", "--seed", "1", "--output", str(out), "--dtype", "float32"]) == 0
+    info = probe_video(out)
+    assert (info.frames, info.width, info.height) == (17, 128, 128)
+    assert "trained on synthetic clips" in capsys.readouterr().err
+    request = json.loads(out.with_suffix(".json").read_text())["settings"]["request"]
+    assert request["prompt"] == demo.trained_demo_defaults().prompt
+
+
 def test_two_stage_with_keyframes_lora_and_no_audio(demo_env: Path, capsys):
     from PIL import Image
 

@@ -88,6 +88,12 @@ def trained_demo_defaults() -> DemoDefaults:
     return DemoDefaults(example_caption(), g.width, g.height, g.frames)
 
 
+def demo_defaults_for(paths) -> DemoDefaults | None:
+    """The prompt and size to start with on the demo set of ``paths`` (a ``ModelPaths``): a
+    trained set's own; None for the random set (any size is as meaningless as another)."""
+    return trained_demo_defaults() if is_trained_set(Path(paths.checkpoint).parent) else None
+
+
 def is_trained_set(root: Path) -> bool:
     """Whether ``root`` holds a trained demo set (stamped by ``install_trained_set``)."""
     return (Path(root) / TRAINED_STAMP).is_file() and (Path(root) / CHECKPOINT).is_file()
