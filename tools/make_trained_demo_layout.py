@@ -3,9 +3,8 @@
 The random demo set (layout.json) copies the tiny parity fixtures: a 16-channel latent and a video
 decoder whose top layer has 4 channels for 48 output values per position, too narrow to learn
 clips. The trained family keeps every file, key prefix and config section of that layout and
-changes only sizes (``SIZES``): a 32-channel latent at 16x spatial compression, a decoder that
-keeps 32 channels up to the top, a wider and deeper audio-video transformer, and upsamplers over
-the new latent.
+changes only sizes (``SIZES``): a 32-channel latent, a decoder that keeps 32 channels up to the
+top, a wider and deeper audio-video transformer, and upsamplers over the new latent.
 
 Tensor names and shapes come from the official ltx-core 1.0.0 modules built from the new configs
 (their ``state_dict`` under the official key prefixes), so the files are what the official loaders
@@ -32,23 +31,21 @@ LATENT_CHANNELS = 32
 SIZES = {
     "vae": {
         "latent_channels": LATENT_CHANNELS,
-        # 16x spatial compression (8x temporal): a 128-pixel frame is 8x8 latent cells. At 32x (4x4
-        # cells) the VAE reached 26.6 dB held out with colour, motion and background right on all 52
-        # held-out captions, but every shape decoded as a round blob (shape read back 13/52, chance);
-        # at 16x squares kept their corners by step 500. Encoder width: 32 -> 64 -> 64 -> 64 (a
-        # 128-channel stage at 1/16 of the pixels doubled the encoder's cost for no gain).
+        # Encoder width starts at the latent channel count (ltx-core): 32 -> 64 -> 64 -> 128 -> 128
+        # (a 128-channel stage at 1/16 of the pixels doubled the encoder's cost for no gain here).
         "encoder_blocks": [
             ["res_x", {"num_layers": 1}],
-            ["compress_time_res", {"multiplier": 2}],
+            ["compress_space_res", {"multiplier": 2}],
             ["res_x", {"num_layers": 1}],
-            ["compress_all_res", {"multiplier": 1}],
+            ["compress_time_res", {"multiplier": 1}],
+            ["res_x", {"num_layers": 1}],
+            ["compress_all_res", {"multiplier": 2}],
             ["compress_all_res", {"multiplier": 1}],
         ],
-        # Decoder: 64 channels at the bottom (base 8 x 8), halved at the first upsampling, then 32 up
-        # to the pixels; the last upsampling is temporal only.
+        # Decoder: 64 channels at the bottom (base 8 x 8), halved once, then 32 up to the pixels.
         "decoder_blocks": [
             ["res_x", {"num_layers": 1, "inject_noise": False}],
-            ["compress_time", {"multiplier": 1}],
+            ["compress_all", {"residual": True, "multiplier": 1}],
             ["res_x", {"num_layers": 1, "inject_noise": False}],
             ["compress_all", {"residual": True, "multiplier": 1}],
             ["res_x", {"num_layers": 1, "inject_noise": False}],

@@ -4,9 +4,8 @@ Files and configs. The trained family has the demo set's files (``ltx_core.demo`
 one checkpoint with the JSON ``config`` metadata holding transformer, video VAE, audio VAE and
 vocoder; a Gemma 3 folder; both latent upsamplers; a distilled LoRA; an IC-LoRA), keys and config
 sections, with its own sizes (``ltx_core/demo/trained_layout.json``, written from the official
-modules by ``tools/make_trained_demo_layout.py``): a 32-channel video latent at 16x spatial and 8x
-temporal compression (at 32x every shape decoded as a round blob), a video decoder 32 channels wide
-up to the pixels, a 4-layer 128-wide audio-video transformer, upsamplers over the
+modules by ``tools/make_trained_demo_layout.py``): a 32-channel video latent, a video decoder 32
+channels wide up to the pixels, a 4-layer 128-wide audio-video transformer, upsamplers over the
 32-channel latent, and a caption-word tokenizer. Every loader, ``info``, quantization, streaming,
 LoRA and pipeline path reads the files from their configs, as it reads the real ones. The random
 demo set (``layout.json``, what the studio and the tests use today) is unchanged. Training starts
@@ -15,8 +14,9 @@ and rewrites tensors in place, through the loaders' own key mapping (``weights.P
 the key layout never changes. Version 2.0 because it is the single-file layout every pipeline
 supports; 2.3/2.5 differ in file split and extra heads, not in what has to be learned.
 
-Demo geometry: 128x128 pixels, 17 frames at 24 fps (0.7 s): video latent 3x8x8 = 192 tokens,
-audio latent 18 tokens. The trained family is about 31 MB in float32 (limit ~40 MB).
+Demo geometry: 128x128 pixels, 17 frames at 24 fps (0.7 s): video latent 3x4x4 = 48 tokens,
+audio latent 18 tokens. The trained family is about 36 MB in float32 (limit ~40 MB); a distilled
+job at this size takes ~2 s on 2 CPU cores, a 40-step one-stage CFG job ~12 s.
 
 Trained vs frozen. Gemma and the embeddings processor (feature projection and both connectors)
 stay frozen at their seeded random weights, over the caption-word tokenizer: one token per grammar
@@ -30,8 +30,8 @@ the audio-video transformer (stage ``transformer``) and its edge-control IC-LoRA
 Geometries. The transformer trains on the demo size (half the steps), on its half (the first stage
 of a two-stage job at the demo size: 30%) and on 25-frame clips (20%) (``data.TRANSFORMER_GEOMETRIES``);
 the upsamplers on 64- and 128-pixel inputs in turn; the IC-LoRA at its pipeline's first-stage sizes.
-The VAE, trained at 128 pixels and 17 frames, reconstructs the others about as well (the 32x
-layout at step 1,450: 24.4 dB at 17x128, 22.5 at 17x64, 24.5 at 25x128, 23.9 at 17x256). Latents come from a pool per
+The VAE, trained at 128 pixels and 17 frames, reconstructs the others about as well (step 1,450:
+24.4 dB at 17x128, 22.5 at 17x64, 24.5 at 25x128, 23.9 at 17x256). Latents come from a pool per
 geometry (``LATENT_POOL_CLIPS`` clips, each encoded on first use) with fresh noise and sigma each time.
 
 Objectives.
