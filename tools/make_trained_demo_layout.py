@@ -31,6 +31,9 @@ LATENT_CHANNELS = 32
 SIZES = {
     "vae": {
         "latent_channels": LATENT_CHANNELS,
+        # 32x spatial and 8x temporal compression, as every LTX-2 VAE: the pipelines (the official ones
+        # and ours) take the VAE's scale as fixed (``VideoLatentShape.from_pixel_shape``), so a 16x
+        # layout, tried because shapes decoded as blobs at 32x, could not run through them.
         # Encoder width starts at the latent channel count (ltx-core): 32 -> 64 -> 64 -> 128 -> 128
         # (a 128-channel stage at 1/16 of the pixels doubled the encoder's cost for no gain here).
         "encoder_blocks": [
