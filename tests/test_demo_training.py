@@ -102,6 +102,8 @@ def test_muon_takes_the_weight_matrices_warms_up_and_resumes_bit_for_bit(tmp_pat
     muon = learning_rate_schedule(options, options.matrix_learning_rate)
     # Linear from a twentieth over the warmup, then the cosine over the remaining steps.
     assert [round(muon(mx.array(step)).item(), 7) for step in range(5)] == [0.001, 0.0105, 0.02, 0.011, 0.002]
+    short = learning_rate_schedule(TrainOptions(**{**options.__dict__, "steps": 3, "warmup_steps": 50}), 0.02)
+    assert [round(short(mx.array(step)).item(), 7) for step in range(3)] == [0.001, 0.02, 0.011]  # warmup cut to 1
     _, cut = interrupted_and_straight_runs(tmp_path, options)
     saved = mx.load(str(cut / "vae" / "state.safetensors"))
     muon_state = {k.removeprefix("optimizer/states.0.") for k in saved if k.startswith("optimizer/states.0.")}

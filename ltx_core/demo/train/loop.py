@@ -67,16 +67,15 @@ class TrainOptions:
 
 def learning_rate_schedule(options: TrainOptions, rate: float | None = None) -> float | Callable[[mx.array], mx.array]:
     """The rate ``rate`` (default ``learning_rate``) over the steps: constant or decaying by a cosine
-    to ``decay_to`` of it, after ``warmup_steps`` of linear warmup."""
+    to ``decay_to`` of it, after ``warmup_steps`` of linear warmup (at most half of a short run's steps)."""
     rate = options.learning_rate if rate is None else rate
-    if options.decay_to == 1.0 and not options.warmup_steps:
+    warmup = min(options.warmup_steps, options.steps // 2)
+    if options.decay_to == 1.0 and not warmup:
         return rate
-    main = optim.cosine_decay(rate, options.steps - options.warmup_steps, rate * options.decay_to)  # flat at 1.0
-    if not options.warmup_steps:
+    main = optim.cosine_decay(rate, options.steps - warmup, rate * options.decay_to)  # flat at 1.0
+    if not warmup:
         return main
-    return optim.join_schedules(
-        [optim.linear_schedule(rate / 20, rate, options.warmup_steps), main], [options.warmup_steps]
-    )
+    return optim.join_schedules([optim.linear_schedule(rate / 20, rate, warmup), main], [warmup])
 
 
 def is_weight_matrix(path: str, parameter: mx.array) -> bool:
