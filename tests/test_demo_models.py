@@ -56,6 +56,7 @@ def test_demo_checkpoint_has_the_layout_shapes(tmp_path: Path):
 def test_a_trained_set_in_the_repository_is_the_default_demo_set(tmp_path, monkeypatch):
     import ltx_core.demo as demo
     from ltx_core.demo import install_trained_set, write_demo_set
+    from ltx_core.errors import ConfigError
     from ltx_ui import models as model_files
     from ltx_ui.context import Studio
 
@@ -64,7 +65,7 @@ def test_a_trained_set_in_the_repository_is_the_default_demo_set(tmp_path, monke
     monkeypatch.delenv("LTX_DEMO_SET")
     assert demo.demo_set_kind() == "random"  # no trained set yet: the random one
     monkeypatch.setenv("LTX_DEMO_SET", "trained")
-    with pytest.raises(ValueError, match="no trained demo set yet: use random"):
+    with pytest.raises(ConfigError, match="no trained demo set yet: use random"):
         demo.demo_set_kind()
     install_trained_set(write_demo_set(tmp_path / "run" / "model"), tmp_path / "trained")
     monkeypatch.delenv("LTX_DEMO_SET")
@@ -86,5 +87,5 @@ def test_a_trained_set_in_the_repository_is_the_default_demo_set(tmp_path, monke
     assert demo.demo_paths().checkpoint.parent == tmp_path / "random"
     assert model_files.resolve_models(tmp_path / "empty", None).demo_defaults is None
     monkeypatch.setenv("LTX_DEMO_SET", "best")
-    with pytest.raises(ValueError, match="use trained or random"):
+    with pytest.raises(ConfigError, match="use trained or random"):
         demo.demo_set_kind()

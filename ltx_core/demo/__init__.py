@@ -62,11 +62,13 @@ def default_demo_dir() -> Path:
 
 def demo_set_kind() -> str:
     """Which built-in set is in use: ``LTX_DEMO_SET``, else "trained" when the repository has one."""
+    from ltx_core.errors import ConfigError
+
     wanted = os.environ.get(DEMO_SET_ENV, "").strip().lower()
     if wanted not in ("", "trained", "random"):
-        raise ValueError(f"{DEMO_SET_ENV}={wanted!r} is not a demo set: use trained or random.")
+        raise ConfigError(f"{DEMO_SET_ENV}={wanted!r} is not a demo set: use trained or random.")
     if wanted == "trained" and not is_trained_set(TRAINED_SET_PATH):
-        raise ValueError(f"{DEMO_SET_ENV}=trained, but this repository has no trained demo set yet: use random.")
+        raise ConfigError(f"{DEMO_SET_ENV}=trained, but this repository has no trained demo set yet: use random.")
     return wanted or ("trained" if is_trained_set(TRAINED_SET_PATH) else "random")
 
 
