@@ -40,15 +40,12 @@ def evaluate(
     log=print,
 ) -> EvaluationResult:
     from ltx_core.demo import demo_paths
-    from ltx_core.demo.placement import demo_request
+    from ltx_core.demo.placement import demo_request, run_demo_job
     from ltx_core.demo.synthetic import ClipSpec, describe_video
-    from ltx_core.demo.train.data import ClipGeometry, held_out_captions
-    from ltx_core.media.video_read import read_video_frames
+    from ltx_core.demo.train.data import held_out_captions
     from ltx_core.pipelines.ledger import build_ledger
-    from ltx_core.pipelines.runner import run_job
     from ltx_core.presets import load_presets, pick_preset, system_memory_bytes
 
-    geometry = ClipGeometry()
     paths = demo_paths(Path(model_folder))
     ledger = build_ledger(paths, pick_preset(system_memory_bytes(), load_presets()), demo=True)
     captions = held_out_captions()[:limit] if limit else held_out_captions()
@@ -56,10 +53,9 @@ def evaluate(
     with tempfile.TemporaryDirectory(prefix="ltx-demo-eval-") as folder:
         for index, caption in enumerate(captions):
             request = demo_request(ledger, pipeline, caption, seed + index, steps, cfg)
-            record = run_job(ledger, pipeline, request, Path(folder) / f"{index}.mp4")
+            record, frames = run_demo_job(ledger, pipeline, request, Path(folder) / f"{index}.mp4")
             seconds += record.seconds
-            frames, _ = read_video_frames(record.video, geometry.height, geometry.width, geometry.frames)
-            seen = describe_video(frames.astype("uint8"))
+            seen = describe_video(frames)
             hits = seen.matches(ClipSpec.from_caption(caption))
             rows.append({"caption": caption, "seen": vars(seen), **hits})
             log(f"{caption!r}: saw {vars(seen)} ({record.seconds:.1f} s)")

@@ -43,9 +43,8 @@ def demo_request(ledger, pipeline: str, caption: str, seed: int, steps: int, cfg
     )  # fmt: skip
 
 
-def _centres(ledger, pipeline: str, request, path: Path) -> np.ndarray:
-    """(F, 2) shape centres (x, y) of the job's video."""
-    from ltx_core.demo.synthetic import track_shape
+def run_demo_job(ledger, pipeline: str, request, path: Path):
+    """Run a demo-geometry job through ``run_job``; its record and the uint8 frames read back from the mp4."""
     from ltx_core.demo.train.data import ClipGeometry
     from ltx_core.media.video_read import read_video_frames
     from ltx_core.pipelines.runner import run_job
@@ -53,7 +52,14 @@ def _centres(ledger, pipeline: str, request, path: Path) -> np.ndarray:
     g = ClipGeometry()
     record = run_job(ledger, pipeline, request, path)
     frames, _ = read_video_frames(record.video, g.height, g.width, g.frames)
-    track = track_shape(frames.astype(np.uint8))
+    return record, frames.astype(np.uint8)
+
+
+def _centres(ledger, pipeline: str, request, path: Path) -> np.ndarray:
+    """(F, 2) shape centres (x, y) of the job's video."""
+    from ltx_core.demo.synthetic import track_shape
+
+    track = track_shape(run_demo_job(ledger, pipeline, request, path)[1])
     return np.stack([track.centre_x, track.centre_y], axis=1)
 
 

@@ -41,11 +41,10 @@ def edge_video(geometry: ClipGeometry, spec) -> np.ndarray:
     """uint8 (F, H, W, 3) Canny edges of ``spec``'s clip drawn at twice ``geometry``'s sides (the
     output size of a two-stage job), averaged down 2x2 to the stage-1 size."""
     from ltx_core.demo.synthetic import render_video
-    from ltx_core.media.canny import CannyTransform
+    from ltx_core.media.canny import canny_video
 
     g = geometry
-    frames = render_video(spec, g.frames, 2 * g.height, 2 * g.width)
-    edges = np.stack([CannyTransform()(frame) for frame in frames]).astype(np.float32)
+    edges = next(canny_video([render_video(spec, g.frames, 2 * g.height, 2 * g.width)])).astype(np.float32)
     small = edges.reshape(g.frames, g.height, 2, g.width, 2, 3).mean(axis=(2, 4))
     return np.round(small).astype(np.uint8)
 
