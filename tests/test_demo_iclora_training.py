@@ -12,7 +12,7 @@ from mlx import nn
 from mlx.utils import tree_flatten
 
 from ltx_core.demo import IC_LORA, write_demo_set
-from ltx_core.demo.synthetic import ClipSpec
+from ltx_core.demo.synthetic import CAPTION_RADIUS, ClipSpec
 from ltx_core.demo.train.data import ClipGeometry
 from ltx_core.demo.train.iclora_stage import ICLoraStage, edge_video
 from ltx_core.demo.train.loop import TrainOptions, run
@@ -29,8 +29,8 @@ def test_edge_video_is_canny_at_the_output_size_resized_to_stage_one():
     assert edges.shape == (9, 64, 64, 3) and edges.dtype == np.uint8
     lit = edges[0, :, :, 0] > 0
     ys, xs = np.nonzero(lit)
-    # The square's outline (half side 0.14 * sqrt(pi) / 2 of the frame) around the centre, nothing inside.
-    half = 0.14 * np.sqrt(np.pi) / 2 * 64
+    # The square's outline (half side CAPTION_RADIUS * sqrt(pi) / 2 of the frame) around the centre, nothing inside.
+    half = CAPTION_RADIUS * np.sqrt(np.pi) / 2 * 64
     assert abs(ys.min() - (32 - half)) <= 1.5 and abs(xs.max() - (32 + half)) <= 1.5
     assert not lit[28:36, 28:36].any()
 
