@@ -89,3 +89,18 @@ def test_a_trained_set_in_the_repository_is_the_default_demo_set(tmp_path, monke
     monkeypatch.setenv("LTX_DEMO_SET", "best")
     with pytest.raises(ConfigError, match="use trained or random"):
         demo.demo_set_kind()
+
+
+def test_a_training_runs_model_folder_is_used_as_it_is_and_never_replaced(tmp_path: Path):
+    import ltx_core.demo as demo
+    from ltx_core.errors import ConfigError
+
+    model = tmp_path / "run" / "model"  # what ``python -m ltx_core.demo.train`` writes and the quality script reads
+    model.mkdir(parents=True)
+    (model / "VERSION").write_text(demo._layout_version(demo.TRAINED_LAYOUT_PATH))
+    (model / demo.CHECKPOINT).write_bytes(b"trained weights")
+    assert demo.holds_trained_family(model) and not demo.is_trained_set(model)
+    assert demo_paths(model).checkpoint == model / demo.CHECKPOINT
+    with pytest.raises(ConfigError, match="holds trained demo models"):
+        ensure_demo_models(model)
+    assert (model / demo.CHECKPOINT).read_bytes() == b"trained weights"

@@ -101,15 +101,24 @@ def is_trained_set(root: Path) -> bool:
     return (Path(root) / TRAINED_STAMP).is_file() and (Path(root) / CHECKPOINT).is_file()
 
 
+def holds_trained_family(root: Path) -> bool:
+    """Whether ``root`` holds the trained family's files: an installed trained set, or a training
+    run's ``model/`` folder (stamped with the trained layout's version)."""
+    stamp = Path(root) / "VERSION"
+    trained_layout = stamp.is_file() and stamp.read_text().strip() == _layout_version(TRAINED_LAYOUT_PATH)
+    return is_trained_set(root) or trained_layout
+
+
 def demo_paths(root: Path | None = None):
-    """``ModelPaths`` of the demo set in ``root`` (generated first if missing or outdated); without
-    ``root``, the built-in set ``demo_set_kind`` names: the committed trained one, used in place, or
-    the random one under ``default_demo_dir()``."""
+    """``ModelPaths`` of the demo set in ``root`` (a trained family's folder used as it is, a
+    random set generated first if missing or outdated); without ``root``, the built-in set
+    ``demo_set_kind`` names: the committed trained one, used in place, or the random one under
+    ``default_demo_dir()``."""
     from ltx_core.pipelines.ledger import ModelPaths
 
     if root is None and demo_set_kind() == "trained":
         root = TRAINED_SET_PATH
-    else:
+    elif root is None or not holds_trained_family(root):
         root = ensure_demo_models(root or default_demo_dir())
     return ModelPaths(
         checkpoint=root / CHECKPOINT,
@@ -122,8 +131,13 @@ def demo_paths(root: Path | None = None):
 
 def ensure_demo_models(root: Path) -> Path:
     """Write the demo set into ``root`` unless an up-to-date copy is there. Written to a
-    temporary folder and moved into place, so an interrupted run never leaves half a set."""
+    temporary folder and moved into place, so an interrupted run never leaves half a set. A folder
+    of trained models is never replaced."""
+    from ltx_core.errors import ConfigError
+
     root = Path(root)
+    if holds_trained_family(root):
+        raise ConfigError(f"{root} holds trained demo models: use it as it is (demo_paths) or choose another folder.")
     version = _layout_version()
     stamp = root / "VERSION"
     if stamp.exists() and stamp.read_text().strip() == version:
