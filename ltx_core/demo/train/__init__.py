@@ -135,7 +135,9 @@ STAGES = {
 # ``--all`` runs the stages in this order: the transformer learns the latents of both trained
 # encoders, and it is the long stage; the upsamplers need only the video encoder; the IC-LoRA
 # adapts the trained transformer.
-STAGE_ORDER = ("vae", "audio", "spatial-upsampler", "temporal-upsampler", "transformer", "iclora")
+# The transformer right after the VAEs it learns the latents of: the longest stage, and what a
+# partly trained set is first usable with (the upsamplers only serve the two-stage recipes).
+STAGE_ORDER = ("vae", "audio", "transformer", "spatial-upsampler", "temporal-upsampler", "iclora")
 
 
 def prepare_folder(folder: Path) -> Path:
