@@ -169,3 +169,20 @@ def reference(request, fixture_dir: Path) -> Reference:
     if not (Path(directory) / "reference.npz").exists():
         pytest.fail(f"no reference fixtures at {directory}; set LTX_REFERENCE_FIXTURES to a fixture folder")
     return load_reference(Path(directory))
+
+
+SHORT_REWRITE_TOKENS = 48
+
+
+@pytest.fixture
+def short_enhancer_rewrites(monkeypatch):
+    """Cap prompt-enhancer rewrites at ``SHORT_REWRITE_TOKENS`` new tokens (512 by default): the tiny
+    random Gemmas never generate a stop token, and 512 tokens took ~10 s a rewrite on 2 cores."""
+    import ltx_core.model.text_encoder.enhance as enhance
+
+    generate = enhance.generate
+
+    def short(model, prompt_ids, max_new_tokens, *args, **kwargs):
+        return generate(model, prompt_ids, min(max_new_tokens, SHORT_REWRITE_TOKENS), *args, **kwargs)
+
+    monkeypatch.setattr(enhance, "generate", short)

@@ -25,6 +25,7 @@ from tests.ltx25_helpers import ltx25_reference
 from tests.text_helpers import gemma_folder_with_tokenizer
 
 PROMPT = "a red ball on the beach"
+pytestmark = pytest.mark.usefixtures("short_enhancer_rewrites")
 NO_ENHANCER = "prompt enhancement needs a separate Gemma 3 model on LTX-2.5, whose Gemma 4 text encoder cannot generate text"
 
 

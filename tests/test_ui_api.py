@@ -120,6 +120,7 @@ def test_sizes_snap_with_a_note_and_progress_shows_steps_and_previews(app, clien
     assert any(o[1] not in (None, {"__type__": "update"}) for o in job.outputs()), "no preview image was sent"
 
 
+@pytest.mark.usefixtures("short_enhancer_rewrites")
 def test_image_to_video_with_enhanced_prompt_lora_and_two_seeds(app, client, tmp_path):
     lora = str(app.studio.models.loras()[0])
     start = image(tmp_path / "start.png", (200, 40, 40))

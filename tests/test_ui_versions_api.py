@@ -151,6 +151,7 @@ def test_ltx25_auto_length_predicts_shows_records_and_reuses(app, client):
     assert app.studio.models.version.version == "2.3"
 
 
+@pytest.mark.usefixtures("short_enhancer_rewrites")
 def test_ltx25_prompt_enhancement_needs_an_enhancer_and_uses_the_one_set(app, client):
     """On LTX-2.5 "Enhance now" says what to configure; with the tiny Gemma 3 set as the enhancer
     (Models tab) it rewrites the prompt with that model."""
