@@ -87,3 +87,15 @@ def test_each_bounce_clicks():
     loud = np.nonzero(np.abs(audio[:, 0]) + np.abs(audio[:, 1]) > 0.35)[0]
     bursts = 1 + int(np.count_nonzero(np.diff(loud) > rate // 20))
     assert bursts == len(spec.bounce_times()) == 2
+
+
+def test_clips_whose_travel_fills_the_frame_are_sampled():
+    from ltx_core.demo.train.data import training_spec
+
+    # Step 2,300 of the audio stage draws a large shape whose travel is all the room there is: its
+    # start range was empty by a rounding error (numpy: "high - low < 0") and stopped the run.
+    for index in range(4):
+        spec = training_spec(0, 2300, index)
+        x, y, radius = spec.centre_and_radius(np.linspace(0.0, 1.0, 17))
+        assert (x - radius >= -1e-9).all() and (x + radius <= 1 + 1e-9).all()
+        assert (y - radius >= -1e-9).all() and (y + radius <= 1 + 1e-9).all()

@@ -78,14 +78,15 @@ class ClipSpec:
         motion = str(rng.choice(MOTIONS))
         radius = float(rng.uniform(*RADIUS_RANGE))
         margin = radius * (1.8 if motion == "growing" else 1.0) + 0.03
-        travel = min(float(rng.uniform(0.3, 0.45)), 1 - 2 * margin)
+        free = 1 - 2 * margin  # the room the centre has
+        travel = min(float(rng.uniform(0.3, 0.45)), free)
         x, y = (float(v) for v in rng.uniform(margin, 1 - margin, 2))
         if motion in ("moving left", "moving right"):
-            x = float(rng.uniform(margin, 1 - margin - travel))
+            x = float(rng.uniform(margin, margin + (free - travel)))  # never high < low, even when travel == free
             if motion == "moving left":
                 x = 1 - x
         elif motion in ("moving up", "moving down"):
-            y = float(rng.uniform(margin, 1 - margin - travel))
+            y = float(rng.uniform(margin, margin + (free - travel)))
             if motion == "moving up":
                 y = 1 - y
         elif motion == "bouncing":
