@@ -132,11 +132,10 @@ STAGES = {
 }
 
 
-# ``--all`` runs the stages in this order: the transformer learns the latents of both trained
-# encoders, and it is the long stage; the upsamplers need only the video encoder; the IC-LoRA
-# adapts the trained transformer.
-# The transformer right after the VAEs it learns the latents of: the longest stage, and what a
-# partly trained set is first usable with (the upsamplers only serve the two-stage recipes).
+# ``--all`` runs the stages in this order: the transformer right after the two VAEs whose latents
+# it learns (the longest stage, and what a partly trained set is first usable with); the
+# upsamplers need only the video encoder and serve only two-stage recipes; the IC-LoRA adapts the
+# trained transformer.
 STAGE_ORDER = ("vae", "audio", "transformer", "spatial-upsampler", "temporal-upsampler", "iclora")
 
 
