@@ -287,3 +287,24 @@ def test_cpu_split_head_attention_gradients_match_the_fused_kernel(monkeypatch):
 
     for ours, reference in zip(mx.grad(split, argnums=(0, 1, 2))(q, k, v), mx.grad(fused, argnums=(0, 1, 2))(q, k, v)):
         assert np.array_equal(np.array(ours), np.array(reference))
+
+
+def test_held_out_reconstruction_reads_the_shapes_back():
+    from ltx_core.demo.synthetic import ClipSpec
+    from ltx_core.demo.train.vae_stage import held_out_reconstruction
+
+    def identity(video):
+        return video
+
+    def blank(latent):  # the background alone: an empty mask reads as a circle
+        return mx.broadcast_to(latent[:, :, :, :1, :1], latent.shape)
+
+    clips = 12
+    circles = sum(ClipSpec.from_caption(c).shape == "circle" for c in held_out_captions()[:clips]) / clips
+    assert 0 < circles < 1
+    assert held_out_reconstruction(identity, identity, SMALL, clips) == (
+        pytest.approx(10 * np.log10(4e10)),
+        1.0,
+    )  # MSE 0, floored at 1e-10
+    psnr_db, shapes = held_out_reconstruction(identity, blank, SMALL, clips)
+    assert psnr_db < 25 and shapes == pytest.approx(circles)

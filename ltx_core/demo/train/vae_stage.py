@@ -96,18 +96,28 @@ def start_nearly_deterministic(checkpoint: Path) -> None:
     write_file(checkpoint, tensors, metadata)
 
 
-def held_out_psnr(encoder: nn.Module, decoder: nn.Module, geometry: ClipGeometry, clips: int) -> float:
-    """PSNR (dB, pixels in [-1, 1]) of encode-decode, as the pipelines run them, on whole clips of
-    the first ``clips`` held-out captions (never seen in training)."""
-    from ltx_core.demo.synthetic import ClipSpec, render_video
+def held_out_reconstruction(
+    encoder: nn.Module, decoder: nn.Module, geometry: ClipGeometry, clips: int
+) -> tuple[float, float]:
+    """Encode-decode, as the pipelines run them, of whole clips of the first ``clips`` held-out
+    captions (never seen in training): the PSNR (dB, pixels in [-1, 1]) and the share of clips
+    whose shape (circle, square, triangle) reads back from the reconstruction."""
+    from ltx_core.demo.synthetic import ClipSpec, describe_video, render_video
     from ltx_core.demo.train.data import held_out_captions
 
-    g, errors = geometry, []
+    g, errors, shapes = geometry, [], 0
     for caption in held_out_captions()[:clips]:
-        video = video_pixels([render_video(ClipSpec.from_caption(caption), g.frames, g.height, g.width)])
+        spec = ClipSpec.from_caption(caption)
+        video = video_pixels([render_video(spec, g.frames, g.height, g.width)])
         decoded = mx.clip(decoder(encoder(video)), -1.0, 1.0)
         errors.append(float(mx.mean((decoded - video) ** 2)))
-    return float(10 * np.log10(4.0 / max(np.mean(errors), 1e-10)))
+        frames = np.round((np.array(decoded[0]).transpose(1, 2, 3, 0) + 1.0) * 127.5).astype(np.uint8)
+        shapes += describe_video(frames).matches(spec)["shape"]
+    return float(10 * np.log10(4.0 / max(np.mean(errors), 1e-10))), shapes / clips
+
+
+def held_out_psnr(encoder: nn.Module, decoder: nn.Module, geometry: ClipGeometry, clips: int) -> float:
+    return held_out_reconstruction(encoder, decoder, geometry, clips)[0]
 
 
 @dataclass
@@ -161,7 +171,8 @@ class VAEStage:
 
     def validation(self) -> dict[str, float]:
         encoder, decoder = self.modules.encoder, self.modules.decoder
-        return {"held_out_psnr": held_out_psnr(encoder, decoder, self.geometry, VALIDATION_CLIPS)}
+        psnr_db, shapes = held_out_reconstruction(encoder, decoder, self.geometry, VALIDATION_CLIPS)
+        return {"held_out_psnr": psnr_db, "held_out_shapes": shapes}
 
     def export(self) -> None:
         """Re-estimate the latent statistics (the decoder trains on from there with them), then
