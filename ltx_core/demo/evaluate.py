@@ -63,16 +63,18 @@ def evaluate(
     return EvaluationResult(len(rows), rates, rows, seconds / max(len(rows), 1))
 
 
-def reconstruction_psnr(model_folder: Path, clips: int = 8) -> float:
-    """The video VAE's PSNR (dB, pixels in [-1, 1]) on clips of held-out captions, encoder and
-    decoder loaded from the folder's checkpoint by the normal loaders."""
+def reconstruction(model_folder: Path, clips: int = 8) -> tuple[float, float]:
+    """The video VAE on clips of held-out captions, encoder and decoder loaded from the folder's
+    checkpoint by the normal loaders: PSNR (dB, pixels in [-1, 1]) and the share of shapes read
+    back (``vae_stage.held_out_reconstruction``)."""
     from ltx_core.demo import CHECKPOINT
     from ltx_core.demo.train.data import ClipGeometry
-    from ltx_core.demo.train.vae_stage import held_out_psnr
+    from ltx_core.demo.train.vae_stage import held_out_reconstruction
     from ltx_core.loader.video_vae import load_video_decoder, load_video_encoder
 
     checkpoint = Path(model_folder) / CHECKPOINT
-    return held_out_psnr(load_video_encoder(checkpoint), load_video_decoder(checkpoint), ClipGeometry(), clips)
+    encoder, decoder = load_video_encoder(checkpoint), load_video_decoder(checkpoint)
+    return held_out_reconstruction(encoder, decoder, ClipGeometry(), clips)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.model / "VERSION").exists():
         print(f"{args.model} holds no demo set: give a training run's model/ folder.", file=sys.stderr)
         return 2
-    print(f"video VAE reconstruction PSNR on held-out clips: {reconstruction_psnr(args.model):.2f} dB")
+    psnr_db, shapes = reconstruction(args.model)
+    print(f"video VAE on held-out clips: reconstruction PSNR {psnr_db:.2f} dB, shapes read back {shapes:.0%}")
     result = evaluate(args.model, args.limit, args.steps, args.cfg)
     print(f"{result.captions} held-out captions, {result.seconds_per_job:.1f} s per job")
     for name, rate in result.hit_rates.items():

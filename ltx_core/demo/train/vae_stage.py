@@ -104,6 +104,7 @@ def held_out_reconstruction(
     whose shape (circle, square, triangle) reads back from the reconstruction."""
     from ltx_core.demo.synthetic import ClipSpec, describe_video, render_video
     from ltx_core.demo.train.data import held_out_captions
+    from ltx_core.model.video_vae.tiled import to_uint8_frames
 
     g, errors, shapes = geometry, [], 0
     for caption in held_out_captions()[:clips]:
@@ -111,13 +112,8 @@ def held_out_reconstruction(
         video = video_pixels([render_video(spec, g.frames, g.height, g.width)])
         decoded = mx.clip(decoder(encoder(video)), -1.0, 1.0)
         errors.append(float(mx.mean((decoded - video) ** 2)))
-        frames = np.round((np.array(decoded[0]).transpose(1, 2, 3, 0) + 1.0) * 127.5).astype(np.uint8)
-        shapes += describe_video(frames).matches(spec)["shape"]
+        shapes += describe_video(to_uint8_frames(decoded, "round")).matches(spec)["shape"]
     return float(10 * np.log10(4.0 / max(np.mean(errors), 1e-10))), shapes / clips
-
-
-def held_out_psnr(encoder: nn.Module, decoder: nn.Module, geometry: ClipGeometry, clips: int) -> float:
-    return held_out_reconstruction(encoder, decoder, geometry, clips)[0]
 
 
 @dataclass
